@@ -1,0 +1,330 @@
+"""The command line: parse, call one function in octoplan.commands, exit with its code.
+
+Exit codes (SPEC section 3): 0 success, 1 any error (usage errors included), 2 only for
+`plan --detailed-exitcode` with changes, 130 interrupted. Click's own usage errors exit 2, so
+`main` runs click in non-standalone mode and maps every outcome itself.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from octoplan import __version__
+from octoplan.commands.context import AppContext
+from octoplan.errors import OctoplanError, ValidationFailed
+
+FORMATS = click.Choice(["text", "json"])
+PLAN_FORMATS = click.Choice(["text", "json", "markdown"])
+
+
+def _app(ctx: click.Context) -> AppContext:
+    app = ctx.find_object(AppContext)
+    assert app is not None
+    return app
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-C",
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run as if started in this project directory.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks for internal errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and requested output.")
+@click.option("-v", "--verbose", count=True, help="More detail (repeatable).")
+@click.version_option(__version__, prog_name="octoplan")
+@click.pass_context
+def cli(
+    ctx: click.Context, project_dir: Path | None, debug: bool, quiet: bool, verbose: int
+) -> None:
+    """Campaigns-as-code for the Octopush messaging API."""
+    ctx.obj = AppContext(project_dir=project_dir, debug=debug, verbosity=-1 if quiet else verbose)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str) -> int:
+    """Load, validate and render every campaign; no network."""
+    from octoplan.commands import validate as cmd
+
+    return cmd.run(_app(ctx), list(paths), fmt)
+
+
+@cli.command()
+@click.argument("campaign")
+@click.option("--recipient", "-r", help="Only this recipient (number, e-mail or id).")
+@click.option("--limit", "-n", type=click.IntRange(min=0), help="At most N recipients.")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.pass_context
+def render(
+    ctx: click.Context, campaign: str, recipient: str | None, limit: int | None, fmt: str
+) -> int:
+    """Show the exact text each recipient of CAMPAIGN will receive."""
+    from octoplan.commands import render as cmd
+
+    return cmd.run(_app(ctx), campaign, recipient, limit, fmt)
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.pass_context
+def count(ctx: click.Context, text: str | None, fmt: str) -> int:
+    """Encoding, characters and SMS parts of TEXT (or stdin with '-' or no argument)."""
+    from octoplan.commands import count as cmd
+
+    return cmd.run(_app(ctx), text, fmt)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--campaign", "campaigns", multiple=True, help="Only this campaign id (repeatable).")
+@click.option(
+    "-o",
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the plan to FILE for a later `apply FILE`.",
+)
+@click.option("--format", "fmt", type=PLAN_FORMATS, default="text", show_default=True)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes to apply, 0 when none, 1 on error.",
+)
+@click.option(
+    "--changed-since",
+    "changed_since",
+    metavar="GITREF",
+    help="Only campaigns whose inputs changed since this git ref.",
+)
+@click.option("--sandbox", is_flag=True, help="Plan against the local sandbox's state.")
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    campaigns: tuple[str, ...],
+    out_file: Path | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    changed_since: str | None,
+    sandbox: bool,
+) -> int:
+    """Show what apply would send: per campaign, recipients, parts and cost."""
+    from octoplan.commands import plan as cmd
+
+    return cmd.run(
+        _app(ctx),
+        paths=list(paths),
+        campaigns=list(campaigns),
+        out_file=out_file,
+        fmt=fmt,
+        detailed_exitcode=detailed_exitcode,
+        changed_since=changed_since,
+        sandbox=sandbox,
+    )
+
+
+@cli.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--sandbox", is_flag=True, help="Send to the local sandbox (no credentials).")
+@click.option("--campaign", "campaigns", multiple=True, help="Only this campaign id (repeatable).")
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for another apply to finish.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Requests in flight at once.",
+)
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    plan_file: Path | None,
+    auto_approve: bool,
+    sandbox: bool,
+    campaigns: tuple[str, ...],
+    lock_timeout: float,
+    concurrency: int,
+) -> int:
+    """Send what the plan says, exactly once."""
+    from octoplan.commands import apply as cmd
+
+    return cmd.run(
+        _app(ctx),
+        plan_file=plan_file,
+        auto_approve=auto_approve,
+        sandbox=sandbox,
+        campaigns=list(campaigns),
+        lock_timeout=lock_timeout,
+        concurrency=concurrency,
+    )
+
+
+@cli.group()
+def state() -> None:
+    """Inspect and repair state."""
+
+
+@state.command("list")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.pass_context
+def state_list(ctx: click.Context, fmt: str) -> int:
+    """Campaigns recorded in state, with their counts."""
+    from octoplan.commands import state as cmd
+
+    return cmd.run_list(_app(ctx), fmt)
+
+
+@state.command("show")
+@click.argument("campaign_id")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.pass_context
+def state_show(ctx: click.Context, campaign_id: str, fmt: str) -> int:
+    """Batches and recipients of one campaign (numbers masked)."""
+    from octoplan.commands import state as cmd
+
+    return cmd.run_show(_app(ctx), campaign_id, fmt)
+
+
+@state.command("unlock")
+@click.option("--force", is_flag=True, help="Remove the lock even if its holder looks alive.")
+@click.pass_context
+def state_unlock(ctx: click.Context, force: bool) -> int:
+    """Remove a lock left behind (the removal is recorded in state)."""
+    from octoplan.commands import state as cmd
+
+    return cmd.run_unlock(_app(ctx), force)
+
+
+@state.command("resolve")
+@click.argument("request_id")
+@click.option("--sent", "outcome", flag_value="sent", help="The API did send it.")
+@click.option("--not-sent", "outcome", flag_value="not_sent", help="The API did not send it.")
+@click.pass_context
+def state_resolve(ctx: click.Context, request_id: str, outcome: str | None) -> int:
+    """Settle a request in doubt: --sent or --not-sent."""
+    from octoplan.commands import state as cmd
+
+    return cmd.run_resolve(_app(ctx), request_id, outcome)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8642, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--data",
+    "data_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file for the sandbox (default .octoplan/sandbox.db).",
+)
+@click.option("--api-login", help="Require this api-login (default: any non-empty).")
+@click.option("--api-key", help="Require this api-key (default: any non-empty).")
+@click.option(
+    "--credit", type=float, default=1000.0, show_default=True, help="Starting credit balance."
+)
+@click.option(
+    "--fail-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Fraction of requests answered with HTTP 500.",
+)
+@click.option(
+    "--drop-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Fraction of requests accepted, then answered by a dropped connection.",
+)
+@click.option(
+    "--latency", type=click.FloatRange(min=0), default=0.0, help="Seconds added to every answer."
+)
+@click.pass_context
+def sandbox(ctx: click.Context, **options: Any) -> int:
+    """Run the local Octopush-compatible API on loopback."""
+    from octoplan.commands import sandbox as cmd
+
+    return cmd.run(_app(ctx), **options)
+
+
+@cli.command()
+@click.option(
+    "--kind", type=click.Choice(["campaign", "config"]), default="campaign", show_default=True
+)
+@click.pass_context
+def schema(ctx: click.Context, kind: str) -> int:
+    """Print the JSON Schema of campaign files (for editors)."""
+    from octoplan.commands import schema as cmd
+
+    return cmd.run(_app(ctx), kind)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 if a file would change.")
+@click.pass_context
+def fmt(ctx: click.Context, paths: tuple[Path, ...], check: bool) -> int:
+    """Rewrite campaign files in canonical form, keeping comments."""
+    from octoplan.commands import fmt as cmd
+
+    return cmd.run(_app(ctx), list(paths), check)
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def init(ctx: click.Context, directory: Path | None) -> int:
+    """Scaffold a new project (config, a campaign, a template, .gitignore)."""
+    from octoplan.commands import init as cmd
+
+    return cmd.run(_app(ctx), directory)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    sys.stderr.write(message.rstrip("\n") + "\n")
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        result = cli.main(args=argv, prog_name="octoplan", standalone_mode=False)
+    except ValidationFailed as exc:
+        _fail(str(exc))
+    except OctoplanError as exc:
+        _fail(f"error: {exc}", exc.exit_code)
+    except click.exceptions.Abort:
+        _fail("Aborted.", 130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        # Usage errors are errors like any other: exit 1, never 2 (SPEC section 3).
+        exc.show()
+        sys.exit(1)
+    except KeyboardInterrupt:
+        _fail("Interrupted.", 130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as exc:  # a bug: say so plainly, details only with --debug
+        if debug:
+            traceback.print_exc()
+        _fail(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in octoplan; rerun with --debug for the traceback and report it."
+        )
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,75 @@
+"""Errors users can act on.
+
+Tree::
+
+    OctoplanError            anything a user can fix; exit code 1, never a traceback
+    ├── ValidationFailed     one or more Diagnostics (file:line:col) from loading/validating
+    ├── UsageError           bad command-line use
+    ├── StateError           state unreadable, newer schema, lock held, stale plan...
+    └── (client errors live in octoplan.client and subclass OctoplanError)
+
+Anything else escaping to the CLI is a bug: it is reported as an internal error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One message about one place in one file, printed like a compiler's."""
+
+    path: str
+    line: int | None
+    col: int | None
+    message: str
+    hint: str | None = None
+    severity: Literal["error", "warning"] = "error"
+
+    def location(self) -> str:
+        parts = [self.path]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.col is not None:
+                parts.append(str(self.col))
+        return ":".join(parts)
+
+    def format(self) -> str:
+        text = f"{self.location()}: {self.severity}: {self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "severity": self.severity,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class OctoplanError(Exception):
+    """An error the user can fix. The message says what and, where possible, how."""
+
+    exit_code = 1
+
+
+class ValidationFailed(OctoplanError):
+    """Loading or validating found errors; each one is a Diagnostic."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        super().__init__("\n".join(d.format() for d in diagnostics))
+
+
+class UsageError(OctoplanError):
+    """The command line asks for something that cannot be done."""
+
+
+class StateError(OctoplanError):
+    """State cannot be read, written or locked as asked."""

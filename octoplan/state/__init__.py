@@ -1,0 +1,1 @@
+"""Where octoplan remembers what it sent: SQLite by default, PostgreSQL for teams."""

@@ -1,0 +1,228 @@
+"""The state contract shared by the SQLite and PostgreSQL backends.
+
+State is a write-ahead journal of requests ("batches"). A batch is committed as an *intent*
+(request_id, exact payload, recipients) before its request leaves; its *outcome* is committed
+after. Every write is one transaction and bumps `serial`, so a saved plan can tell whether state
+moved since it was made. `lineage` is a random id fixed when the state is created: a plan made
+against one state is never applied to another.
+
+Batch status transitions::
+
+    intent ──> accepted          2xx, or "request_id already used" (code 120)
+       │──> refused           4xx refusal, recipients were not sent
+       │──> in_doubt          unconfirmed past the API's 24 h request_id window
+    in_doubt ──> accepted | not_sent      only by `octoplan state resolve`
+    accepted ──> cancelled    a scheduled send cancelled through the API
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import NamedTuple
+
+from octoplan.errors import StateError
+
+SCHEMA_VERSION = 1
+
+
+class BatchStatus(StrEnum):
+    INTENT = "intent"
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+    IN_DOUBT = "in_doubt"
+    NOT_SENT = "not_sent"
+    CANCELLED = "cancelled"
+
+
+# For one recipient with several batches, the record that decides whether it is "sent":
+# the first status in this order wins.
+STATUS_PRECEDENCE: tuple[BatchStatus, ...] = (
+    BatchStatus.ACCEPTED,
+    BatchStatus.INTENT,
+    BatchStatus.IN_DOUBT,
+    BatchStatus.REFUSED,
+    BatchStatus.CANCELLED,
+    BatchStatus.NOT_SENT,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchIntent:
+    """What is about to be sent; committed before the request leaves."""
+
+    request_id: str
+    campaign_id: str
+    channel: str
+    endpoint: str  # API path, e.g. "sms-campaign/send"
+    payload: str  # the JSON body exactly as sent (recipients included, never credentials)
+    recipients: Sequence[tuple[str, str]]  # (recipient_key, content_hash)
+    send_at: str | None
+    estimated_cost: float
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    request_id: str
+    campaign_id: str
+    channel: str
+    endpoint: str
+    payload: str
+    status: BatchStatus
+    recipients_count: int
+    created_at: datetime  # intent committed (UTC)
+    updated_at: datetime
+    first_sent_at: datetime | None  # first time the request left (start of the 24 h window)
+    attempts: int
+    send_at: str | None
+    estimated_cost: float
+    ticket: str | None
+    cost: float | None
+    error_code: int | None
+    error_message: str | None
+
+
+class RecipientRecord(NamedTuple):
+    """The deciding record of one recipient in one campaign (see STATUS_PRECEDENCE)."""
+
+    recipient_key: str
+    content_hash: str
+    request_id: str
+    status: BatchStatus
+
+
+@dataclass(frozen=True, slots=True)
+class StateInfo:
+    lineage: str
+    serial: int
+    schema_version: int
+    url: str  # where the state is, with any password removed
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSummary:
+    campaign_id: str
+    batches: int
+    recipients_sent: int  # accepted
+    recipients_pending: int  # intent or in_doubt
+    recipients_refused: int
+    cost: float
+    last_activity: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LockInfo:
+    holder: str  # e.g. "octoplan apply by alice"
+    host: str
+    pid: int
+    acquired_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: datetime
+    action: str  # "unlock", "resolve", ...
+    detail: str
+
+
+class LockHeld(StateError):
+    def __init__(self, info: LockInfo | None, waited: float) -> None:
+        self.info = info
+        if info is None:
+            holder = "another process"
+        else:
+            holder = (
+                f"{info.holder} (pid {info.pid} on {info.host}, "
+                f"since {info.acquired_at:%Y-%m-%d %H:%M:%S} UTC)"
+            )
+        super().__init__(
+            f"state is locked by {holder}; waited {waited:g}s. "
+            "Wait for it to finish, or run `octoplan state unlock` if it is gone."
+        )
+
+
+class StateStore(ABC):
+    """One state (a SQLite file or a PostgreSQL database). Not shared between threads."""
+
+    # -- reading ---------------------------------------------------------------------------
+    @abstractmethod
+    def info(self) -> StateInfo: ...
+
+    @abstractmethod
+    def recipients(self, campaign_id: str) -> dict[str, RecipientRecord]:
+        """recipient_key -> deciding record, for every recipient ever batched in the campaign."""
+
+    @abstractmethod
+    def batches(
+        self, campaign_id: str | None = None, statuses: Sequence[BatchStatus] | None = None
+    ) -> list[BatchRecord]: ...
+
+    @abstractmethod
+    def batch(self, request_id: str) -> BatchRecord | None: ...
+
+    @abstractmethod
+    def batch_recipients(self, request_id: str) -> list[tuple[str, str]]:
+        """(recipient_key, content_hash) of one batch."""
+
+    @abstractmethod
+    def campaigns(self) -> list[CampaignSummary]: ...
+
+    @abstractmethod
+    def audit_log(self) -> list[AuditEntry]: ...
+
+    # -- writing: each call is one transaction and bumps serial ----------------------------
+    @abstractmethod
+    def record_intent(self, intent: BatchIntent, now: datetime) -> None:
+        """Commit the intent. Raises StateError if request_id exists with another payload."""
+
+    @abstractmethod
+    def mark_attempt(self, request_id: str, now: datetime) -> None:
+        """The request is leaving now: attempts += 1, first_sent_at set if unset."""
+
+    @abstractmethod
+    def record_outcome(
+        self,
+        request_id: str,
+        status: BatchStatus,
+        now: datetime,
+        *,
+        ticket: str | None = None,
+        cost: float | None = None,
+        error_code: int | None = None,
+        error_message: str | None = None,
+    ) -> None: ...
+
+    @abstractmethod
+    def resolve(self, request_id: str, sent: bool, now: datetime, actor: str) -> None:
+        """Settle an intent/in_doubt batch by hand; audited."""
+
+    # -- locking ---------------------------------------------------------------------------
+    @abstractmethod
+    def acquire_lock(self, holder: str, timeout: float) -> None:
+        """Wait up to timeout seconds; take over a lock whose process is dead (SQLite);
+        raise LockHeld naming the holder."""
+
+    @abstractmethod
+    def release_lock(self) -> None: ...
+
+    @abstractmethod
+    def lock_info(self) -> LockInfo | None: ...
+
+    @abstractmethod
+    def unlock(self, actor: str, force: bool = False) -> LockInfo | None:
+        """Remove a lock left behind; audited. Returns what was removed."""
+
+    @contextmanager
+    def locked(self, holder: str, timeout: float) -> Iterator[None]:
+        self.acquire_lock(holder, timeout)
+        try:
+            yield
+        finally:
+            self.release_lock()
+
+    @abstractmethod
+    def close(self) -> None: ...

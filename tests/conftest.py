@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+pytest_plugins = [
+    "tests.fixtures.project",
+    "tests.fixtures.sandbox",
+    "tests.fixtures.postgres",
+]
