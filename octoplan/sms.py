@@ -1,0 +1,160 @@
+"""SMS encoding and segment counting (GSM 03.38 / 3GPP TS 23.038).
+
+A text is GSM-7 when every character is in the basic table or the extension table (the latter
+cost two septets: an escape and the character); anything else makes the whole message UCS-2.
+
+- GSM-7: 160 septets in one SMS, 153 per part when concatenated; an escape pair never spans
+  two parts, so a part may end one septet short.
+- UCS-2: 70 UTF-16 units in one SMS, 67 per part; a character outside the BMP (most emoji) is a
+  surrogate pair of 2 units, never split either.
+
+`SmsCount.characters` is the number of Unicode code points (Python's `len`): what a person
+counts for plain text and what the 1224-character API limit is checked against. `units` is what
+the network counts: septets for GSM-7, UTF-16 units for UCS-2. An empty text has 0 segments.
+
+`count` runs once per rendered message in a plan (a million times for a big list), so pure-ASCII
+text takes a regex-only fast path, splitting only looks at the few characters that can straddle
+a part boundary, and results are cached by text (many contacts share one text).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+Encoding = Literal["GSM-7", "UCS-2"]
+
+GSM7_BASIC: frozenset[str] = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED: frozenset[str] = frozenset("\x0c^{}\\[~]|€")
+GSM7_ALL: frozenset[str] = GSM7_BASIC | GSM7_EXTENDED
+
+GSM7_SINGLE = 160
+GSM7_PART = 153
+UCS2_SINGLE = 70
+UCS2_PART = 67
+MAX_TEXT_LENGTH = 1224  # the API's limit on `text`: 8 concatenated GSM-7 parts
+
+# Replacements that keep a text in GSM-7, for the "this character doubles the cost" advice.
+GSM7_REPLACEMENTS: dict[str, str] = {
+    "\u2019": "'",
+    "\u2018": "'",
+    "\u201a": "'",
+    "\u2032": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "«": '"',
+    "»": '"',
+    "\u00a0": " ",
+    "\u202f": " ",
+    "\u2009": " ",
+    "\u2007": " ",
+    "\u2026": "...",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2212": "-",
+    "\t": " ",
+    "`": "'",
+    "ç": "Ç",
+    "â": "a",
+    "ê": "e",
+    "î": "i",
+    "ô": "o",
+    "û": "u",
+    "ë": "e",
+    "ï": "i",
+    "ÿ": "y",
+    "á": "a",
+    "í": "i",
+    "ó": "o",
+    "ú": "u",
+    "Â": "A",
+    "Ê": "E",
+    "Î": "I",
+    "Ô": "O",
+    "Û": "U",
+    "È": "E",
+    "À": "A",
+    "Ù": "U",
+    "œ": "oe",
+    "Œ": "OE",
+}
+
+
+def _char_class(chars: frozenset[str]) -> str:
+    return "".join(re.escape(c) for c in sorted(chars))
+
+
+_ASCII_BASIC = frozenset(c for c in GSM7_BASIC if c.isascii())
+# Matches any ASCII character that is not a one-septet GSM-7 character (` ^ { } ...).
+_ASCII_NOT_BASIC = re.compile(f"[^{_char_class(_ASCII_BASIC)}]")
+_EXTENDED = re.compile(f"[{_char_class(GSM7_EXTENDED)}]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+@dataclass(frozen=True, slots=True)
+class SmsCount:
+    encoding: Encoding
+    characters: int
+    segments: int
+    units: int
+    non_gsm: tuple[tuple[int, str], ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {"encoding": self.encoding, "characters": self.characters, "segments": self.segments}
+
+
+def is_gsm7(text: str) -> bool:
+    if text.isascii() and _ASCII_NOT_BASIC.search(text) is None:
+        return True
+    return set(text) <= GSM7_ALL
+
+
+def _parts(units: int, single: int, part: int, wide_at: list[int]) -> int:
+    """Parts needed for `units`, where a 2-unit character starts at each offset in `wide_at`.
+
+    A 2-unit character whose first unit would be the last one of a part moves whole to the next
+    part, which shifts every later offset by one.
+    """
+    if units == 0:
+        return 0
+    if units <= single:
+        return 1
+    shift = 0
+    for offset in wide_at:
+        if (offset + shift) % part == part - 1:
+            shift += 1
+    return -(-(units + shift) // part)
+
+
+def _count_gsm(text: str) -> SmsCount:
+    n = len(text)
+    wide_at = [m.start() + i for i, m in enumerate(_EXTENDED.finditer(text))]
+    units = n + len(wide_at)
+    return SmsCount("GSM-7", n, _parts(units, GSM7_SINGLE, GSM7_PART, wide_at), units)
+
+
+def _count_ucs2(text: str) -> SmsCount:
+    wide_at = [m.start() + i for i, m in enumerate(_ASTRAL.finditer(text))]
+    units = len(text) + len(wide_at)
+    non_gsm = tuple((i, c) for i, c in enumerate(text) if c not in GSM7_ALL)
+    return SmsCount(
+        "UCS-2", len(text), _parts(units, UCS2_SINGLE, UCS2_PART, wide_at), units, non_gsm
+    )
+
+
+@lru_cache(maxsize=8192)
+def count(text: str) -> SmsCount:
+    """Encoding, length and number of SMS parts of `text`, as the network will send it."""
+    if text.isascii() and _ASCII_NOT_BASIC.search(text) is None:
+        n = len(text)
+        segments = 0 if n == 0 else 1 if n <= GSM7_SINGLE else -(-n // GSM7_PART)
+        return SmsCount("GSM-7", n, segments, n)
+    if set(text) <= GSM7_ALL:
+        return _count_gsm(text)
+    return _count_ucs2(text)
