@@ -1,0 +1,244 @@
+"""Execute a Plan: journal the intent, send, record the outcome. Exactly once.
+
+The order of writes is the whole guarantee:
+
+1. `record_intent` commits the request_id, the exact body and its recipients, then
+   `mark_attempt` commits that the request is about to leave (the 24 h window starts);
+2. the request is sent (the client retries 5xx, 429, timeouts and dropped connections itself,
+   with the same body and request_id);
+3. the outcome is committed: accepted (2xx, or "request_id already used", which means an
+   earlier attempt did arrive), refused (4xx: nothing was sent), or nothing at all when no
+   answer could be had: the batch stays `intent` and the next apply resends it under the same
+   request_id while the API still remembers that id, and shows it as in doubt after that.
+
+A crash between any two steps leaves state that the next plan reads correctly. All state
+writes happen on the calling thread; worker threads only talk HTTP.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from octoplan import ids
+from octoplan.client import (
+    ApiError,
+    AuthenticationError,
+    RequestIdAlreadyUsed,
+    SendResult,
+)
+from octoplan.plan import BatchKind, CampaignPlan, Plan, PlannedBatch
+from octoplan.state.base import BatchIntent, BatchStatus, StateStore
+
+
+class Sender(Protocol):
+    """What apply needs from an Octopush client."""
+
+    def send(self, endpoint: str, body: dict[str, Any]) -> SendResult: ...
+
+    def cancel(self, endpoint: str, body: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Refusal:
+    campaign_id: str
+    request_id: str
+    recipients: int
+    status: int | None
+    code: int | None
+    message: str
+
+
+@dataclass
+class ApplyReport:
+    requests_accepted: int = 0
+    messages_sent: int = 0
+    confirmed_by_request_id: int = 0  # accepted through a "request_id already used" answer
+    cancelled: int = 0
+    marked_in_doubt: int = 0
+    refusals: list[Refusal] = field(default_factory=list)
+    unconfirmed: list[str] = field(default_factory=list)  # request_ids left as intent
+    skipped: int = 0  # batches not started (interrupted, or after a fatal refusal)
+    cost: float = 0.0
+    residual_credit: float | None = None
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not (self.refusals or self.unconfirmed or self.interrupted or self.skipped)
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    messages_sent: int
+
+
+@dataclass
+class _Job:
+    campaign_id: str
+    batch: PlannedBatch
+
+
+def _jobs(plan: Plan, skip_campaigns: set[str]) -> Iterator[_Job]:
+    for campaign in plan.campaigns:
+        if campaign.id in skip_campaigns:
+            continue
+        for batch in campaign.batches:
+            if batch.kind is not BatchKind.CANCEL:
+                yield _Job(campaign.id, batch)
+
+
+def _intent(campaign: CampaignPlan, batch: PlannedBatch) -> BatchIntent:
+    body = batch.body
+    return BatchIntent(
+        request_id=batch.request_id,
+        campaign_id=campaign.id,
+        channel=campaign.channel,
+        endpoint=batch.endpoint,
+        payload=ids.canonical_json(body),
+        recipients=list(zip(batch.recipients, batch.content_hashes, strict=True)),
+        send_at=body.get("send_at"),
+        estimated_cost=batch.estimated_cost,
+    )
+
+
+def apply_plan(
+    plan: Plan,
+    store: StateStore,
+    sender: Sender,
+    *,
+    now: Callable[[], datetime],
+    concurrency: int = 4,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> ApplyReport:
+    stop = stop or threading.Event()
+    report = ApplyReport()
+    campaigns = {c.id: c for c in plan.campaigns}
+
+    for campaign in plan.campaigns:
+        for doubt in campaign.in_doubt:
+            if doubt.status is BatchStatus.INTENT:
+                store.record_outcome(doubt.request_id, BatchStatus.IN_DOUBT, now())
+                report.marked_in_doubt += 1
+
+    # Cancellations first: the recipients they release are re-sent by this same plan, which
+    # is only safe once the scheduled send they were in is really cancelled.
+    failed_cancels: set[str] = set()
+    for campaign in plan.campaigns:
+        for batch in campaign.batches:
+            if batch.kind is not BatchKind.CANCEL:
+                continue
+            try:
+                sender.cancel(batch.endpoint, dict(batch.body))
+            except ApiError as exc:
+                failed_cancels.add(campaign.id)
+                report.refusals.append(_refusal(campaign.id, batch, exc))
+                continue
+            store.record_outcome(batch.request_id, BatchStatus.CANCELLED, now())
+            report.cancelled += 1
+
+    jobs = list(_jobs(plan, failed_cancels))
+    report.skipped = sum(
+        1
+        for c in plan.campaigns
+        if c.id in failed_cancels
+        for b in c.batches
+        if b.kind is not BatchKind.CANCEL
+    )
+    total, done = len(jobs), 0
+    fatal = False
+    in_flight: dict[Future[SendResult], _Job] = {}
+    pending = iter(jobs)
+
+    def settle(future: Future[SendResult], job: _Job) -> bool:
+        """Record one outcome; True when no further request should be started."""
+        batch = job.batch
+        try:
+            result = future.result()
+        except RequestIdAlreadyUsed:
+            store.record_outcome(batch.request_id, BatchStatus.ACCEPTED, now())
+            report.requests_accepted += 1
+            report.confirmed_by_request_id += 1
+            report.messages_sent += len(batch.recipients)
+            return False
+        except AuthenticationError as exc:
+            store.record_outcome(
+                batch.request_id,
+                BatchStatus.REFUSED,
+                now(),
+                error_code=exc.code,
+                error_message=exc.message,
+            )
+            report.refusals.append(_refusal(job.campaign_id, batch, exc))
+            return True  # every other request would be refused the same way
+        except ApiError as exc:
+            if exc.definitive:
+                store.record_outcome(
+                    batch.request_id,
+                    BatchStatus.REFUSED,
+                    now(),
+                    error_code=exc.code,
+                    error_message=exc.message,
+                )
+                report.refusals.append(_refusal(job.campaign_id, batch, exc))
+            else:
+                report.unconfirmed.append(batch.request_id)
+            return False
+        store.record_outcome(
+            batch.request_id,
+            BatchStatus.ACCEPTED,
+            now(),
+            ticket=result.ticket,
+            cost=result.total_cost,
+        )
+        report.requests_accepted += 1
+        report.messages_sent += len(batch.recipients)
+        report.cost += result.total_cost or 0.0
+        if result.residual_credit is not None:
+            report.residual_credit = result.residual_credit
+        return False
+
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="octoplan-send") as pool:
+        while True:
+            while len(in_flight) < concurrency and not stop.is_set() and not fatal:
+                job = next(pending, None)
+                if job is None:
+                    break
+                if job.batch.kind is BatchKind.NEW:
+                    store.record_intent(_intent(campaigns[job.campaign_id], job.batch), now())
+                store.mark_attempt(job.batch.request_id, now())
+                future = pool.submit(sender.send, job.batch.endpoint, dict(job.batch.body))
+                in_flight[future] = job
+            if not in_flight:
+                break
+            finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+            for future in finished:
+                job = in_flight.pop(future)
+                fatal = settle(future, job) or fatal
+                done += 1
+                if on_progress is not None:
+                    on_progress(Progress(done, total, report.messages_sent))
+
+    not_started = sum(1 for _ in pending)
+    report.skipped += not_started
+    report.interrupted = stop.is_set() and not_started > 0
+    report.cost = round(report.cost, 6)
+    return report
+
+
+def _refusal(campaign_id: str, batch: PlannedBatch, exc: ApiError) -> Refusal:
+    return Refusal(
+        campaign_id=campaign_id,
+        request_id=batch.request_id,
+        recipients=len(batch.recipients),
+        status=exc.status,
+        code=exc.code,
+        message=exc.message,
+    )

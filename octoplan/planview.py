@@ -1,0 +1,189 @@
+"""A Plan as text (for terminals) and as JSON (for scripts and plan files).
+
+Both views mask every recipient and show no request body: a plan file can be attached to a
+pull request or kept as a CI artifact without leaking a phone number or a secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from octoplan.mask import mask_recipient
+from octoplan.plan import (
+    FORMAT_VERSION,
+    SYMBOLS,
+    Action,
+    BatchKind,
+    CampaignPlan,
+    Plan,
+    PlannedBatch,
+)
+
+
+def money(amount: float, currency: str) -> str:
+    return f"{amount:,.2f} {currency}"
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
+
+
+def _batch_json(batch: PlannedBatch) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "request_id": batch.request_id,
+        "kind": batch.kind.value,
+        "endpoint": batch.endpoint,
+        "recipients": [mask_recipient(k) for k in batch.recipients],
+        "recipient_count": len(batch.recipients),
+    }
+    if batch.kind is BatchKind.CANCEL:
+        data["ticket"] = batch.ticket
+    else:
+        data.update(
+            segments=batch.segments,
+            sms_parts=batch.parts,
+            estimated_cost=batch.estimated_cost,
+        )
+    return data
+
+
+def campaign_json(c: CampaignPlan) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "file": c.file,
+        "channel": c.channel,
+        "action": c.action.value,
+        "messages_to_send": c.messages_to_send,
+        "requests": sum(1 for b in c.batches if b.kind is not BatchKind.CANCEL),
+        "desired": c.desired,
+        "already_sent": c.already_sent,
+        "pending": c.pending,
+        "changed_after_send": c.changed_after_send,
+        "duplicates": c.duplicates,
+        "excluded": c.excluded,
+        "estimated_cost": round(c.estimated_cost, 6),
+        "batches": [_batch_json(b) for b in c.batches],
+        "in_doubt": [
+            {
+                "request_id": d.request_id,
+                "recipients": d.recipients,
+                "first_sent_at": d.first_sent_at.isoformat() if d.first_sent_at else None,
+            }
+            for d in c.in_doubt
+        ],
+        "notes": list(c.notes),
+        "warnings": [d.to_json() for d in c.warnings],
+        "errors": [d.to_json() for d in c.errors],
+        "samples": [{"recipient": mask_recipient(k), "text": t} for k, t in c.samples],
+    }
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    s = plan.summary
+    return {
+        "format_version": FORMAT_VERSION,
+        "created_at": plan.created_at.isoformat(),
+        "state": {
+            "lineage": plan.state.lineage,
+            "serial": plan.state.serial,
+            "location": plan.state.url,
+        },
+        "digest": plan.digest,
+        "scope": list(plan.scope),
+        "has_changes": plan.has_changes,
+        "summary": {
+            "campaigns": s.campaigns,
+            "messages_to_send": s.messages_to_send,
+            "requests": s.requests,
+            "already_sent": s.already_sent,
+            "pending": s.pending,
+            "in_doubt": s.in_doubt,
+            "cancels": s.cancels,
+            "sms_parts": s.sms_parts,
+            "estimated_cost": s.estimated_cost,
+            "currency": plan.currency,
+            "errors": s.errors,
+            "warnings": s.warnings,
+        },
+        "campaigns": [campaign_json(c) for c in plan.campaigns],
+    }
+
+
+def _headline(c: CampaignPlan, currency: str) -> str:
+    where = f"{c.channel}, {c.file}" if c.file else f"{c.channel}, file removed"
+    line = f"{SYMBOLS[c.action]} {c.id} ({where})"
+    if c.action is Action.BLOCKED:
+        return f"{line}: blocked by {_plural(len(c.errors), 'error')}"
+    if c.action is Action.NOOP:
+        return f"{line}: no changes ({c.already_sent:,} already sent)"
+    sends = [b for b in c.batches if b.kind is not BatchKind.CANCEL]
+    parts: list[str] = []
+    if sends:
+        parts.append(
+            f"{_plural(c.messages_to_send, 'message')} in {_plural(len(sends), 'request')}, "
+            f"{_plural(sum(b.parts for b in sends), 'SMS part')}, "
+            f"est. {money(c.estimated_cost, currency)}"
+            if c.channel == "sms"
+            else f"{_plural(c.messages_to_send, 'message')} in {_plural(len(sends), 'request')}, "
+            f"est. {money(c.estimated_cost, currency)}"
+        )
+    cancels = len(c.batches) - len(sends)
+    if cancels:
+        parts.append(f"cancel {_plural(cancels, 'scheduled request')}")
+    if c.already_sent:
+        parts.append(f"{c.already_sent:,} already sent")
+    return f"{line}: {c.action.value}: " + "; ".join(parts)
+
+
+def plan_text(plan: Plan, *, samples: int = 1) -> str:
+    lines: list[str] = []
+    for c in plan.campaigns:
+        lines.append(_headline(c, plan.currency))
+        for d in c.errors:
+            lines.extend("    " + row for row in d.format().splitlines())
+        for d in c.warnings:
+            lines.extend("    " + row for row in d.format().splitlines())
+        for note in c.notes:
+            lines.append(f"    note: {note}")
+        for doubt in c.in_doubt:
+            lines.append(
+                f"    in doubt: request {doubt.request_id} "
+                f"({_plural(doubt.recipients, 'recipient')}) was sent more than 23 h ago "
+                "with no confirmation; it is never resent "
+                "automatically. Check the Octopush dashboard, then run "
+                f"`octoplan state resolve {doubt.request_id} --sent` or `--not-sent`"
+            )
+        for b in c.batches:
+            if b.kind is BatchKind.CANCEL:
+                lines.append(f"    - cancel request {b.request_id} (ticket {b.ticket})")
+            elif b.kind is BatchKind.RESUME:
+                lines.append(
+                    f"    ~ resend unconfirmed request {b.request_id} "
+                    f"({_plural(len(b.recipients), 'recipient')}, same request_id)"
+                )
+        if c.action in (Action.CREATE, Action.UPDATE):
+            for key, text in c.samples[:samples]:
+                lines.append(f"    e.g. {mask_recipient(key)}: {text!r}")
+    s = plan.summary
+    if not plan.campaigns:
+        lines.append("No campaigns found.")
+    if plan.has_changes:
+        summary = (
+            f"Plan: {_plural(s.messages_to_send, 'message')} to send in "
+            f"{_plural(s.requests, 'request')}"
+        )
+        if s.sms_parts:
+            summary += f", {_plural(s.sms_parts, 'SMS part')}"
+        summary += f", est. {money(s.estimated_cost, plan.currency)}"
+        if s.cancels:
+            summary += f"; {_plural(s.cancels, 'scheduled request')} to cancel"
+        summary += f"; {s.already_sent:,} already sent."
+    else:
+        summary = f"No changes. {s.already_sent:,} message(s) already sent."
+    if s.in_doubt:
+        summary += f" {s.in_doubt:,} in doubt (see above)."
+    if s.errors:
+        summary += f" {_plural(s.errors, 'error')}: blocked campaigns are not applied."
+    lines.append("")
+    lines.append(summary)
+    return "\n".join(lines)
