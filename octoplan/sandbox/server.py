@@ -1,0 +1,306 @@
+"""The sandbox's HTTP layer: the standard library's threading server, keep-alive, fault injection.
+
+Faults apply to API requests only (never to `/_sandbox/...`), decided per request in this order:
+a scripted fault queued with `inject(...)`, else `fail_rate`, else `drop_rate`.
+
+- `fail`: HTTP 500 before anything is processed; nothing is recorded but the request log.
+- `drop`: the request is processed and committed (deliveries, credit, request_id), then the
+  connection is closed without an answer, as when an answer is lost on the way back.
+- `latency`: seconds slept after processing, before answering (a client timing out before then
+  sees a request the sandbox did accept).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import socket
+import threading
+import time
+from collections import deque
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from octoplan.clock import now as clock_now
+from octoplan.errors import OctoplanError
+from octoplan.sandbox.api import API_PREFIX, Reply, SandboxApi
+from octoplan.sandbox.store import Delivery, LoggedRequest, Store
+
+Fault = Literal["fail", "drop", "ok"]
+MAX_BODY = 8 * 1024 * 1024
+SERVER_ERROR = {"code": 500, "message": "Internal server error."}
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], sandbox: SandboxServer) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.sandbox = sandbox
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse one connection for many requests
+    server: _HttpServer
+
+    def setup(self) -> None:
+        super().setup()
+        # One write per answer already; without this, small answers can wait for delayed ACKs.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.sandbox._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        self.server.sandbox._track(self.connection, add=False)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: the request log lives in the data file (`/_sandbox/requests`)."""
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        sandbox = self.server.sandbox
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self.close_connection = True
+            self._write(Reply(413, {"code": 413, "message": "Payload too large."}))
+            return
+        raw = self.rfile.read(length) if length > 0 else b""
+        is_api = self.path.startswith(API_PREFIX)
+        fault = sandbox._next_fault() if is_api else "ok"
+        if fault == "fail":
+            reply = Reply(500, SERVER_ERROR, "fault_500", 500)
+        else:
+            headers = {key.lower(): value for key, value in self.headers.items()}
+            try:
+                reply = sandbox.api.handle(self.command, self.path, headers, raw)
+            except Exception as exc:  # a sandbox bug must not look like a dropped connection
+                message = f"Sandbox internal error: {type(exc).__name__}: {exc}"
+                reply = Reply(500, {"code": 500, "message": message}, "error", 500)
+        if is_api:
+            sandbox._log(self.command, self.path, reply, dropped=fault == "drop")
+            if sandbox.latency:
+                time.sleep(sandbox.latency)
+        if fault == "drop":
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self._write(reply)
+
+    def _write(self, reply: Reply) -> None:
+        data = b"" if reply.body is None else json.dumps(reply.body).encode()
+        reason = _REASONS.get(reply.status, "")
+        head = (
+            f"HTTP/1.1 {reply.status} {reason}\r\n"
+            "Content-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n"
+            + ("Connection: close\r\n" if self.close_connection else "")
+            + "\r\n"
+        )
+        try:
+            self.wfile.write(head.encode("latin-1") + data)
+        except OSError:
+            self.close_connection = True
+
+
+class SandboxServer:
+    """A local Octopush-compatible API over a SQLite file.
+
+    `start()` serves from a background thread and returns the base URL (`http://HOST:PORT/v1/
+    public`); `serve_forever()` serves from the calling thread; `stop()` closes everything.
+    Port 0 picks a free port. Usable as a context manager (start/stop).
+    """
+
+    def __init__(
+        self,
+        data_path: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        api_login: str | None = None,
+        api_key: str | None = None,
+        credit: float = 1000.0,
+        fail_rate: float = 0.0,
+        drop_rate: float = 0.0,
+        latency: float = 0.0,
+        seed: int | None = None,
+        voice_polls: int = 1,
+    ) -> None:
+        self.data_path = data_path
+        self.host = host
+        self.port = port
+        self.fail_rate = fail_rate
+        self.drop_rate = drop_rate
+        self.latency = latency
+        self._random = random.Random(seed)
+        self._script: deque[Fault] = deque()
+        self._fault_lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._sockets_lock = threading.Lock()
+        self.store = Store(data_path, credit)
+        self.api = SandboxApi(
+            self.store, api_login=api_login, api_key=api_key, voice_polls=voice_polls
+        )
+        self._httpd: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"SandboxServer({self.url!r}, data_path={str(self.data_path)!r})"
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def _bind(self) -> _HttpServer:
+        if self._httpd is None:
+            try:
+                self._httpd = _HttpServer((self.host, self.port), self)
+            except OSError as exc:
+                self.store.close()
+                raise OctoplanError(
+                    f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}; "
+                    "choose another port with --port (0 picks a free one)"
+                ) from None
+            self.port = self._httpd.server_address[1]
+        return self._httpd
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.url + API_PREFIX.rstrip("/")
+
+    def start(self) -> str:
+        httpd = self._bind()
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self.base_url
+
+    def serve_forever(self) -> None:
+        self._bind().serve_forever(poll_interval=0.2)
+
+    def stop(self) -> None:
+        httpd = self._httpd
+        if httpd is not None:
+            if self._thread is not None:
+                httpd.shutdown()
+                self._thread.join()
+            # Keep-alive connections would otherwise outlive the server in their threads.
+            with self._sockets_lock:
+                for sock in list(self._sockets):
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+            httpd.server_close()
+            self._httpd = None
+        self.store.close()
+
+    def __enter__(self) -> SandboxServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- faults -----------------------------------------------------------------------------
+
+    def inject(self, *faults: Fault) -> None:
+        """Queue faults for the next API requests, in order ("ok" lets one through)."""
+        with self._fault_lock:
+            self._script.extend(faults)
+
+    def set_faults(
+        self,
+        *,
+        fail_rate: float | None = None,
+        drop_rate: float | None = None,
+        latency: float | None = None,
+    ) -> None:
+        if fail_rate is not None:
+            self.fail_rate = fail_rate
+        if drop_rate is not None:
+            self.drop_rate = drop_rate
+        if latency is not None:
+            self.latency = latency
+
+    def _next_fault(self) -> Fault:
+        with self._fault_lock:
+            if self._script:
+                return self._script.popleft()
+            if self.fail_rate and self._random.random() < self.fail_rate:
+                return "fail"
+            if self.drop_rate and self._random.random() < self.drop_rate:
+                return "drop"
+        return "ok"
+
+    # -- what happened ----------------------------------------------------------------------
+
+    def deliveries(
+        self, *, request_id: str | None = None, ticket: str | None = None
+    ) -> list[Delivery]:
+        return self.store.deliveries(clock_now().timestamp(), request_id=request_id, ticket=ticket)
+
+    def requests(self) -> list[LoggedRequest]:
+        return self.store.requests()
+
+    def credit(self) -> float:
+        return self.store.credit()
+
+    def set_credit(self, value: float) -> None:
+        self.store.set_credit(value)
+
+    def env(
+        self, login: str = "sandbox@example.com", api_key: str = "sandbox-key"
+    ) -> dict[str, str]:
+        """Environment variables pointing octoplan at this sandbox."""
+        return {
+            "OCTOPUSH_BASE_URL": self.base_url,
+            "OCTOPUSH_API_LOGIN": login,
+            "OCTOPUSH_API_KEY": api_key,
+        }
+
+    def _log(self, method: str, target: str, reply: Reply, *, dropped: bool) -> None:
+        self.store.log(
+            at=clock_now().timestamp(),
+            method=method,
+            path=target.partition("?")[0],
+            status=reply.status,
+            code=reply.code,
+            request_id=reply.request_id,
+            ticket=reply.ticket,
+            outcome=f"{reply.outcome}+dropped" if dropped else reply.outcome,
+        )
+
+    def _track(self, sock: socket.socket, *, add: bool) -> None:
+        with self._sockets_lock:
+            if add:
+                self._sockets.add(sock)
+            else:
+                self._sockets.discard(sock)
