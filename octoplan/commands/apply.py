@@ -1,0 +1,219 @@
+"""`octoplan apply`: plan (or load a saved plan), confirm, lock, send exactly once, report."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+
+from octoplan import clock, planfile
+from octoplan.apply import ApplyReport, Progress, apply_plan
+from octoplan.commands.context import AppContext
+from octoplan.commands.session import ClientSender, connect, open_store, require_credentials
+from octoplan.errors import OctoplanError, UsageError
+from octoplan.pipeline import Selection, all_errors, load, make_plan
+from octoplan.plan import Plan
+from octoplan.planview import money, plan_text
+
+EXIT_INTERRUPTED = 130
+
+
+def run(
+    app: AppContext,
+    *,
+    plan_file: Path | None,
+    auto_approve: bool,
+    sandbox: bool,
+    campaigns: list[str],
+    lock_timeout: float,
+    concurrency: int,
+) -> int:
+    if not sandbox:
+        require_credentials()
+    saved = planfile.load(plan_file) if plan_file is not None else None
+    if saved is not None and campaigns:
+        raise UsageError("--campaign cannot be combined with a plan file (the plan has its scope)")
+    selection = Selection(campaigns=saved.scope if saved else tuple(campaigns))
+    project = load(app.root, selection)
+
+    with open_store(app.root, project, sandbox=sandbox) as store:
+        plan = make_plan(project, store, clock.now(), selection)
+        if saved is not None:
+            planfile.check_fresh(saved, plan)
+        if plan.blocked:
+            for diagnostic in all_errors(plan):
+                app.error(diagnostic.format())
+            raise OctoplanError("the plan has errors: nothing was sent")
+        if not plan.has_changes:
+            app.echo(plan_text(plan))
+            return 0
+        _check_cost(plan, project.config.policies.max_cost)
+        if saved is None:
+            app.echo(plan_text(plan))
+            if not auto_approve and not _confirm(app, sandbox):
+                app.error("Apply cancelled: nothing was sent.")
+                return 1
+
+        holder = f"octoplan apply by {_user()}"
+        with store.locked(holder, lock_timeout):
+            # Someone may have applied between our plan and the lock: plan again under it.
+            fresh = make_plan(project, store, clock.now(), selection)
+            if fresh.digest != plan.digest or fresh.state.serial != plan.state.serial:
+                raise planfile.StalePlan(
+                    "state changed while waiting for the lock (another apply ran); "
+                    "nothing was sent: run `octoplan plan` again and review it"
+                )
+            with connect(app.root, project, sandbox=sandbox) as client:
+                stop = threading.Event()
+                with _interrupts(app, stop), _progress(app, plan) as on_progress:
+                    report = apply_plan(
+                        fresh,
+                        store,
+                        ClientSender(client),
+                        now=clock.now,
+                        concurrency=concurrency,
+                        stop=stop,
+                        on_progress=on_progress,
+                    )
+                if report.residual_credit is None:
+                    with contextlib.suppress(OctoplanError):
+                        report.residual_credit = client.check_balance().amount
+    _print_report(app, report, plan.currency, sandbox)
+    if report.interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if report.ok else 1
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown user"
+
+
+def _check_cost(plan: Plan, max_cost: float | None) -> None:
+    cost = plan.summary.estimated_cost
+    if max_cost is not None and cost > max_cost:
+        raise OctoplanError(
+            f"estimated cost {money(cost, plan.currency)} is above policies.max_cost "
+            f"({money(max_cost, plan.currency)}) in octoplan.yaml: nothing was sent. "
+            "Split the campaign or raise max_cost."
+        )
+
+
+def _confirm(app: AppContext, sandbox: bool) -> bool:
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "apply needs confirmation but there is no terminal: "
+            "review `octoplan plan` and rerun with --auto-approve, or apply a saved plan file"
+        )
+    target = "the local sandbox" if sandbox else "Octopush (real messages, real money)"
+    app.err.file.write(f"\nSend these messages to {target}? Only 'yes' is accepted: ")
+    app.err.file.flush()
+    return sys.stdin.readline().strip() == "yes"
+
+
+@contextlib.contextmanager
+def _interrupts(app: AppContext, stop: threading.Event) -> Iterator[None]:
+    """First Ctrl-C: finish and record the requests in flight, start no more. Second: abort."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        app.error("\nInterrupted: finishing the requests in flight (Ctrl-C again to abort)...")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _progress(app: AppContext, plan: Plan) -> Iterator[Callable[[Progress], None]]:
+    total_messages = plan.summary.messages_to_send
+    if app.verbosity < 0:
+        yield lambda p: None
+        return
+    if app.err.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
+
+        with Bar(
+            TextColumn("sending"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("requests"),
+            TimeRemainingColumn(),
+            console=app.err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("send", total=None)
+
+            def update(p: Progress) -> None:
+                bar.update(task, completed=p.done, total=p.total)
+
+            yield update
+        return
+    last = [0.0]
+
+    def lines(p: Progress) -> None:
+        now = time.monotonic()
+        if p.done == p.total or now - last[0] >= 2.0:
+            last[0] = now
+            app.note(
+                f"sent {p.done:,}/{p.total:,} requests "
+                f"({p.messages_sent:,}/{total_messages:,} messages)"
+            )
+
+    yield lines
+
+
+def _print_report(app: AppContext, report: ApplyReport, currency: str, sandbox: bool) -> None:
+    where = " to the sandbox" if sandbox else ""
+    app.echo("")
+    app.echo(
+        f"Apply complete{where}: {report.messages_sent:,} messages sent in "
+        f"{report.requests_accepted:,} requests, cost {money(report.cost, currency)}."
+        if report.ok
+        else f"Apply finished with problems{where}: {report.messages_sent:,} messages sent in "
+        f"{report.requests_accepted:,} requests, cost {money(report.cost, currency)}."
+    )
+    if report.confirmed_by_request_id:
+        app.echo(
+            f"  {report.confirmed_by_request_id:,} request(s) were confirmed by the API as "
+            "already received (same request_id): not sent twice."
+        )
+    if report.cancelled:
+        app.echo(f"  {report.cancelled:,} scheduled request(s) cancelled.")
+    if report.marked_in_doubt:
+        app.echo(
+            f"  {report.marked_in_doubt:,} request(s) are in doubt (unconfirmed for over 23 h): "
+            "see `octoplan plan` and `octoplan state resolve`."
+        )
+    for refusal in report.refusals:
+        code = f" code {refusal.code}" if refusal.code is not None else ""
+        app.echo(
+            f"  refused: {refusal.campaign_id} request {refusal.request_id} "
+            f"({refusal.recipients:,} recipients): HTTP {refusal.status}{code}: {refusal.message}"
+        )
+    if report.unconfirmed:
+        app.echo(
+            f"  {len(report.unconfirmed):,} request(s) got no answer after retries: "
+            "they are journaled; run `octoplan apply` again to resend them under the same "
+            "request_id (the API drops duplicates)."
+        )
+    if report.skipped:
+        app.echo(f"  {report.skipped:,} request(s) not started: run `octoplan apply` again.")
+    if report.residual_credit is not None:
+        app.echo(f"  Residual credit: {report.residual_credit:,.2f}.")

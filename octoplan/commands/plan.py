@@ -1,0 +1,54 @@
+"""`octoplan plan`: what apply would do, as text, JSON or a Markdown PR comment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from octoplan import clock, planfile
+from octoplan.commands.context import AppContext
+from octoplan.commands.session import open_store
+from octoplan.pipeline import Selection, load, make_plan
+from octoplan.planview import plan_json, plan_text
+
+
+def run(
+    app: AppContext,
+    *,
+    paths: list[Path],
+    campaigns: list[str],
+    out_file: Path | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    changed_since: str | None,
+    sandbox: bool,
+) -> int:
+    selection = Selection(tuple(paths), tuple(campaigns), changed_since)
+    if changed_since:
+        from octoplan.changes import changed_campaigns
+
+        project = load(app.root, Selection(tuple(paths), tuple(campaigns)))
+        selected = changed_campaigns(project, changed_since)
+        project.campaigns = [c for c in project.campaigns if c.campaign.id in selected]
+    else:
+        project = load(app.root, selection)
+    with open_store(app.root, project, sandbox=sandbox) as store:
+        plan = make_plan(project, store, clock.now(), selection)
+
+    if fmt == "json":
+        app.echo(json.dumps(plan_json(plan), indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        from octoplan.markdown import plan_markdown
+
+        app.echo(plan_markdown(plan))
+    else:
+        app.echo(plan_text(plan))
+
+    if plan.blocked:
+        return 1
+    if out_file is not None:
+        planfile.save(plan, out_file)
+        app.note(f"Plan saved to {out_file}; apply it with `octoplan apply {out_file}`.")
+    if detailed_exitcode and plan.has_changes:
+        return 2
+    return 0

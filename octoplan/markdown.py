@@ -1,0 +1,174 @@
+"""A Plan as a pull-request comment (GitHub / GitLab flavoured Markdown).
+
+Layout, in the order a reviewer needs it: a summary table, errors and warnings, then one
+collapsible section per campaign with its changes and a few masked sample messages. The
+comment stays under GitHub's 65,535-character limit: sections that do not fit are replaced by
+one line saying how many were left out; a table is never cut in the middle.
+"""
+
+from __future__ import annotations
+
+from octoplan.mask import mask_recipient
+from octoplan.plan import SYMBOLS, Action, BatchKind, CampaignPlan, Plan
+from octoplan.planview import money
+
+GITHUB_LIMIT = 65_535
+MARKER = "<!-- octoplan-plan -->"  # lets CI find and update its own comment
+SAMPLES = 3
+TEXT_PREVIEW = 300
+
+
+def cell(text: str) -> str:
+    """Make text safe inside a table cell: one line, no column breaks, no HTML."""
+    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("`", "\\`").replace("\r\n", "\n").replace("\n", "<br>")
+    if len(text) > TEXT_PREVIEW:
+        text = text[:TEXT_PREVIEW] + "…"
+    return text
+
+
+def _counts(plan: Plan) -> str:
+    by_action: dict[Action, int] = {}
+    for c in plan.campaigns:
+        by_action[c.action] = by_action.get(c.action, 0) + 1
+    parts = [
+        f"{by_action.get(a, 0)} to {a.value}"
+        for a in (Action.CREATE, Action.UPDATE, Action.CANCEL)
+        if by_action.get(a)
+    ]
+    if by_action.get(Action.BLOCKED):
+        parts.append(f"{by_action[Action.BLOCKED]} blocked")
+    return ", ".join(parts) or "no changes"
+
+
+def _summary_rows(plan: Plan) -> list[str]:
+    rows = []
+    for c in plan.campaigns:
+        sends = [b for b in c.batches if b.kind is not BatchKind.CANCEL]
+        parts = sum(b.parts for b in sends)
+        rows.append(
+            f"| `{SYMBOLS[c.action].strip() or '·'}` | `{cell(c.id)}` | {c.channel} | "
+            f"{c.action.value} | {c.messages_to_send:,} | {len(sends):,} | "
+            f"{parts:,} | {money(c.estimated_cost, plan.currency)} |"
+        )
+    return rows
+
+
+def _table(plan: Plan, budget: int) -> list[str]:
+    s = plan.summary
+    head = [
+        "| | Campaign | Channel | Action | Messages | Requests | SMS parts | Est. cost |",
+        "|---|---|---|---|---:|---:|---:|---:|",
+    ]
+    total = (
+        f"| | **Total** | | | **{s.messages_to_send:,}** | **{s.requests:,}** | "
+        f"**{s.sms_parts:,}** | **{money(s.estimated_cost, plan.currency)}** |"
+    )
+    rows = _summary_rows(plan)
+    used = sum(len(r) + 1 for r in head) + len(total) + 200
+    kept: list[str] = []
+    for row in rows:
+        if used + len(row) + 1 > budget:
+            break
+        kept.append(row)
+        used += len(row) + 1
+    if len(kept) < len(rows):
+        kept.append(f"| | … {len(rows) - len(kept):,} more campaigns | | | | | | |")
+    return [*head, *kept, total]
+
+
+def _problems(plan: Plan) -> list[str]:
+    lines = []
+    for c in plan.campaigns:
+        for d in (*c.errors, *c.warnings):
+            icon = "❌" if d.severity == "error" else "⚠️"
+            hint = f" _({cell(d.hint)})_" if d.hint else ""
+            lines.append(f"- {icon} `{cell(d.location())}` {cell(d.message)}{hint}")
+        for doubt in c.in_doubt:
+            lines.append(
+                f"- ⚠️ `{c.id}`: request `{doubt.request_id}` ({doubt.recipients:,} recipients) "
+                f"is in doubt: check Octopush, then `octoplan state resolve {doubt.request_id} "
+                "--sent` or `--not-sent`"
+            )
+    return lines
+
+
+def _campaign_section(c: CampaignPlan, currency: str) -> str:
+    sends = [b for b in c.batches if b.kind is not BatchKind.CANCEL]
+    where = f"`{c.file}`" if c.file else "file removed"
+    lines = [
+        "<details>",
+        f"<summary><code>{SYMBOLS[c.action].strip() or '·'}</code> <b>{cell(c.id)}</b> "
+        f"({c.channel}, {c.action.value}): {c.messages_to_send:,} messages, "
+        f"{money(c.estimated_cost, currency)}</summary>",
+        "",
+        f"File: {where}",
+        "",
+        "```diff",
+    ]
+    if c.action is Action.BLOCKED:
+        lines.append(f"! blocked by {len(c.errors)} error(s): nothing will be sent")
+    for b in sends:
+        verb = "+" if b.kind is BatchKind.NEW else "~"
+        extra = " (resend, same request_id)" if b.kind is BatchKind.RESUME else ""
+        lines.append(f"{verb} request {b.request_id}: {len(b.recipients):,} recipients{extra}")
+    for b in c.batches:
+        if b.kind is BatchKind.CANCEL:
+            lines.append(f"- cancel scheduled request {b.request_id}")
+    if c.already_sent:
+        lines.append(f"  {c.already_sent:,} already sent: not sent again")
+    lines.append("```")
+    for note in c.notes:
+        lines.append(f"- {cell(note)}")
+    if c.samples and c.action in (Action.CREATE, Action.UPDATE):
+        lines += ["", "| Recipient | Message |", "|---|---|"]
+        for key, text in c.samples[:SAMPLES]:
+            lines.append(f"| {mask_recipient(key)} | {cell(text)} |")
+    lines += ["", "</details>"]
+    return "\n".join(lines)
+
+
+def plan_markdown(plan: Plan, limit: int = GITHUB_LIMIT) -> str:
+    s = plan.summary
+    head = [
+        MARKER,
+        f"### octoplan plan: {_counts(plan)}",
+        "",
+        f"**{s.messages_to_send:,}** messages in **{s.requests:,}** requests, "
+        f"**{s.sms_parts:,}** SMS parts, estimated **{money(s.estimated_cost, plan.currency)}**"
+        f"; {s.already_sent:,} already sent.",
+        "",
+    ]
+    footer = [
+        "",
+        f"<sub>state {cell(plan.state.url)} serial {plan.state.serial} · digest "
+        f"`{plan.digest[:12]}` · recipients masked</sub>",
+    ]
+    budget = limit - sum(len(x) + 1 for x in head + footer) - 400
+    table = _table(plan, budget // 2)
+    body = [*table, ""]
+    problems = _problems(plan)
+    if problems:
+        body += ["#### Errors and warnings", ""]
+        used = sum(len(x) + 1 for x in body)
+        for i, line in enumerate(problems):
+            if used + len(line) + 1 > budget // 2 + budget // 4:
+                body.append(f"- … {len(problems) - i:,} more")
+                break
+            body.append(line)
+            used += len(line) + 1
+        body.append("")
+    used = sum(len(x) + 1 for x in body)
+    changed = [c for c in plan.campaigns if c.action is not Action.NOOP]
+    for i, c in enumerate(changed):
+        section = _campaign_section(c, plan.currency)
+        if used + len(section) + 1 > budget:
+            body.append(
+                f"_… {len(changed) - i:,} more campaign(s) not shown (comment size limit); "
+                "run `octoplan plan` for the full plan._"
+            )
+            break
+        body.append(section)
+        used += len(section) + 1
+    # Every part above was admitted against `budget`, which leaves room for head and footer.
+    return "\n".join(head + body + footer)
