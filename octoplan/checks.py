@@ -1,0 +1,213 @@
+"""Rules across fields of one campaign: what the model alone cannot say.
+
+Each rule takes a loaded campaign and returns diagnostics at the offending value. Texts with
+Jinja syntax are checked after rendering (octoplan.render), not here: only literal texts are
+measured and searched for the STOP mention at load time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from octoplan import rules
+from octoplan.errors import Diagnostic
+from octoplan.source import CampaignSource
+
+Rule = Callable[[CampaignSource, Path], Iterator[Diagnostic]]
+TEMPLATES_DIR = "templates"
+
+_ADDRESS = {
+    "sms": ("phone_number", "phone numbers"),
+    "voice_sms": ("phone_number", "phone numbers"),
+    "rcs": ("phone_number", "phone numbers"),
+    "email": ("email", "e-mail addresses"),
+}
+
+
+def _text(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
+    c = src.campaign
+    if c.text is not None and c.template is not None:
+        yield src.diagnostic(
+            ("template",),
+            "set either text or template, not both",
+            "keep text for a short message, template for a file under templates/",
+            at_key=True,
+        )
+    elif c.text is None and c.template is None:
+        yield src.diagnostic(
+            (),
+            "campaign has no text",
+            'add text: "..." or template: <a file under templates/>',
+        )
+    if c.text is None or rules.has_jinja(c.text):
+        return
+    if len(c.text) > rules.TEXT_MAX:
+        yield src.diagnostic(
+            ("text",),
+            f"text is {len(c.text)} characters; the API accepts at most {rules.TEXT_MAX}",
+            "shorten it: 1224 characters is already 8 SMS parts",
+        )
+    if c.channel == "sms" and c.marketing and not rules.has_stop_mention(c.text):
+        yield stop_missing(src)
+
+
+def stop_missing(src: CampaignSource) -> Diagnostic:
+    """The STOP-mention diagnostic, shared with the check on rendered texts."""
+    keys = ("text",) if src.campaign.text is not None else ("template",)
+    return src.diagnostic(
+        keys,
+        "marketing SMS (purpose: wholesale) must contain the opt-out mention "
+        f'"{rules.STOP_MENTION}"',
+        f'add "{rules.STOP_MENTION}" to the text, or set purpose: alert for a transactional '
+        "message",
+    )
+
+
+def _sender(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
+    sender = src.campaign.sender
+    if sender is None:
+        return
+    if src.campaign.channel == "rcs":
+        if not sender.strip():
+            yield src.diagnostic(("sender",), "sender (the RCS agent name) must not be empty")
+    elif not rules.SENDER_RE.match(sender):
+        yield src.diagnostic(
+            ("sender",),
+            f"sender must be 3 to 11 letters or digits (got '{sender}')",
+            "operators refuse or rewrite other senders: no spaces, accents or punctuation",
+        )
+
+
+def _options(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
+    c = src.campaign
+    channel = c.channel
+    for name, channels in rules.OPTION_CHANNELS.items():
+        top = getattr(c, name, None) if name != "on_list" else (c.on_list or None)
+        meta = getattr(c.metadata, name, None)
+        if top is not None and meta is not None:
+            yield src.diagnostic(
+                ("metadata", name),
+                f"{name} is declared twice: at the top level and under metadata",
+                "keep one of them",
+                at_key=True,
+            )
+        for keys, value in (((name,), top), (("metadata", name), meta)):
+            if value is not None and channel not in channels:
+                yield src.diagnostic(
+                    keys,
+                    f"{'.'.join(keys)} applies to {rules.channels_phrase(channels)} only",
+                    f"remove it: this campaign's channel is {channel}",
+                    at_key=True,
+                )
+            elif name == "type" and value is not None:
+                allowed = rules.SMS_TYPES if channel == "sms" else ("voice_sms",)
+                if value not in allowed:
+                    yield src.diagnostic(
+                        keys,
+                        f"{'.'.join(keys)} must be {' or '.join(allowed)} for the {channel} "
+                        f"channel (got '{value}')",
+                    )
+    if c.on_list and channel in rules.OPTION_CHANNELS["on_list"] and not c.list_name:
+        yield src.diagnostic(
+            ("on_list",),
+            "on_list: true needs list_name",
+            "name the contact list the API will create, e.g. list_name: black-friday",
+        )
+    if c.optout_filtering is False and c.marketing:
+        yield src.diagnostic(
+            ("optout_filtering",),
+            "optout_filtering: false is only allowed for transactional campaigns (purpose: alert)",
+            "marketing messages must never reach contacts who opted out",
+        )
+    yield from _rcs(src)
+    email_from = c.metadata.email_from
+    if channel == "email" and email_from is not None and not rules.EMAIL_RE.match(email_from):
+        yield src.diagnostic(
+            ("metadata", "email_from"),
+            f"metadata.email_from must be an e-mail address (got '{email_from}')",
+        )
+
+
+def _rcs(src: CampaignSource) -> Iterator[Diagnostic]:
+    meta = src.campaign.metadata
+    if src.campaign.channel != "rcs":
+        return
+    kind = meta.message_type or "simple_text"
+    if meta.cards is not None and kind != "rich_card":
+        yield src.diagnostic(
+            ("metadata", "cards"),
+            "metadata.cards needs metadata.message_type: rich_card",
+            at_key=True,
+        )
+    if meta.actions is not None and kind != "simple_text":
+        yield src.diagnostic(
+            ("metadata", "actions"),
+            "metadata.actions applies to message_type simple_text only",
+            "with rich_card, put buttons in the cards",
+            at_key=True,
+        )
+    if kind == "rich_card" and not meta.cards:
+        yield src.diagnostic(
+            ("metadata", "message_type"), "metadata.message_type rich_card needs metadata.cards"
+        )
+
+
+def _recipients(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
+    c = src.campaign
+    if not c.recipients and not c.contacts:
+        yield src.diagnostic(
+            (),
+            "campaign has no recipients",
+            "add recipients: (inline) or contacts: [contacts/<file>.csv]",
+        )
+    address = _ADDRESS.get(c.channel)
+    for i, recipient in enumerate(c.recipients):
+        if address is not None:
+            key, plural = address
+            if getattr(recipient, key) is None:
+                yield src.diagnostic(
+                    ("recipients", i),
+                    f"recipients[{i}] has no {key} (the {c.channel} channel sends to {plural})",
+                )
+        elif not (recipient.phone_number or recipient.email or recipient.conversation_id):
+            yield src.diagnostic(
+                ("recipients", i),
+                f"recipients[{i}] needs at least one of phone_number, email, conversation_id",
+            )
+
+
+def contained(root: Path, base: Path, name: str) -> str | None:
+    """Why `name` (relative to `base`) is not a file inside `root`, or None when it is."""
+    if Path(name).is_absolute():
+        return "must be a path relative to the project"
+    target = base / name
+    try:
+        target.resolve().relative_to(root.resolve())
+    except ValueError:
+        return "is outside the project"
+    if not target.is_file():
+        return "not found"
+    return None
+
+
+def _paths(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
+    c = src.campaign
+    for key, names in (("contacts", c.contacts), ("exclude", c.exclude)):
+        for i, name in enumerate(names):
+            problem = contained(root, root, name)
+            if problem is not None:
+                yield src.diagnostic((key, i), f"{key} file '{name}' {problem}")
+    if c.template is not None:
+        problem = contained(root, root / TEMPLATES_DIR, c.template)
+        if problem == "not found":
+            problem = f"not found in {TEMPLATES_DIR}/"
+        if problem is not None:
+            yield src.diagnostic(("template",), f"template '{c.template}' {problem}")
+
+
+RULES: tuple[Rule, ...] = (_text, _sender, _options, _recipients, _paths)
+
+
+def check_campaign(src: CampaignSource, root: Path) -> list[Diagnostic]:
+    return [d for rule in RULES for d in rule(src, root)]

@@ -1,0 +1,241 @@
+"""Project files to validated models: `load_project()` is the one entry point.
+
+Every value keeps where it was written, so any later stage (rendering, contacts, policies) can
+report `file:line:col` through `CampaignSource.where(...)`. Loading never stops at the first bad
+file: all diagnostics are gathered and raised together as one ValidationFailed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from octoplan import rules, translate
+from octoplan.checks import check_campaign
+from octoplan.errors import Diagnostic, ValidationFailed
+from octoplan.model import Campaign, CampaignFields, ProjectConfig
+from octoplan.project import CONFIG_NAME
+from octoplan.source import CampaignSource, SourceMap, Where
+from octoplan.yamlsource import Loc, YamlDocument, read_yaml
+
+CAMPAIGNS_DIR = "campaigns"
+CAMPAIGN_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    root: Path
+    config: ProjectConfig
+    campaigns: list[CampaignSource]
+    config_path: str | None = None  # "octoplan.yaml" when the project has one
+
+    def campaign(self, campaign_id: str) -> CampaignSource | None:
+        return next((c for c in self.campaigns if c.id == campaign_id), None)
+
+
+def display_path(root: Path, file: Path) -> str:
+    try:
+        return file.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(file)
+
+
+def _validate(
+    model: type[BaseModel], data: Any, doc: YamlDocument, prefix: Loc, diags: list[Diagnostic]
+) -> Any:
+    def locate(loc: Loc, at_key: bool) -> Where:
+        full = (*prefix, *loc)
+        line, col = doc.key_pos(full) if at_key else doc.value_pos(full)
+        return doc.path, line, col
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        diags.extend(
+            translate.diagnostics(exc, model, locate, lambda loc: doc.raw.get((*prefix, *loc)))
+        )
+        return None
+
+
+def _not_mapping(doc: YamlDocument, what: str) -> Diagnostic:
+    line, col = doc.value_pos(())
+    got = translate.describe(doc.data)
+    return Diagnostic(doc.path, line, col, f"{what} must be a mapping of keys (got {got})")
+
+
+def _load_config(root: Path, diags: list[Diagnostic]) -> tuple[ProjectConfig, YamlDocument | None]:
+    file = root / CONFIG_NAME
+    if not file.is_file():
+        return ProjectConfig(), None
+    try:
+        doc = read_yaml(file, CONFIG_NAME)
+    except ValidationFailed as exc:
+        diags.extend(exc.diagnostics)
+        return ProjectConfig(), None
+    if doc.data is None:
+        doc.data = {}
+    if not isinstance(doc.data, dict):
+        diags.append(_not_mapping(doc, CONFIG_NAME))
+        return ProjectConfig(), None
+    config = _validate(ProjectConfig, doc.data, doc, (), diags)
+    defaults = doc.data.get("defaults")
+    if isinstance(defaults, dict):
+        if "id" in defaults:
+            line, col = doc.key_pos(("defaults", "id"))
+            diags.append(
+                Diagnostic(
+                    CONFIG_NAME,
+                    line,
+                    col,
+                    "id cannot have a default: each campaign has its own",
+                    "remove id from defaults",
+                )
+            )
+        _validate(
+            CampaignFields,
+            {k: v for k, v in defaults.items() if k != "id"},
+            doc,
+            ("defaults",),
+            diags,
+        )
+    return (config or ProjectConfig()), doc
+
+
+def _applies(option: str, channel: Any) -> bool:
+    channels = rules.OPTION_CHANNELS.get(option)
+    return channels is None or channel in channels
+
+
+def _merge_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> set[Loc]:
+    """Fill `data` from `defaults` in place; return the locations taken from defaults.
+
+    Mappings merge key by key (so defaults.metadata and a campaign's metadata combine); other
+    values are replaced. Channel options that do not apply to the campaign's channel are not
+    inherited, so one defaults block can serve voice and e-mail campaigns alike.
+    """
+    channel = data.get("channel", defaults.get("channel"))
+    metadata = data.get("metadata")
+    meta_keys = set(metadata) if isinstance(metadata, dict) else set()
+    taken: set[Loc] = set()
+    for key, value in defaults.items():
+        if key == "id" or not _applies(key, channel) or key in meta_keys:
+            continue
+        if isinstance(value, dict) and isinstance(data.get(key, {}), dict):
+            target = data.setdefault(key, {})
+            for sub, sub_value in value.items():
+                if sub in target or (key == "metadata" and not _applies(sub, channel)):
+                    continue
+                if key == "metadata" and sub in data:
+                    continue  # declared at the top level of the campaign
+                target[sub] = sub_value
+                taken.add((key, sub))
+        elif key not in data:
+            data[key] = value
+            taken.add((key,))
+    return taken
+
+
+def _campaign_files(
+    root: Path, paths: Sequence[Path] | None, diags: list[Diagnostic]
+) -> list[Path]:
+    def collect(directory: Path) -> Iterable[Path]:
+        return (p for p in directory.rglob("*") if p.suffix in CAMPAIGN_SUFFIXES and p.is_file())
+
+    if paths is None:
+        base = root / CAMPAIGNS_DIR
+        files: Iterable[Path] = collect(base) if base.is_dir() else []
+    else:
+        found: list[Path] = []
+        for given in paths:
+            path = given if given.is_absolute() else root / given
+            if path.is_dir():
+                found.extend(collect(path))
+            elif path.is_file():
+                found.append(path)
+            else:
+                diags.append(
+                    Diagnostic(display_path(root, path), None, None, "no such file or directory")
+                )
+        files = found
+    unique = {f.resolve(): f for f in files}
+    return sorted(unique.values(), key=lambda f: display_path(root, f))
+
+
+def _load_campaign(
+    root: Path, file: Path, defaults: YamlDocument | None, diags: list[Diagnostic]
+) -> CampaignSource | None:
+    path = display_path(root, file)
+    try:
+        doc = read_yaml(file, path)
+    except ValidationFailed as exc:
+        diags.extend(exc.diagnostics)
+        return None
+    if not isinstance(doc.data, dict):
+        if doc.data is None:
+            diags.append(
+                Diagnostic(path, 1, 1, "campaign file is empty", "start with channel: sms")
+            )
+        else:
+            diags.append(_not_mapping(doc, "a campaign file"))
+        return None
+    data = dict(doc.data)
+    taken: set[Loc] = set()
+    if defaults is not None and isinstance(defaults.data.get("defaults"), dict):
+        data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+        taken = _merge_defaults(data, defaults.data["defaults"])
+    data.setdefault("id", file.stem)
+
+    positions = SourceMap(doc, defaults, frozenset(taken))
+
+    def locate(loc: Loc, at_key: bool) -> Where:
+        return positions.key_where(*loc) if at_key else positions.where(*loc)
+
+    try:
+        campaign = Campaign.model_validate(data)
+    except ValidationError as exc:
+        diags.extend(translate.diagnostics(exc, Campaign, locate, doc.raw.get))
+        return None
+    return CampaignSource(campaign, path, positions)
+
+
+def _unique(diags: list[Diagnostic]) -> list[Diagnostic]:
+    # An error in defaults would otherwise be reported once per campaign inheriting it.
+    return list(dict.fromkeys(diags))
+
+
+def load_project(root: Path, paths: Sequence[Path] | None = None) -> Project:
+    """Load octoplan.yaml and the campaign files (all of campaigns/, or `paths`).
+
+    Raises ValidationFailed with every diagnostic found, across all files.
+    """
+    diags: list[Diagnostic] = []
+    config, config_doc = _load_config(root, diags)
+    campaigns: list[CampaignSource] = []
+    first_file: dict[str, str] = {}
+    for file in _campaign_files(root, paths, diags):
+        source = _load_campaign(root, file, config_doc, diags)
+        if source is None:
+            continue
+        if source.id in first_file:
+            diags.append(
+                source.diagnostic(
+                    ("id",),
+                    f"duplicate campaign id '{source.id}' (also used by {first_file[source.id]})",
+                    "ids are identities in state: give each campaign its own id:",
+                )
+            )
+            continue
+        first_file[source.id] = source.path
+        diags.extend(check_campaign(source, root))
+        campaigns.append(source)
+    errors = sorted(
+        _unique([d for d in diags if d.severity == "error"]),
+        key=lambda d: (d.path, d.line or 0, d.col or 0),
+    )
+    if errors:
+        raise ValidationFailed(errors)
+    return Project(root, config, campaigns, CONFIG_NAME if config_doc is not None else None)

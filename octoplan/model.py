@@ -1,0 +1,310 @@
+"""The shape of `octoplan.yaml` and of a campaign file, as pydantic models; no I/O.
+
+Field names are the Octopush API's own (see the shared `octopush-api/` pages), so a campaign file
+reads like the request body it becomes. Models check shape, types, enumerations and single-field
+formats; rules that involve several fields or the channel live in `octoplan.checks`. Models are
+strict: YAML's `"yes"` is not a boolean and `0612345678` is not a phone number.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from octoplan import rules
+
+Channel = Literal["sms", "voice_sms", "rcs", "email", "live_chat"]
+Purpose = Literal["alert", "wholesale"]
+CampaignType = Literal["sms_premium", "sms_low_cost", "voice_sms"]
+VoiceGender = Literal["male", "female"]
+VoiceLanguage = Literal[
+    "en-US",
+    "en-GB",
+    "el-GR",
+    "pl-PL",
+    "hu-HU",
+    "sv-SE",
+    "de-DE",
+    "es-ES",
+    "es-LA",
+    "fr-FR",
+    "it-IT",
+    "pt-BR",
+    "ru-RU",
+]
+EmailingService = Literal["mailbox", "gateway"]
+BodyFormat = Literal["plain_text", "html"]
+RcsMessageType = Literal["simple_text", "rich_card"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def octoplan_error(message: str, hint: str | None = None) -> PydanticCustomError:
+    """A validation error whose message is shown as is (the loader adds the position)."""
+    return PydanticCustomError("octoplan", message, {"hint": hint} if hint else None)
+
+
+def _scalar(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    kind = "a list" if isinstance(value, list) else "a mapping"
+    raise octoplan_error(
+        f"must be a single value (string, number or boolean), not {kind}",
+        "contact fields hold one value each",
+    )
+
+
+Scalar = Annotated[
+    Any,
+    AfterValidator(_scalar),
+    WithJsonSchema({"type": ["string", "number", "boolean", "null"]}),
+]
+
+
+def _send_at(value: Any) -> Any:
+    if isinstance(value, datetime) or not isinstance(value, str):
+        return value  # datetimes pass; other types get the standard type error
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise octoplan_error(
+            f"send_at must be an ISO 8601 date-time with an offset (got '{value}')",
+            "write it like 2026-12-04T10:00:00+01:00",
+        ) from None
+    if "T" not in value.upper() and " " not in value:
+        raise octoplan_error(
+            f"send_at must be a date-time, not a date (got '{value}')",
+            f"add a time and an offset, e.g. {value}T10:00:00+01:00",
+        )
+    if parsed.tzinfo is None:
+        raise octoplan_error(
+            f"send_at needs a UTC offset (got '{value}')",
+            f"write it with an offset, e.g. {parsed.isoformat()}+01:00",
+        )
+    return parsed
+
+
+SendAt = Annotated[
+    datetime,
+    BeforeValidator(_send_at),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "description": "ISO 8601 with an offset, e.g. 2026-12-04T10:00:00+01:00",
+        }
+    ),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Recipient(BaseModel):
+    """An inline contact. Any other key is contact data, reachable as `contact.<key>`."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+    __pydantic_extra__: dict[str, Scalar]
+
+    phone_number: str | None = Field(None, description="E.164 or national format (sms, voice)")
+    email: str | None = Field(None, description="E-mail address (email channel)")
+    conversation_id: str | None = Field(
+        None, pattern=rules.UUID4_PATTERN, description="Live chat conversation (UUID v4)"
+    )
+    first_name: str | None = None
+    last_name: str | None = None
+    param1: Scalar = None
+    param2: Scalar = None
+    param3: Scalar = None
+    param4: Scalar = None
+    param5: Scalar = None
+
+    def fields(self) -> dict[str, Any]:
+        """Every field set, extra contact data included."""
+        data = {k: v for k, v in self.__dict__.items() if v is not None}
+        data.update(self.__pydantic_extra__ or {})
+        return data
+
+
+class Metadata(_Strict):
+    """`metadata.*` of multi-channel/send. Which keys apply to which channel: rules.py."""
+
+    type: CampaignType | None = Field(None, description="sms: sms_premium|sms_low_cost; voice")
+    with_replies: bool | None = Field(None, description="Get recipients' replies (sms, rcs)")
+    voice_gender: VoiceGender | None = None
+    voice_language: VoiceLanguage | None = None
+    get_back_pressed_keys: bool | None = None
+    emailing_service: EmailingService | None = None
+    email_from: str | None = Field(None, description="Sender address (email)")
+    name_from: str | None = Field(None, description="Sender name (email)")
+    subject: str | None = Field(None, max_length=rules.SUBJECT_MAX, description="E-mail subject")
+    template_name: str | None = Field(None, description="Octopush e-mail template name")
+    body_format: BodyFormat | None = None
+    language: str | None = Field(None, description="Language of the unsubscribe mention (email)")
+    message_type: RcsMessageType | None = None
+    cards: list[dict[str, Any]] | None = Field(None, description="RCS rich cards")
+    actions: list[dict[str, Any]] | None = Field(None, description="RCS buttons")
+
+
+class CampaignFields(_Strict):
+    """Every campaign field, all optional: the shape of `defaults` in octoplan.yaml."""
+
+    channel: Channel | None = None
+    purpose: Purpose | None = Field(
+        None, description="alert (transactional) or wholesale (marketing, the API's default)"
+    )
+    sender: str | None = Field(None, description="3-11 letters or digits; RCS: the agent name")
+    send_at: SendAt | None = None
+    text: str | None = Field(None, min_length=1, description="Jinja2 text, 1-1224 characters")
+    template: str | None = Field(None, min_length=1, description="A file under templates/")
+    vars: dict[str, Any] = Field(default_factory=dict, description="Template vars (vars.*)")
+    recipients: list[Recipient] = Field(default_factory=list)
+    contacts: list[str] = Field(default_factory=list, description="Contact files (CSV/YAML/JSON)")
+    exclude: list[str] = Field(default_factory=list, description="Opt-out lists, never sent to")
+    batch_size: int = Field(rules.BATCH_MAX, ge=1, le=rules.BATCH_MAX)
+    list_name: str | None = Field(None, min_length=1)
+    on_list: bool = Field(False, description="Use the campaign-on-list flow (sms, voice_sms)")
+    simulation_mode: bool | None = None
+    recipient_tracking: bool | None = None
+    auto_optimize_text: bool | None = None
+    auto_delete_optout_contacts: bool | None = None
+    optout_filtering: bool | None = None
+    # The sms-campaign/send and voice list pages take these at the top level.
+    type: CampaignType | None = None
+    with_replies: bool | None = None
+    voice_gender: VoiceGender | None = None
+    voice_language: VoiceLanguage | None = None
+    metadata: Metadata = Field(default_factory=Metadata)
+
+
+class Campaign(CampaignFields):
+    """One campaign file, with the project's defaults merged in."""
+
+    id: str = Field(
+        pattern=rules.ID_PATTERN,
+        description="Stable identity in state; default: the file's path stem",
+    )
+    channel: Channel
+
+    @property
+    def marketing(self) -> bool:
+        return rules.is_marketing(self.purpose)
+
+    def option(self, name: str) -> Any:
+        """A channel option declared at the top level or under metadata (None if neither)."""
+        top = getattr(self, name, None) if name in CampaignFields.model_fields else None
+        return top if top is not None else getattr(self.metadata, name, None)
+
+
+def _region(value: str) -> str:
+    import phonenumbers  # only needed when a config is validated
+
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise octoplan_error(
+            f"region must be a two-letter country code, e.g. FR (got '{value}')",
+            "it is the default region for phone numbers written without +country code",
+        )
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise octoplan_error(
+            f"timezone must be an IANA time zone, e.g. Europe/Paris (got '{value}')"
+        ) from None
+    return value
+
+
+_WORKING_DAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat")
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class MarketingHours(_Strict):
+    timezone: Annotated[str, AfterValidator(_timezone)] = "Europe/Paris"
+    days: list[Weekday] = Field(default_factory=lambda: list(_WORKING_DAYS))
+    start: str = Field("08:00", pattern=_HHMM)
+    end: str = Field("20:00", pattern=_HHMM)
+    skip_public_holidays: bool = True
+
+    @property
+    def start_time(self) -> time:
+        return time.fromisoformat(self.start)
+
+    @property
+    def end_time(self) -> time:
+        return time.fromisoformat(self.end)
+
+
+class Policies(_Strict):
+    marketing_hours: MarketingHours = Field(default_factory=MarketingHours)
+    max_cost: float | None = Field(None, ge=0, description="Refuse an apply estimated above this")
+    max_segments: int = Field(6, ge=1, description="Warn above this many SMS parts per message")
+
+
+PriceTable = dict[str, Annotated[float, Field(ge=0)]]
+
+
+class Pricing(_Strict):
+    """Price per message part, per destination region (`default` for the others)."""
+
+    currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
+    sms: PriceTable = Field(default_factory=lambda: {"FR": 0.045, "default": 0.06})
+    voice_sms: PriceTable = Field(default_factory=dict)
+    rcs: PriceTable = Field(default_factory=dict)
+    email: PriceTable = Field(default_factory=dict)
+    live_chat: PriceTable = Field(default_factory=dict)
+
+    def price(self, channel: str, region: str | None) -> float | None:
+        table: dict[str, float] = getattr(self, channel, {})
+        if region is not None and region in table:
+            return table[region]
+        return table.get("default")
+
+
+class Api(_Strict):
+    base_url: str = Field("https://api.octopush.com/v1/public", pattern=r"^https?://\S+$")
+
+
+class ProjectConfig(_Strict):
+    """octoplan.yaml. Every key is optional."""
+
+    region: Annotated[str, AfterValidator(_region)] = "FR"
+    state: str = Field(".octoplan/state.db", min_length=1)
+    defaults: dict[str, Any] = Field(
+        default_factory=dict, description="Default for any campaign field"
+    )
+    vars: dict[str, Any] = Field(default_factory=dict)
+    api: Api = Field(default_factory=Api)
+    pricing: Pricing = Field(default_factory=Pricing)
+    policies: Policies = Field(default_factory=Policies)
+
+
+SCHEMA_BASE = "https://octoplan.dev/schema"
+
+
+def json_schema(kind: Literal["campaign", "config"]) -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of a campaign file or of octoplan.yaml, for editors."""
+    if kind == "config":
+        schema = ProjectConfig.model_json_schema()
+        defaults = CampaignFields.model_json_schema()
+        schema.setdefault("$defs", {}).update(defaults.pop("$defs", {}))
+        schema["$defs"]["CampaignFields"] = defaults
+        schema["properties"]["defaults"] = {"$ref": "#/$defs/CampaignFields"}
+        title = "octoplan project configuration (octoplan.yaml)"
+    else:
+        schema = Campaign.model_json_schema()
+        # The loader fills `id` from the file name, so files need not declare it.
+        schema["required"] = [name for name in schema.get("required", []) if name != "id"]
+        title = "octoplan campaign file"
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{SCHEMA_BASE}/{kind}.json",
+        **schema,
+        "title": title,
+    }

@@ -1,0 +1,247 @@
+"""YAML files to plain Python values plus a source map: every value knows its line and column.
+
+Only the safe subset of YAML is accepted: mappings, sequences and the core scalar types. Explicit
+tags outside that set (`!!python/object`, `!custom`...) are refused at their position, and so are
+duplicate keys, merge keys (`<<`), tabs in indentation, several documents in one file and alias
+expansions large enough to be a "billion laughs" bomb. Timestamps stay the strings they were
+written as: the model parses date-times itself, so `fmt` and JSON Schema see what the user wrote.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
+
+from octoplan.errors import Diagnostic, ValidationFailed
+
+Key = str | int
+Loc = tuple[Key, ...]
+Pos = tuple[int, int]  # 1-based line and column
+
+# A document expanding to more values than this through aliases is refused (billion laughs).
+MAX_ALIAS_EXPANSION: Final = 100_000
+
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS: Final = frozenset(
+    f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")
+)
+_SAFE_HINT: Final = "campaign files use plain YAML: strings, numbers, booleans, lists and mappings"
+
+
+@dataclass(slots=True)
+class YamlDocument:
+    """A parsed file: `data` and where each value (and each mapping key) was written."""
+
+    path: str
+    data: Any
+    values: dict[Loc, Pos] = field(default_factory=dict)
+    keys: dict[Loc, Pos] = field(default_factory=dict)
+    # Source text of non-string scalars, so a hint can say `quote it: "0612345678"`.
+    raw: dict[Loc, str] = field(default_factory=dict)
+
+    def value_pos(self, loc: Loc) -> Pos:
+        """Position of the value at `loc`, or of its nearest ancestor that exists."""
+        for end in range(len(loc), -1, -1):
+            pos = self.values.get(loc[:end])
+            if pos is not None:
+                return pos
+        return (1, 1)
+
+    def key_pos(self, loc: Loc) -> Pos:
+        return self.keys.get(loc) or self.value_pos(loc)
+
+
+def _pos(node: Node) -> Pos:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _fail(path: str, pos: Pos | None, message: str, hint: str | None = None) -> ValidationFailed:
+    line, col = pos if pos is not None else (None, None)
+    return ValidationFailed([Diagnostic(path, line, col, message, hint)])
+
+
+def _scalar(node: ScalarNode) -> Any:
+    tag = str(node.tag)
+    text = node.value
+    if tag == f"{_TAG}str" or tag == f"{_TAG}timestamp":
+        return text
+    if tag == f"{_TAG}null":
+        return None
+    if tag == f"{_TAG}bool":
+        return text.lower() == "true"
+    if tag == f"{_TAG}int":
+        digits = text.replace("_", "")
+        sign = -1 if digits.startswith("-") else 1
+        digits = digits.lstrip("+-")
+        for prefix, base in (("0x", 16), ("0o", 8), ("0b", 2)):
+            if digits.lower().startswith(prefix):
+                return sign * int(digits[2:], base)
+        return sign * int(digits, 10)
+    lowered = text.lower().replace("_", "")
+    if lowered.lstrip("+-") == ".inf":
+        return -math.inf if lowered.startswith("-") else math.inf
+    if lowered == ".nan":
+        return math.nan
+    return float(lowered)
+
+
+class _Builder:
+    def __init__(self, doc: YamlDocument) -> None:
+        self.doc = doc
+        self.errors: list[Diagnostic] = []
+        self.seen: set[int] = set()
+        self.active: set[int] = set()
+        self.expanded = 0
+
+    def error(self, node: Node, message: str, hint: str | None = None) -> None:
+        line, col = _pos(node)
+        self.errors.append(Diagnostic(self.doc.path, line, col, message, hint))
+
+    def build(self, node: Node, loc: Loc) -> Any:
+        self.doc.values[loc] = _pos(node)
+        if id(node) in self.seen:
+            # An alias: count what it expands to, and refuse recursion.
+            if id(node) in self.active:
+                raise _fail(self.doc.path, _pos(node), "recursive YAML alias")
+            self.expanded += 1
+            if self.expanded > MAX_ALIAS_EXPANSION:
+                raise _fail(
+                    self.doc.path,
+                    _pos(node),
+                    f"YAML aliases expand to more than {MAX_ALIAS_EXPANSION:,} values",
+                    "write the values out, or use defaults in octoplan.yaml",
+                )
+        self.seen.add(id(node))
+        tag = str(node.tag)
+        if isinstance(node, ScalarNode):
+            if tag not in _SCALAR_TAGS:
+                self.error(node, f"YAML tag '{_short(tag)}' is not allowed", _SAFE_HINT)
+                return None
+            value = _scalar(node)
+            if not isinstance(value, str):
+                self.doc.raw[loc] = node.value
+            return value
+        self.active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                if tag != f"{_TAG}seq":
+                    self.error(node, f"YAML tag '{_short(tag)}' is not allowed", _SAFE_HINT)
+                return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
+            assert isinstance(node, MappingNode)
+            if tag != f"{_TAG}map":
+                self.error(node, f"YAML tag '{_short(tag)}' is not allowed", _SAFE_HINT)
+            return self.mapping(node, loc)
+        finally:
+            self.active.discard(id(node))
+
+    def mapping(self, node: MappingNode, loc: Loc) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if str(key_node.tag) == f"{_TAG}merge":
+                self.error(
+                    key_node,
+                    "YAML merge keys (<<) are not supported",
+                    "repeat the keys, or put shared values in defaults in octoplan.yaml",
+                )
+                continue
+            if not isinstance(key_node, ScalarNode) or str(key_node.tag) not in _SCALAR_TAGS:
+                self.error(key_node, "mapping keys must be plain words")
+                continue
+            key = str(key_node.value)
+            if key in result:
+                first_line = self.doc.keys[(*loc, key)][0]
+                self.error(
+                    key_node,
+                    f"duplicate key '{key}' (first at line {first_line})",
+                    "remove one of them",
+                )
+                continue
+            self.doc.keys[(*loc, key)] = _pos(key_node)
+            result[key] = self.build(value_node, (*loc, key))
+        return result
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
+
+
+def _tab_error(text: str, path: str) -> ValidationFailed | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent and line.strip():
+            return _fail(
+                path,
+                (number, indent.index("\t") + 1),
+                "tab character in indentation",
+                "YAML indents with spaces; replace the tab with spaces",
+            )
+    return None
+
+
+def parse_yaml(text: str, path: str) -> YamlDocument:
+    """Parse one YAML document; raise ValidationFailed with positioned diagnostics."""
+    tab = _tab_error(text, path)
+    if tab is not None:
+        raise tab
+    doc = YamlDocument(path=path, data=None)
+    yaml = YAML(typ="rt", pure=True)
+    try:
+        nodes = list(yaml.compose_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        pos = (mark.line + 1, mark.column + 1) if mark is not None else None
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        hint = None
+        if exc.context and exc.context_mark is not None and exc.problem:
+            hint = f"{exc.context} at line {exc.context_mark.line + 1}"
+        raise _fail(path, pos, f"YAML syntax error: {problem}", hint) from None
+    except ReaderError as exc:
+        raise _fail(path, None, f"unreadable character: {exc}") from None
+    except YAMLError as exc:
+        raise _fail(path, None, f"YAML error: {exc}") from None
+    if len(nodes) > 1:
+        raise _fail(
+            path,
+            _pos(nodes[1]),
+            "only one YAML document per file is allowed",
+            "move the second document to a file of its own",
+        )
+    if not nodes or nodes[0] is None:
+        doc.values[()] = (1, 1)
+        return doc
+    builder = _Builder(doc)
+    doc.data = builder.build(nodes[0], ())
+    if builder.errors:
+        raise ValidationFailed(builder.errors)
+    return doc
+
+
+def read_yaml(file: Path, path: str) -> YamlDocument:
+    """Read and parse `file`; `path` is how diagnostics name it (project-relative)."""
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise _fail(path, None, "no such file") from None
+    except IsADirectoryError:
+        raise _fail(path, None, "is a directory, not a file") from None
+    except OSError as exc:
+        raise _fail(path, None, f"cannot read: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise _fail(
+            path,
+            (line, col),
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x})",
+            "save the file as UTF-8",
+        ) from None
+    return parse_yaml(text, path)
