@@ -1,0 +1,459 @@
+"""Contacts: read them from CSV, YAML, JSON or inline lists, normalize, deduplicate, exclude.
+
+A source yields `(fields, line)` pairs, where fields are non-empty strings (an empty CSV cell, a
+YAML `null` or `""` is an absent field, and values are stripped) and `line` is the 1-based line
+of the CSV row or YAML/JSON item. Row errors go to `source.errors` as Diagnostics and the row is
+skipped, so one run reports every bad row; `source.column(line, field)` finds the column of a
+value only when a message needs it (cheap rows, costly errors).
+
+`collect` turns sources into `Contact`s keyed by their identity (E.164 number, lower-cased
+e-mail, or conversation id): the first occurrence of a key wins and later ones are counted as
+duplicates; keys found in the `exclude` sources are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+from octoplan.errors import Diagnostic, ValidationFailed
+from octoplan.phones import (
+    PHONE_CHANNELS,
+    InvalidRecipient,
+    normalize_conversation_id,
+    normalize_email,
+    normalize_phone,
+)
+from octoplan.yamlsource import read_yaml
+
+MAX_ERRORS_PER_SOURCE = 20
+
+
+class Contact(NamedTuple):
+    key: str
+    fields: dict[str, str]  # identity fields normalized, other fields as written
+    path: str
+    line: int
+
+
+class ContactSource(Protocol):
+    path: str
+    errors: list[Diagnostic]
+
+    def __iter__(self) -> Iterator[tuple[dict[str, str], int]]: ...
+
+    def column(self, line: int, name: str) -> int | None: ...
+
+
+def _error(
+    path: str, line: int | None, col: int | None, message: str, hint: str | None = None
+) -> Diagnostic:
+    return Diagnostic(path, line, col, message, hint)
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+def _sniff_delimiter(header: str) -> str:
+    commas = semicolons = 0
+    quoted = False
+    for char in header:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted:
+            commas += char == ","
+            semicolons += char == ";"
+    return ";" if semicolons > commas else ","
+
+
+def _cell_columns(line: str, delimiter: str) -> list[int]:
+    """1-based column where each cell of a CSV line starts."""
+    columns, quoted = [1], False
+    for index, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == delimiter and not quoted:
+            columns.append(index + 2)
+    return columns
+
+
+@dataclass
+class CsvSource:
+    file: Path
+    path: str
+    errors: list[Diagnostic] = field(default_factory=list)
+    delimiter: str = ","
+    header: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[tuple[dict[str, str], int]]:
+        try:
+            with self.file.open(encoding="utf-8-sig", newline="") as handle:
+                yield from self._rows(handle)
+        except FileNotFoundError:
+            self.errors.append(_error(self.path, None, None, "contact file not found"))
+        except UnicodeDecodeError:
+            self.errors.append(_not_utf8(self.file, self.path))
+        except csv.Error as exc:
+            self.errors.append(_error(self.path, None, None, f"unreadable CSV: {exc}"))
+
+    def _rows(self, handle: Any) -> Iterator[tuple[dict[str, str], int]]:
+        first = handle.readline()
+        if not first.strip():
+            self.errors.append(_error(self.path, 1, None, "empty file: a header row is needed"))
+            return
+        self.delimiter = _sniff_delimiter(first)
+        header = next(csv.reader([first], delimiter=self.delimiter))
+        self.header = [name.strip() for name in header]
+        if not self._header_ok(first):
+            return
+        reader = csv.reader(handle, delimiter=self.delimiter)
+        names, width, previous = self.header, len(self.header), 1
+        for cells in reader:
+            line, previous = previous + 1, reader.line_num + 1
+            if not any(cells):
+                continue  # a blank line
+            if len(cells) != width:
+                self.errors.append(
+                    _error(
+                        self.path,
+                        line,
+                        None,
+                        f"row has {len(cells)} cells, the header has {width}",
+                        f"cells are separated by '{self.delimiter}'; quote values that contain it",
+                    )
+                )
+                continue
+            row = {
+                name: value
+                for name, cell in zip(names, cells, strict=True)
+                if (value := cell.strip())
+            }
+            yield row, line
+
+    def _header_ok(self, first: str) -> bool:
+        columns = _cell_columns(first, self.delimiter)
+        seen: set[str] = set()
+        for index, name in enumerate(self.header):
+            col = columns[index] if index < len(columns) else None
+            if not name:
+                self.errors.append(_error(self.path, 1, col, "empty column name in the header"))
+            elif name in seen:
+                self.errors.append(_error(self.path, 1, col, f"duplicate column '{name}'"))
+            seen.add(name)
+        return not self.errors
+
+    def column(self, line: int, name: str) -> int | None:
+        if name not in self.header:
+            return None
+        with self.file.open(encoding="utf-8-sig", newline="") as handle:
+            for number, text in enumerate(handle, start=1):
+                if number == line:
+                    columns = _cell_columns(text, self.delimiter)
+                    index = self.header.index(name)
+                    return columns[index] if index < len(columns) else None
+        return None
+
+
+def _not_utf8(file: Path, path: str) -> Diagnostic:
+    # The streaming decoder does not know the line; decoding the whole file again does.
+    raw = file.read_bytes()
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        at = exc.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+        line = raw.count(b"\n", 0, at) + 1
+        col = at - raw.rfind(b"\n", 0, at)
+        return _error(
+            path,
+            line,
+            col,
+            f"not UTF-8 text (byte 0x{raw[at]:02x})",
+            "save the file as UTF-8 (in Excel: 'CSV UTF-8')",
+        )
+    return _error(path, None, None, "not UTF-8 text")
+
+
+# --- YAML, JSON and inline lists -----------------------------------------------------------
+
+
+def _scalar(value: object) -> str | None:
+    """A YAML/JSON value as a contact field: None when absent, ValueError when not a scalar."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        text = str(value).strip()
+        return text or None
+    raise ValueError(type(value).__name__)
+
+
+_IDENTITY_FIELDS = ("phone_number", "email", "conversation_id")
+
+
+def _fields_of(
+    item: object, path: str, line: int, errors: list[Diagnostic], cols: Mapping[str, int]
+) -> dict[str, str] | None:
+    if not isinstance(item, Mapping):
+        errors.append(_error(path, line, None, "a contact must be a mapping of field: value"))
+        return None
+    fields: dict[str, str] = {}
+    ok = True
+    for name, value in item.items():
+        col = cols.get(str(name))
+        if (
+            name in _IDENTITY_FIELDS
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+        ):
+            errors.append(
+                _error(
+                    path,
+                    line,
+                    col,
+                    f"{name} must be a string, not the number {value}",
+                    'quote it: a number loses its leading 0 or + (write "0612345678")',
+                )
+            )
+            ok = False
+            continue
+        try:
+            text = _scalar(value)
+        except ValueError as exc:
+            errors.append(_error(path, line, col, f"{name} must be a single value, not a {exc}"))
+            ok = False
+            continue
+        if text is not None:
+            fields[str(name)] = text
+    return fields if ok else None
+
+
+@dataclass
+class ItemsSource:
+    """Contacts already parsed: each item a mapping, with its line and the column of each key."""
+
+    path: str
+    items: Iterable[tuple[object, int, Mapping[str, int]]]
+    errors: list[Diagnostic] = field(default_factory=list)
+    _cols: dict[int, Mapping[str, int]] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[tuple[dict[str, str], int]]:
+        for item, line, cols in self.items:
+            self._cols[line] = cols
+            fields = _fields_of(item, self.path, line, self.errors, cols)
+            if fields is not None:
+                yield fields, line
+
+    def column(self, line: int, name: str) -> int | None:
+        return self._cols.get(line, {}).get(name)
+
+
+def _yaml_items(data: object, path: str, errors: list[Diagnostic]) -> list[Any]:
+    if isinstance(data, Mapping) and list(data) == ["contacts"]:
+        data = data["contacts"]
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        errors.append(_error(path, 1, 1, "a contact file holds a list of contacts"))
+        return []
+    return data
+
+
+def yaml_source(file: Path, path: str) -> ItemsSource:
+    try:
+        doc = read_yaml(file, path)
+    except ValidationFailed as exc:
+        return ItemsSource(path, [], list(exc.diagnostics))
+    errors: list[Diagnostic] = []
+    items: list[tuple[object, int, Mapping[str, int]]] = []
+    for index, item in enumerate(_yaml_items(doc.data, path, errors)):
+        line = doc.value_pos((index,))[0]
+        names = item if isinstance(item, Mapping) else ()
+        cols = {str(k): doc.value_pos((index, k))[1] for k in names}
+        items.append((item, line, cols))
+    return ItemsSource(path, items, errors)
+
+
+def _json_items(
+    text: str, path: str, errors: list[Diagnostic]
+) -> Iterator[tuple[object, int, Mapping[str, int]]]:
+    """Decode a JSON array item by item, so each contact knows the line it starts on."""
+    decoder = json.JSONDecoder()
+    index, line, counted = 0, 1, 0
+
+    def next_char() -> str:
+        nonlocal index
+        while index < len(text) and text[index] in " \t\r\n":
+            index += 1
+        return text[index : index + 1]
+
+    def line_at(at: int) -> int:
+        nonlocal line, counted
+        line += text.count("\n", counted, at)
+        counted = at
+        return line
+
+    try:
+        if next_char() != "[":
+            message = "a contact file holds a JSON array of objects"
+            errors.append(_error(path, line_at(index), None, message))
+            return
+        index += 1
+        if next_char() == "]":
+            return
+        while True:
+            start = index
+            item, index = decoder.raw_decode(text, index)
+            yield item, line_at(start), {}
+            separator = next_char()
+            if separator == "]":
+                return
+            if separator != ",":
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, index)
+            index += 1
+            next_char()
+    except json.JSONDecodeError as exc:
+        errors.append(_error(path, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}"))
+
+
+def json_source(file: Path, path: str) -> ItemsSource:
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return ItemsSource(path, [], [_error(path, None, None, "contact file not found")])
+    source = ItemsSource(path, [])
+    source.items = _json_items(text, path, source.errors)
+    return source
+
+
+def open_source(file: Path, path: str) -> ContactSource:
+    """The reader for `file` by its extension; `path` is how messages name it."""
+    suffix = file.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        return yaml_source(file, path)
+    if suffix == ".json":
+        return json_source(file, path)
+    return CsvSource(file, path)
+
+
+# --- normalization -------------------------------------------------------------------------
+
+
+class FieldError(Exception):
+    def __init__(self, name: str, error: InvalidRecipient) -> None:
+        super().__init__(str(error))
+        self.name = name
+        self.hint = error.hint
+
+
+def identity_field(channel: str) -> str:
+    if channel in PHONE_CHANNELS:
+        return "phone_number"
+    return "email" if channel == "email" else "conversation_id"
+
+
+def identify(fields: dict[str, str], channel: str, region: str) -> tuple[str, dict[str, str]]:
+    """The contact's identity key and its fields with the identity normalized."""
+    name = ""
+    try:
+        if channel in PHONE_CHANNELS:
+            name = "phone_number"
+            fields["phone_number"] = key = normalize_phone(fields[name], region, channel)
+            return key, fields
+        if channel == "email":
+            name = "email"
+            fields["email"] = key = normalize_email(fields[name])
+            return key, fields
+        # live chat: a conversation id, else the phone number or e-mail it falls back to
+        keys = []
+        for name, normalize in (
+            ("conversation_id", normalize_conversation_id),
+            ("phone_number", lambda raw: normalize_phone(raw, region, channel)),
+            ("email", normalize_email),
+        ):
+            if name in fields:
+                fields[name] = normalize(fields[name])
+                keys.append(fields[name])
+        if not keys:
+            raise KeyError(name)
+        return keys[0], fields
+    except InvalidRecipient as exc:
+        raise FieldError(name, exc) from None
+
+
+def _missing(channel: str) -> str:
+    if channel == "live_chat":
+        return "contact has no conversation_id, phone_number or email"
+    return f"contact has no {identity_field(channel)} (needed for channel {channel})"
+
+
+@dataclass
+class ContactSet:
+    contacts: list[Contact]
+    duplicates: int = 0
+    excluded: int = 0
+    errors: list[Diagnostic] = field(default_factory=list)
+
+
+def _identified(
+    source: ContactSource, channel: str, region: str, required: bool
+) -> Iterator[tuple[str, dict[str, str], int]]:
+    """(key, fields, line) of each good row; bad rows become Diagnostics on the source."""
+    for fields, line in source:
+        try:
+            key, fields = identify(fields, channel, region)
+        except FieldError as exc:
+            col = source.column(line, exc.name)
+            source.errors.append(_error(source.path, line, col, str(exc), exc.hint))
+            continue
+        except KeyError:
+            if required:
+                source.errors.append(_error(source.path, line, None, _missing(channel)))
+            continue
+        yield key, fields, line
+
+
+def _capped(errors: list[Diagnostic]) -> list[Diagnostic]:
+    if len(errors) <= MAX_ERRORS_PER_SOURCE:
+        return errors
+    more = len(errors) - MAX_ERRORS_PER_SOURCE
+    last = errors[MAX_ERRORS_PER_SOURCE - 1]
+    summary = _error(last.path, None, None, f"{more} more errors in this file not shown")
+    return [*errors[:MAX_ERRORS_PER_SOURCE], summary]
+
+
+def collect(
+    sources: Iterable[ContactSource],
+    exclude: Iterable[ContactSource],
+    channel: str,
+    region: str,
+) -> ContactSet:
+    """Contacts of a campaign: sources in order, duplicates collapsed, excluded keys removed.
+
+    Rows of an exclude list without the identity field are skipped (an opt-out list may hold
+    e-mails and numbers together), but an invalid value there is an error: a typo in an opt-out
+    list would otherwise send to someone who asked not to be contacted.
+    """
+    result = ContactSet([])
+    excluded: set[str] = set()
+    for source in exclude:
+        excluded.update(key for key, _, _ in _identified(source, channel, region, False))
+        result.errors.extend(_capped(source.errors))
+    seen: set[str] = set()
+    contacts = result.contacts
+    for source in sources:
+        for key, fields, line in _identified(source, channel, region, True):
+            if key in seen:
+                result.duplicates += 1
+            elif key in excluded:
+                seen.add(key)
+                result.excluded += 1
+            else:
+                seen.add(key)
+                contacts.append(Contact(key, fields, source.path, line))
+        result.errors.extend(_capped(source.errors))
+    return result

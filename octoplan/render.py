@@ -1,0 +1,217 @@
+"""The one Jinja2 environment, and rendering a campaign's text for one contact.
+
+`make_environment` is the only place that configures Jinja: a `SandboxedEnvironment` whose
+loader is confined to `templates/`, no autoescaping (SMS and e-mail text are not HTML), and an
+undefined value that is an error when printed but fine to test (`if contact.city`,
+`contact.city | default("")`, `is defined`). The sandbox refuses attribute escapes
+(`''.__class__.__mro__`, `cycler.__init__.__globals__`...) and a few arithmetic bombs.
+
+Contact values are passed as data: `{{ contact.first_name }}` prints `{{ 7*7 }}` as written.
+
+Errors point at the template line: the template file's own line, or for an inline `text:` the
+campaign file's line (the caller says where the text starts). Messages name the campaign and the
+recipient as written in the contact list: validate and render are local output, not plans, so
+the number is shown in clear to let the user find the row.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from jinja2 import (
+    ChainableUndefined,
+    FileSystemLoader,
+    Template,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    UndefinedError,
+)
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
+
+from octoplan.errors import Diagnostic
+
+INLINE_NAME = "<text>"
+MAX_REPEAT = 10_000  # longest string or list a template may build with `*`
+MAX_EXPONENT = 100
+SANDBOX_HINT = "templates can read contact, vars and campaign values, not Python internals"
+
+
+class Namespace(dict[str, Any]):
+    """A dict that knows its name in templates, so errors say `contact.city is undefined`."""
+
+    __slots__ = ("label",)
+
+    def __init__(self, label: str, values: Mapping[str, Any]) -> None:
+        super().__init__(values)
+        self.label = label
+
+
+class _PrintUndefined(ChainableUndefined):
+    """Undefined that may be tested and chained, but never printed or concatenated."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        obj, name = self._undefined_obj, self._undefined_name
+        if self._undefined_hint:
+            return self._undefined_hint
+        if isinstance(obj, Namespace):
+            return f"{obj.label}.{name} is undefined"
+        return super()._undefined_message
+
+    def __str__(self) -> str:
+        self._fail_with_undefined_error()
+
+    __html__ = __str__
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    # Immutable: vars are shared by every contact's render, so no template may change them.
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
+        if op == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"exponent {right} is too large (at most {MAX_EXPONENT})")
+        if op == "*":
+            for seq, times in ((left, right), (right, left)):
+                sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
+                if sized and len(seq) * times > MAX_REPEAT:
+                    raise SecurityError(f"a repetition longer than {MAX_REPEAT:,} items")
+        return {"*": operator.mul, "**": operator.pow}[op](left, right)
+
+
+def make_environment(templates_dir: Path) -> SandboxedEnvironment:
+    return _Sandbox(
+        loader=FileSystemLoader(templates_dir),
+        undefined=_PrintUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+        auto_reload=False,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a campaign's template comes from, for diagnostics."""
+
+    path: str  # the campaign file, as messages name it (project-relative)
+    first_line: int = 1  # line of `path` where an inline text's line 1 is
+    templates_dir: Path = Path("templates")  # the loader's directory...
+    templates_prefix: str = "templates"  # ... and how messages name it
+
+    def locate(self, filename: str | None, line: int) -> tuple[str, int]:
+        """(path, line) in the project for a line of the inline text or of a template file."""
+        if filename in (None, INLINE_NAME, "<template>", "<unknown>"):
+            return self.path, line + self.first_line - 1
+        relative = os.path.relpath(filename, self.templates_dir)
+        return f"{self.templates_prefix}/{Path(relative).as_posix()}", line
+
+
+class RenderError(Exception):
+    """Rendering failed; `diagnostic` says where and why."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+def compile_template(
+    env: SandboxedEnvironment, origin: Origin, *, text: str | None = None, name: str | None = None
+) -> Template:
+    """The compiled template of an inline `text` or of a file `name` under templates/."""
+    try:
+        if name is not None:
+            return env.get_template(name)
+        return env.from_string(text or "")
+    except TemplateSyntaxError as exc:
+        path, line = origin.locate(exc.filename, exc.lineno)
+        message = f"template syntax error: {exc.message}"
+        raise RenderError(Diagnostic(path, line, None, message)) from None
+    except TemplateNotFound as exc:
+        message = f"template '{exc.name}' not found under {origin.templates_prefix}/"
+        raise RenderError(Diagnostic(origin.path, origin.first_line, None, message)) from None
+
+
+def _template_frame(tb: TracebackType | None) -> tuple[str | None, int]:
+    """(file, line) of the innermost template frame: Jinja rewrites tracebacks so that each
+    frame of template code carries the template's file name and source line."""
+    found: tuple[str | None, int] = (None, 1)
+    while tb is not None:
+        if "__jinja_exception__" in tb.tb_frame.f_globals:
+            found = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def _undefined_hint(message: str) -> str | None:
+    if not message.endswith(" is undefined"):
+        return None
+    expr = message.removesuffix(" is undefined").strip("'")
+    return (
+        f"test it ({{% if {expr} %}}...{{% endif %}}) or give it a default "
+        f"({{{{ {expr} | default('') }}}})"
+    )
+
+
+def namespaced(label: str, values: Mapping[str, Any]) -> Namespace:
+    """`values` as a Namespace, nested mappings too, so `vars.a.b` errors name themselves."""
+    return Namespace(
+        label,
+        {
+            key: namespaced(f"{label}.{key}", value) if isinstance(value, Mapping) else value
+            for key, value in values.items()
+        },
+    )
+
+
+class Renderer:
+    """A campaign's compiled template, rendered once per contact."""
+
+    def __init__(
+        self,
+        template: Template,
+        origin: Origin,
+        campaign_id: str,
+        variables: Mapping[str, Any],
+        campaign: Mapping[str, Any],
+    ) -> None:
+        self.template = template
+        self.origin = origin
+        self.campaign_id = campaign_id
+        self.variables = namespaced("vars", variables)
+        self.campaign = namespaced("campaign", campaign)
+
+    def __call__(self, fields: Mapping[str, str], recipient: str) -> str:
+        context = {
+            "contact": Namespace("contact", fields),
+            "vars": self.variables,
+            "campaign": self.campaign,
+        }
+        try:
+            return self.template.render(context)
+        except Exception as exc:  # a user's template: every failure is a diagnostic
+            raise RenderError(self._diagnostic(exc, recipient)) from None
+
+    def _diagnostic(self, exc: Exception, recipient: str) -> Diagnostic:
+        path, line = self.origin.locate(*_template_frame(exc.__traceback__))
+        who = f"campaign {self.campaign_id}, recipient {recipient}"
+        if isinstance(exc, TemplateSyntaxError):
+            path, line = self.origin.locate(exc.filename, exc.lineno)
+            message, hint = f"template syntax error: {exc.message}", None
+        elif isinstance(exc, SecurityError | OverflowError):
+            message, hint = f"{who}: refused by the template sandbox: {exc}", SANDBOX_HINT
+        elif isinstance(exc, UndefinedError):
+            message, hint = f"{who}: {exc.message}", _undefined_hint(exc.message or "")
+        elif isinstance(exc, RecursionError):
+            message, hint = f"{who}: template recursion is too deep", None
+        else:
+            message, hint = f"{who}: {type(exc).__name__}: {exc}", None
+        return Diagnostic(path, line, None, message, hint)
