@@ -26,8 +26,10 @@ CAMPAIGNS_DIR = "campaigns"
 CAMPAIGN_SUFFIXES = (".yaml", ".yml")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Project:
+    """A loaded project. `campaigns` is sorted by path; commands may narrow it."""
+
     root: Path
     config: ProjectConfig
     campaigns: list[CampaignSource]
@@ -139,9 +141,7 @@ def _merge_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> set[Loc]:
     return taken
 
 
-def _campaign_files(
-    root: Path, paths: Sequence[Path] | None, diags: list[Diagnostic]
-) -> list[Path]:
+def campaign_files(root: Path, paths: Sequence[Path] | None, diags: list[Diagnostic]) -> list[Path]:
     def collect(directory: Path) -> Iterable[Path]:
         return (p for p in directory.rglob("*") if p.suffix in CAMPAIGN_SUFFIXES and p.is_file())
 
@@ -216,7 +216,7 @@ def load_project(root: Path, paths: Sequence[Path] | None = None) -> Project:
     config, config_doc = _load_config(root, diags)
     campaigns: list[CampaignSource] = []
     first_file: dict[str, str] = {}
-    for file in _campaign_files(root, paths, diags):
+    for file in campaign_files(root, paths, diags):
         source = _load_campaign(root, file, config_doc, diags)
         if source is None:
             continue

@@ -1,0 +1,63 @@
+"""`octoplan validate [PATH...]`: load every campaign, run the checks, report; no network.
+
+Loading raises all of its diagnostics at once. Steps that need a loaded project (contacts,
+rendering...) are registered in CHECKS and run afterwards, each adding its own diagnostics.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from octoplan.commands.context import AppContext
+from octoplan.errors import Diagnostic, ValidationFailed
+from octoplan.loader import Project, load_project
+
+Check = Callable[[Project], list[Diagnostic]]
+CHECKS: list[Check] = []
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def summary(project: Project | None, diags: list[Diagnostic]) -> str:
+    errors = [d for d in diags if d.severity == "error"]
+    warnings = len(diags) - len(errors)
+    if errors:
+        files = len({d.path for d in errors})
+        text = f"{_plural(len(errors), 'error')} in {_plural(files, 'file')}"
+    else:
+        text = f"{_plural(len(project.campaigns) if project else 0, 'campaign')} valid"
+    return text + (f", {_plural(warnings, 'warning')}" if warnings else "")
+
+
+def validate(root: Path, paths: list[Path]) -> tuple[Project | None, list[Diagnostic]]:
+    try:
+        project = load_project(root, paths or None)
+    except ValidationFailed as exc:
+        return None, list(exc.diagnostics)
+    diags = [d for check in CHECKS for d in check(project)]
+    return project, diags
+
+
+def run(app: AppContext, paths: list[Path], fmt: str) -> int:
+    # Paths are typed relative to the working directory, not to the project root.
+    project, diags = validate(app.root, [p.absolute() for p in paths])
+    valid = not any(d.severity == "error" for d in diags)
+    if fmt == "json":
+        report = {
+            "valid": valid,
+            "campaigns": [c.id for c in project.campaigns] if project else [],
+            "diagnostics": [d.to_json() for d in diags],
+        }
+        app.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        for diagnostic in diags:
+            app.error(diagnostic.format())
+        if valid:
+            app.echo(summary(project, diags))
+        else:
+            app.error(summary(project, diags))
+    return 0 if valid else 1
