@@ -1,0 +1,294 @@
+"""The PostgreSQL backend (`OCTOPLAN_STATE=postgresql://...`), for teams and CI runners.
+
+Every write transaction first locks the `meta` row, so writers from several processes or hosts
+queue up and `serial` counts every change exactly once. The apply lock is a session advisory
+lock on a connection of its own: it dies with its process's connection, so a killed apply never
+blocks the next one. A companion row in `locks` says who holds it; a row whose advisory lock is
+no longer held is a leftover and counts as no lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from octoplan import clock
+from octoplan.errors import StateError
+from octoplan.state.base import SCHEMA_VERSION, LockHeld, LockInfo, StateInfo
+from octoplan.state.migrations import check_version
+from octoplan.state.migrations.postgres import MIGRATIONS
+from octoplan.state.open import describe, scrub
+from octoplan.state.procs import describe_lock, host_name, process_start
+from octoplan.state.sql import Row, SqlStore, Tx, utc
+
+_POLL = 0.1  # seconds between two tries of a held lock
+_CONNECT_TIMEOUT = 10  # seconds
+_LOCK_COLUMNS = "holder, host, pid, pid_start, acquired_at, backend_pid"
+_HELD = (
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND classid::bigint = ? AND objid::bigint = ? AND objsubid = 1 AND granted AND pid = ?)"
+)
+
+
+def _key(*parts: str) -> int:
+    """A non-negative advisory lock key: advisory locks are per database, so the schema and
+    the state's lineage keep two states in one database apart."""
+    digest = hashlib.blake2b(":".join(("octoplan", *parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & (2**63 - 1)
+
+
+class _Tx:
+    __slots__ = ("_cur",)
+    _sql: dict[str, str] = {}  # noqa: RUF012 -- a cache of translated placeholders
+
+    def __init__(self, cur: psycopg.Cursor[Row]) -> None:
+        self._cur = cur
+
+    @classmethod
+    def _pg(cls, sql: str) -> str:
+        translated = cls._sql.get(sql)
+        if translated is None:
+            translated = cls._sql[sql] = sql.replace("?", "%s")
+        return translated
+
+    def all(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        return self._cur.execute(self._pg(sql), params).fetchall()
+
+    def one(self, sql: str, params: Sequence[object] = ()) -> Row | None:
+        return self._cur.execute(self._pg(sql), params).fetchone()
+
+    def run(self, sql: str, params: Sequence[object] = ()) -> int:
+        return self._cur.execute(self._pg(sql), params).rowcount
+
+    def many(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        self._cur.executemany(self._pg(sql), rows)
+
+
+class PostgresStore(SqlStore):
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._where = describe(url)
+        self._token: str | None = None
+        self._lock_conn: psycopg.Connection[Row] | None = None
+        self._conn = self._connect()
+        try:
+            with self._errors():
+                self._schema = self._open()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- opening ---------------------------------------------------------------------------
+    def _connect(self) -> psycopg.Connection[Row]:
+        try:
+            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT)
+            conn.execute("SET TIME ZONE 'UTC'")
+        except psycopg.Error as exc:
+            raise StateError(
+                f"cannot connect to the state at {self._where}: {scrub(str(exc), self._url)}"
+            ) from exc
+        return conn
+
+    def _version(self) -> int:
+        row = self._conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()
+        if row is None or not row[0]:
+            return 0
+        version = self._conn.execute("SELECT schema_version FROM meta WHERE id = 1").fetchone()
+        if version is None:
+            raise StateError(f"{self._where}: its meta table is empty; not an octoplan state")
+        return int(version[0])
+
+    def _open(self) -> str:
+        schema_row = self._conn.execute("SELECT current_schema()").fetchone()
+        if schema_row is None or schema_row[0] is None:
+            raise StateError(f"{self._where}: no schema to create the state in (search_path)")
+        schema = str(schema_row[0])
+        check_version(self._version(), self._where)  # before anything is changed
+        if self._version() < SCHEMA_VERSION:
+            with self._conn.transaction():
+                # Two processes opening a new state at once: the second waits, then sees it done.
+                self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_key(schema, "migrate"),))
+                version = self._version()
+                check_version(version, self._where)
+                for statements in MIGRATIONS[version:]:
+                    for statement in statements:
+                        self._conn.execute(statement)
+                if version == 0:
+                    self._conn.execute(
+                        "INSERT INTO meta (id, lineage, serial, schema_version) "
+                        "VALUES (1, %s, 0, %s)",
+                        (uuid.uuid4().hex, len(MIGRATIONS)),
+                    )
+                else:
+                    self._conn.execute("UPDATE meta SET schema_version = %s", (len(MIGRATIONS),))
+        return schema
+
+    # -- transactions ----------------------------------------------------------------------
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except pg_errors.IntegrityError as exc:
+            raise StateError(f"{self._where}: {scrub(str(exc), self._url)}") from exc
+        except psycopg.Error as exc:
+            raise StateError(
+                f"state at {self._where} failed: {scrub(str(exc), self._url)}"
+            ) from exc
+
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator[Tx]:
+        with self._errors(), self._conn.transaction(), self._conn.cursor() as cur:
+            if write:
+                cur.execute("SELECT serial FROM meta WHERE id = 1 FOR UPDATE")
+            yield _Tx(cur)
+
+    def _read(self) -> AbstractContextManager[Tx]:
+        return self._transaction(write=False)
+
+    def _write(self) -> AbstractContextManager[Tx]:
+        return self._transaction(write=True)
+
+    def _time_in(self, moment: datetime) -> object:
+        return utc(moment)
+
+    def _time_out(self, value: Any) -> datetime:
+        moment: datetime = value
+        return moment.astimezone(UTC)
+
+    def info(self) -> StateInfo:
+        with self._read() as tx:
+            row = tx.one("SELECT lineage, serial, schema_version FROM meta WHERE id = 1")
+        assert row is not None
+        return StateInfo(lineage=row[0], serial=row[1], schema_version=row[2], url=self._where)
+
+    # -- locking ---------------------------------------------------------------------------
+    def _lock_key(self) -> int:
+        return _key(self._schema, self.info().lineage, "apply")
+
+    def _lock_row(self, tx: Tx, key: int) -> tuple[LockInfo, int] | None:
+        """The holder's row and backend pid, if that backend still holds the advisory lock."""
+        row = tx.one(f"SELECT {_LOCK_COLUMNS} FROM locks WHERE name = 'apply'")
+        if row is None:
+            return None
+        held = tx.one(_HELD, (key >> 32, key & 0xFFFFFFFF, row[5]))
+        if held is None or not held[0]:
+            return None
+        info = LockInfo(holder=row[0], host=row[1], pid=row[2], acquired_at=self._time_out(row[4]))
+        return info, int(row[5])
+
+    def acquire_lock(self, holder: str, timeout: float) -> None:
+        if self._token is not None:
+            raise StateError("this process already holds the state lock")
+        key = self._lock_key()
+        try:
+            lock_conn = psycopg.connect(
+                self._url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT
+            )
+        except psycopg.Error as exc:
+            raise StateError(
+                f"cannot connect to the state at {self._where}: {scrub(str(exc), self._url)}"
+            ) from exc
+        try:
+            with self._errors():
+                self._wait_for(lock_conn, key, timeout)
+                self._record_holder(lock_conn, holder)
+        except BaseException:
+            lock_conn.close()  # also drops the advisory lock, if it was taken
+            raise
+        self._lock_conn = lock_conn
+
+    def _wait_for(self, lock_conn: psycopg.Connection[Row], key: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            row = lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            if row is not None and row[0]:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                with self._read() as tx:
+                    found = self._lock_row(tx, key)
+                raise LockHeld(None if found is None else found[0], timeout)
+            time.sleep(min(_POLL, remaining))
+
+    def _record_holder(self, lock_conn: psycopg.Connection[Row], holder: str) -> None:
+        token = uuid.uuid4().hex
+        pid = os.getpid()
+        now = clock.now()
+        with lock_conn.transaction(), lock_conn.cursor() as cur:
+            cur.execute("SELECT serial FROM meta WHERE id = 1 FOR UPDATE")
+            tx = _Tx(cur)
+            left = tx.one(f"SELECT {_LOCK_COLUMNS} FROM locks WHERE name = 'apply'")
+            if left is not None:  # its advisory lock is gone, or we could not have ours
+                gone = LockInfo(
+                    holder=left[0], host=left[1], pid=left[2], acquired_at=self._time_out(left[4])
+                )
+                self._audit(
+                    tx,
+                    now,
+                    "takeover",
+                    f"{holder} (pid {pid} on {host_name()})",
+                    f"took over the lock of {describe_lock(gone)}: its connection is gone",
+                )
+            tx.run("DELETE FROM locks WHERE name = 'apply'")
+            tx.run(
+                f"INSERT INTO locks (name, {_LOCK_COLUMNS}, token) "
+                "VALUES ('apply', ?, ?, ?, ?, ?, pg_backend_pid(), ?)",
+                (holder, host_name(), pid, process_start(pid), utc(now), token),
+            )
+        self._token = token
+
+    def release_lock(self) -> None:
+        lock_conn, token = self._lock_conn, self._token
+        if lock_conn is None or token is None:
+            return
+        self._lock_conn = self._token = None
+        try:
+            with self._errors(), lock_conn.transaction():
+                lock_conn.execute("DELETE FROM locks WHERE token = %s", (token,))
+        finally:
+            lock_conn.close()  # ends the session, and with it the advisory lock
+
+    def lock_info(self) -> LockInfo | None:
+        key = self._lock_key()
+        with self._read() as tx:
+            found = self._lock_row(tx, key)
+        return None if found is None else found[0]
+
+    def unlock(self, actor: str, force: bool = False) -> LockInfo | None:
+        key = self._lock_key()
+        with self._write() as tx:
+            row = tx.one(f"SELECT {_LOCK_COLUMNS} FROM locks WHERE name = 'apply'")
+            if row is None:
+                return None
+            info = LockInfo(
+                holder=row[0], host=row[1], pid=row[2], acquired_at=self._time_out(row[4])
+            )
+            live = self._lock_row(tx, key) is not None
+            if live and not force:
+                raise StateError(
+                    f"the state lock is held by {describe_lock(info)}, whose database "
+                    "connection is still open; let it finish or stop it, or use --force "
+                    "to end that connection"
+                )
+            if live:
+                tx.one("SELECT pg_terminate_backend(?)", (row[5],))
+            tx.run("DELETE FROM locks WHERE name = 'apply'")
+            what = "ended the connection and removed the lock" if live else "removed the lock"
+            self._audit(tx, clock.now(), "unlock", actor, f"{what} of {describe_lock(info)}")
+        return info
+
+    def close(self) -> None:
+        try:
+            self.release_lock()
+        finally:
+            self._conn.close()

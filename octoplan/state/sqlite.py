@@ -1,0 +1,255 @@
+"""The SQLite backend: one file (default `.octoplan/state.db`), WAL, fsync on every commit.
+
+Every write is a `BEGIN IMMEDIATE` transaction, so two processes writing the same file queue up
+rather than fail. The apply lock is a row naming its holder; a row left by a process that no
+longer runs on this host is taken over, anything else needs `octoplan state unlock`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from octoplan import clock
+from octoplan.errors import StateError
+from octoplan.state.base import SCHEMA_VERSION, LockHeld, LockInfo, StateInfo
+from octoplan.state.migrations import check_version
+from octoplan.state.migrations.sqlite import MIGRATIONS
+from octoplan.state.procs import describe_lock, host_name, pid_alive, process_start
+from octoplan.state.sql import Row, SqlStore, Tx, utc
+
+_HEADER = b"SQLite format 3\x00"
+_BUSY_TIMEOUT = 30.0  # seconds another writer may hold the file before we give up
+_POLL = 0.1  # seconds between two looks at a held lock
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"  # fixed width, so text order is time order
+_LOCK_COLUMNS = "holder, host, pid, pid_start, acquired_at"
+
+
+class _Tx:
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def all(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        return self._conn.execute(sql, params).fetchall()
+
+    def one(self, sql: str, params: Sequence[object] = ()) -> Row | None:
+        row: Row | None = self._conn.execute(sql, params).fetchone()
+        return row
+
+    def run(self, sql: str, params: Sequence[object] = ()) -> int:
+        return self._conn.execute(sql, params).rowcount
+
+    def many(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        self._conn.executemany(sql, rows)
+
+
+class SqliteStore(SqlStore):
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._token: str | None = None
+        self._conn = self._open()
+
+    # -- opening ---------------------------------------------------------------------------
+    def _unreadable(self, reason: object) -> StateError:
+        return StateError(
+            f"{self._path}: not a readable octoplan state ({reason}); nothing was changed. "
+            "Restore it from a backup, or move it away to start a new state"
+        )
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            with open(self._path, "rb") as handle:
+                head = handle.read(len(_HEADER))
+        except FileNotFoundError:
+            head = b""
+        except OSError as exc:
+            raise self._unreadable(exc.strerror) from exc
+        # Checked by hand: SQLite would happily treat some non-database files as empty ones.
+        if head and head != _HEADER:
+            raise self._unreadable("file is not a database")
+        try:
+            conn = sqlite3.connect(self._path, timeout=_BUSY_TIMEOUT, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._unreadable(exc) from exc
+        try:
+            with self._errors():
+                version = self._version(conn)
+                check_version(version, str(self._path))
+                conn.execute("PRAGMA journal_mode = WAL")
+                # FULL: a commit is on disk before the request it journals leaves.
+                conn.execute("PRAGMA synchronous = FULL")
+                if version < SCHEMA_VERSION:
+                    self._migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _version(self, conn: sqlite3.Connection) -> int:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        if "meta" not in tables:
+            if tables:
+                raise self._unreadable("it holds tables of something else")
+            return 0
+        row = conn.execute("SELECT schema_version FROM meta WHERE id = 1").fetchone()
+        if row is None:
+            raise self._unreadable("its meta table is empty")
+        return int(row[0])
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._version(conn)  # another process may have migrated meanwhile
+            for statements in MIGRATIONS[version:]:
+                for statement in statements:
+                    conn.execute(statement)
+            if version == 0:
+                conn.execute(
+                    "INSERT INTO meta (id, lineage, serial, schema_version) VALUES (1, ?, 0, ?)",
+                    (uuid.uuid4().hex, len(MIGRATIONS)),
+                )
+            else:
+                conn.execute("UPDATE meta SET schema_version = ?", (len(MIGRATIONS),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # -- transactions ----------------------------------------------------------------------
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.IntegrityError as exc:
+            raise StateError(f"{self._path}: {exc}") from exc
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StateError(
+                    f"{self._path}: another process kept the state busy for over "
+                    f"{_BUSY_TIMEOUT:g}s; try again"
+                ) from exc
+            raise self._unreadable(exc) from exc
+        except sqlite3.DatabaseError as exc:
+            raise self._unreadable(exc) from exc
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[Tx]:
+        with self._errors():
+            self._conn.execute(begin)
+            try:
+                yield _Tx(self._conn)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _read(self) -> AbstractContextManager[Tx]:
+        return self._transaction("BEGIN")
+
+    def _write(self) -> AbstractContextManager[Tx]:
+        return self._transaction("BEGIN IMMEDIATE")
+
+    def _time_in(self, moment: datetime) -> object:
+        return utc(moment).strftime(_TIME_FORMAT)
+
+    def _time_out(self, value: Any) -> datetime:
+        return datetime.fromisoformat(value)
+
+    def info(self) -> StateInfo:
+        with self._read() as tx:
+            row = tx.one("SELECT lineage, serial, schema_version FROM meta WHERE id = 1")
+        assert row is not None
+        return StateInfo(lineage=row[0], serial=row[1], schema_version=row[2], url=str(self._path))
+
+    # -- locking ---------------------------------------------------------------------------
+    def _lock_row(self, tx: Tx) -> Row | None:
+        return tx.one(f"SELECT {_LOCK_COLUMNS} FROM locks WHERE name = 'apply'")
+
+    def _lock_info(self, row: Row) -> LockInfo:
+        return LockInfo(holder=row[0], host=row[1], pid=row[2], acquired_at=self._time_out(row[4]))
+
+    def _holder_alive(self, row: Row) -> bool:
+        # Another host's processes cannot be seen from here: count them as alive.
+        return row[1] != host_name() or pid_alive(row[2], row[3])
+
+    def acquire_lock(self, holder: str, timeout: float) -> None:
+        if self._token is not None:
+            raise StateError("this process already holds the state lock")
+        token = uuid.uuid4().hex
+        pid = os.getpid()
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._write() as tx:
+                row = self._lock_row(tx)
+                if row is None or not self._holder_alive(row):
+                    now = clock.now()
+                    if row is not None:
+                        gone = self._lock_info(row)
+                        self._audit(
+                            tx,
+                            now,
+                            "takeover",
+                            f"{holder} (pid {pid} on {host_name()})",
+                            f"took over the lock of {describe_lock(gone)}: its process is gone",
+                        )
+                    tx.run(
+                        f"INSERT OR REPLACE INTO locks (name, {_LOCK_COLUMNS}, token) "
+                        "VALUES ('apply', ?, ?, ?, ?, ?, ?)",
+                        (holder, host_name(), pid, process_start(pid), self._time_in(now), token),
+                    )
+                    self._token = token
+                    return
+                info = self._lock_info(row)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise LockHeld(info, timeout)
+            time.sleep(min(_POLL, remaining))
+
+    def release_lock(self) -> None:
+        if self._token is None:
+            return
+        with self._write() as tx:
+            tx.run("DELETE FROM locks WHERE token = ?", (self._token,))
+        self._token = None
+
+    def lock_info(self) -> LockInfo | None:
+        with self._read() as tx:
+            row = self._lock_row(tx)
+        return None if row is None else self._lock_info(row)
+
+    def unlock(self, actor: str, force: bool = False) -> LockInfo | None:
+        with self._write() as tx:
+            row = self._lock_row(tx)
+            if row is None:
+                return None
+            info = self._lock_info(row)
+            if not force and row[1] == host_name() and pid_alive(row[2], row[3]):
+                raise StateError(
+                    f"the state lock is held by {describe_lock(info)}, which is still "
+                    "running; let it finish or stop it, or use --force"
+                )
+            tx.run("DELETE FROM locks WHERE name = 'apply'")
+            forced = " (forced)" if force else ""
+            self._audit(
+                tx,
+                clock.now(),
+                "unlock",
+                actor,
+                f"removed the lock of {describe_lock(info)}{forced}",
+            )
+        return info
+
+    def close(self) -> None:
+        try:
+            self.release_lock()
+        finally:
+            self._conn.close()
