@@ -30,9 +30,9 @@ from octoplan.clock import now as clock_now
 from octoplan.sandbox import rules
 from octoplan.sandbox.rules import Refusal
 from octoplan.sandbox.store import (
-    DeliveryRow,
     DuplicateRequestId,
     NotEnoughCredit,
+    SendRow,
     Store,
     Ticket,
 )
@@ -208,15 +208,21 @@ class SandboxApi:
             return ticket, self.store.credit()
         at = now.timestamp()
         due = send_at.timestamp() if send_at else None
-        rows: list[DeliveryRow] = [
-            (ticket, channel, recipient, text, sender, request_id, purpose, due, at)
-            for recipient, text in messages
-        ]
+        send: SendRow = (
+            ticket,
+            channel,
+            sender,
+            request_id,
+            purpose,
+            due,
+            at,
+            json.dumps(messages),
+        )
         record = None
         if ticket is not None:
             status = "scheduled" if due is not None and due > at else "sent"
             record = Ticket(
-                ticket, channel, endpoint, status, at, due, len(rows), cost, request_id, 0, None
+                ticket, channel, endpoint, status, at, due, len(messages), cost, request_id, 0, None
             )
         residual = self.store.accept(
             ticket=record,
@@ -224,7 +230,7 @@ class SandboxApi:
             window_start=(now - REQUEST_ID_WINDOW).timestamp(),
             now=at,
             cost=cost,
-            deliveries=rows,
+            send=send,
         )
         return ticket, residual
 
@@ -235,13 +241,10 @@ class SandboxApi:
     ) -> tuple[list[tuple[str, str]], int]:
         recipients = rules.check_recipients(body)
         optimize = rules.truthy(body.get("auto_optimize_text", True))
-        messages: list[tuple[str, str]] = []
-        for index, recipient in enumerate(recipients):
-            number = rules.phone_of(recipient, index)
-            personal = rules.personal_values(recipient, index) if personalize else {}
-            message = rules.personalize(text, personal) if personalize else text
-            messages.append((number, rules.optimize_text(message) if optimize else message))
-        parts = sum(count(message).segments for _, message in messages)
+        messages = rules.phone_messages(recipients, text, personalize=personalize)
+        if optimize:
+            messages = [(number, rules.optimize_text(message)) for number, message in messages]
+        parts = sum([count(message).segments for _, message in messages])
         return messages, parts
 
     def _sms_campaign_send(self, body: JsonBody, now: datetime) -> Reply:
@@ -366,10 +369,7 @@ class SandboxApi:
     def _voice_list_create(self, body: JsonBody, now: datetime) -> Reply:
         text = rules.check_text(body)
         recipients = rules.check_recipients(body)
-        messages = [
-            (rules.phone_of(r, i), rules.personalize(text, rules.personal_values(r, i)))
-            for i, r in enumerate(recipients)
-        ]
+        messages = rules.phone_messages(recipients, text, personalize=True)
         sender = rules.check_sender(body, channel="voice_sms")
         rules.check_voice_language(body.get("voice_language"))
         purpose = rules.check_purpose(body)
@@ -399,7 +399,7 @@ class SandboxApi:
             window_start=(now - REQUEST_ID_WINDOW).timestamp(),
             now=at,
             cost=0.0,
-            deliveries=(),
+            send=None,
         )
         return Reply(201, {"ticket_number": number}, request_id=request_id, ticket=number)
 
@@ -426,33 +426,25 @@ class SandboxApi:
 
     def _voice_list_send(self, body: JsonBody, now: datetime) -> Reply:
         ticket = self._list_ticket(body)
-        messages: list[tuple[str, str]] = []
+        messages: list[list[str]] = []
         sender: str | None = None
         purpose = "wholesale"
         if ticket.pending:
             pending = json.loads(ticket.pending)
-            messages = [(m[0], m[1]) for m in pending["messages"]]
-            sender, purpose = pending["sender"], pending["purpose"]
-        at = now.timestamp()
-        rows: list[DeliveryRow] = [
-            (
-                ticket.ticket,
-                "voice_sms",
-                recipient,
-                text,
-                sender,
-                ticket.request_id,
-                purpose,
-                ticket.send_at,
-                at,
-            )
-            for recipient, text in messages
-        ]
+            messages, sender, purpose = pending["messages"], pending["sender"], pending["purpose"]
+        send: SendRow = (
+            ticket.ticket,
+            "voice_sms",
+            sender,
+            ticket.request_id,
+            purpose,
+            ticket.send_at,
+            now.timestamp(),
+            json.dumps(messages),
+        )
         residual = None
         if ticket.status == "ready_to_be_sent":
-            residual = self.store.confirm_list_campaign(
-                ticket.ticket, now=at, deliveries=rows, cost=ticket.cost
-            )
+            residual = self.store.confirm_list_campaign(ticket.ticket, send=send, cost=ticket.cost)
         if residual is None:
             current = self.store.ticket(ticket.ticket)
             state = current.status if current else "cancelled"

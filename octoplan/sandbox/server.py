@@ -169,7 +169,8 @@ class SandboxServer:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def _bind(self) -> _HttpServer:
+    def bind(self) -> _HttpServer:
+        """Listen (idempotent); `base_url` is known from here on, even for port 0."""
         if self._httpd is None:
             try:
                 self._httpd = _HttpServer((self.host, self.port), self)
@@ -192,7 +193,7 @@ class SandboxServer:
         return self.url + API_PREFIX.rstrip("/")
 
     def start(self) -> str:
-        httpd = self._bind()
+        httpd = self.bind()
         self._thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -200,7 +201,7 @@ class SandboxServer:
         return self.base_url
 
     def serve_forever(self) -> None:
-        self._bind().serve_forever(poll_interval=0.2)
+        self.bind().serve_forever(poll_interval=0.2)
 
     def stop(self) -> None:
         httpd = self._httpd

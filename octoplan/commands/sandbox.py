@@ -1,0 +1,77 @@
+"""`octoplan sandbox`: run the local Octopush-compatible API until Ctrl-C.
+
+Stopping it (Ctrl-C or SIGTERM) is its normal end, so it exits 0 after closing cleanly.
+The first line on stdout is the base URL, so scripts can start it with `--port 0` and read it.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from types import FrameType
+
+from octoplan.commands.context import AppContext
+from octoplan.sandbox import SandboxServer
+
+DEFAULT_DATA = Path(".octoplan") / "sandbox.db"
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run(
+    app: AppContext,
+    host: str,
+    port: int,
+    data_file: Path | None,
+    api_login: str | None,
+    api_key: str | None,
+    credit: float,
+    fail_rate: float,
+    drop_rate: float,
+    latency: float,
+) -> int:
+    data = data_file if data_file is not None else app.root / DEFAULT_DATA
+    server = SandboxServer(
+        data,
+        host,
+        port,
+        api_login=api_login,
+        api_key=api_key,
+        credit=credit,
+        fail_rate=fail_rate,
+        drop_rate=drop_rate,
+        latency=latency,
+    )
+    try:
+        server.bind()
+        app.echo(server.base_url)
+        login = api_login or "you@example.com"
+        key_note = "the --api-key value" if api_key else "any-non-empty-key"
+        app.note(f"octoplan sandbox listening on {server.base_url} (data: {data})")
+        app.note(f"credit: {server.credit():.2f} EUR")
+        faults = []
+        if fail_rate:
+            faults.append(f"HTTP 500 on {fail_rate:.0%} of requests")
+        if drop_rate:
+            faults.append(f"{drop_rate:.0%} of answers dropped after acceptance")
+        if latency:
+            faults.append(f"{latency:g} s added latency")
+        if faults:
+            app.note("faults: " + ", ".join(faults))
+        app.note("Point octoplan at it:")
+        app.note(f"  export OCTOPUSH_BASE_URL={server.base_url}")
+        app.note(f"  export OCTOPUSH_API_LOGIN={login} OCTOPUSH_API_KEY=<{key_note}>")
+        app.note(f"Delivered messages: {server.url}/_sandbox/deliveries")
+        app.note("Press Ctrl-C to stop.")
+        previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            app.note("sandbox stopped")
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    finally:
+        server.stop()
+    return 0
