@@ -158,3 +158,38 @@ def count(text: str) -> SmsCount:
     if set(text) <= GSM7_ALL:
         return _count_gsm(text)
     return _count_ucs2(text)
+
+
+# What the API's `auto_optimize_text` (on unless sent as false) does to an SMS, after FACTS.md:
+# transliterate to GSM-7 and trim spaces; `œ` and emoji are left alone.
+_AUTO_OPTIMIZE = str.maketrans(
+    {
+        "ç": "c",
+        "â": "a",
+        "ê": "e",
+        "î": "i",
+        "ô": "o",
+        "û": "u",
+        "ë": "e",
+        "ï": "i",
+        "\u2019": "'",
+        "\u2018": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "«": '"',
+        "»": '"',
+        "\u00a0": " ",
+        "\u202f": " ",
+        "\u2026": "...",
+        "\u2013": "-",
+        "\u2014": "-",
+    }
+)
+_RUNS_OF_SPACES = re.compile(r" {2,}")
+
+
+def auto_optimize(text: str) -> str:
+    """The text the API delivers when `auto_optimize_text` is on."""
+    if text.isascii() and "  " not in text and text == text.strip(" "):
+        return text
+    return _RUNS_OF_SPACES.sub(" ", text.translate(_AUTO_OPTIMIZE)).strip(" ")

@@ -1,0 +1,227 @@
+"""Checks on a campaign's rendered messages: API rules, house policies, cost.
+
+`MessageChecks` sees every message once (it runs a million times on a big list, so it only
+counts and keeps one example per problem) and then reports one diagnostic per problem, with how
+many messages it touches: "’ (U+2019) at line 3 makes 12,400 messages UCS-2".
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from octoplan import rules
+from octoplan.errors import Diagnostic
+from octoplan.model import MarketingHours, Pricing
+from octoplan.phones import country_of
+from octoplan.sms import GSM7_REPLACEMENTS, SmsCount
+from octoplan.sms import count as count_sms
+
+Where = tuple[str, int | None, int | None]
+Severity = Literal["error", "warning"]
+
+_EMPTY_FIELD = re.compile(r" [,.]| {2}|^[ ,]|\( \)")
+_SMS_LIKE = frozenset({"sms", "voice_sms", "rcs"})
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _char_name(char: str) -> str:
+    return (
+        f"{char} (U+{ord(char):04X})"
+        if char.isprintable() and char != " "
+        else f"U+{ord(char):04X}"
+    )
+
+
+@dataclass
+class _Example:
+    count: int = 0
+    recipient: str = ""
+    detail: str = ""
+
+    def add(self, recipient: str, detail: str = "") -> None:
+        if not self.count:
+            self.recipient, self.detail = recipient, detail
+        self.count += 1
+
+
+@dataclass
+class MessageChecks:
+    """Per-message checks of one campaign; `report()` turns what they saw into diagnostics."""
+
+    campaign_id: str
+    channel: str
+    marketing: bool
+    text_where: Where  # the inline text or the `template:` value, for messages about the text
+    template_source: str  # the template's text, to find where a character was written
+    template_first_line: int
+    template_path: str
+    max_segments: int
+    pricing: Pricing
+    messages: int = 0
+    cost: float = 0.0
+    _no_stop: _Example = field(default_factory=_Example)
+    _too_long: _Example = field(default_factory=_Example)
+    _empty: _Example = field(default_factory=_Example)
+    _empty_field: _Example = field(default_factory=_Example)
+    _many_parts: _Example = field(default_factory=_Example)
+    _ucs2: Counter[str] = field(default_factory=Counter)
+    _ucs2_messages: int = 0
+    _extra_parts: int = 0
+    _unpriced: Counter[str] = field(default_factory=Counter)
+
+    def check(self, recipient: str, text: str, sms: SmsCount) -> float:
+        """Record one final message; return its estimated cost."""
+        self.messages += 1
+        if not text.strip():
+            self._empty.add(recipient)
+        if self.channel in _SMS_LIKE:
+            if self.marketing and self.channel == "sms" and not rules.has_stop_mention(text):
+                self._no_stop.add(recipient)
+            if sms.characters > rules.TEXT_MAX:
+                self._too_long.add(recipient, f"{sms.characters:,} characters")
+            if self.channel == "sms":
+                if sms.segments > self.max_segments:
+                    self._many_parts.add(recipient, f"{sms.segments} parts")
+                if sms.non_gsm:
+                    self._note_ucs2(text, sms)
+        if _EMPTY_FIELD.search(text) and not _EMPTY_FIELD.search(self.template_source):
+            self._empty_field.add(recipient, text)
+        return self._price(recipient, sms.segments if self.channel == "sms" else 1)
+
+    def _note_ucs2(self, text: str, sms: SmsCount) -> None:
+        self._ucs2_messages += 1
+        self._ucs2.update({char for _, char in sms.non_gsm})
+        fixed = "".join(GSM7_REPLACEMENTS.get(c, c) for c in text)
+        self._extra_parts += sms.segments - count_sms(fixed).segments
+
+    def _price(self, recipient: str, parts: int) -> float:
+        region = country_of(recipient) if recipient.startswith("+") else None
+        price = self.pricing.price(self.channel, region)
+        if price is None:
+            self._unpriced[region or "default"] += 1
+            return 0.0
+        cost = price * parts
+        self.cost += cost
+        return cost
+
+    def _where_written(self, char: str) -> str:
+        index = self.template_source.find(char)
+        if index < 0:
+            return "in contact data"
+        line = self.template_source.count("\n", 0, index)
+        col = index - (self.template_source.rfind("\n", 0, index) + 1) + 1
+        return f"at {self.template_path}:{line + self.template_first_line}:{col}"
+
+    def report(self) -> list[Diagnostic]:
+        path, line, col = self.text_where
+        out: list[Diagnostic] = []
+        of = f"of {_plural(self.messages, 'message')}"
+
+        def add(message: str, hint: str | None = None, severity: Severity = "error") -> None:
+            out.append(Diagnostic(path, line, col, message, hint, severity))
+
+        who = f"campaign {self.campaign_id}"
+        if self._empty.count:
+            add(f"{who}: {self._empty.count:,} {of} are empty (e.g. {self._empty.recipient})")
+        if self._no_stop.count:
+            add(
+                f"{who}: marketing SMS must contain '{rules.STOP_MENTION}': missing in "
+                f"{self._no_stop.count:,} {of} (e.g. {self._no_stop.recipient})",
+                f"add '{rules.STOP_MENTION}' to the text, or set purpose: alert if these "
+                "messages are transactional",
+            )
+        if self._too_long.count:
+            add(
+                f"{who}: {self._too_long.count:,} {of} exceed the API's {rules.TEXT_MAX} "
+                f"characters (e.g. {self._too_long.recipient}: {self._too_long.detail})"
+            )
+        if self._many_parts.count:
+            add(
+                f"{who}: {self._many_parts.count:,} {of} need more than {self.max_segments} "
+                f"SMS parts (e.g. {self._many_parts.recipient}: {self._many_parts.detail})",
+                "shorten the text or raise policies.max_segments",
+                "warning",
+            )
+        if self._ucs2_messages:
+            chars = ", ".join(
+                f"{_char_name(c)} {self._where_written(c)}" for c, _ in self._ucs2.most_common(5)
+            )
+            extra = (
+                f": {_plural(self._extra_parts, 'extra SMS part')} in total"
+                if self._extra_parts
+                else ""
+            )
+            replacements = ", ".join(
+                f"{c} -> {GSM7_REPLACEMENTS[c]!r}"
+                for c, _ in self._ucs2.most_common(5)
+                if c in GSM7_REPLACEMENTS
+            )
+            add(
+                f"{who}: {chars} make{'s' if len(self._ucs2) == 1 else ''} "
+                f"{_plural(self._ucs2_messages, 'message')} UCS-2 (70 characters per SMS "
+                f"instead of 160){extra}",
+                f"replace them to stay in GSM-7: {replacements}" if replacements else None,
+                "warning",
+            )
+        if self._empty_field.count:
+            add(
+                f"{who}: {self._empty_field.count:,} {of} look like a field printed empty "
+                f"(e.g. {self._empty_field.recipient}: {self._empty_field.detail!r})",
+                "give the field a default: {{ contact.first_name | default('') }} and adjust "
+                "the punctuation, or test it with {% if %}",
+                "warning",
+            )
+        for region, n in sorted(self._unpriced.items()):
+            add(
+                f"{who}: no price for {self.channel} to {region}: "
+                f"{_plural(n, 'message')} not counted in the cost estimate",
+                f"add pricing.{self.channel}.{region} or pricing.{self.channel}.default "
+                "to octoplan.yaml",
+                "warning",
+            )
+        return out
+
+
+@lru_cache(maxsize=16)
+def _holidays(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("FR", years=year)
+
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def check_send_at(
+    send_at: datetime, hours: MarketingHours, where: Where, campaign_id: str
+) -> Diagnostic | None:
+    """An error when a marketing send time falls outside the configured marketing hours."""
+    local = send_at.astimezone(ZoneInfo(hours.timezone))
+    day = _WEEKDAYS[local.weekday()]
+    when = f"{local:%a %d %b %Y %H:%M} {hours.timezone}"
+    problem = None
+    if day not in hours.days:
+        problem = f"{day} is not a marketing day ({', '.join(hours.days)})"
+    elif hours.skip_public_holidays and local.date() in _holidays(local.year):
+        problem = f"{local.date()} is a public holiday ({_holidays(local.year)[local.date()]})"
+    elif not hours.start_time <= local.time().replace(tzinfo=None) < hours.end_time:
+        problem = f"marketing messages go out between {hours.start} and {hours.end}"
+    if problem is None:
+        return None
+    path, line, col = where
+    return Diagnostic(
+        path,
+        line,
+        col,
+        f"campaign {campaign_id}: send_at {when} is outside marketing hours: {problem}",
+        "move send_at, or change policies.marketing_hours in octoplan.yaml",
+    )
