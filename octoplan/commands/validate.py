@@ -61,3 +61,13 @@ def run(app: AppContext, paths: list[Path], fmt: str) -> int:
         else:
             app.error(summary(project, diags))
     return 0 if valid else 1
+
+
+def _render_every_message(project: Project) -> list[Diagnostic]:
+    # Rendering reads contacts and templates: imported here so loading errors stay fast.
+    from octoplan.desired import build_all
+
+    return [d for desired in build_all(project) for d in (*desired.errors, *desired.warnings)]
+
+
+CHECKS.append(_render_every_message)
