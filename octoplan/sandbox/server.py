@@ -4,8 +4,11 @@ Faults apply to API requests only (never to `/_sandbox/...`), decided per reques
 a scripted fault queued with `inject(...)`, else `fail_rate`, else `drop_rate`.
 
 - `fail`: HTTP 500 before anything is processed; nothing is recorded but the request log.
+- `html`: HTTP 502 with an HTML page (a proxy in the way), before anything is processed.
 - `drop`: the request is processed and committed (deliveries, credit, request_id), then the
   connection is closed without an answer, as when an answer is lost on the way back.
+- `garble`: the request is processed and committed, then answered with its status but a
+  truncated JSON body (only with `inject`).
 - `latency`: seconds slept after processing, before answering (a client timing out before then
   sees a request the sandbox did accept).
 """
@@ -30,9 +33,10 @@ from octoplan.errors import OctoplanError
 from octoplan.sandbox.api import API_PREFIX, Reply, SandboxApi
 from octoplan.sandbox.store import Delivery, LoggedRequest, Store
 
-Fault = Literal["fail", "drop", "ok"]
+Fault = Literal["fail", "html", "drop", "garble", "ok"]
 MAX_BODY = 8 * 1024 * 1024
 SERVER_ERROR = {"code": 500, "message": "Internal server error."}
+BAD_GATEWAY = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
@@ -89,6 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
         fault = sandbox._next_fault() if is_api else "ok"
         if fault == "fail":
             reply = Reply(500, SERVER_ERROR, "fault_500", 500)
+        elif fault == "html":
+            reply = Reply(502, None, "fault_502", 502)
         else:
             headers = {key.lower(): value for key, value in self.headers.items()}
             try:
@@ -97,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
                 message = f"Sandbox internal error: {type(exc).__name__}: {exc}"
                 reply = Reply(500, {"code": 500, "message": message}, "error", 500)
         if is_api:
-            sandbox._log(self.command, self.path, reply, dropped=fault == "drop")
+            sandbox._log(self.command, self.path, reply, fault=fault)
             if sandbox.latency:
                 time.sleep(sandbox.latency)
         if fault == "drop":
@@ -105,14 +111,23 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        self._write(reply)
+        if fault == "html":
+            self._write(reply, BAD_GATEWAY, "text/html")
+        elif fault == "garble":
+            data = json.dumps(reply.body).encode()
+            self._write(reply, data[: len(data) // 2])
+        else:
+            self._write(reply)
 
-    def _write(self, reply: Reply) -> None:
-        data = b"" if reply.body is None else json.dumps(reply.body).encode()
+    def _write(
+        self, reply: Reply, data: bytes | None = None, content_type: str = "application/json"
+    ) -> None:
+        if data is None:
+            data = b"" if reply.body is None else json.dumps(reply.body).encode()
         reason = _REASONS.get(reply.status, "")
         head = (
             f"HTTP/1.1 {reply.status} {reason}\r\n"
-            "Content-Type: application/json\r\n"
+            f"Content-Type: {content_type}\r\n"
             f"Content-Length: {len(data)}\r\n"
             + ("Connection: close\r\n" if self.close_connection else "")
             + "\r\n"
@@ -287,7 +302,7 @@ class SandboxServer:
             "OCTOPUSH_API_KEY": api_key,
         }
 
-    def _log(self, method: str, target: str, reply: Reply, *, dropped: bool) -> None:
+    def _log(self, method: str, target: str, reply: Reply, *, fault: Fault) -> None:
         self.store.log(
             at=clock_now().timestamp(),
             method=method,
@@ -296,7 +311,7 @@ class SandboxServer:
             code=reply.code,
             request_id=reply.request_id,
             ticket=reply.ticket,
-            outcome=f"{reply.outcome}+dropped" if dropped else reply.outcome,
+            outcome=f"{reply.outcome}+{fault}" if fault in ("drop", "garble") else reply.outcome,
         )
 
     def _track(self, sock: socket.socket, *, add: bool) -> None:

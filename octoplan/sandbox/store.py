@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS sends (
 CREATE INDEX IF NOT EXISTS sends_ticket ON sends (ticket);
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
-    status INTEGER, code INTEGER, request_id TEXT, ticket TEXT, outcome TEXT NOT NULL
+    status INTEGER NOT NULL, code INTEGER, request_id TEXT, ticket TEXT, outcome TEXT NOT NULL
 );
 """
 
@@ -101,11 +101,11 @@ class LoggedRequest:
     at: datetime
     method: str
     path: str
-    status: int | None  # None when the connection was dropped
+    status: int  # what was (or, when dropped, would have been) answered
     code: int | None  # the Octopush error code of a refusal
     request_id: str | None
     ticket: str | None
-    outcome: str  # accepted, refused, fault_500, dropped, read
+    outcome: str  # accepted, refused, fault_500, fault_502, error, or "<that>+drop"|"+garble"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -321,7 +321,7 @@ class Store:
         at: float,
         method: str,
         path: str,
-        status: int | None,
+        status: int,
         code: int | None,
         request_id: str | None,
         ticket: str | None,

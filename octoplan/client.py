@@ -1,0 +1,528 @@
+"""The Octopush API over httpx: typed calls, retries, typed errors (see octoplan.client_errors).
+
+    with OctopushClient.from_env(config_base_url) as client:
+        result = client.send_sms_campaign(body)          # SendResult, or an ApiError
+
+Retries (exponential backoff with full jitter, the same body bytes every time):
+
+- A call that is safe to repeat (a send carrying a request_id, which the API deduplicates;
+  a read; a cancel or confirm by ticket) is retried on 5xx, 429, timeouts, dropped
+  connections and 2xx answers that are not success answers.
+- A send without a request_id is retried only when the request surely did not arrive:
+  the connection could not be opened, or 429. Anything else would risk a double send.
+- 4xx refusals are never retried.
+
+Thread-safe: one client (one connection pool) serves several worker threads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from octoplan import __version__
+from octoplan.client_errors import (
+    AmbiguousResponseError,
+    ApiError,
+    AuthenticationError,
+    MissingCredentials,
+    RefusedError,
+    RequestIdAlreadyUsed,
+    TransientApiError,
+)
+from octoplan.errors import OctoplanError
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "AmbiguousResponseError",
+    "ApiError",
+    "AuthenticationError",
+    "Balance",
+    "ListCampaignStatus",
+    "MissingCredentials",
+    "OctopushClient",
+    "RefusedError",
+    "RequestIdAlreadyUsed",
+    "RetryEvent",
+    "SendResult",
+    "TransientApiError",
+]
+
+DEFAULT_BASE_URL = "https://api.octopush.com/v1/public"
+REQUEST_ID_USED = 120
+MAX_ANSWER_BYTES = 1024 * 1024  # answers are a few hundred bytes; anything huge is not one
+_SNIPPET = 200
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """A confirmed send. `ticket` is None for live chat (the API answers null)."""
+
+    ticket: str | None
+    number_of_contacts: int
+    total_cost: float
+    number_of_sms_needed: int | None
+    residual_credit: float | None
+    raw: Mapping[str, Any] = field(repr=False)
+    attempts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    amount: float
+    unit: str
+    raw: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ListCampaignStatus:
+    """`status` is under_computation, ready_to_be_sent or failed."""
+
+    status: str
+    number_of_contacts: int | None
+    cost: float | None
+    raw: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryEvent:
+    """One failed attempt about to be retried after `delay` seconds."""
+
+    endpoint: str
+    attempt: int
+    delay: float
+    reason: str
+    request_id: str | None
+
+
+class _Malformed(Exception):
+    """A 2xx answer that is not the success shape of its endpoint."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    payload: Any  # parsed JSON, or None when the body is not JSON
+    text: str  # the body as text, cut to a snippet
+    retry_after: float | None
+
+
+def _number(value: Any, *, optional: bool = False) -> float | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _Malformed(f"expected a number, got {value!r:.40}")
+    return float(value)
+
+
+def _count(value: Any, *, optional: bool = False) -> int | None:
+    number = _number(value, optional=optional)
+    if number is None:
+        return None
+    if number < 0 or number != int(number):
+        raise _Malformed(f"expected a count, got {value!r:.40}")
+    return int(number)
+
+
+def _object(payload: Any) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise _Malformed("the answer is not a JSON object")
+    return payload
+
+
+def _parse_send(payload: Any) -> SendResult:
+    body = _object(payload)
+    if "sms_ticket" in body:
+        ticket = body["sms_ticket"]
+    elif "ticket_number" in body:
+        ticket = body["ticket_number"]
+    else:
+        raise _Malformed("the answer has no sms_ticket or ticket_number")
+    if ticket is not None and (not isinstance(ticket, str) or not ticket):
+        raise _Malformed("the ticket is not a string")
+    contacts = _count(body.get("number_of_contacts"))
+    assert contacts is not None
+    cost = _number(body.get("total_cost"))
+    assert cost is not None
+    return SendResult(
+        ticket=ticket,
+        number_of_contacts=contacts,
+        total_cost=cost,
+        number_of_sms_needed=_count(body.get("number_of_sms_needed"), optional=True),
+        residual_credit=_number(body.get("residual_credit"), optional=True),
+        raw=body,
+    )
+
+
+def _parse_ticket(payload: Any) -> str:
+    ticket = _object(payload).get("ticket_number")
+    if not isinstance(ticket, str) or not ticket:
+        raise _Malformed("the answer has no ticket_number")
+    return ticket
+
+
+def _parse_status(payload: Any) -> ListCampaignStatus:
+    body = _object(payload)
+    status = body.get("status")
+    if not isinstance(status, str) or not status:
+        raise _Malformed("the answer has no status")
+    return ListCampaignStatus(
+        status=status,
+        number_of_contacts=_count(body.get("number_of_contacts"), optional=True),
+        cost=_number(body.get("cost"), optional=True),
+        raw=body,
+    )
+
+
+def _parse_balance(payload: Any) -> Balance:
+    body = _object(payload)
+    amount = _number(body.get("amount"))
+    assert amount is not None
+    return Balance(amount=amount, unit=str(body.get("unit", "")), raw=body)
+
+
+def _parse_any(payload: Any) -> dict[str, Any]:
+    # Cancels and confirmations: any 2xx is success; keep what came back.
+    return payload if isinstance(payload, dict) else {}
+
+
+class OctopushClient:
+    """One Octopush account. The API key is sent in headers and shown nowhere else."""
+
+    def __init__(
+        self,
+        base_url: str,
+        login: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        transport: httpx.BaseTransport | None = None,
+        on_retry: Callable[[RetryEvent], None] | None = None,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise OctoplanError(
+                f"the Octopush base URL {base_url!r} is not an http(s) URL; "
+                "fix OCTOPUSH_BASE_URL or api.base_url in octoplan.yaml"
+            )
+        self.base_url = base_url.rstrip("/")
+        self.login = login
+        self._key = api_key
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.on_retry = on_retry
+        self._lock = threading.Lock()
+        self._retries = 0
+        self._random = random.Random()
+        self._http = httpx.Client(
+            base_url=self.base_url + "/",
+            headers={
+                "api-login": login,
+                "api-key": api_key,
+                "content-type": "application/json",
+                "accept": "application/json",
+                "user-agent": f"octoplan/{__version__}",
+            },
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            transport=transport,
+        )
+
+    @classmethod
+    def from_env(cls, base_url_default: str | None = None, **options: Any) -> OctopushClient:
+        """Credentials from OCTOPUSH_API_LOGIN / OCTOPUSH_API_KEY; the base URL from
+        OCTOPUSH_BASE_URL, else `base_url_default` (the project's api.base_url), else the API's.
+        """
+        login = os.environ.get("OCTOPUSH_API_LOGIN", "").strip()
+        key = os.environ.get("OCTOPUSH_API_KEY", "").strip()
+        missing = [
+            name
+            for name, value in (("OCTOPUSH_API_LOGIN", login), ("OCTOPUSH_API_KEY", key))
+            if not value
+        ]
+        if missing:
+            verb = "is" if len(missing) == 1 else "are"
+            raise MissingCredentials(
+                f"{' and '.join(missing)} {verb} not set: export OCTOPUSH_API_LOGIN and "
+                "OCTOPUSH_API_KEY (credentials never live in files), or use --sandbox to send "
+                "to the local sandbox"
+            )
+        base_url = os.environ.get("OCTOPUSH_BASE_URL") or base_url_default or DEFAULT_BASE_URL
+        return cls(base_url, login, key, **options)
+
+    def __repr__(self) -> str:
+        return f"OctopushClient(base_url={self.base_url!r}, login={self.login!r})"
+
+    @property
+    def retries(self) -> int:
+        """Retries made so far by every call of this client."""
+        with self._lock:
+            return self._retries
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> OctopushClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- endpoints --------------------------------------------------------------------------
+
+    def send_sms_campaign(self, body: Mapping[str, Any]) -> SendResult:
+        """POST sms-campaign/send (`request_id` at the top level)."""
+        request_id = body.get("request_id")
+        return self._send("sms-campaign/send", body, str(request_id) if request_id else None)
+
+    def send_multichannel(self, body: Mapping[str, Any]) -> SendResult:
+        """POST multi-channel/send, any of the five channels (`metadata.request_id`)."""
+        metadata = body.get("metadata")
+        request_id = metadata.get("request_id") if isinstance(metadata, Mapping) else None
+        return self._send("multi-channel/send", body, str(request_id) if request_id else None)
+
+    def voice_list_create(self, body: Mapping[str, Any]) -> str:
+        """POST voice-campaign-on-list/create; returns the ticket number."""
+        request_id = body.get("request_id")
+        rid = str(request_id) if request_id else None
+        return self._call(
+            "POST", "voice-campaign-on-list/create", _parse_ticket, body=body, request_id=rid
+        )[0]
+
+    def voice_list_status(self, ticket: str) -> ListCampaignStatus:
+        return self._call(
+            "GET",
+            "voice-campaign-on-list/status",
+            _parse_status,
+            params={"ticket_number": ticket},
+            retry_safe=True,
+        )[0]
+
+    def voice_list_send(self, ticket: str) -> dict[str, Any]:
+        """Confirm a ready list campaign. Safe to retry: the ticket is sent at most once."""
+        return self._call(
+            "POST",
+            "voice-campaign-on-list/send",
+            _parse_any,
+            body={"ticket_number": ticket},
+            retry_safe=True,
+        )[0]
+
+    def voice_list_cancel(self, ticket: str) -> None:
+        self._call(
+            "DELETE",
+            "voice-campaign-on-list/cancel",
+            _parse_any,
+            body={"ticket_number": ticket},
+            retry_safe=True,
+        )
+
+    def cancel_sms_campaign(self, ticket: str) -> None:
+        self._call(
+            "DELETE",
+            "sms-campaign/cancel",
+            _parse_any,
+            body={"ticket_number": ticket},
+            retry_safe=True,
+        )
+
+    def cancel_multichannel(self, channel: str, ticket: str) -> None:
+        self._call(
+            "DELETE",
+            "multi-channel/cancel",
+            _parse_any,
+            body={"channel": channel, "ticket_number": ticket},
+            retry_safe=True,
+        )
+
+    def check_balance(self) -> Balance:
+        return self._call("GET", "wallet/check-balance", _parse_balance, retry_safe=True)[0]
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _send(self, endpoint: str, body: Mapping[str, Any], request_id: str | None) -> SendResult:
+        result, attempts = self._call(
+            "POST", endpoint, _parse_send, body=body, request_id=request_id
+        )
+        if attempts == 1:
+            return result
+        return SendResult(
+            ticket=result.ticket,
+            number_of_contacts=result.number_of_contacts,
+            total_cost=result.total_cost,
+            number_of_sms_needed=result.number_of_sms_needed,
+            residual_credit=result.residual_credit,
+            raw=result.raw,
+            attempts=attempts,
+        )
+
+    def _call(
+        self,
+        method: str,
+        endpoint: str,
+        parse: Callable[[Any], T],
+        *,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        retry_safe: bool | None = None,
+    ) -> tuple[T, int]:
+        # A send is safe to repeat only with a request_id: the API refuses the second copy.
+        safe = request_id is not None if retry_safe is None else retry_safe
+        content = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                answer = self._once(method, endpoint, content, params)
+            except httpx.TransportError as exc:
+                # Connection refused or not opened: the request surely never arrived.
+                unsent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+                reason = self._describe_transport(exc)
+                if (safe or unsent) and self._retry(endpoint, attempt, reason, request_id, None):
+                    continue
+                raise TransientApiError(
+                    reason, endpoint=endpoint, request_id=request_id, attempts=attempt
+                ) from None
+            if 200 <= answer.status < 300:
+                try:
+                    return parse(answer.payload), attempt
+                except _Malformed as exc:
+                    reason = f"unexpected answer to a successful request: {exc}"
+                    if answer.payload is None:
+                        reason += f": {answer.text!r}"
+                    if safe and self._retry(endpoint, attempt, reason, request_id, None):
+                        continue
+                    raise AmbiguousResponseError(
+                        self._scrub(reason),
+                        status=answer.status,
+                        endpoint=endpoint,
+                        request_id=request_id,
+                        attempts=attempt,
+                    ) from None
+            error = self._error(answer, endpoint, request_id, attempt)
+            # 429: the request was turned away before processing, so always safe to repeat.
+            retryable = isinstance(error, TransientApiError) and (safe or answer.status == 429)
+            if retryable and self._retry(
+                endpoint, attempt, error.api_message, request_id, answer.retry_after
+            ):
+                continue
+            raise error
+
+    def _once(
+        self,
+        method: str,
+        endpoint: str,
+        content: bytes | None,
+        params: Mapping[str, str] | None,
+    ) -> _Answer:
+        with self._http.stream(method, endpoint, content=content, params=params) as response:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    chunks = [b"<answer too large>"]
+                    break
+                chunks.append(chunk)
+            data = b"".join(chunks)
+            retry_after = response.headers.get("retry-after")
+        try:
+            payload = json.loads(data) if data else None
+        except (ValueError, RecursionError):
+            payload = None
+        text = data[:_SNIPPET].decode("utf-8", "replace")
+        wait = float(retry_after) if retry_after and retry_after.isdigit() else None
+        return _Answer(response.status_code, payload, text, wait)
+
+    def _retry(
+        self,
+        endpoint: str,
+        attempt: int,
+        reason: str,
+        request_id: str | None,
+        retry_after: float | None,
+    ) -> bool:
+        """Sleep before the next attempt and return True, or False when out of retries."""
+        if attempt > self.max_retries:
+            return False
+        ceiling = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        with self._lock:
+            self._retries += 1
+            delay = self._random.uniform(0, ceiling)  # full jitter
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.max_backoff))
+        if self.on_retry is not None:
+            self.on_retry(RetryEvent(endpoint, attempt, delay, self._scrub(reason), request_id))
+        time.sleep(delay)
+        return True
+
+    def _error(
+        self, answer: _Answer, endpoint: str, request_id: str | None, attempts: int
+    ) -> ApiError:
+        payload = answer.payload if isinstance(answer.payload, dict) else {}
+        raw_code = payload.get("code")
+        code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+        message = payload.get("message")
+        if not isinstance(message, str) or not message:
+            message = answer.text.strip() or "no message"
+        errors = payload.get("errors")
+        fields = (
+            {str(k): v for k, v in errors.items() if isinstance(v, dict)}
+            if isinstance(errors, dict)
+            else {}
+        )
+        kind: type[ApiError]
+        status = answer.status
+        codes = [code, *(e.get("code") for e in fields.values())]
+        if status == 401:
+            kind = AuthenticationError
+        elif status == 429 or status == 408 or status >= 500:
+            kind = TransientApiError
+        elif REQUEST_ID_USED in codes:
+            kind = RequestIdAlreadyUsed
+        else:
+            kind = RefusedError
+        return kind(
+            self._scrub(message),
+            status=status,
+            code=code,
+            field_errors=fields,
+            endpoint=endpoint,
+            request_id=request_id,
+            attempts=attempts,
+        )
+
+    def _describe_transport(self, exc: httpx.TransportError) -> str:
+        kind = {
+            httpx.ConnectError: "could not connect",
+            httpx.ConnectTimeout: "timed out connecting",
+            httpx.ReadTimeout: "timed out waiting for the answer",
+            httpx.WriteTimeout: "timed out sending the request",
+            httpx.PoolTimeout: "timed out waiting for a free connection",
+            httpx.RemoteProtocolError: "the connection was dropped before an answer",
+        }.get(type(exc), "network error")
+        detail = str(exc)
+        return self._scrub(f"{kind} ({detail})" if detail else kind)
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
