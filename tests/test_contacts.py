@@ -1,0 +1,310 @@
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import phonenumbers
+import pytest
+
+from octoplan.contacts import ContactSet, collect, open_source
+from octoplan.phones import (
+    InvalidRecipient,
+    _fast_e164_type,
+    _parse,
+    normalize_conversation_id,
+    normalize_email,
+    normalize_phone,
+)
+
+
+def load(tmp_path: Path, name: str, text: str | bytes, channel: str = "sms") -> ContactSet:
+    file = tmp_path / name
+    if isinstance(text, bytes):
+        file.write_bytes(text)
+    else:
+        file.write_text(text, encoding="utf-8")
+    return collect([open_source(file, f"contacts/{name}")], [], channel, "FR")
+
+
+def errors(result: ContactSet) -> list[str]:
+    return [d.format() for d in result.errors]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "06 12 34 56 78",
+        "0612345678",
+        "06.12.34.56.78",
+        "06-12-34-56-78",
+        "0033612345678",
+        "00 33 6 12 34 56 78",
+        "+33 (0)6 12 34 56 78",
+        "+33612345678",
+        "  +33 6 12 34 56 78  ",
+        "(06) 12 34 56 78",
+    ],
+)
+def test_french_mobile_formats_normalize_to_e164(raw: str) -> None:
+    assert normalize_phone(raw, "FR", "sms") == "+33612345678"
+
+
+@pytest.mark.parametrize(
+    ("raw", "channel", "message", "hint"),
+    [
+        (
+            "06 12 34 56 7",
+            "sms",
+            "'06 12 34 56 7' is not a valid phone number for region FR",
+            None,
+        ),
+        (
+            "07 12 34 56 78",
+            "sms",
+            "'07 12 34 56 78' is not a valid phone number for region FR",
+            None,
+        ),
+        (
+            "0692 12 34 56",
+            "sms",
+            "'0692 12 34 56' is not a valid phone number for region FR",
+            "it is valid in region RE: write it in international format (+262692123456)",
+        ),
+        (
+            "01 23 45 67 89",
+            "sms",
+            "'01 23 45 67 89' (+33123456789) is a fixed line: it cannot receive SMS",
+            "SMS and RCS need a mobile number",
+        ),
+        (
+            "09 51 23 45 67",
+            "rcs",
+            "'09 51 23 45 67' (+33951234567) is a VoIP number: it cannot receive RCS messages",
+            "SMS and RCS need a mobile number",
+        ),
+        (
+            "0800 123 456",
+            "voice_sms",
+            "'0800 123 456' (+33800123456) is a toll-free number: it cannot receive voice SMS",
+            None,
+        ),
+        (
+            "0612345678x",
+            "sms",
+            "'0612345678x' is not a phone number: only digits, spaces, dots, dashes, "
+            "parentheses and a leading + are allowed",
+            None,
+        ),
+        (
+            "abc",
+            "sms",
+            "'abc' is not a phone number: only digits, spaces, dots, dashes, "
+            "parentheses and a leading + are allowed",
+            None,
+        ),
+    ],
+)
+def test_bad_numbers_are_explained(raw: str, channel: str, message: str, hint: str | None) -> None:
+    with pytest.raises(InvalidRecipient) as caught:
+        normalize_phone(raw, "FR", channel)
+    assert (str(caught.value), caught.value.hint) == (message, hint)
+
+
+def test_a_fixed_line_can_receive_a_voice_sms() -> None:
+    assert normalize_phone("01 23 45 67 89", "FR", "voice_sms") == "+33123456789"
+
+
+def test_the_e164_fast_path_agrees_with_a_full_parse() -> None:
+    rng = random.Random(1234)
+    codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+    samples = [f"+33{rng.choice('67')}{rng.randrange(10**8):08d}" for _ in range(1500)]
+    samples += [f"+262{rng.choice(['692', '262'])}{rng.randrange(10**6):06d}" for _ in range(300)]
+    samples += [
+        f"+{rng.choice(codes)}{rng.randrange(10 ** rng.randint(6, 11))}" for _ in range(3000)
+    ]
+    taken = 0
+    for raw in samples:
+        fast = _fast_e164_type(raw[1:])
+        if fast is None:
+            continue
+        taken += 1
+        try:
+            slow: tuple[str, int] | None = _parse(raw, "FR")
+        except InvalidRecipient:
+            slow = None
+        if slow is None:
+            assert fast[1] == phonenumbers.PhoneNumberType.UNKNOWN, raw
+        else:
+            assert fast == slow, raw
+    assert taken > 0.8 * len(samples)
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [("Axelle.Durand@Example.COM", "axelle.durand@example.com"), (" a@b.fr ", "a@b.fr")],
+)
+def test_emails_are_lower_cased(raw: str, normalized: str) -> None:
+    assert normalize_email(raw) == normalized
+
+
+@pytest.mark.parametrize("raw", ["axelle", "a@b", "a b@c.fr", "a@@b.fr"])
+def test_bad_emails(raw: str) -> None:
+    with pytest.raises(InvalidRecipient) as caught:
+        normalize_email(raw)
+    assert str(caught.value) == f"'{raw}' is not a valid e-mail address"
+
+
+def test_conversation_ids_are_uuids() -> None:
+    assert normalize_conversation_id("ABCDEF00-0000-4000-8000-000000000001") == (
+        "abcdef00-0000-4000-8000-000000000001"
+    )
+    with pytest.raises(InvalidRecipient) as caught:
+        normalize_conversation_id("conv-1")
+    assert str(caught.value) == "'conv-1' is not a valid conversation_id"
+
+
+def test_csv_with_bom_semicolons_quotes_and_empty_cells(tmp_path: Path) -> None:
+    text = (
+        "\ufeffphone_number;first_name;city\n"
+        "06 12 34 56 78;Axelle;Paris\n"
+        '"+33 6 98 76 54 32";"Chloé; la grande";\n'
+    )
+    result = load(tmp_path, "c.csv", text)
+    assert errors(result) == []
+    assert [(c.key, c.fields, c.line) for c in result.contacts] == [
+        (
+            "+33612345678",
+            {"phone_number": "+33612345678", "first_name": "Axelle", "city": "Paris"},
+            2,
+        ),
+        ("+33698765432", {"phone_number": "+33698765432", "first_name": "Chloé; la grande"}, 3),
+    ]
+
+
+def test_bad_csv_rows_are_reported_with_file_line_and_column(tmp_path: Path) -> None:
+    text = (
+        "first_name,phone_number\n"
+        "Axelle,06 12 34 56 78\n"
+        "\n"
+        "Bob,06 12 34 56 7\n"
+        "Dan,01 23 45 67 89\n"
+        "Eve\n"
+        "Fay,\n"
+        '"multi\nline",06 98 76 54 32\n'
+        "Gus,06 98 76 54 3x\n"
+    )
+    result = load(tmp_path, "c.csv", text)
+    assert errors(result) == [
+        "contacts/c.csv:4:5: error: '06 12 34 56 7' is not a valid phone number for region FR",
+        "contacts/c.csv:5:5: error: '01 23 45 67 89' (+33123456789) is a fixed line: "
+        "it cannot receive SMS\n  hint: SMS and RCS need a mobile number",
+        "contacts/c.csv:6: error: row has 1 cells, the header has 2\n"
+        "  hint: cells are separated by ','; quote values that contain it",
+        "contacts/c.csv:7: error: contact has no phone_number (needed for channel sms)",
+        "contacts/c.csv:10:5: error: '06 98 76 54 3x' is not a phone number: only digits, "
+        "spaces, dots, dashes, parentheses and a leading + are allowed",
+    ]
+    assert [(c.key, c.line) for c in result.contacts] == [("+33612345678", 2), ("+33698765432", 8)]
+
+
+def test_csv_header_problems(tmp_path: Path) -> None:
+    result = load(tmp_path, "c.csv", "phone_number,name,,name\n0612345678,a,b,c\n")
+    assert errors(result) == [
+        "contacts/c.csv:1:19: error: empty column name in the header",
+        "contacts/c.csv:1:20: error: duplicate column 'name'",
+    ]
+
+
+def test_csv_that_is_not_utf8(tmp_path: Path) -> None:
+    result = load(tmp_path, "c.csv", "phone_number,city\n0612345678,B\xe9ziers\n".encode("latin-1"))
+    assert errors(result) == [
+        "contacts/c.csv:2:13: error: not UTF-8 text (byte 0xe9)\n"
+        "  hint: save the file as UTF-8 (in Excel: 'CSV UTF-8')"
+    ]
+
+
+def test_yaml_contacts_with_lines_and_columns(tmp_path: Path) -> None:
+    text = (
+        "- {phone_number: '+33612345678', first_name: Axelle, param1: 12}\n"
+        "- phone_number: 0612345678\n"
+        "  first_name: Bob\n"
+        "- phone_number: '06 12 34 56 7'\n"
+        "- first_name: [a, b]\n"
+        "  phone_number: '0698765432'\n"
+    )
+    result = load(tmp_path, "c.yaml", text)
+    assert errors(result) == [
+        "contacts/c.yaml:2:17: error: phone_number must be a string, not the number 612345678"
+        '\n  hint: quote it: a number loses its leading 0 or + (write "0612345678")',
+        "contacts/c.yaml:4:17: error: '06 12 34 56 7' is not a valid phone number for region FR",
+        "contacts/c.yaml:5:15: error: first_name must be a single value, not a list",
+    ]
+    assert [(c.key, c.fields, c.line) for c in result.contacts] == [
+        (
+            "+33612345678",
+            {"phone_number": "+33612345678", "first_name": "Axelle", "param1": "12"},
+            1,
+        )
+    ]
+
+
+def test_json_contacts_know_their_line(tmp_path: Path) -> None:
+    text = (
+        '[\n  {"email": "A@Example.com", "first_name": "Axelle"},\n'
+        '  {"email": "not-an-email"},\n'
+        '  {"email": "b@example.com", "vip": true, "score": 1.5, "none": null}\n]\n'
+    )
+    result = load(tmp_path, "c.json", text, channel="email")
+    assert errors(result) == [
+        "contacts/c.json:3: error: 'not-an-email' is not a valid e-mail address"
+    ]
+    assert [(c.key, c.fields, c.line) for c in result.contacts] == [
+        ("a@example.com", {"email": "a@example.com", "first_name": "Axelle"}, 2),
+        ("b@example.com", {"email": "b@example.com", "vip": "true", "score": "1.5"}, 4),
+    ]
+
+
+def test_json_syntax_error(tmp_path: Path) -> None:
+    text = '[\n {"email": "a@b.fr"}\n {"email": "c@d.fr"}\n]'
+    result = load(tmp_path, "c.json", text, channel="email")
+    assert errors(result) == ["contacts/c.json:3:2: error: invalid JSON: Expecting ',' delimiter"]
+
+
+def test_duplicates_collapse_and_exclude_lists_remove(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(
+        "phone_number,first_name\n0612345678,First\n+33 6 12 34 56 78,Second\n"
+        "0698765432,Out\n0698765432,Out again\n0611111111,Stays\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "optout.csv").write_text(
+        "phone_number,email\n+33698765432,\n,someone@example.com\n", encoding="utf-8"
+    )
+    result = collect(
+        [open_source(tmp_path / "a.csv", "a.csv")],
+        [open_source(tmp_path / "optout.csv", "optout.csv")],
+        "sms",
+        "FR",
+    )
+    assert errors(result) == []
+    assert [(c.key, c.fields["first_name"]) for c in result.contacts] == [
+        ("+33612345678", "First"),
+        ("+33611111111", "Stays"),
+    ]
+    assert (result.duplicates, result.excluded) == (2, 1)
+
+
+def test_a_bad_number_in_an_exclude_list_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "optout.csv").write_text("phone_number\n06 12 34\n", encoding="utf-8")
+    result = collect([], [open_source(tmp_path / "optout.csv", "optout.csv")], "sms", "FR")
+    assert errors(result) == [
+        "optout.csv:2:1: error: '06 12 34' is not a valid phone number for region FR"
+    ]
+
+
+def test_errors_are_capped_per_file(tmp_path: Path) -> None:
+    rows = "".join(f"0{i:09d}\n" for i in range(25))
+    result = load(tmp_path, "c.csv", "phone_number\n" + rows)
+    assert len(result.errors) == 21
+    assert (
+        result.errors[-1].format() == "contacts/c.csv: error: 5 more errors in this file not shown"
+    )
