@@ -1,0 +1,207 @@
+"""One apply at a time: the lock, its takeover from dead processes, and `unlock`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from octoplan.errors import StateError
+from octoplan.state.base import LockHeld, LockInfo, StateStore
+from octoplan.state.open import is_postgres, open_state
+from octoplan.state.procs import describe_lock, host_name
+from tests.state.helpers import T0
+
+ROOT = Path(__file__).resolve().parents[2]
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from octoplan.state.open import open_state
+
+    store = open_state(sys.argv[1], Path(sys.argv[2]))
+    store.acquire_lock("octoplan apply by holder", timeout=30)
+    print("locked", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+@pytest.fixture
+def holder(state_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the lock, until the test kills it."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, state_url, str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == "locked\n"
+    yield process
+    process.kill()
+    process.wait()
+
+
+def kill(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+def test_the_lock_names_its_holder_and_is_released(store: StateStore) -> None:
+    store.acquire_lock("octoplan apply by alice", timeout=0)
+    info = store.lock_info()
+    assert info is not None
+    assert (info.holder, info.host, info.pid) == (
+        "octoplan apply by alice",
+        host_name(),
+        os.getpid(),
+    )
+    store.release_lock()
+    assert store.lock_info() is None
+
+
+def test_locked_releases_even_on_error(store: StateStore) -> None:
+    with pytest.raises(RuntimeError), store.locked("octoplan apply", timeout=0):
+        raise RuntimeError("boom")
+    assert store.lock_info() is None
+
+
+def test_one_process_cannot_take_its_own_lock_twice(store: StateStore) -> None:
+    store.acquire_lock("octoplan apply", timeout=0)
+    with pytest.raises(StateError) as caught:
+        store.acquire_lock("octoplan apply", timeout=0)
+    assert str(caught.value) == "this process already holds the state lock"
+
+
+def test_a_second_store_waits_then_names_the_holder(
+    store: StateStore, state_url: str, tmp_path: Path
+) -> None:
+    store.acquire_lock("octoplan apply by alice", timeout=0)
+    other = open_state(state_url, tmp_path)
+    try:
+        with pytest.raises(LockHeld) as caught:
+            other.acquire_lock("octoplan apply by bob", timeout=0.3)
+        info = store.lock_info()
+        assert info is not None
+        assert caught.value.info == info
+        assert str(caught.value) == (
+            f"state is locked by {describe_lock(info)}; waited 0.3s. "
+            "Wait for it to finish, or run `octoplan state unlock` if it is gone."
+        )
+        store.release_lock()
+        other.acquire_lock("octoplan apply by bob", timeout=0)
+        assert other.lock_info() is not None
+    finally:
+        other.close()
+
+
+def test_a_live_holder_in_another_process_keeps_the_lock(
+    store: StateStore, holder: subprocess.Popen[str]
+) -> None:
+    with pytest.raises(LockHeld) as caught:
+        store.acquire_lock("octoplan apply by bob", timeout=0.5)
+    assert caught.value.info is not None
+    assert (caught.value.info.holder, caught.value.info.pid) == (
+        "octoplan apply by holder",
+        holder.pid,
+    )
+
+
+def test_a_killed_holder_never_blocks_the_next_apply(
+    store: StateStore, holder: subprocess.Popen[str]
+) -> None:
+    gone = store.lock_info()
+    assert gone is not None
+    kill(holder)
+    # SQLite: the dead pid's row is taken over; PostgreSQL: the lock died with the connection.
+    store.acquire_lock("octoplan apply by bob", timeout=10)
+    info = store.lock_info()
+    assert info is not None
+    assert (info.holder, info.pid) == ("octoplan apply by bob", os.getpid())
+    [entry] = store.audit_log()
+    reason = "connection" if is_postgres(store.info().url) else "process"
+    assert (entry.action, entry.detail) == (
+        "takeover",
+        f"took over the lock of {describe_lock(gone)}: its {reason} is gone "
+        f"(by octoplan apply by bob (pid {os.getpid()} on {host_name()}))",
+    )
+
+
+def test_unlock_without_a_lock_does_nothing(store: StateStore) -> None:
+    assert store.unlock("alice@laptop") is None
+    assert store.audit_log() == []
+
+
+def test_unlock_refuses_a_live_holder_unless_forced(
+    store: StateStore, holder: subprocess.Popen[str]
+) -> None:
+    info = store.lock_info()
+    assert info is not None
+    with pytest.raises(StateError) as caught:
+        store.unlock("alice@laptop")
+    if is_postgres(store.info().url):
+        expected = (
+            f"the state lock is held by {describe_lock(info)}, whose database connection is "
+            "still open; let it finish or stop it, or use --force to end that connection"
+        )
+        removed = "ended the connection and removed the lock"
+    else:
+        expected = (
+            f"the state lock is held by {describe_lock(info)}, which is still running; "
+            "let it finish or stop it, or use --force"
+        )
+        removed = "removed the lock"
+    assert str(caught.value) == expected
+    assert store.unlock("alice@laptop", force=True) == info
+    assert store.lock_info() is None
+    store.acquire_lock("octoplan apply by bob", timeout=0)
+    [entry] = store.audit_log()
+    forced = "" if is_postgres(store.info().url) else " (forced)"
+    assert (entry.action, entry.detail) == (
+        "unlock",
+        f"{removed} of {describe_lock(info)}{forced} (by alice@laptop)",
+    )
+
+
+def test_unlock_removes_what_a_killed_holder_left(
+    store: StateStore, holder: subprocess.Popen[str]
+) -> None:
+    info = store.lock_info()
+    kill(holder)
+    assert store.unlock("alice@laptop") == info
+    assert [entry.action for entry in store.audit_log()] == ["unlock"]
+    assert store.unlock("alice@laptop") is None
+
+
+def test_sqlite_a_lock_from_another_host_is_not_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    open_state(str(path), tmp_path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO locks VALUES ('apply', 'octoplan apply by ci', 'runner-7', 4242, NULL, "
+            "'2026-03-01T09:00:00.000000+00:00', 'token')"
+        )
+    conn.close()
+    store = open_state(str(path), tmp_path)
+    try:
+        info = LockInfo("octoplan apply by ci", "runner-7", 4242, T0)
+        with pytest.raises(LockHeld) as caught:
+            store.acquire_lock("octoplan apply by bob", timeout=0.2)
+        assert str(caught.value) == (
+            "state is locked by octoplan apply by ci (pid 4242 on runner-7, "
+            "since 2026-03-01 09:00:00 UTC); waited 0.2s. "
+            "Wait for it to finish, or run `octoplan state unlock` if it is gone."
+        )
+        assert store.unlock("alice@laptop") == info
+        store.acquire_lock("octoplan apply by bob", timeout=0)
+    finally:
+        store.close()

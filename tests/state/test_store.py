@@ -1,0 +1,354 @@
+"""The state contract, run against both backends (the `state_url` fixture)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from octoplan.errors import StateError
+from octoplan.state.base import (
+    STATUS_PRECEDENCE,
+    AuditEntry,
+    BatchStatus,
+    CampaignSummary,
+    RecipientRecord,
+    StateStore,
+)
+from octoplan.state.open import describe, open_state
+from tests.state.helpers import T0, at, batch_in, intent
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_new_state_is_empty_at_serial_zero(store: StateStore, state_url: str) -> None:
+    info = store.info()
+    assert (info.serial, info.schema_version, info.url) == (0, 1, describe(state_url))
+    assert len(info.lineage) == 32
+    assert store.campaigns() == []
+    assert store.recipients("spring") == {}
+    assert store.batches() == []
+    assert store.audit_log() == []
+    assert store.lock_info() is None
+
+
+def test_lineage_and_serial_survive_reopening(
+    store: StateStore, state_url: str, tmp_path: Path
+) -> None:
+    store.record_intent(intent("r1", ["+33600000001"]), at(0))
+    before = store.info()
+    store.close()
+    again = open_state(state_url, tmp_path)
+    try:
+        assert again.info() == before
+        assert again.batch("r1") is not None
+    finally:
+        again.close()
+
+
+def test_an_intent_is_recorded_whole(store: StateStore) -> None:
+    store.record_intent(intent("r1", ["+33600000002", "+33600000001"]), at(0))
+    batch = store.batch("r1")
+    assert batch is not None
+    assert (batch.request_id, batch.campaign_id, batch.channel, batch.endpoint) == (
+        "r1",
+        "spring",
+        "sms",
+        "sms-campaign/send",
+    )
+    assert batch.payload == '{"request_id": "r1"}'
+    assert (batch.status, batch.recipients_count, batch.attempts) == (BatchStatus.INTENT, 2, 0)
+    assert (batch.created_at, batch.updated_at, batch.first_sent_at) == (T0, T0, None)
+    assert batch.created_at.tzinfo is UTC
+    assert (batch.send_at, batch.estimated_cost) == (None, pytest.approx(0.09))
+    assert (batch.ticket, batch.cost, batch.error_code, batch.error_message) == (None,) * 4
+    assert store.batch_recipients("r1") == [("+33600000001", "h1"), ("+33600000002", "h1")]
+    assert store.batch("nope") is None
+
+
+def test_every_write_bumps_serial_once(store: StateStore) -> None:
+    serials = [store.info().serial]
+    store.record_intent(intent("r1", ["+33600000001"]), at(0))
+    serials.append(store.info().serial)
+    store.mark_attempt("r1", at(1))
+    serials.append(store.info().serial)
+    store.record_outcome("r1", BatchStatus.IN_DOUBT, at(2))
+    serials.append(store.info().serial)
+    store.resolve("r1", sent=True, now=at(3), actor="alice")
+    serials.append(store.info().serial)
+    assert serials == [0, 1, 2, 3, 4]
+
+
+def test_recording_the_same_intent_again_is_a_resume(store: StateStore) -> None:
+    store.record_intent(intent("r1", ["+33600000001"]), at(0))
+    store.record_outcome("r1", BatchStatus.ACCEPTED, at(1), ticket="T1")
+    serial = store.info().serial
+    store.record_intent(intent("r1", ["+33600000001"]), at(5))
+    batch = store.batch("r1")
+    assert batch is not None
+    assert (batch.status, batch.ticket, batch.created_at) == (BatchStatus.ACCEPTED, "T1", T0)
+    assert store.info().serial == serial
+
+
+def test_the_same_request_id_with_another_payload_is_refused(store: StateStore) -> None:
+    store.record_intent(intent("r1", ["+33600000001"]), at(0))
+    with pytest.raises(StateError) as caught:
+        store.record_intent(intent("r1", ["+33600000001"], payload="{}"), at(1))
+    assert str(caught.value) == (
+        "request r1 is already in state with another payload; "
+        "request ids must be derived from the whole content of a request"
+    )
+
+
+def test_a_recipient_twice_in_one_request_is_refused(store: StateStore) -> None:
+    with pytest.raises(StateError) as caught:
+        store.record_intent(intent("r1", ["+33600000001", "+33600000001"]), at(0))
+    assert str(caught.value) == "request r1 lists a recipient twice"
+    assert store.batch("r1") is None
+    assert store.info().serial == 0
+
+
+def test_a_full_request_of_500_recipients(store: StateStore) -> None:
+    keys = [f"+336{n:08d}" for n in range(500)]
+    store.record_intent(intent("big", keys), at(0))
+    assert len(store.batch_recipients("big")) == 500
+    assert set(store.recipients("spring")) == set(keys)
+
+
+def test_attempts_count_and_the_first_send_is_kept(store: StateStore) -> None:
+    store.record_intent(intent("r1", ["+33600000001"]), at(0))
+    store.mark_attempt("r1", at(1))
+    store.mark_attempt("r1", at(2))
+    batch = store.batch("r1")
+    assert batch is not None
+    assert (batch.attempts, batch.first_sent_at, batch.updated_at) == (2, at(1), at(2))
+
+
+def test_writes_to_an_unknown_request_are_refused(store: StateStore) -> None:
+    with pytest.raises(StateError) as caught:
+        store.mark_attempt("ghost", at(0))
+    assert str(caught.value) == "no request ghost in state"
+    with pytest.raises(StateError) as caught:
+        store.record_outcome("ghost", BatchStatus.ACCEPTED, at(0))
+    assert str(caught.value) == "no request ghost in state"
+    assert store.info().serial == 0
+
+
+def test_an_outcome_is_recorded_on_the_batch_and_its_recipients(store: StateStore) -> None:
+    store.record_intent(intent("r1", ["+33600000001", "+33600000002"]), at(0))
+    store.record_outcome("r1", BatchStatus.ACCEPTED, at(1), ticket="T-42", cost=0.09)
+    batch = store.batch("r1")
+    assert batch is not None
+    assert (batch.status, batch.ticket, batch.cost, batch.updated_at) == (
+        BatchStatus.ACCEPTED,
+        "T-42",
+        pytest.approx(0.09),
+        at(1),
+    )
+    assert {record.status for record in store.recipients("spring").values()} == {
+        BatchStatus.ACCEPTED
+    }
+
+
+def test_a_refusal_keeps_the_api_code_and_message(store: StateStore) -> None:
+    store.record_intent(intent("r1", ["+33600000001"]), at(0))
+    store.record_outcome(
+        "r1", BatchStatus.REFUSED, at(1), error_code=121, error_message="STOP mention missing"
+    )
+    batch = store.batch("r1")
+    assert batch is not None
+    assert (batch.status, batch.error_code, batch.error_message) == (
+        BatchStatus.REFUSED,
+        121,
+        "STOP mention missing",
+    )
+
+
+@pytest.mark.parametrize("later", [BatchStatus.REFUSED, BatchStatus.IN_DOUBT])
+def test_an_accepted_request_never_goes_back(store: StateStore, later: BatchStatus) -> None:
+    store.record_intent(intent("r1", ["+33600000001"]), at(0))
+    store.record_outcome("r1", BatchStatus.ACCEPTED, at(1))
+    with pytest.raises(StateError) as caught:
+        store.record_outcome("r1", later, at(2))
+    assert str(caught.value) == f"request r1 is accepted; it cannot become {later}"
+    assert store.recipients("spring")["+33600000001"].status is BatchStatus.ACCEPTED
+
+
+def test_an_accepted_request_can_be_cancelled(store: StateStore) -> None:
+    batch_in(store, "r1", ["+33600000001"], BatchStatus.CANCELLED)
+    assert store.recipients("spring")["+33600000001"].status is BatchStatus.CANCELLED
+
+
+def test_intent_is_not_an_outcome(store: StateStore) -> None:
+    store.record_intent(intent("r1", ["+33600000001"]), at(0))
+    with pytest.raises(ValueError, match="use record_intent"):
+        store.record_outcome("r1", BatchStatus.INTENT, at(1))
+
+
+PAIRS = [(a, b) for a in BatchStatus for b in BatchStatus]
+
+
+@pytest.mark.parametrize(("first", "second"), PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
+def test_the_deciding_record_follows_status_precedence(
+    store: StateStore, first: BatchStatus, second: BatchStatus
+) -> None:
+    batch_in(store, "a", ["+33600000001", "+33600000002"], first, content_hash="old")
+    batch_in(store, "b", ["+33600000001"], second, content_hash="new")
+    if STATUS_PRECEDENCE.index(first) < STATUS_PRECEDENCE.index(second):
+        expected = RecipientRecord("+33600000001", "old", "a", first)
+    else:  # a tie goes to the later batch
+        expected = RecipientRecord("+33600000001", "new", "b", second)
+    assert store.recipients("spring") == {
+        "+33600000001": expected,
+        "+33600000002": RecipientRecord("+33600000002", "old", "a", first),
+    }
+
+
+def test_recipients_are_per_campaign(store: StateStore) -> None:
+    batch_in(store, "a", ["+33600000001"], BatchStatus.ACCEPTED)
+    batch_in(store, "b", ["+33600000001"], BatchStatus.REFUSED, campaign_id="autumn")
+    assert store.recipients("spring")["+33600000001"].status is BatchStatus.ACCEPTED
+    assert store.recipients("autumn")["+33600000001"].status is BatchStatus.REFUSED
+    assert store.recipients("winter") == {}
+
+
+def test_batches_filter_by_campaign_and_status_in_intent_order(store: StateStore) -> None:
+    batch_in(store, "z", ["+33600000001"], BatchStatus.ACCEPTED)
+    batch_in(store, "a", ["+33600000002"], BatchStatus.IN_DOUBT)
+    batch_in(store, "m", ["+33600000003"], BatchStatus.INTENT, campaign_id="autumn")
+
+    def ids(**kwargs: object) -> list[str]:
+        return [batch.request_id for batch in store.batches(**kwargs)]  # type: ignore[arg-type]
+
+    assert ids() == ["z", "a", "m"]
+    assert ids(campaign_id="spring") == ["z", "a"]
+    assert ids(statuses=[BatchStatus.INTENT, BatchStatus.IN_DOUBT]) == ["a", "m"]
+    assert ids(campaign_id="spring", statuses=[BatchStatus.INTENT]) == []
+    assert ids(statuses=[]) == []
+
+
+def test_campaign_summaries_count_each_recipient_once(store: StateStore) -> None:
+    store.record_intent(intent("a", ["+33600000001", "+33600000002", "+33600000003"]), at(0))
+    store.record_outcome("a", BatchStatus.REFUSED, at(1), error_code=106)
+    store.record_intent(intent("b", ["+33600000001"], content_hash="h2"), at(2))
+    store.record_outcome("b", BatchStatus.ACCEPTED, at(3), ticket="T", cost=0.045)
+    store.record_intent(intent("c", ["+33600000004"]), at(4))
+    batch_in(store, "d", ["+33600000009"], BatchStatus.ACCEPTED, campaign_id="autumn")
+    assert store.campaigns() == [
+        CampaignSummary("autumn", 1, 1, 0, 0, 0.0, at(1)),
+        CampaignSummary(
+            campaign_id="spring",
+            batches=3,
+            recipients_sent=1,
+            recipients_pending=1,
+            recipients_refused=2,
+            cost=pytest.approx(0.045),  # type: ignore[arg-type]
+            last_activity=at(4),
+        ),
+    ]
+
+
+def test_resolve_settles_a_request_in_doubt_and_is_audited(store: StateStore) -> None:
+    batch_in(store, "r1", ["+33600000001"], BatchStatus.IN_DOUBT)
+    batch_in(store, "r2", ["+33600000002"], BatchStatus.INTENT)
+    store.resolve("r1", sent=True, now=at(10), actor="alice@laptop")
+    store.resolve("r2", sent=False, now=at(11), actor="bob@ci")
+    records = store.recipients("spring")
+    assert records["+33600000001"].status is BatchStatus.ACCEPTED
+    assert records["+33600000002"].status is BatchStatus.NOT_SENT
+    assert store.audit_log() == [
+        AuditEntry(
+            at(10), "resolve", "request r1 of spring: in_doubt -> accepted (by alice@laptop)"
+        ),
+        AuditEntry(at(11), "resolve", "request r2 of spring: intent -> not_sent (by bob@ci)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (BatchStatus.ACCEPTED, "request r1 is accepted, not in doubt"),
+        (BatchStatus.REFUSED, "request r1 is refused, not in doubt"),
+        (BatchStatus.NOT_SENT, "request r1 is not_sent, not in doubt"),
+    ],
+)
+def test_only_requests_in_doubt_can_be_resolved(
+    store: StateStore, status: BatchStatus, message: str
+) -> None:
+    batch_in(store, "r1", ["+33600000001"], status)
+    serial = store.info().serial
+    with pytest.raises(StateError) as caught:
+        store.resolve("r1", sent=True, now=at(10), actor="alice")
+    assert str(caught.value) == (
+        f"{message}: only requests left as intent or in_doubt can be resolved"
+    )
+    assert store.info().serial == serial
+
+
+def test_resolving_an_unknown_request_says_where_to_look(store: StateStore) -> None:
+    with pytest.raises(StateError) as caught:
+        store.resolve("ghost", sent=True, now=at(10), actor="alice")
+    assert str(caught.value) == (
+        "no request ghost in state; `octoplan state show CAMPAIGN` lists the requests of a campaign"
+    )
+
+
+def test_times_come_back_as_utc_whatever_they_went_in_as(store: StateStore) -> None:
+    paris = timezone(timedelta(hours=1))
+    store.record_intent(intent("r1", ["+33600000001"]), datetime(2026, 3, 1, 10, 0, tzinfo=paris))
+    store.mark_attempt("r1", datetime(2026, 3, 1, 9, 5))  # naive: taken as UTC
+    batch = store.batch("r1")
+    assert batch is not None
+    assert (batch.created_at, batch.first_sent_at) == (T0, at(5))
+    assert batch.created_at.utcoffset() == timedelta(0)
+
+
+def test_two_stores_on_one_state_see_each_others_writes(
+    store: StateStore, state_url: str, tmp_path: Path
+) -> None:
+    other = open_state(state_url, tmp_path)
+    try:
+        store.record_intent(intent("r1", ["+33600000001"]), at(0))
+        other.record_outcome("r1", BatchStatus.ACCEPTED, at(1))
+        assert store.recipients("spring")["+33600000001"].status is BatchStatus.ACCEPTED
+        assert store.info() == other.info()
+    finally:
+        other.close()
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from octoplan.state.base import BatchStatus
+    from octoplan.state.open import open_state
+    from tests.state.helpers import at, intent
+
+    store = open_state(sys.argv[1], Path(sys.argv[2]))
+    for n in range(40):
+        request_id = f"{sys.argv[3]}-{n}"
+        store.record_intent(intent(request_id, [f"+336{n:08d}", f"+337{n:08d}"]), at(n))
+        store.mark_attempt(request_id, at(n))
+        store.record_outcome(request_id, BatchStatus.ACCEPTED, at(n), cost=0.09)
+    store.close()
+    """
+)
+
+
+def test_writers_in_two_processes_lose_nothing(
+    store: StateStore, state_url: str, tmp_path: Path
+) -> None:
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, state_url, str(tmp_path), name], cwd=ROOT)
+        for name in ("left", "right")
+    ]
+    assert [writer.wait(timeout=120) for writer in writers] == [0, 0]
+    assert store.info().serial == 2 * 40 * 3
+    assert len(store.batches(statuses=[BatchStatus.ACCEPTED])) == 80
+    [summary] = store.campaigns()
+    assert (summary.batches, summary.recipients_sent) == (80, 80)
+    assert summary.cost == pytest.approx(80 * 0.09)
