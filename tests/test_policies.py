@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from octoplan.model import MarketingHours, Pricing
+from octoplan.policies import MessageChecks, check_send_at
+from octoplan.sms import count
+
+WHERE = ("campaigns/promo.yaml", 4, 7)
+
+
+def checks(template: str, marketing: bool = True, max_segments: int = 3) -> MessageChecks:
+    return MessageChecks(
+        campaign_id="promo",
+        channel="sms",
+        marketing=marketing,
+        text_where=WHERE,
+        template_source=template,
+        template_first_line=4,
+        template_path="campaigns/promo.yaml",
+        max_segments=max_segments,
+        pricing=Pricing(sms={"FR": 0.05, "default": 0.1}),
+    )
+
+
+def report(c: MessageChecks, texts: dict[str, str]) -> list[str]:
+    for recipient, text in texts.items():
+        c.check(recipient, text, count(text))
+    return [d.format() for d in c.report()]
+
+
+def test_marketing_sms_needs_the_stop_mention() -> None:
+    c = checks("Promo {{ x }}")
+    assert report(c, {"+33612345678": "Promo -30%", "+33698765432": "Promo STOP au 30101"}) == [
+        "campaigns/promo.yaml:4:7: error: campaign promo: marketing SMS must contain "
+        "'STOP au 30101': missing in 1 of 2 messages (e.g. +33612345678)\n"
+        "  hint: add 'STOP au 30101' to the text, or set purpose: alert if these messages are "
+        "transactional"
+    ]
+
+
+def test_transactional_sms_needs_no_stop_mention() -> None:
+    assert report(checks("Code", marketing=False), {"+33612345678": "Code 1234"}) == []
+
+
+def test_ucs2_warning_names_the_character_its_place_and_the_cost() -> None:
+    template = "Bonjour,\nl’offre {{ x }}"
+    texts = {f"+336123456{i:02d}": "l’offre " + "x" * 80 for i in range(10, 13)}
+    assert report(checks(template, marketing=False), texts) == [
+        "campaigns/promo.yaml:4:7: warning: campaign promo: ’ (U+2019) at "
+        "campaigns/promo.yaml:5:2 makes 3 messages UCS-2 (70 characters per SMS instead of "
+        '160): 3 extra SMS parts in total\n  hint: replace them to stay in GSM-7: ’ -> "\'"'
+    ]
+
+
+def test_too_long_too_many_parts_and_empty_fields() -> None:
+    c = checks("{{ contact.first_name }}", marketing=False, max_segments=3)
+    assert report(c, {"+33612345678": "x" * 1300, "+33698765432": "Bonjour , ici"}) == [
+        "campaigns/promo.yaml:4:7: error: campaign promo: 1 of 2 messages exceed the API's 1224 "
+        "characters (e.g. +33612345678: 1,300 characters)",
+        "campaigns/promo.yaml:4:7: warning: campaign promo: 1 of 2 messages need more than 3 SMS "
+        "parts (e.g. +33612345678: 9 parts)\n"
+        "  hint: shorten the text or raise policies.max_segments",
+        "campaigns/promo.yaml:4:7: warning: campaign promo: 1 of 2 messages look like a field "
+        "printed empty (e.g. +33698765432: 'Bonjour , ici')\n"
+        "  hint: give the field a default: {{ contact.first_name | default('') }} and adjust the "
+        "punctuation, or test it with {% if %}",
+    ]
+
+
+def test_cost_is_parts_times_the_price_of_the_destination() -> None:
+    c = checks("x", marketing=False)
+    assert c.check("+33612345678", "x" * 200, count("x" * 200)) == 0.1
+    assert c.check("+447911123456", "hi", count("hi")) == 0.1
+    assert c.check("+262692123456", "hi", count("hi")) == 0.1
+    assert round(c.cost, 6) == 0.3
+
+
+@pytest.mark.parametrize(
+    ("when", "problem"),
+    [
+        ("2026-11-27T09:00:00+01:00", None),
+        ("2026-11-27T07:59:00+01:00", "marketing messages go out between 08:00 and 20:00"),
+        ("2026-11-27T20:00:00+01:00", "marketing messages go out between 08:00 and 20:00"),
+        ("2026-11-27T19:30:00+00:00", "marketing messages go out between 08:00 and 20:00"),
+        ("2026-11-29T10:00:00+01:00", "sun is not a marketing day (mon, tue, wed, thu, fri, sat)"),
+        ("2026-07-14T10:00:00+02:00", "2026-07-14 is a public holiday (National Day)"),
+    ],
+)
+def test_marketing_hours(when: str, problem: str | None) -> None:
+    result = check_send_at(datetime.fromisoformat(when), MarketingHours(), WHERE, "promo")
+    if problem is None:
+        assert result is None
+    else:
+        assert result is not None
+        local = datetime.fromisoformat(when).astimezone(
+            __import__("zoneinfo").ZoneInfo("Europe/Paris")
+        )
+        assert result.format() == (
+            f"campaigns/promo.yaml:4:7: error: campaign promo: send_at "
+            f"{local:%a %d %b %Y %H:%M} Europe/Paris is outside marketing hours: {problem}\n"
+            "  hint: move send_at, or change policies.marketing_hours in octoplan.yaml"
+        )
