@@ -96,9 +96,7 @@ def test_marketing_hours(when: str, problem: str | None) -> None:
         assert result is None
     else:
         assert result is not None
-        local = datetime.fromisoformat(when).astimezone(
-            __import__("zoneinfo").ZoneInfo("Europe/Paris")
-        )
+        local = datetime.fromisoformat(when).astimezone(ZoneInfo("Europe/Paris"))
         assert result.format() == (
             f"campaigns/promo.yaml:4:7: error: campaign promo: send_at "
             f"{local:%a %d %b %Y %H:%M} Europe/Paris is outside marketing hours: {problem}\n"
