@@ -64,7 +64,8 @@ def test_an_intent_is_recorded_whole(store: StateStore) -> None:
     assert (batch.status, batch.recipients_count, batch.attempts) == (BatchStatus.INTENT, 2, 0)
     assert (batch.created_at, batch.updated_at, batch.first_sent_at) == (T0, T0, None)
     assert batch.created_at.tzinfo is UTC
-    assert (batch.send_at, batch.estimated_cost) == (None, pytest.approx(0.09))
+    assert batch.send_at is None
+    assert batch.estimated_cost == pytest.approx(0.09)
     assert (batch.ticket, batch.cost, batch.error_code, batch.error_message) == (None,) * 4
     assert store.batch_recipients("r1") == [("+33600000001", "h1"), ("+33600000002", "h1")]
     assert store.batch("nope") is None
@@ -143,12 +144,8 @@ def test_an_outcome_is_recorded_on_the_batch_and_its_recipients(store: StateStor
     store.record_outcome("r1", BatchStatus.ACCEPTED, at(1), ticket="T-42", cost=0.09)
     batch = store.batch("r1")
     assert batch is not None
-    assert (batch.status, batch.ticket, batch.cost, batch.updated_at) == (
-        BatchStatus.ACCEPTED,
-        "T-42",
-        pytest.approx(0.09),
-        at(1),
-    )
+    assert (batch.status, batch.ticket, batch.updated_at) == (BatchStatus.ACCEPTED, "T-42", at(1))
+    assert batch.cost == pytest.approx(0.09)
     assert {record.status for record in store.recipients("spring").values()} == {
         BatchStatus.ACCEPTED
     }

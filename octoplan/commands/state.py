@@ -1,0 +1,240 @@
+"""`octoplan state list | show ID | unlock | resolve ID`: inspect and repair state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from octoplan import clock
+from octoplan.commands.context import AppContext
+from octoplan.errors import StateError, UsageError
+from octoplan.mask import mask_recipient
+from octoplan.state.base import BatchRecord, BatchStatus, StateStore
+from octoplan.state.open import (
+    describe,
+    open_state,
+    resolve_location,
+    state_exists,
+    state_location,
+)
+from octoplan.state.procs import default_actor, describe_lock
+
+
+def _location(app: AppContext) -> str:
+    return resolve_location(state_location(app.root), app.root)
+
+
+def _open(app: AppContext) -> StateStore | None:
+    """The state, or None when it does not exist yet (reading never creates it)."""
+    location = _location(app)
+    if not state_exists(location, app.root):
+        return None
+    return open_state(location, app.root)
+
+
+def _time(moment: datetime | None) -> str:
+    return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _table(rows: Sequence[Sequence[str]], right: frozenset[int]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(
+            cell.rjust(width) if i in right else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
+
+
+def run_list(app: AppContext, fmt: str) -> int:
+    store = _open(app)
+    if store is None:
+        where = describe(_location(app))
+        if fmt == "json":
+            app.echo(json.dumps({"state": where, "serial": 0, "campaigns": []}, indent=2))
+        else:
+            app.echo(f"No state yet at {where}: nothing has been applied.")
+        return 0
+    try:
+        info, campaigns = store.info(), store.campaigns()
+    finally:
+        store.close()
+    if fmt == "json":
+        document = {
+            "state": info.url,
+            "lineage": info.lineage,
+            "serial": info.serial,
+            "campaigns": [
+                {
+                    "id": c.campaign_id,
+                    "batches": c.batches,
+                    "recipients_sent": c.recipients_sent,
+                    "recipients_pending": c.recipients_pending,
+                    "recipients_refused": c.recipients_refused,
+                    "cost": round(c.cost, 6),
+                    "last_activity": _iso(c.last_activity),
+                }
+                for c in campaigns
+            ],
+        }
+        app.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return 0
+    app.note(f"State {info.url} (serial {info.serial}, lineage {info.lineage})")
+    if not campaigns:
+        app.echo("No campaigns in state.")
+        return 0
+    rows = [["CAMPAIGN", "BATCHES", "SENT", "PENDING", "REFUSED", "COST", "LAST ACTIVITY"]]
+    rows += [
+        [
+            c.campaign_id,
+            str(c.batches),
+            str(c.recipients_sent),
+            str(c.recipients_pending),
+            str(c.recipients_refused),
+            f"{c.cost:.3f}",
+            _time(c.last_activity),
+        ]
+        for c in campaigns
+    ]
+    for line in _table(rows, right=frozenset({1, 2, 3, 4, 5})):
+        app.echo(line)
+    return 0
+
+
+def _batch_json(batch: BatchRecord) -> dict[str, object]:
+    # Never the payload: it holds the recipients in clear.
+    return {
+        "request_id": batch.request_id,
+        "status": batch.status.value,
+        "channel": batch.channel,
+        "endpoint": batch.endpoint,
+        "recipients": batch.recipients_count,
+        "attempts": batch.attempts,
+        "created_at": _iso(batch.created_at),
+        "updated_at": _iso(batch.updated_at),
+        "first_sent_at": _iso(batch.first_sent_at),
+        "send_at": batch.send_at,
+        "estimated_cost": batch.estimated_cost,
+        "ticket": batch.ticket,
+        "cost": batch.cost,
+        "error_code": batch.error_code,
+        "error_message": batch.error_message,
+    }
+
+
+def _error(batch: BatchRecord) -> str:
+    if batch.error_code is None and batch.error_message is None:
+        return ""
+    return " ".join(str(part) for part in (batch.error_code, batch.error_message) if part)
+
+
+def run_show(app: AppContext, campaign_id: str, fmt: str) -> int:
+    store = _open(app)
+    where = describe(_location(app))
+    if store is None:
+        batches: list[BatchRecord] = []
+    else:
+        try:
+            batches = store.batches(campaign_id=campaign_id)
+            records = store.recipients(campaign_id)
+        finally:
+            store.close()
+    if not batches:
+        raise StateError(
+            f"campaign {campaign_id} is not in state ({where}); "
+            "`octoplan state list` shows the campaigns recorded"
+        )
+    recipients = [records[key] for key in sorted(records)]
+    if fmt == "json":
+        document = {
+            "campaign": campaign_id,
+            "state": where,
+            "batches": [_batch_json(batch) for batch in batches],
+            "recipients": [
+                {
+                    "recipient": mask_recipient(r.recipient_key),
+                    "status": r.status.value,
+                    "request_id": r.request_id,
+                    "content_hash": r.content_hash,
+                }
+                for r in recipients
+            ],
+        }
+        app.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return 0
+    app.echo(f"Campaign {campaign_id} in {where}")
+    app.echo("")
+    rows = [["REQUEST", "STATUS", "RECIPIENTS", "ATTEMPTS", "TICKET", "COST", "CREATED", "ERROR"]]
+    rows += [
+        [
+            b.request_id,
+            b.status.value,
+            str(b.recipients_count),
+            str(b.attempts),
+            b.ticket or "-",
+            "-" if b.cost is None else f"{b.cost:.3f}",
+            _time(b.created_at),
+            _error(b),
+        ]
+        for b in batches
+    ]
+    for line in _table(rows, right=frozenset({2, 3, 5})):
+        app.echo(line)
+    app.echo("")
+    rows = [["RECIPIENT", "STATUS", "REQUEST"]]
+    rows += [[mask_recipient(r.recipient_key), r.status.value, r.request_id] for r in recipients]
+    for line in _table(rows, right=frozenset()):
+        app.echo(line)
+    if any(b.status in (BatchStatus.INTENT, BatchStatus.IN_DOUBT) for b in batches):
+        app.note(
+            "\nRequests left as intent or in_doubt: if no apply is running, check the Octopush "
+            "account, then `octoplan state resolve REQUEST --sent` or `--not-sent`."
+        )
+    return 0
+
+
+def run_unlock(app: AppContext, force: bool) -> int:
+    store = _open(app)
+    if store is None:
+        app.echo("The state is not locked.")
+        return 0
+    try:
+        removed = store.unlock(default_actor(), force=force)
+    finally:
+        store.close()
+    if removed is None:
+        app.echo("The state is not locked.")
+    else:
+        app.echo(
+            f"Removed the lock of {describe_lock(removed)}; recorded in the state's audit log."
+        )
+    return 0
+
+
+def run_resolve(app: AppContext, request_id: str, outcome: str | None) -> int:
+    if outcome is None:
+        raise UsageError(
+            f"say what happened to request {request_id}: --sent or --not-sent "
+            "(check the Octopush account first)"
+        )
+    sent = outcome == "sent"
+    store = _open(app)
+    if store is None:
+        raise StateError(f"no request {request_id} in state; nothing has been applied yet")
+    try:
+        store.resolve(request_id, sent=sent, now=clock.now(), actor=default_actor())
+    finally:
+        store.close()
+    if sent:
+        app.echo(f"Request {request_id} marked accepted: its recipients count as sent.")
+    else:
+        app.echo(
+            f"Request {request_id} marked not_sent: the next plan sends to its recipients again."
+        )
+    return 0
