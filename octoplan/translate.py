@@ -11,6 +11,7 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from octoplan import rules
 from octoplan.errors import Diagnostic
 
 Loc = tuple[str | int, ...]
@@ -129,7 +130,10 @@ def _message(error: ErrorDetails, model: type[BaseModel], raw: Raw) -> tuple[str
             hint = f"allowed here: {', '.join(options)}"
         return f"unknown key '{key}'{where}", hint, True
     if kind == "missing":
-        return f"missing required key '{loc[-1]}'{where}", None, False
+        hint = (
+            f"add e.g. channel: sms ({', '.join(rules.CHANNELS)})" if loc == ("channel",) else None
+        )
+        return f"missing required key '{loc[-1]}'{where}", hint, False
     if kind == "literal_error":
         options = _choices(error)
         got = f"'{value}'" if isinstance(value, str) else describe(value)
