@@ -44,34 +44,45 @@ def run(
         drop_rate=drop_rate,
         latency=latency,
     )
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         server.bind()
-        app.echo(server.base_url)
-        login = api_login or "you@example.com"
-        key_note = "the --api-key value" if api_key else "any-non-empty-key"
-        app.note(f"octoplan sandbox listening on {server.base_url} (data: {data})")
-        app.note(f"credit: {server.credit():.2f} EUR")
-        faults = []
-        if fail_rate:
-            faults.append(f"HTTP 500 on {fail_rate:.0%} of requests")
-        if drop_rate:
-            faults.append(f"{drop_rate:.0%} of answers dropped after acceptance")
-        if latency:
-            faults.append(f"{latency:g} s added latency")
-        if faults:
-            app.note("faults: " + ", ".join(faults))
-        app.note("Point octoplan at it:")
-        app.note(f"  export OCTOPUSH_BASE_URL={server.base_url}")
-        app.note(f"  export OCTOPUSH_API_LOGIN={login} OCTOPUSH_API_KEY=<{key_note}>")
-        app.note(f"Delivered messages: {server.url}/_sandbox/deliveries")
-        app.note("Press Ctrl-C to stop.")
-        previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            app.note("sandbox stopped")
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+        _announce(app, server, data, api_login, api_key, fail_rate, drop_rate, latency)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        app.note("sandbox stopped")
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server.stop()
     return 0
+
+
+def _announce(
+    app: AppContext,
+    server: SandboxServer,
+    data: Path,
+    api_login: str | None,
+    api_key: str | None,
+    fail_rate: float,
+    drop_rate: float,
+    latency: float,
+) -> None:
+    app.echo(server.base_url)
+    login = api_login or "you@example.com"
+    key_note = "the --api-key value" if api_key else "any-non-empty-key"
+    app.note(f"octoplan sandbox listening on {server.base_url} (data: {data})")
+    app.note(f"credit: {server.credit():.2f} EUR")
+    faults = []
+    if fail_rate:
+        faults.append(f"HTTP 500 on {fail_rate:.0%} of requests")
+    if drop_rate:
+        faults.append(f"{drop_rate:.0%} of answers dropped after acceptance")
+    if latency:
+        faults.append(f"{latency:g} s added latency")
+    if faults:
+        app.note("faults: " + ", ".join(faults))
+    app.note("Point octoplan at it:")
+    app.note(f"  export OCTOPUSH_BASE_URL={server.base_url}")
+    app.note(f"  export OCTOPUSH_API_LOGIN={login} OCTOPUSH_API_KEY=<{key_note}>")
+    app.note(f"Delivered messages: {server.url}/_sandbox/deliveries")
+    app.note("Press Ctrl-C to stop.")
