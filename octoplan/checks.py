@@ -178,14 +178,17 @@ def _recipients(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
 
 
 def contained(root: Path, base: Path, name: str) -> str | None:
-    """Why `name` (relative to `base`) is not a file inside `root`, or None when it is."""
+    """Why `name` is not a file inside `base` (the project `root` or a folder of it), or None.
+
+    Symbolic links are followed, so a link pointing out of the folder counts as outside.
+    """
     if Path(name).is_absolute():
         return "must be a path relative to the project"
     target = base / name
     try:
-        target.resolve().relative_to(root.resolve())
+        target.resolve().relative_to(base.resolve())
     except ValueError:
-        return "is outside the project"
+        return "is outside the project" if base == root else f"is outside {base.name}/"
     if not target.is_file():
         return "not found"
     return None
