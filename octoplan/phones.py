@@ -168,9 +168,24 @@ def normalize_conversation_id(raw: str) -> str:
     return value
 
 
-@lru_cache(maxsize=4096)
 def country_of(e164: str) -> str | None:
-    """ISO region of an E.164 number ('FR', 'RE'...), for pricing; None if unknown."""
+    """ISO region of an E.164 number ('FR', 'RE'...), for pricing; None if unknown.
+
+    Runs once per message: a calling code of a single region answers without parsing.
+    """
+    digits = e164[1:]
+    codes = _calling_codes()
+    for size in (1, 2, 3):
+        if digits[:size] in codes:
+            regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[int(digits[:size])]
+            if len(regions) == 1 and regions[0] != "001":
+                return str(regions[0])
+            break
+    return _country_by_parse(e164)
+
+
+@lru_cache(maxsize=4096)
+def _country_by_parse(e164: str) -> str | None:
     try:
         region: str | None = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
     except phonenumbers.NumberParseException:

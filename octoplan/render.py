@@ -188,15 +188,19 @@ class Renderer:
         self.campaign_id = campaign_id
         self.variables = namespaced("vars", variables)
         self.campaign = namespaced("campaign", campaign)
+        self._base = {**template.globals, "vars": self.variables, "campaign": self.campaign}
 
     def __call__(self, fields: Mapping[str, str], recipient: str) -> str:
-        context = {
-            "contact": Namespace("contact", fields),
-            "vars": self.variables,
-            "campaign": self.campaign,
-        }
+        # What Template.render does, minus merging the globals into a new dict per contact
+        # (they are merged once, in __init__): this runs once or twice per contact.
+        template = self.template
+        variables = {**self._base, "contact": Namespace("contact", fields)}
         try:
-            return self.template.render(context)
+            try:
+                context = template.new_context(variables, shared=True)
+                return "".join(template.root_render_func(context))
+            except Exception:
+                template.environment.handle_exception()  # re-raises with template lines
         except Exception as exc:  # a user's template: every failure is a diagnostic
             raise RenderError(self._diagnostic(exc, recipient)) from None
 
