@@ -8,11 +8,12 @@ file: all diagnostics are gathered and raised together as one ValidationFailed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from octoplan import rules, translate
 from octoplan.checks import check_campaign
@@ -46,20 +47,12 @@ def display_path(root: Path, file: Path) -> str:
         return str(file)
 
 
-def _validate(
-    model: type[BaseModel], data: Any, doc: YamlDocument, prefix: Loc, diags: list[Diagnostic]
-) -> Any:
-    def locate(loc: Loc, at_key: bool) -> Where:
-        full = (*prefix, *loc)
-        line, col = doc.key_pos(full) if at_key else doc.value_pos(full)
-        return doc.path, line, col
-
+def _validate(model: type[BaseModel], data: Any, doc: YamlDocument, diags: list[Diagnostic]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        diags.extend(
-            translate.diagnostics(exc, model, locate, lambda loc: doc.raw.get((*prefix, *loc)))
-        )
+        locate = partial(_where, doc)
+        diags.extend(translate.diagnostics(exc, model, locate, doc.raw.get))
         return None
 
 
@@ -69,42 +62,68 @@ def _not_mapping(doc: YamlDocument, what: str) -> Diagnostic:
     return Diagnostic(doc.path, line, col, f"{what} must be a mapping of keys (got {got})")
 
 
-def _load_config(root: Path, diags: list[Diagnostic]) -> tuple[ProjectConfig, YamlDocument | None]:
+class _DefaultsBlock(BaseModel):
+    """octoplan.yaml seen only for its `defaults`, so messages say `defaults.<field>`."""
+
+    model_config = ConfigDict(extra="ignore")
+    defaults: CampaignFields
+
+
+@dataclass(frozen=True, slots=True)
+class _Config:
+    config: ProjectConfig
+    document: YamlDocument | None = None
+    # The defaults campaigns inherit: known fields with valid values only, so that an error in
+    # defaults is reported once, in octoplan.yaml, rather than once per campaign.
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+def _valid_defaults(doc: YamlDocument, diags: list[Diagnostic]) -> dict[str, Any]:
+    defaults = doc.data.get("defaults")
+    if not isinstance(defaults, dict):
+        return {}
+    bad = {"id"} if "id" in defaults else set()
+    if bad:
+        line, col = doc.key_pos(("defaults", "id"))
+        diags.append(
+            Diagnostic(
+                CONFIG_NAME,
+                line,
+                col,
+                "id cannot have a default: each campaign has its own",
+                "remove id from defaults",
+            )
+        )
+    block = {"defaults": {k: v for k, v in defaults.items() if k not in bad}}
+    try:
+        _DefaultsBlock.model_validate(block)
+    except ValidationError as exc:
+        bad.update(str(e["loc"][1]) for e in exc.errors() if len(e["loc"]) > 1)
+        diags.extend(translate.diagnostics(exc, _DefaultsBlock, partial(_where, doc), doc.raw.get))
+    return {k: v for k, v in defaults.items() if k not in bad}
+
+
+def _where(doc: YamlDocument, loc: Loc, at_key: bool) -> Where:
+    line, col = doc.key_pos(loc) if at_key else doc.value_pos(loc)
+    return doc.path, line, col
+
+
+def _load_config(root: Path, diags: list[Diagnostic]) -> _Config:
     file = root / CONFIG_NAME
     if not file.is_file():
-        return ProjectConfig(), None
+        return _Config(ProjectConfig())
     try:
         doc = read_yaml(file, CONFIG_NAME)
     except ValidationFailed as exc:
         diags.extend(exc.diagnostics)
-        return ProjectConfig(), None
+        return _Config(ProjectConfig())
     if doc.data is None:
         doc.data = {}
     if not isinstance(doc.data, dict):
         diags.append(_not_mapping(doc, CONFIG_NAME))
-        return ProjectConfig(), None
-    config = _validate(ProjectConfig, doc.data, doc, (), diags)
-    defaults = doc.data.get("defaults")
-    if isinstance(defaults, dict):
-        if "id" in defaults:
-            line, col = doc.key_pos(("defaults", "id"))
-            diags.append(
-                Diagnostic(
-                    CONFIG_NAME,
-                    line,
-                    col,
-                    "id cannot have a default: each campaign has its own",
-                    "remove id from defaults",
-                )
-            )
-        _validate(
-            CampaignFields,
-            {k: v for k, v in defaults.items() if k != "id"},
-            doc,
-            ("defaults",),
-            diags,
-        )
-    return (config or ProjectConfig()), doc
+        return _Config(ProjectConfig())
+    config = _validate(ProjectConfig, doc.data, doc, diags)
+    return _Config(config or ProjectConfig(), doc, _valid_defaults(doc, diags))
 
 
 def _applies(option: str, channel: Any) -> bool:
@@ -166,7 +185,7 @@ def campaign_files(root: Path, paths: Sequence[Path] | None, diags: list[Diagnos
 
 
 def _load_campaign(
-    root: Path, file: Path, defaults: YamlDocument | None, diags: list[Diagnostic]
+    root: Path, file: Path, config: _Config, diags: list[Diagnostic]
 ) -> CampaignSource | None:
     path = display_path(root, file)
     try:
@@ -184,12 +203,12 @@ def _load_campaign(
         return None
     data = dict(doc.data)
     taken: set[Loc] = set()
-    if defaults is not None and isinstance(defaults.data.get("defaults"), dict):
+    if config.defaults:
         data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
-        taken = _merge_defaults(data, defaults.data["defaults"])
+        taken = _merge_defaults(data, config.defaults)
     data.setdefault("id", file.stem)
 
-    positions = SourceMap(doc, defaults, frozenset(taken))
+    positions = SourceMap(doc, config.document, frozenset(taken))
 
     def locate(loc: Loc, at_key: bool) -> Where:
         return positions.key_where(*loc) if at_key else positions.where(*loc)
@@ -213,11 +232,11 @@ def load_project(root: Path, paths: Sequence[Path] | None = None) -> Project:
     Raises ValidationFailed with every diagnostic found, across all files.
     """
     diags: list[Diagnostic] = []
-    config, config_doc = _load_config(root, diags)
+    config = _load_config(root, diags)
     campaigns: list[CampaignSource] = []
     first_file: dict[str, str] = {}
     for file in campaign_files(root, paths, diags):
-        source = _load_campaign(root, file, config_doc, diags)
+        source = _load_campaign(root, file, config, diags)
         if source is None:
             continue
         if source.id in first_file:
@@ -238,4 +257,5 @@ def load_project(root: Path, paths: Sequence[Path] | None = None) -> Project:
     )
     if errors:
         raise ValidationFailed(errors)
-    return Project(root, config, campaigns, CONFIG_NAME if config_doc is not None else None)
+    config_path = CONFIG_NAME if config.document is not None else None
+    return Project(root, config.config, campaigns, config_path)

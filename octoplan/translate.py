@@ -169,7 +169,10 @@ def _message(error: ErrorDetails, model: type[BaseModel], raw: Raw) -> tuple[str
     }
     if kind in bounds:
         word, key = bounds[kind]
-        return f"{field} must be {word} {ctx[key]} (got {value})", None, False
+        bound = ctx[key]
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)  # "at least 0", not "at least 0.0"
+        return f"{field} must be {word} {bound} (got {value})", None, False
     return f"{field}: {error['msg']}", None, False
 
 
