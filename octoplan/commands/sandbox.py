@@ -1,7 +1,8 @@
 """`octoplan sandbox`: run the local Octopush-compatible API until Ctrl-C.
 
 Stopping it (Ctrl-C or SIGTERM) is its normal end, so it exits 0 after closing cleanly.
-The first line on stdout is the base URL, so scripts can start it with `--port 0` and read it.
+The only line on stdout is the base URL, written once the server listens, so scripts can start
+it with `--port 0` and read it.
 """
 
 from __future__ import annotations
@@ -67,7 +68,6 @@ def _announce(
     drop_rate: float,
     latency: float,
 ) -> None:
-    app.echo(server.base_url)
     login = api_login or "you@example.com"
     key_note = "the --api-key value" if api_key else "any-non-empty-key"
     app.note(f"octoplan sandbox listening on {server.base_url} (data: {data})")
@@ -86,3 +86,5 @@ def _announce(
     app.note(f"  export OCTOPUSH_API_LOGIN={login} OCTOPUSH_API_KEY=<{key_note}>")
     app.note(f"Delivered messages: {server.url}/_sandbox/deliveries")
     app.note("Press Ctrl-C to stop.")
+    # Last: a script that read this line knows the server is listening and announced.
+    app.echo(server.base_url)
