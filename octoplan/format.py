@@ -4,7 +4,7 @@ Top-level keys follow KEY_ORDER, then the remaining campaign fields in model ord
 unknown key as written, and `metadata` last; metadata keys follow the model's order. Indentation
 is 2 spaces (sequences indented under their key), long lines are never folded, and quoting and
 flow style (`{phone_number: ...}`) are kept as written. A comment on its own line belongs to the
-value above it (ruamel's rule), so it moves with that key.
+value above it (ruamel's rule), so it moves with that key; an end-of-line comment keeps its column.
 """
 
 from __future__ import annotations
