@@ -143,7 +143,7 @@ def _merge_defaults(data: dict[str, Any], defaults: dict[str, Any]) -> set[Loc]:
     meta_keys = set(metadata) if isinstance(metadata, dict) else set()
     taken: set[Loc] = set()
     for key, value in defaults.items():
-        if key == "id" or not _applies(key, channel) or key in meta_keys:
+        if not _applies(key, channel) or key in meta_keys:
             continue
         if isinstance(value, dict) and isinstance(data.get(key, {}), dict):
             target = data.setdefault(key, {})
@@ -227,9 +227,10 @@ def _unique(diags: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def load_project(root: Path, paths: Sequence[Path] | None = None) -> Project:
-    """Load octoplan.yaml and the campaign files (all of campaigns/, or `paths`).
+    """Load octoplan.yaml and the campaign files: all of campaigns/, or `paths`.
 
-    Raises ValidationFailed with every diagnostic found, across all files.
+    `paths` are files or directories, absolute or relative to `root`. Raises ValidationFailed
+    with every diagnostic found, across all files, sorted by file and position.
     """
     diags: list[Diagnostic] = []
     config = _load_config(root, diags)
@@ -251,10 +252,7 @@ def load_project(root: Path, paths: Sequence[Path] | None = None) -> Project:
         first_file[source.id] = source.path
         diags.extend(check_campaign(source, root))
         campaigns.append(source)
-    errors = sorted(
-        _unique([d for d in diags if d.severity == "error"]),
-        key=lambda d: (d.path, d.line or 0, d.col or 0),
-    )
+    errors = sorted(_unique(diags), key=lambda d: (d.path, d.line or 0, d.col or 0))
     if errors:
         raise ValidationFailed(errors)
     config_path = CONFIG_NAME if config.document is not None else None
