@@ -388,13 +388,13 @@ class OctopushClient:
     ) -> tuple[T, int]:
         # A send is safe to repeat only with a request_id: the API refuses the second copy.
         safe = request_id is not None if retry_safe is None else retry_safe
-        content = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+        content = None if body is None else json.dumps(dict(body), ensure_ascii=False).encode()
         attempt = 0
         while True:
             attempt += 1
             try:
                 answer = self._once(method, endpoint, content, params)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 # Connection refused or not opened: the request surely never arrived.
                 unsent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
                 reason = self._describe_transport(exc)
@@ -512,15 +512,17 @@ class OctopushClient:
             attempts=attempts,
         )
 
-    def _describe_transport(self, exc: httpx.TransportError) -> str:
-        kind = {
+    def _describe_transport(self, exc: httpx.RequestError) -> str:
+        kinds: dict[type[httpx.RequestError], str] = {
             httpx.ConnectError: "could not connect",
             httpx.ConnectTimeout: "timed out connecting",
             httpx.ReadTimeout: "timed out waiting for the answer",
             httpx.WriteTimeout: "timed out sending the request",
             httpx.PoolTimeout: "timed out waiting for a free connection",
             httpx.RemoteProtocolError: "the connection was dropped before an answer",
-        }.get(type(exc), "network error")
+            httpx.DecodingError: "the answer could not be decoded",
+        }
+        kind = kinds.get(type(exc), "network error")
         detail = str(exc)
         return self._scrub(f"{kind} ({detail})" if detail else kind)
 

@@ -15,6 +15,7 @@ from octoplan.commands.context import AppContext
 from octoplan.sandbox import SandboxServer
 
 DEFAULT_DATA = Path(".octoplan") / "sandbox.db"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -72,6 +73,11 @@ def _announce(
     key_note = "the --api-key value" if api_key else "any-non-empty-key"
     app.note(f"octoplan sandbox listening on {server.base_url} (data: {data})")
     app.note(f"credit: {server.credit():.2f} EUR")
+    if server.host not in LOOPBACK:
+        app.note(
+            f"warning: {server.host} is not a loopback address: anyone who can reach it can "
+            "read what was delivered"
+        )
     faults = []
     if fail_rate:
         faults.append(f"HTTP 500 on {fail_rate:.0%} of requests")

@@ -10,6 +10,9 @@ campaigns, as FACTS.md says; `multi-channel/send` delivers its text as written. 
 optimized (transliterated to GSM-7, spaces trimmed) unless `auto_optimize_text` is false, as at
 the API, so a client that forgets to turn it off sees its texts changed.
 
+Unauthenticated helpers for tests and demos: `GET /_sandbox/deliveries[?request_id=&ticket=]`,
+`GET /_sandbox/requests` (every request received, faults included), `GET|POST /_sandbox/credit`.
+
 A voice campaign on a list is `under_computation` until its status was polled `voice_polls`
 times, then `ready_to_be_sent` (or `failed` when the credit cannot pay for it); its request_id
 is taken at creation, its cost charged when it is sent.
