@@ -6,6 +6,7 @@ API pages on their own.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from octoplan.sandbox import SandboxServer, read_deliveries, read_requests
+from octoplan.sandbox.rules import Template
 from tests.fixtures.sandbox import SandboxFactory
 
 HEADERS = {"api-key": "************", "api-login": "someone@email.org"}
@@ -743,3 +747,28 @@ def test_inspection_endpoints(http: httpx.Client, sandbox: SandboxServer) -> Non
 def test_read_deliveries_of_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_deliveries(tmp_path / "none.db")
+
+
+# -- personalization against a plain reference ------------------------------------------------
+
+FIELDS = ["first_name", "last_name", "param1", "param2", "param3", "param4", "param5"]
+pieces = st.one_of(
+    st.text(alphabet="ab{}_ 1é", max_size=6),
+    st.sampled_from([f"{{{name}}}" for name in [*FIELDS, "param6", "First_name"]]),
+)
+
+
+@given(
+    text=st.lists(pieces, max_size=8).map("".join),
+    values=st.dictionaries(
+        st.sampled_from(FIELDS),
+        st.one_of(st.none(), st.integers(), st.text(alphabet="xy{}param1", max_size=8)),
+    ),
+)
+def test_template_fill_matches_a_one_pass_substitution(text: str, values: dict[str, Any]) -> None:
+    def reference(match: re.Match[str]) -> str:
+        value = values.get(match.group(1))
+        return "" if value is None else str(value)
+
+    expected = re.sub(r"\{(first_name|last_name|param[1-5])\}", reference, text)
+    assert Template(text).fill(values) == expected
