@@ -25,11 +25,12 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from octoplan import ids
-from octoplan.client import (
+from octoplan.client import SendResult
+from octoplan.client_errors import (
     ApiError,
     AuthenticationError,
+    RefusedError,
     RequestIdAlreadyUsed,
-    SendResult,
 )
 from octoplan.plan import BatchKind, CampaignPlan, Plan, PlannedBatch
 from octoplan.state.base import BatchIntent, BatchStatus, StateStore
@@ -168,28 +169,23 @@ def apply_plan(
             report.confirmed_by_request_id += 1
             report.messages_sent += len(batch.recipients)
             return False
-        except AuthenticationError as exc:
+        except (AuthenticationError, RefusedError) as exc:
+            # A 4xx: the API did not take the request, so nothing was sent.
             store.record_outcome(
                 batch.request_id,
                 BatchStatus.REFUSED,
                 now(),
-                error_code=exc.code,
-                error_message=exc.message,
+                error_code=exc.code if exc.code is not None else exc.status,
+                error_message=exc.api_message,
             )
             report.refusals.append(_refusal(job.campaign_id, batch, exc))
-            return True  # every other request would be refused the same way
-        except ApiError as exc:
-            if exc.definitive:
-                store.record_outcome(
-                    batch.request_id,
-                    BatchStatus.REFUSED,
-                    now(),
-                    error_code=exc.code,
-                    error_message=exc.message,
-                )
-                report.refusals.append(_refusal(job.campaign_id, batch, exc))
-            else:
-                report.unconfirmed.append(batch.request_id)
+            # A refused login refuses every other request the same way: stop here.
+            return isinstance(exc, AuthenticationError)
+        except ApiError:
+            # No confirmed answer (5xx, timeouts, dropped connections after every retry, or a
+            # garbled 2xx): it may have been sent. It stays journaled as intent; the next
+            # apply resends it under the same request_id and the API deduplicates.
+            report.unconfirmed.append(batch.request_id)
             return False
         store.record_outcome(
             batch.request_id,
@@ -240,5 +236,5 @@ def _refusal(campaign_id: str, batch: PlannedBatch, exc: ApiError) -> Refusal:
         recipients=len(batch.recipients),
         status=exc.status,
         code=exc.code,
-        message=exc.message,
+        message=exc.api_message,
     )

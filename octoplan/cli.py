@@ -255,7 +255,7 @@ def state_resolve(ctx: click.Context, request_id: str, outcome: str | None) -> i
     "--latency", type=click.FloatRange(min=0), default=0.0, help="Seconds added to every answer."
 )
 @click.pass_context
-def sandbox(ctx: click.Context, **options: Any) -> int:
+def sandbox(ctx: click.Context, /, **options: Any) -> int:
     """Run the local Octopush-compatible API on loopback."""
     from octoplan.commands import sandbox as cmd
 

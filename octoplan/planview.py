@@ -24,7 +24,7 @@ def money(amount: float, currency: str) -> str:
     return f"{amount:,.2f} {currency}"
 
 
-def _plural(n: int, word: str, plural: str | None = None) -> str:
+def plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
 
@@ -113,23 +113,23 @@ def _headline(c: CampaignPlan, currency: str) -> str:
     where = f"{c.channel}, {c.file}" if c.file else f"{c.channel}, file removed"
     line = f"{SYMBOLS[c.action]} {c.id} ({where})"
     if c.action is Action.BLOCKED:
-        return f"{line}: blocked by {_plural(len(c.errors), 'error')}"
+        return f"{line}: blocked by {plural(len(c.errors), 'error')}"
     if c.action is Action.NOOP:
         return f"{line}: no changes ({c.already_sent:,} already sent)"
     sends = [b for b in c.batches if b.kind is not BatchKind.CANCEL]
     parts: list[str] = []
     if sends:
         parts.append(
-            f"{_plural(c.messages_to_send, 'message')} in {_plural(len(sends), 'request')}, "
-            f"{_plural(sum(b.parts for b in sends), 'SMS part')}, "
+            f"{plural(c.messages_to_send, 'message')} in {plural(len(sends), 'request')}, "
+            f"{plural(sum(b.parts for b in sends), 'SMS part')}, "
             f"est. {money(c.estimated_cost, currency)}"
             if c.channel == "sms"
-            else f"{_plural(c.messages_to_send, 'message')} in {_plural(len(sends), 'request')}, "
+            else f"{plural(c.messages_to_send, 'message')} in {plural(len(sends), 'request')}, "
             f"est. {money(c.estimated_cost, currency)}"
         )
     cancels = len(c.batches) - len(sends)
     if cancels:
-        parts.append(f"cancel {_plural(cancels, 'scheduled request')}")
+        parts.append(f"cancel {plural(cancels, 'scheduled request')}")
     if c.already_sent:
         parts.append(f"{c.already_sent:,} already sent")
     return f"{line}: {c.action.value}: " + "; ".join(parts)
@@ -148,7 +148,7 @@ def plan_text(plan: Plan, *, samples: int = 1) -> str:
         for doubt in c.in_doubt:
             lines.append(
                 f"    in doubt: request {doubt.request_id} "
-                f"({_plural(doubt.recipients, 'recipient')}) was sent more than 23 h ago "
+                f"({plural(doubt.recipients, 'recipient')}) was sent more than 23 h ago "
                 "with no confirmation; it is never resent "
                 "automatically. Check the Octopush dashboard, then run "
                 f"`octoplan state resolve {doubt.request_id} --sent` or `--not-sent`"
@@ -159,7 +159,7 @@ def plan_text(plan: Plan, *, samples: int = 1) -> str:
             elif b.kind is BatchKind.RESUME:
                 lines.append(
                     f"    ~ resend unconfirmed request {b.request_id} "
-                    f"({_plural(len(b.recipients), 'recipient')}, same request_id)"
+                    f"({plural(len(b.recipients), 'recipient')}, same request_id)"
                 )
         if c.action in (Action.CREATE, Action.UPDATE):
             for key, text in c.samples[:samples]:
@@ -169,21 +169,21 @@ def plan_text(plan: Plan, *, samples: int = 1) -> str:
         lines.append("No campaigns found.")
     if plan.has_changes:
         summary = (
-            f"Plan: {_plural(s.messages_to_send, 'message')} to send in "
-            f"{_plural(s.requests, 'request')}"
+            f"Plan: {plural(s.messages_to_send, 'message')} to send in "
+            f"{plural(s.requests, 'request')}"
         )
         if s.sms_parts:
-            summary += f", {_plural(s.sms_parts, 'SMS part')}"
+            summary += f", {plural(s.sms_parts, 'SMS part')}"
         summary += f", est. {money(s.estimated_cost, plan.currency)}"
         if s.cancels:
-            summary += f"; {_plural(s.cancels, 'scheduled request')} to cancel"
+            summary += f"; {plural(s.cancels, 'scheduled request')} to cancel"
         summary += f"; {s.already_sent:,} already sent."
     else:
         summary = f"No changes. {s.already_sent:,} message(s) already sent."
     if s.in_doubt:
         summary += f" {s.in_doubt:,} in doubt (see above)."
     if s.errors:
-        summary += f" {_plural(s.errors, 'error')}: blocked campaigns are not applied."
+        summary += f" {plural(s.errors, 'error')}: blocked campaigns are not applied."
     lines.append("")
     lines.append(summary)
     return "\n".join(lines)

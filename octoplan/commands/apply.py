@@ -19,7 +19,7 @@ from octoplan.commands.session import ClientSender, connect, open_store, require
 from octoplan.errors import OctoplanError, UsageError
 from octoplan.pipeline import Selection, all_errors, load, make_plan
 from octoplan.plan import Plan
-from octoplan.planview import money, plan_text
+from octoplan.planview import money, plan_text, plural
 
 EXIT_INTERRUPTED = 130
 
@@ -42,7 +42,13 @@ def run(
     selection = Selection(campaigns=saved.scope if saved else tuple(campaigns))
     project = load(app.root, selection)
 
-    with open_store(app.root, project, sandbox=sandbox) as store:
+    holder = f"octoplan apply by {_user()}"
+    # Like Terraform, lock first and plan under the lock: what is shown is what gets sent,
+    # and a second apply waiting for the lock plans only after the first one has finished.
+    with (
+        open_store(app.root, project, sandbox=sandbox) as store,
+        store.locked(holder, lock_timeout),
+    ):
         plan = make_plan(project, store, clock.now(), selection)
         if saved is not None:
             planfile.check_fresh(saved, plan)
@@ -59,31 +65,21 @@ def run(
             if not auto_approve and not _confirm(app, sandbox):
                 app.error("Apply cancelled: nothing was sent.")
                 return 1
-
-        holder = f"octoplan apply by {_user()}"
-        with store.locked(holder, lock_timeout):
-            # Someone may have applied between our plan and the lock: plan again under it.
-            fresh = make_plan(project, store, clock.now(), selection)
-            if fresh.digest != plan.digest or fresh.state.serial != plan.state.serial:
-                raise planfile.StalePlan(
-                    "state changed while waiting for the lock (another apply ran); "
-                    "nothing was sent: run `octoplan plan` again and review it"
+        with connect(app.root, project, sandbox=sandbox) as client:
+            stop = threading.Event()
+            with _interrupts(app, stop), _progress(app, plan) as on_progress:
+                report = apply_plan(
+                    plan,
+                    store,
+                    ClientSender(client),
+                    now=clock.now,
+                    concurrency=concurrency,
+                    stop=stop,
+                    on_progress=on_progress,
                 )
-            with connect(app.root, project, sandbox=sandbox) as client:
-                stop = threading.Event()
-                with _interrupts(app, stop), _progress(app, plan) as on_progress:
-                    report = apply_plan(
-                        fresh,
-                        store,
-                        ClientSender(client),
-                        now=clock.now,
-                        concurrency=concurrency,
-                        stop=stop,
-                        on_progress=on_progress,
-                    )
-                if report.residual_credit is None:
-                    with contextlib.suppress(OctoplanError):
-                        report.residual_credit = client.check_balance().amount
+            if report.residual_credit is None and report.requests_accepted:
+                with contextlib.suppress(OctoplanError):
+                    report.residual_credit = client.check_balance().amount
     _print_report(app, report, plan.currency, sandbox)
     if report.interrupted:
         return EXIT_INTERRUPTED
@@ -182,12 +178,10 @@ def _progress(app: AppContext, plan: Plan) -> Iterator[Callable[[Progress], None
 def _print_report(app: AppContext, report: ApplyReport, currency: str, sandbox: bool) -> None:
     where = " to the sandbox" if sandbox else ""
     app.echo("")
+    outcome = "Apply complete" if report.ok else "Apply finished with problems"
     app.echo(
-        f"Apply complete{where}: {report.messages_sent:,} messages sent in "
-        f"{report.requests_accepted:,} requests, cost {money(report.cost, currency)}."
-        if report.ok
-        else f"Apply finished with problems{where}: {report.messages_sent:,} messages sent in "
-        f"{report.requests_accepted:,} requests, cost {money(report.cost, currency)}."
+        f"{outcome}{where}: {plural(report.messages_sent, 'message')} sent in "
+        f"{plural(report.requests_accepted, 'request')}, cost {money(report.cost, currency)}."
     )
     if report.confirmed_by_request_id:
         app.echo(

@@ -100,7 +100,12 @@ class PostgresStore(SqlStore):
         return conn
 
     def _version(self) -> int:
-        row = self._conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()
+        # A plain catalog query, not to_regclass(): name lookups can answer from a stale
+        # relation cache and miss a table another process just created (seen in a race).
+        row = self._conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables "
+            "WHERE schemaname = current_schema() AND tablename = 'meta')"
+        ).fetchone()
         if row is None or not row[0]:
             return 0
         version = self._conn.execute("SELECT schema_version FROM meta WHERE id = 1").fetchone()

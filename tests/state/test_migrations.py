@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -164,3 +166,28 @@ def test_an_empty_file_becomes_a_new_state(tmp_path: Path) -> None:
         assert store.info().serial == 0
     finally:
         store.close()
+
+
+RACE = """
+import sys
+from pathlib import Path
+from octoplan.state.open import open_state
+store = open_state(sys.argv[1], Path("."))
+print(store.info().lineage)
+"""
+
+
+@pytest.mark.postgres
+def test_processes_creating_one_postgres_state_at_once_agree(pg_url: str) -> None:
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACE, pg_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [child.communicate(timeout=60) for child in children]
+    assert [child.returncode for child in children] == [0, 0, 0, 0], outputs
+    assert len({out for out, _ in outputs}) == 1  # one state, one lineage

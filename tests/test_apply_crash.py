@@ -1,0 +1,113 @@
+"""Exactly once under crashes and faults: apply is SIGKILLed at random moments while the
+sandbox answers 500s and drops connections after accepting, then rerun until done. Every
+recipient must get exactly one message, with the right text, on both state backends.
+
+The large version of this run (thousands of recipients, dozens of kills) is bench/chaos.py.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.project import MakeProject, run_cli
+from tests.fixtures.sandbox import SandboxFactory
+
+CONFIG = "region: FR\ndefaults: {sender: ShopX}\n"
+CAMPAIGN = """\
+id: crash
+channel: sms
+purpose: alert
+batch_size: 4
+text: "{{ contact.first_name }}, {% if contact.n|int is even %}pair{% else %}impair{% endif %}"
+contacts: [contacts/c.csv]
+"""
+RECIPIENTS = 48
+
+
+def csv(count: int) -> str:
+    return "phone_number,first_name,n\n" + "".join(
+        f"+3361200{i:04d},P{i},{i}\n" for i in range(count)
+    )
+
+
+def expected() -> dict[str, str]:
+    return {
+        f"+3361200{i:04d}": f"P{i}, {'pair' if i % 2 == 0 else 'impair'}" for i in range(RECIPIENTS)
+    }
+
+
+def child_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCTOPUSH_", "OCTOPLAN_"))}
+    env.update(NO_COLOR="1", **extra)
+    return env
+
+
+def start_apply(
+    root: Path, env: dict[str, str], output: int = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "octoplan", "apply", "--auto-approve", "--lock-timeout", "120"],
+        cwd=root,
+        env=child_env(env),
+        stdout=output,
+        stderr=output,
+    )
+
+
+@pytest.mark.parametrize("kills", [8])
+def test_sigkilled_applies_with_faults_deliver_each_message_exactly_once(
+    make_project: MakeProject, sandbox_factory: SandboxFactory, state_url: str, kills: int
+) -> None:
+    root = make_project({"campaigns/c.yaml": CAMPAIGN, "contacts/c.csv": csv(RECIPIENTS)}, CONFIG)
+    server = sandbox_factory(fail_rate=0.15, drop_rate=0.1, latency=0.02, seed=7)
+    env = {**server.env(), "OCTOPLAN_STATE": state_url}
+    rng = random.Random(1234)
+
+    killed = 0
+    for _ in range(kills):
+        process = start_apply(root, env)
+        time.sleep(rng.uniform(0.6, 1.8))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            killed += 1
+        process.wait()
+
+    for _ in range(10):  # finish: rerun until there is nothing left to send
+        result = run_cli("apply", "--auto-approve", cwd=root, env=env, timeout=300)
+        if result.returncode == 0 and "No changes" in result.stdout:
+            break
+    else:
+        pytest.fail(f"apply never converged:\n{result.stdout}\n{result.stderr}")
+
+    deliveries = server.deliveries()
+    counts = Counter(d.recipient for d in deliveries)
+    assert killed >= 1
+    assert sorted(n for n, c in counts.items() if c > 1) == []  # no duplicates
+    assert {d.recipient: d.text for d in deliveries} == expected()  # none lost, exact texts
+
+
+@pytest.mark.postgres
+def test_two_concurrent_applies_on_one_postgres_state_send_once(
+    make_project: MakeProject, sandbox_factory: SandboxFactory, pg_url: str
+) -> None:
+    files = {"campaigns/c.yaml": CAMPAIGN, "contacts/c.csv": csv(RECIPIENTS)}
+    first, second = make_project(files, CONFIG), make_project(files, CONFIG)
+    server = sandbox_factory(latency=0.02)
+    env = {**server.env(), "OCTOPLAN_STATE": pg_url}
+
+    processes = [start_apply(p, env, subprocess.PIPE) for p in (first, second)]
+    outputs = [p.communicate(timeout=300) for p in processes]
+
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    deliveries = server.deliveries()
+    assert Counter(d.recipient for d in deliveries).most_common(1)[0][1] == 1
+    assert {d.recipient: d.text for d in deliveries} == expected()

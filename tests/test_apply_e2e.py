@@ -1,0 +1,330 @@
+"""plan -> apply end to end: the real CLI, the real sandbox over HTTP, real state.
+
+Every assertion about what was sent is read back from the sandbox's delivery log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from octoplan.sandbox import SandboxServer
+from tests.fixtures.project import MakeProject, run_cli, write_files
+from tests.fixtures.sandbox import SandboxFactory
+
+CONFIG = """\
+region: FR
+defaults: {sender: ShopX}
+pricing: {currency: EUR, sms: {FR: 0.05, default: 0.06}}
+"""
+
+
+def numbers(start: int, count: int) -> list[str]:
+    return [f"+3361234{i:04d}" for i in range(start, start + count)]
+
+
+def contacts_csv(start: int, count: int) -> str:
+    rows = ["phone_number,first_name,tier"]
+    rows += [
+        f"{n},Name{i},{'vip' if i % 3 == 0 else 'std'}"
+        for i, n in enumerate(numbers(start, count), start)
+    ]
+    return "\n".join(rows) + "\n"
+
+
+CAMPAIGN = """\
+id: promo
+channel: sms
+purpose: alert
+batch_size: {batch_size}
+text: "{text}"
+contacts: [contacts/customers.csv]
+"""
+TEXT = (
+    "{{ contact.first_name }}, "
+    "{% if contact.tier == 'vip' %}-40%{% else %}-20%{% endif %} chez ShopX"
+)
+
+
+def campaign(text: str = TEXT, batch_size: int = 500) -> str:
+    return CAMPAIGN.format(text=text, batch_size=batch_size)
+
+
+def expected_text(i: int, vip: str = "-40%", std: str = "-20%") -> str:
+    return f"Name{i}, {vip if i % 3 == 0 else std} chez ShopX"
+
+
+@pytest.fixture
+def project(make_project: MakeProject) -> Path:
+    return make_project(
+        {"campaigns/promo.yaml": campaign(), "contacts/customers.csv": contacts_csv(0, 7)},
+        config=CONFIG,
+    )
+
+
+def apply(root: Path, server: SandboxServer, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return run_cli("apply", "--auto-approve", *args, cwd=root, env={**server.env(), **(env or {})})
+
+
+def delivered(server: SandboxServer) -> dict[str, str]:
+    deliveries = server.deliveries()
+    counts = Counter(d.recipient for d in deliveries)
+    assert [k for k, n in counts.items() if n > 1] == []
+    return {d.recipient: d.text for d in deliveries}
+
+
+def plan_json(root: Path, *args: str, env: dict[str, str] | None = None) -> dict:  # type: ignore[type-arg]
+    result = run_cli("plan", "--format", "json", *args, cwd=root, env=env)
+    assert result.returncode == 0, result.stderr
+    data: dict = json.loads(result.stdout)  # type: ignore[type-arg]
+    return data
+
+
+def test_apply_delivers_each_rendered_message_exactly_once(
+    project: Path, sandbox: SandboxServer
+) -> None:
+    rendered = run_cli("render", "promo", "--format", "json", cwd=project)
+    assert rendered.returncode == 0, rendered.stderr
+    previews = {r["recipient"]: r["text"] for r in json.loads(rendered.stdout)}
+
+    result = apply(project, sandbox)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Apply complete: 7 messages sent in 2 requests" in result.stdout
+    assert delivered(sandbox) == {n: expected_text(i) for i, n in enumerate(numbers(0, 7))}
+    assert delivered(sandbox) == previews
+    # Server-side personalization: one request per branch of the template (vip or not),
+    # each carrying several different texts.
+    assert len(sandbox.requests()) == 2
+
+
+def test_second_apply_sends_no_request_and_plan_shows_no_changes(
+    project: Path, sandbox: SandboxServer
+) -> None:
+    first = run_cli("plan", "--detailed-exitcode", cwd=project)
+    assert first.returncode == 2, first.stderr
+    assert apply(project, sandbox).returncode == 0
+    requests = len(sandbox.requests())
+
+    again = apply(project, sandbox)
+
+    assert again.returncode == 0, again.stderr
+    assert "No changes. 7 message(s) already sent." in again.stdout
+    assert len(sandbox.requests()) == requests
+    plan = run_cli("plan", "--detailed-exitcode", cwd=project)
+    assert plan.returncode == 0
+    assert "promo (sms, campaigns/promo.yaml): no changes (7 already sent)" in plan.stdout
+
+
+def test_added_contacts_are_the_only_ones_sent(project: Path, sandbox: SandboxServer) -> None:
+    assert apply(project, sandbox).returncode == 0
+    write_files(project, {"contacts/customers.csv": contacts_csv(0, 10)})
+
+    plan = plan_json(project)
+    assert plan["campaigns"][0]["action"] == "update"
+    assert plan["summary"]["messages_to_send"] == 3
+    assert plan["summary"]["already_sent"] == 7
+    result = apply(project, sandbox)
+
+    assert result.returncode == 0, result.stderr
+    assert delivered(sandbox) == {n: expected_text(i) for i, n in enumerate(numbers(0, 10))}
+
+
+def test_text_changed_after_partial_send_goes_to_the_rest_only(
+    project: Path, sandbox: SandboxServer
+) -> None:
+    assert apply(project, sandbox).returncode == 0
+    write_files(
+        project,
+        {
+            "contacts/customers.csv": contacts_csv(0, 9),
+            "campaigns/promo.yaml": campaign(TEXT.replace("-40%", "-50%")),
+        },
+    )
+
+    plan = run_cli("plan", cwd=project)
+    assert plan.returncode == 0, plan.stderr
+    assert (
+        "note: the text changed for 3 recipient(s) who already received the old one: they are "
+        "not sent again; only recipients not yet sent get the new text" in plan.stdout
+    )
+    assert apply(project, sandbox).returncode == 0
+
+    texts = delivered(sandbox)
+    assert texts == {
+        **{n: expected_text(i) for i, n in enumerate(numbers(0, 7))},
+        **{n: expected_text(i, vip="-50%") for i, n in enumerate(numbers(0, 9)) if i >= 7},
+    }
+
+
+def test_two_plans_of_the_same_inputs_give_the_same_request_ids(
+    project: Path, make_project: MakeProject
+) -> None:
+    def ids(root: Path) -> list[str]:
+        plan = plan_json(root)
+        return [b["request_id"] for c in plan["campaigns"] for b in c["batches"]]
+
+    copy = make_project(
+        {"campaigns/promo.yaml": campaign(), "contacts/customers.csv": contacts_csv(0, 7)},
+        config=CONFIG,
+    )
+    assert ids(project) == ids(project) == ids(copy)
+    assert len(ids(project)) == 2
+    write_files(project, {"contacts/customers.csv": contacts_csv(0, 8)})
+    assert ids(project) != ids(copy)
+
+
+def test_saved_plan_applies_and_a_stale_one_is_refused(
+    project: Path, sandbox: SandboxServer
+) -> None:
+    saved = run_cli("plan", "-o", "plan.json", cwd=project)
+    assert saved.returncode == 0, saved.stderr
+    old = run_cli("plan", "-o", "old.json", cwd=project)
+    assert old.returncode == 0
+
+    applied = run_cli("apply", "plan.json", cwd=project, env=sandbox.env())
+    assert applied.returncode == 0, applied.stderr
+    assert len(delivered(sandbox)) == 7
+
+    stale = run_cli("apply", "old.json", cwd=project, env=sandbox.env())
+    assert stale.returncode == 1
+    assert stale.stderr.startswith("error: old.json: stale plan: state changed since it was made")
+    assert len(sandbox.requests()) == 2
+
+
+def test_saved_plan_is_refused_when_inputs_changed(project: Path, sandbox: SandboxServer) -> None:
+    assert run_cli("plan", "-o", "plan.json", cwd=project).returncode == 0
+    write_files(project, {"contacts/customers.csv": contacts_csv(0, 8)})
+
+    result = run_cli("apply", "plan.json", cwd=project, env=sandbox.env())
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: plan.json: stale plan: campaigns, templates or contacts changed since it was "
+        "made; run `octoplan plan -o plan.json` again and review it\n"
+    )
+    assert sandbox.requests() == []
+
+
+def test_plan_file_holds_no_phone_number(project: Path) -> None:
+    assert run_cli("plan", "-o", "plan.json", cwd=project).returncode == 0
+    text = (project / "plan.json").read_text(encoding="utf-8")
+    for number in numbers(0, 7):
+        assert number not in text
+        assert number[1:] not in text
+    assert "+33 6•• •• •• 00" in text
+
+
+def test_apply_without_credentials_names_the_variables(project: Path) -> None:
+    result = run_cli("apply", "--auto-approve", cwd=project)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: no Octopush credentials: set OCTOPUSH_API_LOGIN and OCTOPUSH_API_KEY "
+        "(missing: OCTOPUSH_API_LOGIN, OCTOPUSH_API_KEY), or use --sandbox to send to the "
+        "local sandbox\n"
+    )
+
+
+def test_apply_without_a_terminal_needs_auto_approve(project: Path, sandbox: SandboxServer) -> None:
+    result = run_cli("apply", cwd=project, env=sandbox.env())
+    assert result.returncode == 1
+    assert result.stderr.endswith(
+        "error: apply needs confirmation but there is no terminal: review `octoplan plan` and "
+        "rerun with --auto-approve, or apply a saved plan file\n"
+    )
+    assert sandbox.requests() == []
+
+
+def test_max_cost_policy_refuses_before_sending(
+    make_project: MakeProject, sandbox: SandboxServer
+) -> None:
+    root = make_project(
+        {"campaigns/promo.yaml": campaign(), "contacts/customers.csv": contacts_csv(0, 7)},
+        config=CONFIG + "policies: {max_cost: 0.2}\n",
+    )
+    result = apply(root, sandbox)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: estimated cost 0.35 EUR is above policies.max_cost (0.20 EUR) in octoplan.yaml: "
+        "nothing was sent. Split the campaign or raise max_cost.\n"
+    )
+    assert sandbox.requests() == []
+
+
+def test_sandbox_flag_needs_no_credentials_and_keeps_its_own_state(project: Path) -> None:
+    result = run_cli("apply", "--sandbox", "--auto-approve", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "Apply complete to the sandbox: 7 messages sent in 2 requests" in result.stdout
+    assert (project / ".octoplan" / "sandbox.db").is_file()
+    # Sandbox sends never count as real ones.
+    real = plan_json(project)
+    assert real["summary"]["messages_to_send"] == 7
+    sandboxed = plan_json(project, "--sandbox")
+    assert sandboxed["summary"]["already_sent"] == 7
+
+
+def test_refusal_is_recorded_and_a_later_apply_retries_with_a_new_request_id(
+    project: Path, sandbox_factory: SandboxFactory
+) -> None:
+    server = sandbox_factory(credit=0.0)
+    first = apply(project, server)
+    assert first.returncode == 1
+    assert "refused: promo request op-" in first.stdout
+    assert "HTTP 400 code 104" in first.stdout
+    assert server.deliveries() == []
+    refused_id = server.requests()[0].request_id
+
+    server.set_credit(100.0)
+    second = apply(project, server)
+
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert len(delivered(server)) == 7
+    assert server.requests()[-1].request_id != refused_id
+
+
+def test_unconfirmed_request_is_in_doubt_after_the_window_and_needs_resolve(
+    project: Path, sandbox_factory: SandboxFactory
+) -> None:
+    down = sandbox_factory(fail_rate=1.0)
+    first = apply(project, down)
+    assert first.returncode == 1
+    assert "2 request(s) got no answer after retries" in first.stdout
+
+    later = {"OCTOPLAN_CLOCK_OFFSET": str(25 * 3600)}
+    up = sandbox_factory()
+    plan = run_cli("plan", cwd=project, env=later)
+    assert "in doubt: request op-" in plan.stdout
+    again = apply(project, up, env=later)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert [r.path for r in up.requests() if r.method != "GET"] == []
+    assert "2 request(s) are in doubt" in again.stdout
+
+    shown = run_cli("state", "show", "promo", "--format", "json", cwd=project)
+    for batch in json.loads(shown.stdout)["batches"]:
+        resolved = run_cli("state", "resolve", batch["request_id"], "--not-sent", cwd=project)
+        assert resolved.returncode == 0, resolved.stderr
+    final = apply(project, up, env=later)
+    assert final.returncode == 0, final.stderr
+    assert len(delivered(up)) == 7
+
+
+def test_api_key_appears_nowhere(project: Path, sandbox: SandboxServer) -> None:
+    secret = "sk-SECRET-4f9a2c7e1b"
+    env = {**sandbox.env(api_key=secret)}
+    outputs = [
+        run_cli("-v", "plan", "-o", "plan.json", cwd=project, env=env),
+        run_cli("-v", "--debug", "apply", "--auto-approve", cwd=project, env=env),
+        run_cli("-v", "plan", "--format", "json", cwd=project, env=env),
+        run_cli("-v", "plan", "--format", "markdown", cwd=project, env=env),
+        run_cli("state", "show", "promo", cwd=project, env=env),
+        run_cli("state", "list", "--format", "json", cwd=project, env=env),
+    ]
+    assert len(delivered(sandbox)) == 7
+    for result in outputs:
+        assert secret not in result.stdout + result.stderr
+    for file in [*project.rglob("*"), sandbox.data_path]:
+        if file.is_file():
+            assert secret.encode() not in file.read_bytes(), file
