@@ -77,9 +77,6 @@ def run(
                     stop=stop,
                     on_progress=on_progress,
                 )
-            if report.residual_credit is None and report.requests_accepted:
-                with contextlib.suppress(OctoplanError):
-                    report.residual_credit = client.check_balance().amount
     _print_report(app, report, plan.currency, sandbox)
     if report.interrupted:
         return EXIT_INTERRUPTED

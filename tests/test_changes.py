@@ -1,0 +1,93 @@
+"""`plan --changed-since REF` in a real git repository."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from tests.fixtures.project import MakeProject, run_cli, write_files
+
+CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
+FILES = {
+    "campaigns/a.yaml": (
+        'template: a.sms.j2\nchannel: sms\nrecipients: [{phone_number: "+33612345678"}]\n'
+    ),
+    "campaigns/b.yaml": (
+        'template: b.sms.j2\nchannel: sms\nrecipients: [{phone_number: "+33612345679"}]\n'
+    ),
+    "campaigns/c.yaml": ('text: "Bonjour"\nchannel: sms\ncontacts: [contacts/c.csv]\n'),
+    "templates/a.sms.j2": '{% import "macros.j2" as m %}{{ m.hello() }} A',
+    "templates/b.sms.j2": "B",
+    "templates/macros.j2": "{% macro hello() %}Salut{% endmacro %}",
+    "contacts/c.csv": "phone_number\n+33612345670\n",
+}
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+
+
+def selected(root: Path, ref: str = "HEAD") -> list[str]:
+    result = run_cli("plan", "--format", "json", "--changed-since", ref, cwd=root)
+    assert result.returncode == 0, result.stderr
+    return [c["id"] for c in json.loads(result.stdout)["campaigns"]]
+
+
+def repo(make_project: MakeProject) -> Path:
+    root = make_project(FILES, CONFIG)
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "start")
+    return root
+
+
+def test_nothing_changed_selects_nothing(make_project: MakeProject) -> None:
+    assert selected(repo(make_project)) == []
+
+
+def test_an_edited_campaign_selects_only_it(make_project: MakeProject) -> None:
+    root = repo(make_project)
+    path = root / "campaigns/b.yaml"
+    path.write_text(path.read_text() + "batch_size: 100\n")
+    assert selected(root) == ["b"]
+
+
+def test_a_shared_macro_selects_every_campaign_importing_it(make_project: MakeProject) -> None:
+    root = repo(make_project)
+    write_files(root, {"templates/macros.j2": "{% macro hello() %}Coucou{% endmacro %}"})
+    assert selected(root) == ["a"]
+
+
+def test_a_contact_file_and_a_committed_change_count(make_project: MakeProject) -> None:
+    root = repo(make_project)
+    write_files(root, {"contacts/c.csv": "phone_number\n+33612345671\n"})
+    git(root, "commit", "-qam", "contacts")
+    assert selected(root, "HEAD~1") == ["c"]
+    assert selected(root, "HEAD") == []
+
+
+def test_the_project_config_selects_everything(make_project: MakeProject) -> None:
+    root = repo(make_project)
+    write_files(root, {"octoplan.yaml": CONFIG + "vars: {x: 1}\n"})
+    assert selected(root) == ["a", "b", "c"]
+
+
+def test_outside_a_repository_is_a_clear_error(make_project: MakeProject) -> None:
+    root = make_project(FILES, CONFIG)
+    result = run_cli("plan", "--changed-since", "main", cwd=root)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: --changed-since needs a git repository, and {root} is not inside one\n"
+    )
+
+
+def test_an_unknown_ref_is_a_clear_error(make_project: MakeProject) -> None:
+    result = run_cli("plan", "--changed-since", "nope", cwd=repo(make_project))
+    assert result.returncode == 1
+    assert result.stderr == "error: --changed-since: unknown git ref 'nope'\n"
