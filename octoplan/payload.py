@@ -17,7 +17,9 @@ from octoplan.model import Campaign
 
 SMS_SEND = "sms-campaign/send"
 MULTI_SEND = "multi-channel/send"
+VOICE_LIST_CREATE = "voice-campaign-on-list/create"
 SMS_CANCEL = "sms-campaign/cancel"
+VOICE_LIST_CANCEL = "voice-campaign-on-list/cancel"
 MULTI_CANCEL = "multi-channel/cancel"
 
 IDENTITY_FIELDS = ("phone_number", "email", "conversation_id")
@@ -91,6 +93,21 @@ def shape(campaign: Campaign) -> RequestShape:
         return RequestShape(
             endpoint=SMS_SEND,
             cancel_endpoint=SMS_CANCEL,
+            personalizes=True,
+            request_id_in_metadata=False,
+            base=base,
+            recipient_fields=("phone_number", *PERSONAL_FIELDS),
+        )
+    if campaign.channel == "voice_sms" and campaign.on_list:
+        # The four-step list flow (create, status, send): voice options at the top level,
+        # and the API personalizes {first_name}... as on the SMS endpoint.
+        for name in ("voice_gender", "voice_language"):
+            value = campaign.option(name)
+            if value is not None:
+                base[name] = value
+        return RequestShape(
+            endpoint=VOICE_LIST_CREATE,
+            cancel_endpoint=VOICE_LIST_CANCEL,
             personalizes=True,
             request_id_in_metadata=False,
             base=base,

@@ -328,3 +328,34 @@ def test_api_key_appears_nowhere(project: Path, sandbox: SandboxServer) -> None:
     for file in [*project.rglob("*"), sandbox.data_path]:
         if file.is_file():
             assert secret.encode() not in file.read_bytes(), file
+
+
+def test_voice_on_list_goes_through_create_status_send(
+    make_project: MakeProject, sandbox: SandboxServer
+) -> None:
+    root = make_project(
+        {
+            "campaigns/call.yaml": (
+                "channel: voice_sms\npurpose: alert\non_list: true\nlist_name: rappel\n"
+                "metadata: {voice_gender: female, voice_language: fr-FR}\n"
+                'text: "Bonjour {{ contact.first_name }}, votre colis arrive demain."\n'
+                "contacts: [contacts/customers.csv]\n"
+            ),
+            "contacts/customers.csv": contacts_csv(0, 3),
+        },
+        config=CONFIG,
+    )
+
+    result = apply(root, sandbox)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert delivered(sandbox) == {
+        n: f"Bonjour Name{i}, votre colis arrive demain." for i, n in enumerate(numbers(0, 3))
+    }
+    paths = [r.path.removeprefix("/v1/public/") for r in sandbox.requests()]
+    assert paths[0] == "voice-campaign-on-list/create"
+    assert "voice-campaign-on-list/status" in paths
+    assert paths[-1] == "voice-campaign-on-list/send"
+    # One request: the API personalized the three texts itself.
+    assert paths.count("voice-campaign-on-list/create") == 1
+    assert apply(root, sandbox).stdout.startswith("  call (voice_sms")

@@ -19,6 +19,7 @@ import contextlib
 import json
 import random
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -49,6 +50,13 @@ class _HttpServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.sandbox = sandbox
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that goes away mid-request (a killed apply, a chaos drill) is normal here;
+        # socketserver would print a traceback for each one.
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
