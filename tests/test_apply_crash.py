@@ -111,3 +111,29 @@ def test_two_concurrent_applies_on_one_postgres_state_send_once(
     deliveries = server.deliveries()
     assert Counter(d.recipient for d in deliveries).most_common(1)[0][1] == 1
     assert {d.recipient: d.text for d in deliveries} == expected()
+
+
+def test_ctrl_c_finishes_requests_in_flight_and_exits_130(
+    make_project: MakeProject, sandbox_factory: SandboxFactory
+) -> None:
+    root = make_project({"campaigns/c.yaml": CAMPAIGN, "contacts/c.csv": csv(RECIPIENTS)}, CONFIG)
+    server = sandbox_factory(latency=0.3)
+    env = server.env()
+    process = start_apply(root, env, subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not server.requests() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+
+    assert process.returncode == 130, (out, err)
+    assert b"Interrupted: finishing the requests in flight" in err
+    sent_before = {d.recipient for d in server.deliveries()}
+    assert 0 < len(sent_before) < RECIPIENTS
+    # What was in flight was recorded: the rerun sends only the rest, each exactly once.
+    rerun = run_cli("apply", "--auto-approve", cwd=root, env=env, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert f"{len(sent_before)} already sent" in rerun.stdout
+    deliveries = server.deliveries()
+    assert Counter(d.recipient for d in deliveries).most_common(1)[0][1] == 1
+    assert {d.recipient: d.text for d in deliveries} == expected()

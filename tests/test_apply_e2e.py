@@ -359,3 +359,58 @@ def test_voice_on_list_goes_through_create_status_send(
     # One request: the API personalized the three texts itself.
     assert paths.count("voice-campaign-on-list/create") == 1
     assert apply(root, sandbox).stdout.startswith("  call (voice_sms")
+
+
+SCHEDULED = """\
+id: promo
+channel: sms
+purpose: alert
+send_at: 2027-01-05T10:00:00+01:00
+text: "{{ contact.first_name }}, rendez-vous demain"
+contacts: [contacts/customers.csv]
+"""
+
+
+def scheduled(server: SandboxServer) -> dict[str, str]:
+    return {d.recipient: d.status for d in server.deliveries()}
+
+
+def test_removed_recipient_of_a_scheduled_send_cancels_it_and_replans_the_rest(
+    make_project: MakeProject, sandbox: SandboxServer
+) -> None:
+    root = make_project(
+        {"campaigns/promo.yaml": SCHEDULED, "contacts/customers.csv": contacts_csv(0, 3)},
+        config=CONFIG,
+    )
+    assert apply(root, sandbox).returncode == 0
+    assert set(scheduled(sandbox).values()) == {"scheduled"}
+    write_files(root, {"contacts/customers.csv": contacts_csv(0, 2)})
+
+    plan = run_cli("plan", cwd=root)
+    assert "~ promo (sms, campaigns/promo.yaml): update: 2 messages in 1 request" in plan.stdout
+    assert "- cancel request op-" in plan.stdout
+    result = apply(root, sandbox)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 scheduled request(s) cancelled." in result.stdout
+    live = [d for d in sandbox.deliveries() if d.status == "scheduled"]
+    assert sorted(d.recipient for d in live) == numbers(0, 2)
+    assert run_cli("plan", "--detailed-exitcode", cwd=root).returncode == 0
+
+
+def test_deleted_campaign_file_cancels_its_scheduled_sends(
+    make_project: MakeProject, sandbox: SandboxServer
+) -> None:
+    root = make_project(
+        {"campaigns/promo.yaml": SCHEDULED, "contacts/customers.csv": contacts_csv(0, 3)},
+        config=CONFIG,
+    )
+    assert apply(root, sandbox).returncode == 0
+    (root / "campaigns/promo.yaml").unlink()
+
+    plan = run_cli("plan", cwd=root)
+    assert "- promo (sms, file removed): cancel: cancel 1 scheduled request" in plan.stdout
+    result = apply(root, sandbox)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(scheduled(sandbox).values()) == {"cancelled"}
