@@ -405,7 +405,8 @@ def _new_batches(
                     body=body,
                     text=request_text,
                     segments=max(m.segments for m, _ in chunk),
-                    parts=sum(m.segments for m, _ in chunk),
+                    # Only SMS are billed by the part; other channels' segments mean nothing.
+                    parts=sum(m.segments for m, _ in chunk) if spec.channel == "sms" else 0,
                     estimated_cost=round(sum(m.cost for m, _ in chunk), 6),
                 )
             )
