@@ -21,21 +21,7 @@ Channel = Literal["sms", "voice_sms", "rcs", "email", "live_chat"]
 Purpose = Literal["alert", "wholesale"]
 CampaignType = Literal["sms_premium", "sms_low_cost", "voice_sms"]
 VoiceGender = Literal["male", "female"]
-VoiceLanguage = Literal[
-    "en-US",
-    "en-GB",
-    "el-GR",
-    "pl-PL",
-    "hu-HU",
-    "sv-SE",
-    "de-DE",
-    "es-ES",
-    "es-LA",
-    "fr-FR",
-    "it-IT",
-    "pt-BR",
-    "ru-RU",
-]
+VoiceLanguage = rules.VoiceLanguage  # the 13 languages of the voice pages
 EmailingService = Literal["mailbox", "gateway"]
 BodyFormat = Literal["plain_text", "html"]
 RcsMessageType = Literal["simple_text", "rich_card"]

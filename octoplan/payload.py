@@ -77,6 +77,14 @@ class RequestShape:
         return body
 
 
+def _copy_options(campaign: Campaign, names: tuple[str, ...], into: dict[str, Any]) -> None:
+    """Declared options (top level or metadata form) into a request body part."""
+    for name in names:
+        value = campaign.option(name)
+        if value is not None:
+            into[name] = value
+
+
 def shape(campaign: Campaign) -> RequestShape:
     base: dict[str, Any] = {}
     for name in _COMMON:
@@ -86,10 +94,7 @@ def shape(campaign: Campaign) -> RequestShape:
     if campaign.send_at is not None:
         base["send_at"] = campaign.send_at.isoformat()
     if campaign.channel == "sms":
-        for name in _SMS_TOP:
-            value = campaign.option(name)
-            if value is not None:
-                base[name] = value
+        _copy_options(campaign, _SMS_TOP, base)
         return RequestShape(
             endpoint=SMS_SEND,
             cancel_endpoint=SMS_CANCEL,
@@ -101,10 +106,7 @@ def shape(campaign: Campaign) -> RequestShape:
     if campaign.channel == "voice_sms" and campaign.on_list:
         # The four-step list flow (create, status, send): voice options at the top level,
         # and the API personalizes {first_name}... as on the SMS endpoint.
-        for name in ("voice_gender", "voice_language"):
-            value = campaign.option(name)
-            if value is not None:
-                base[name] = value
+        _copy_options(campaign, ("voice_gender", "voice_language"), base)
         return RequestShape(
             endpoint=VOICE_LIST_CREATE,
             cancel_endpoint=VOICE_LIST_CANCEL,
@@ -113,11 +115,8 @@ def shape(campaign: Campaign) -> RequestShape:
             base=base,
             recipient_fields=("phone_number", *PERSONAL_FIELDS),
         )
-    metadata = {}
-    for name in _METADATA:
-        value = campaign.option(name)
-        if value is not None:
-            metadata[name] = value
+    metadata: dict[str, Any] = {}
+    _copy_options(campaign, _METADATA, metadata)
     base["channel"] = campaign.channel
     if metadata:
         base["metadata"] = metadata

@@ -7,7 +7,7 @@ so the loader, the renderer's checks and the docs cannot drift apart.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, Literal, get_args
 
 CHANNELS: Final = ("sms", "voice_sms", "rcs", "email", "live_chat")
 PURPOSES: Final = ("alert", "wholesale")
@@ -15,7 +15,7 @@ MARKETING_PURPOSE: Final = "wholesale"  # the API's default when purpose is omit
 SMS_TYPES: Final = ("sms_premium", "sms_low_cost")
 CAMPAIGN_TYPES: Final = (*SMS_TYPES, "voice_sms")
 VOICE_GENDERS: Final = ("male", "female")
-VOICE_LANGUAGES: Final = (
+VoiceLanguage = Literal[
     "en-US",
     "en-GB",
     "el-GR",
@@ -29,7 +29,8 @@ VOICE_LANGUAGES: Final = (
     "it-IT",
     "pt-BR",
     "ru-RU",
-)
+]
+VOICE_LANGUAGES: Final = get_args(VoiceLanguage)
 EMAILING_SERVICES: Final = ("mailbox", "gateway")
 BODY_FORMATS: Final = ("plain_text", "html")
 RCS_MESSAGE_TYPES: Final = ("simple_text", "rich_card")
