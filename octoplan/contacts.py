@@ -1,14 +1,16 @@
 """Contacts: read them from CSV, YAML, JSON or inline lists, normalize, deduplicate, exclude.
 
-A source yields `(fields, line)` pairs, where fields are non-empty strings (an empty CSV cell, a
-YAML `null` or `""` is an absent field, and values are stripped) and `line` is the 1-based line
-of the CSV row or YAML/JSON item. Row errors go to `source.errors` as Diagnostics and the row is
-skipped, so one run reports every bad row; `source.column(line, field)` finds the column of a
-value only when a message needs it (cheap rows, costly errors).
+A source has column `names` and yields rows `(cells, line)`: `cells` is a list aligned with
+`names`, every value stripped and "" where the contact has no value (an empty CSV cell, a YAML
+`null` or `""`), and `line` is the 1-based line of the CSV row or YAML/JSON item. Rows are lists,
+not dicts, because a plan reads a million of them. Row errors go to `source.errors` as
+Diagnostics and the row is skipped, so one run reports every bad row; `source.column(line,
+field)` finds the column of a value only when a message needs it (cheap rows, costly errors).
 
-`collect` turns sources into `Contact`s keyed by their identity (E.164 number, lower-cased
-e-mail, or conversation id): the first occurrence of a key wins and later ones are counted as
-duplicates; keys found in the `exclude` sources are dropped and counted.
+`stream` turns sources into rows keyed by their identity (E.164 number, lower-cased e-mail, or
+conversation id), the identity cell normalized in place: the first occurrence of a key wins and
+later ones are counted as duplicates; keys found in the `exclude` sources are dropped and
+counted. `collect` is the same as a list of `Contact`s with dict fields.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import csv
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -27,6 +30,7 @@ from octoplan.phones import (
     normalize_conversation_id,
     normalize_email,
     normalize_phone,
+    normalize_phones,
 )
 from octoplan.yamlsource import read_yaml
 
@@ -40,11 +44,32 @@ class Contact(NamedTuple):
     line: int
 
 
+Row = tuple[list[str], int]  # (cells aligned with the source's names, line)
+# A chunk of rows as columns (each aligned with the source's names), and their lines.
+Columns = tuple[list[list[str]], list[int]]
+CHUNK_ROWS = 50_000
+
+
+def _rows_of(chunks: Iterator[Columns]) -> Iterator[Row]:
+    for columns, lines in chunks:
+        for index, line in enumerate(lines):
+            yield [column[index] for column in columns], line
+
+
+def _chunks_of(rows: Iterator[Row], width: int, size: int) -> Iterator[Columns]:
+    while chunk := list(islice(rows, size)):
+        columns = [list(column) for column in zip(*(cells for cells, _ in chunk), strict=True)]
+        yield columns or [[] for _ in range(width)], [line for _, line in chunk]
+
+
 class ContactSource(Protocol):
     path: str
     errors: list[Diagnostic]
+    names: list[str]  # known once `rows()` has yielded its first row
 
-    def __iter__(self) -> Iterator[tuple[dict[str, str], int]]: ...
+    def rows(self) -> Iterator[Row]: ...
+
+    def chunks(self, size: int = ...) -> Iterator[Columns]: ...
 
     def column(self, line: int, name: str) -> int | None: ...
 
@@ -87,12 +112,15 @@ class CsvSource:
     path: str
     errors: list[Diagnostic] = field(default_factory=list)
     delimiter: str = ","
-    header: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
 
-    def __iter__(self) -> Iterator[tuple[dict[str, str], int]]:
+    def rows(self) -> Iterator[Row]:
+        return _rows_of(self.chunks())
+
+    def chunks(self, size: int = CHUNK_ROWS) -> Iterator[Columns]:
         try:
             with self.file.open(encoding="utf-8-sig", newline="") as handle:
-                yield from self._rows(handle)
+                yield from self._chunks(handle, size)
         except FileNotFoundError:
             self.errors.append(_error(self.path, None, None, "contact file not found"))
         except UnicodeDecodeError:
@@ -100,22 +128,45 @@ class CsvSource:
         except csv.Error as exc:
             self.errors.append(_error(self.path, None, None, f"unreadable CSV: {exc}"))
 
-    def _rows(self, handle: Any) -> Iterator[tuple[dict[str, str], int]]:
+    def _chunks(self, handle: Any, size: int) -> Iterator[Columns]:
         first = handle.readline()
         if not first.strip():
             self.errors.append(_error(self.path, 1, None, "empty file: a header row is needed"))
             return
         self.delimiter = _sniff_delimiter(first)
         header = next(csv.reader([first], delimiter=self.delimiter))
-        self.header = [name.strip() for name in header]
+        self.names = [name.strip() for name in header]
         if not self._header_ok(first):
             return
         reader = csv.reader(handle, delimiter=self.delimiter)
-        names, width, previous = self.header, len(self.header), 1
-        for cells in reader:
-            line, previous = previous + 1, reader.line_num + 1
+        width, last = len(self.names), 1
+        while rows := list(islice(reader, size)):
+            end = reader.line_num + 1  # the header was read outside the reader
+            if end - last == len(rows):
+                lines = list(range(last + 1, end + 1))
+            else:  # quoted line breaks: a row spans several lines
+                lines, line = [], last + 1
+                for cells in rows:
+                    lines.append(line)
+                    line += 1 + sum(cell.count("\n") for cell in cells)
+            last = end
+            if min(map(len, rows)) != width or max(map(len, rows)) != width:
+                rows, lines = self._good(rows, lines, width)
+            elif not all(map(any, rows)):
+                kept = [i for i, cells in enumerate(rows) if any(cells)]  # blank lines
+                rows, lines = [rows[i] for i in kept], [lines[i] for i in kept]
+            if rows:
+                yield [list(map(str.strip, column)) for column in zip(*rows, strict=True)], lines
+
+    def _good(
+        self, rows: list[list[str]], lines: list[int], width: int
+    ) -> tuple[list[list[str]], list[int]]:
+        """The rows of the right width; an error for each other one but blank lines."""
+        good: list[list[str]] = []
+        good_lines: list[int] = []
+        for cells, line in zip(rows, lines, strict=True):
             if not any(cells):
-                continue  # a blank line
+                continue
             if len(cells) != width:
                 self.errors.append(
                     _error(
@@ -127,17 +178,14 @@ class CsvSource:
                     )
                 )
                 continue
-            row = {
-                name: value
-                for name, cell in zip(names, cells, strict=True)
-                if (value := cell.strip())
-            }
-            yield row, line
+            good.append(cells)
+            good_lines.append(line)
+        return good, good_lines
 
     def _header_ok(self, first: str) -> bool:
         columns = _cell_columns(first, self.delimiter)
         seen: set[str] = set()
-        for index, name in enumerate(self.header):
+        for index, name in enumerate(self.names):
             col = columns[index] if index < len(columns) else None
             if not name:
                 self.errors.append(_error(self.path, 1, col, "empty column name in the header"))
@@ -147,13 +195,13 @@ class CsvSource:
         return not self.errors
 
     def column(self, line: int, name: str) -> int | None:
-        if name not in self.header:
+        if name not in self.names:
             return None
         with self.file.open(encoding="utf-8-sig", newline="") as handle:
             for number, text in enumerate(handle, start=1):
                 if number == line:
                     columns = _cell_columns(text, self.delimiter)
-                    index = self.header.index(name)
+                    index = self.names.index(name)
                     return columns[index] if index < len(columns) else None
         return None
 
@@ -239,14 +287,26 @@ class ItemsSource:
     path: str
     items: Iterable[tuple[object, int, Mapping[str, int]]]
     errors: list[Diagnostic] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
     _cols: dict[int, Mapping[str, int]] = field(default_factory=dict)
 
-    def __iter__(self) -> Iterator[tuple[dict[str, str], int]]:
+    def rows(self) -> Iterator[Row]:
+        good: list[tuple[dict[str, str], int]] = []
+        names: dict[str, None] = {}  # every field of every item, in the order first seen
         for item, line, cols in self.items:
             self._cols[line] = cols
             fields = _fields_of(item, self.path, line, self.errors, cols)
             if fields is not None:
-                yield fields, line
+                good.append((fields, line))
+                names.update(dict.fromkeys(fields))
+        self.names = list(names)
+        for fields, line in good:
+            yield [fields.get(name, "") for name in self.names], line
+
+    def chunks(self, size: int = CHUNK_ROWS) -> Iterator[Columns]:
+        rows = self.rows()
+        first = list(islice(rows, 1))  # reads every item: the names are known after it
+        return _chunks_of(chain(first, rows), len(self.names), size)
 
     def column(self, line: int, name: str) -> int | None:
         return self._cols.get(line, {}).get(name)
@@ -399,11 +459,95 @@ class ContactSet:
     errors: list[Diagnostic] = field(default_factory=list)
 
 
-def _identified(
-    source: ContactSource, channel: str, region: str, required: bool
-) -> Iterator[tuple[str, dict[str, str], int]]:
-    """(key, fields, line) of each good row; bad rows become Diagnostics on the source."""
-    for fields, line in source:
+class Chunk(NamedTuple):
+    """Contacts of one source to send to: their keys, their columns (the identity column
+    normalized) and their lines, all aligned."""
+
+    source: ContactSource
+    keys: list[str]
+    columns: list[list[str]]
+    lines: list[int]
+
+    def cells(self, index: int) -> list[str]:
+        return [column[index] for column in self.columns]
+
+
+def _select(columns: list[list[str]], keep: list[int]) -> list[list[str]]:
+    return [[column[i] for i in keep] for column in columns]
+
+
+def _identify(
+    source: ContactSource,
+    columns: list[list[str]],
+    lines: list[int],
+    channel: str,
+    region: str,
+    required: bool,
+) -> tuple[list[str], list[list[str]], list[int]]:
+    """Keys of a chunk's rows, identity cells normalized in place; rows without a valid
+    identity are dropped (an error each, or silently when the identity is not `required`)."""
+    names = source.names
+    if channel == "live_chat":
+        return _identify_live_chat(source, columns, lines, channel, region, required)
+    name = identity_field(channel)
+    if name not in names:
+        if required:
+            source.errors.extend(
+                _error(source.path, line, None, _missing(channel)) for line in lines
+            )
+        return [], [[] for _ in names], []
+    index = names.index(name)
+    raws = columns[index]
+    if name == "phone_number":
+        found = normalize_phones(raws, region, channel)
+    else:
+        found = [None] * len(raws)
+    keep: list[int] = []
+    for i, key in enumerate(found):
+        if key is not None:
+            keep.append(i)
+            continue
+        raw, line = raws[i], lines[i]
+        if not raw:
+            if required:
+                source.errors.append(_error(source.path, line, None, _missing(channel)))
+            continue
+        try:
+            found[i] = (
+                normalize_phone(raw, region, channel)
+                if name == "phone_number"
+                else normalize_email(raw)
+            )
+        except InvalidRecipient as exc:
+            col = source.column(line, name)
+            source.errors.append(_error(source.path, line, col, str(exc), exc.hint))
+            continue
+        keep.append(i)
+    keys = [key for key in found if key is not None]
+    if len(keep) != len(raws):
+        columns, lines = _select(columns, keep), [lines[i] for i in keep]
+    columns[index] = keys
+    return keys, columns, lines
+
+
+def _identify_live_chat(
+    source: ContactSource,
+    columns: list[list[str]],
+    lines: list[int],
+    channel: str,
+    region: str,
+    required: bool,
+) -> tuple[list[str], list[list[str]], list[int]]:
+    names = source.names
+    keys: list[str] = []
+    rows: list[list[str]] = []
+    kept_lines: list[int] = []
+    for index, line in enumerate(lines):
+        fields = {
+            name: column[index]
+            for name, column in zip(names, columns, strict=True)
+            if column[index]
+        }
         try:
             key, fields = identify(fields, channel, region)
         except FieldError as exc:
@@ -414,10 +558,20 @@ def _identified(
             if required:
                 source.errors.append(_error(source.path, line, None, _missing(channel)))
             continue
-        yield key, fields, line
+        keys.append(key)
+        rows.append([fields.get(name, "") for name in names])
+        kept_lines.append(line)
+    return (
+        keys,
+        [list(column) for column in zip(*rows, strict=True)] or [[] for _ in names],
+        kept_lines,
+    )
 
 
 def _capped(errors: list[Diagnostic]) -> list[Diagnostic]:
+    """A source's errors in line order (an items source checks shapes before identities),
+    at most MAX_ERRORS_PER_SOURCE of them."""
+    errors = sorted(errors, key=lambda d: d.line or 0)
     if len(errors) <= MAX_ERRORS_PER_SOURCE:
         return errors
     more = len(errors) - MAX_ERRORS_PER_SOURCE
@@ -426,34 +580,86 @@ def _capped(errors: list[Diagnostic]) -> list[Diagnostic]:
     return [*errors[:MAX_ERRORS_PER_SOURCE], summary]
 
 
+def _keys(source: ContactSource, channel: str, region: str) -> Iterator[str]:
+    for columns, lines in source.chunks():
+        yield from _identify(source, columns, lines, channel, region, False)[0]
+
+
+def stream_chunks(
+    sources: Iterable[ContactSource],
+    exclude: Iterable[ContactSource],
+    channel: str,
+    region: str,
+    result: ContactSet,
+) -> Iterator[Chunk]:
+    """Every contact to send to, in source order, a chunk of rows at a time.
+
+    Duplicates and excluded keys are counted in `result`, and each source's errors added to
+    `result.errors` once the source is read. Rows of an exclude list without the identity field
+    are skipped (an opt-out list may hold e-mails and numbers together), but an invalid value
+    there is an error: a typo in an opt-out list would otherwise send to someone who asked not
+    to be contacted.
+    """
+    excluded: set[str] = set()
+    for source in exclude:
+        excluded.update(_keys(source, channel, region))
+        result.errors.extend(_capped(source.errors))
+    seen: set[str] = set()
+    for source in sources:
+        for raw_columns, raw_lines in source.chunks():
+            keys, columns, lines = _identify(source, raw_columns, raw_lines, channel, region, True)
+            unique = set(keys)
+            if len(unique) == len(keys) and seen.isdisjoint(unique):
+                seen.update(unique)
+                if not excluded or excluded.isdisjoint(unique):
+                    if keys:
+                        yield Chunk(source, keys, columns, lines)
+                    continue
+                keep = [i for i, key in enumerate(keys) if key not in excluded]
+                result.excluded += len(keys) - len(keep)
+            else:
+                keep = []
+                for i, key in enumerate(keys):
+                    if key in seen:
+                        result.duplicates += 1
+                    elif key in excluded:
+                        seen.add(key)
+                        result.excluded += 1
+                    else:
+                        seen.add(key)
+                        keep.append(i)
+            if keep:
+                yield Chunk(
+                    source,
+                    [keys[i] for i in keep],
+                    _select(columns, keep),
+                    [lines[i] for i in keep],
+                )
+        result.errors.extend(_capped(source.errors))
+
+
+def stream(
+    sources: Iterable[ContactSource],
+    exclude: Iterable[ContactSource],
+    channel: str,
+    region: str,
+    result: ContactSet,
+) -> Iterator[tuple[ContactSource, str, list[str], int]]:
+    """`stream_chunks`, a contact at a time: (source, key, cells, line)."""
+    for chunk in stream_chunks(sources, exclude, channel, region, result):
+        for index, key in enumerate(chunk.keys):
+            yield chunk.source, key, chunk.cells(index), chunk.lines[index]
+
+
 def collect(
     sources: Iterable[ContactSource],
     exclude: Iterable[ContactSource],
     channel: str,
     region: str,
 ) -> ContactSet:
-    """Contacts of a campaign: sources in order, duplicates collapsed, excluded keys removed.
-
-    Rows of an exclude list without the identity field are skipped (an opt-out list may hold
-    e-mails and numbers together), but an invalid value there is an error: a typo in an opt-out
-    list would otherwise send to someone who asked not to be contacted.
-    """
+    """`stream`, as `Contact`s whose fields are a dict of the contact's non-empty values."""
     result = ContactSet([])
-    excluded: set[str] = set()
-    for source in exclude:
-        excluded.update(key for key, _, _ in _identified(source, channel, region, False))
-        result.errors.extend(_capped(source.errors))
-    seen: set[str] = set()
-    contacts = result.contacts
-    for source in sources:
-        for key, fields, line in _identified(source, channel, region, True):
-            if key in seen:
-                result.duplicates += 1
-            elif key in excluded:
-                seen.add(key)
-                result.excluded += 1
-            else:
-                seen.add(key)
-                contacts.append(Contact(key, fields, source.path, line))
-        result.errors.extend(_capped(source.errors))
+    for source, key, cells, line in stream(sources, exclude, channel, region, result):
+        fields = {name: cell for name, cell in zip(source.names, cells, strict=True) if cell}
+        result.contacts.append(Contact(key, fields, source.path, line))
     return result

@@ -14,7 +14,7 @@ from octoplan.desired import DesiredCampaign, build_campaign
 from octoplan.errors import Diagnostic, UsageError
 from octoplan.loader import Project, load_project
 from octoplan.payload import shape
-from octoplan.plan import CampaignSpec, Message, Plan, build_plan
+from octoplan.plan import CampaignSpec, Plan, build_plan
 from octoplan.state.base import StateStore
 
 SANDBOX_STATE = ".octoplan/sandbox-state.db"
@@ -52,10 +52,6 @@ def spec_of(desired: DesiredCampaign) -> CampaignSpec:
     campaign = desired.source.campaign
     request = shape(campaign)
     options = {"endpoint": request.endpoint, **request.base}
-    messages = [
-        Message(m.key, m.fields, m.text, m.request_text, m.segments, m.cost)
-        for m in desired.messages
-    ]
     return CampaignSpec(
         id=campaign.id,
         file=desired.source.path,
@@ -66,7 +62,8 @@ def spec_of(desired: DesiredCampaign) -> CampaignSpec:
         options=options,
         make_body=request.body,
         request_id_in_metadata=request.request_id_in_metadata,
-        messages=messages,
+        recipient_fields=request.recipient_fields,
+        messages=desired.columns,
         duplicates=desired.duplicates,
         excluded=desired.excluded,
         warnings=tuple(desired.warnings),

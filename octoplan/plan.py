@@ -21,10 +21,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, NamedTuple
+from functools import cached_property, partial
+from typing import Any
 
 from octoplan import ids
 from octoplan.errors import Diagnostic
+from octoplan.messages import Messages
 from octoplan.state.base import BatchRecord, BatchStatus, StateInfo, StateStore
 
 FORMAT_VERSION = "1"
@@ -52,17 +54,6 @@ SYMBOLS = {
 }
 
 
-class Message(NamedTuple):
-    """One desired message: who gets what."""
-
-    key: str  # recipient identity in state
-    fields: Mapping[str, str]  # the recipient object sent to the API
-    text: str  # exactly what the recipient will see
-    request_text: str  # the text put in the request (may hold {first_name}-style slots)
-    segments: int
-    cost: float
-
-
 @dataclass(frozen=True)
 class CampaignSpec:
     """Everything the planner needs from one campaign, independent of the file format."""
@@ -76,7 +67,8 @@ class CampaignSpec:
     options: Mapping[str, Any]  # channel options that make a send different (sender, ...)
     make_body: Callable[[str, list[Mapping[str, str]]], dict[str, Any]]  # (text, recipients)
     request_id_in_metadata: bool  # multi-channel/send: metadata.request_id; else top level
-    messages: Sequence[Message]
+    recipient_fields: tuple[str, ...]  # the recipient fields the API gets
+    messages: Messages
     duplicates: int = 0
     excluded: int = 0
     warnings: Sequence[Diagnostic] = ()
@@ -95,13 +87,26 @@ class PlannedBatch:
     request_id: str
     endpoint: str
     recipients: tuple[str, ...]  # recipient keys (clear: never written to plan files)
-    content_hashes: tuple[str, ...]
-    body: Mapping[str, Any]  # the exact request body (for cancel: ticket and channel)
+    # -> (the exact request body (for cancel: ticket and channel), each recipient's content
+    # hash): built when apply needs them, so a plan of a million recipients holds no bodies.
+    contents: Callable[[], tuple[Mapping[str, Any], tuple[str, ...]]]
     text: str  # the request text (for display)
     segments: int  # largest number of parts of one message in the batch
     parts: int  # SMS parts of all messages of the batch
     estimated_cost: float
     ticket: str | None = None
+
+    @cached_property
+    def _contents(self) -> tuple[Mapping[str, Any], tuple[str, ...]]:
+        return self.contents()
+
+    @property
+    def body(self) -> Mapping[str, Any]:
+        return self._contents[0]
+
+    @property
+    def content_hashes(self) -> tuple[str, ...]:
+        return self._contents[1]
 
 
 @dataclass(frozen=True)
@@ -222,6 +227,10 @@ def _in_window(batch: BatchRecord, now: datetime) -> bool:
     return batch.first_sent_at is None or now - batch.first_sent_at < REQUEST_ID_WINDOW
 
 
+def _fixed(body: Mapping[str, Any], hashes: tuple[str, ...]) -> Callable[[], Any]:
+    return lambda: (body, hashes)
+
+
 def _resume_batch(record: BatchRecord, hashes: Sequence[tuple[str, str]]) -> PlannedBatch:
     body = json.loads(record.payload)
     return PlannedBatch(
@@ -229,8 +238,7 @@ def _resume_batch(record: BatchRecord, hashes: Sequence[tuple[str, str]]) -> Pla
         request_id=record.request_id,
         endpoint=record.endpoint,
         recipients=tuple(k for k, _ in hashes),
-        content_hashes=tuple(h for _, h in hashes),
-        body=body,
+        contents=_fixed(body, tuple(h for _, h in hashes)),
         text=str(body.get("text", "")),
         segments=0,
         parts=0,
@@ -247,8 +255,7 @@ def _cancel_batch(record: BatchRecord, recipients: Sequence[tuple[str, str]]) ->
         request_id=record.request_id,
         endpoint=record.endpoint,
         recipients=tuple(k for k, _ in recipients),
-        content_hashes=tuple(h for _, h in recipients),
-        body=body,
+        contents=_fixed(body, tuple(h for _, h in recipients)),
         text="",
         segments=0,
         parts=0,
@@ -270,7 +277,8 @@ def _scheduled_and_cancellable(record: BatchRecord, now: datetime) -> bool | Non
 def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> CampaignPlan:
     options = ids.options_digest(spec.options)
     records = store.recipients(spec.id)
-    desired_keys = {m.key for m in spec.messages}
+    messages = spec.messages
+    keys = messages.keys
 
     # Journaled batches decide first: resumes, doubts and cancellations.
     batches: list[PlannedBatch] = []
@@ -286,10 +294,13 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
                     record.request_id, record.recipients_count, record.first_sent_at, record.status
                 )
             )
+    desired_keys: set[str] | None = None
     for record in store.batches(spec.id, [BatchStatus.ACCEPTED]):
         cancellable = _scheduled_and_cancellable(record, now)
         if cancellable is None:
             continue
+        if desired_keys is None:
+            desired_keys = set(keys)
         members = store.batch_recipients(record.request_id)
         removed = [k for k, _ in members if k not in desired_keys]
         if not removed:
@@ -308,26 +319,36 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
             )
 
     already_sent = pending = changed = 0
-    to_send: list[tuple[Message, str]] = []
     earlier_by_key: dict[str, str] = {}
-    for message in spec.messages:
-        hashed = ids.content_hash(options, message.text)
-        known = records.get(message.key)
-        if known is not None and message.key not in released:
-            if known.status is BatchStatus.ACCEPTED:
-                already_sent += 1
-                if known.content_hash != hashed:
-                    changed += 1
-                continue
-            if known.status in (BatchStatus.INTENT, BatchStatus.IN_DOUBT):
-                pending += 1
-                continue
-        if known is not None:
-            # refused, not sent or cancelled: send again, under a fresh request_id
-            earlier_by_key[message.key] = known.request_id
-        to_send.append((message, hashed))
+    if not records:
+        to_send = list(range(len(keys)))
+    else:
+        to_send = []
+        sent: list[int] = []
+        get = records.get
+        for index, key in enumerate(keys):
+            known = get(key)
+            if known is not None and key not in released:
+                if known.status is BatchStatus.ACCEPTED:
+                    sent.append(index)
+                    continue
+                if known.status in (BatchStatus.INTENT, BatchStatus.IN_DOUBT):
+                    pending += 1
+                    continue
+            if known is not None:
+                # refused, not sent or cancelled: send again, under a fresh request_id
+                earlier_by_key[key] = known.request_id
+            to_send.append(index)
+        already_sent = len(sent)
+        texts = messages.texts
+        hashes = ids.content_hashes(options, [texts[i] for i in sent])
+        changed = sum(
+            1
+            for index, hashed in zip(sent, hashes, strict=True)
+            if records[keys[index]].content_hash != hashed
+        )
 
-    batches.extend(_new_batches(spec, to_send, earlier_by_key))
+    batches.extend(_new_batches(spec, options, to_send, earlier_by_key))
     if changed:
         notes.append(
             f"the text changed for {changed} recipient(s) who already received the old one: "
@@ -341,6 +362,7 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
     action = _action(spec, records, batches, in_doubt)
     if action is Action.BLOCKED:
         batches = []
+    shown = to_send[:3] or list(range(min(3, len(keys))))
     return CampaignPlan(
         id=spec.id,
         file=spec.file,
@@ -348,7 +370,7 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
         action=action,
         batches=tuple(batches),
         in_doubt=tuple(in_doubt),
-        desired=len(spec.messages),
+        desired=len(keys),
         already_sent=already_sent,
         pending=pending,
         changed_after_send=changed,
@@ -356,8 +378,7 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
         excluded=spec.excluded,
         warnings=tuple(spec.warnings),
         errors=tuple(spec.errors),
-        samples=tuple((m.key, m.text) for m, _ in to_send[:3])
-        or tuple((m.key, m.text) for m in spec.messages[:3]),
+        samples=tuple((keys[i], messages.texts[i]) for i in shown),
         notes=tuple(notes),
     )
 
@@ -378,39 +399,91 @@ def _action(
 
 
 def _new_batches(
-    spec: CampaignSpec, to_send: Sequence[tuple[Message, str]], earlier_by_key: Mapping[str, str]
+    spec: CampaignSpec, options: bytes, to_send: list[int], earlier_by_key: Mapping[str, str]
 ) -> list[PlannedBatch]:
-    # One request carries one text: group by request text, in recipient order, then chunk.
-    groups: dict[str, list[tuple[Message, str]]] = {}
-    for item in sorted(to_send, key=lambda pair: pair[0].key):
-        groups.setdefault(item[0].request_text, []).append(item)
-    batches: list[PlannedBatch] = []
-    for request_text, items in groups.items():
-        for start in range(0, len(items), spec.batch_size):
-            chunk = items[start : start + spec.batch_size]
-            body = spec.make_body(request_text, [m.fields for m, _ in chunk])
-            earlier = [earlier_by_key[m.key] for m, _ in chunk if m.key in earlier_by_key]
-            rid = ids.request_id(spec.id, spec.endpoint, body, earlier)
-            if spec.request_id_in_metadata:
-                body["metadata"] = {**body.get("metadata", {}), "request_id": rid}
+    """One request carries one text: group by request text, in recipient order, then chunk."""
+    messages = spec.messages
+    keys, request_texts = messages.keys, messages.request_texts
+    order = sorted(to_send, key=keys.__getitem__)
+    groups: dict[str, list[int]] = {}
+    if len(set(map(request_texts.__getitem__, order))) <= 1:
+        if order:
+            groups[request_texts[order[0]]] = order
+    else:
+        for index in order:
+            text = request_texts[index]
+            members = groups.get(text)
+            if members is None:
+                groups[text] = [index]
             else:
-                body["request_id"] = rid
+                members.append(index)
+    allowed = frozenset(spec.recipient_fields)
+    sendable: dict[tuple[str, ...], list[int] | None] = {}  # names -> positions the API gets
+    sms = spec.channel == "sms"
+    batches: list[PlannedBatch] = []
+    for request_text, members in groups.items():
+        for start in range(0, len(members), spec.batch_size):
+            chunk = members[start : start + spec.batch_size]
+            rows = _recipient_rows(messages, chunk, allowed, sendable)
+            earlier = sorted({earlier_by_key[keys[i]] for i in chunk if keys[i] in earlier_by_key})
+            base = spec.make_body(request_text, [])
+            rid = ids.batch_request_id(spec.id, spec.endpoint, base, rows, earlier)
+            segments = [messages.segments[i] for i in chunk]
             batches.append(
                 PlannedBatch(
                     kind=BatchKind.NEW,
                     request_id=rid,
                     endpoint=spec.endpoint,
-                    recipients=tuple(m.key for m, _ in chunk),
-                    content_hashes=tuple(h for _, h in chunk),
-                    body=body,
+                    recipients=tuple(keys[i] for i in chunk),
+                    contents=partial(_contents, spec, options, request_text, chunk, rows, rid),
                     text=request_text,
-                    segments=max(m.segments for m, _ in chunk),
+                    segments=max(segments),
                     # Only SMS are billed by the part; other channels' segments mean nothing.
-                    parts=sum(m.segments for m, _ in chunk) if spec.channel == "sms" else 0,
-                    estimated_cost=round(sum(m.cost for m, _ in chunk), 6),
+                    parts=sum(segments) if sms else 0,
+                    estimated_cost=round(sum(messages.costs[i] for i in chunk), 6),
                 )
             )
     return batches
+
+
+def _recipient_rows(
+    messages: Messages,
+    chunk: list[int],
+    allowed: frozenset[str],
+    sendable: dict[tuple[str, ...], list[int] | None],
+) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """(field names, values) of each recipient of `chunk`, as the API gets them."""
+    rows = []
+    names_of, values_of = messages.names, messages.values
+    for index in chunk:
+        names, values = names_of[index], values_of[index]
+        if names not in sendable:
+            kept = [i for i, name in enumerate(names) if name in allowed]
+            sendable[names] = None if len(kept) == len(names) else kept
+        kept_positions = sendable[names]
+        if kept_positions is not None:
+            names = tuple(names[i] for i in kept_positions)
+            values = tuple(values[i] for i in kept_positions)
+        rows.append((names, values))
+    return rows
+
+
+def _contents(
+    spec: CampaignSpec,
+    options: bytes,
+    request_text: str,
+    chunk: list[int],
+    rows: list[tuple[tuple[str, ...], tuple[str, ...]]],
+    request_id: str,
+) -> tuple[Mapping[str, Any], tuple[str, ...]]:
+    body = spec.make_body(request_text, [])
+    body["recipients"] = [dict(zip(names, values, strict=True)) for names, values in rows]
+    if spec.request_id_in_metadata:
+        body["metadata"] = {**body.get("metadata", {}), "request_id": request_id}
+    else:
+        body["request_id"] = request_id
+    texts = spec.messages.texts
+    return body, tuple(ids.content_hashes(options, [texts[i] for i in chunk]))
 
 
 def plan_removed_campaign(

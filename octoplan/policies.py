@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -20,7 +22,7 @@ import holidays
 from octoplan import rules
 from octoplan.errors import Diagnostic
 from octoplan.model import MarketingHours, Pricing
-from octoplan.phones import country_of
+from octoplan.phones import country_of, country_of_code
 from octoplan.sms import GSM7_REPLACEMENTS, SmsCount
 from octoplan.sms import count as count_sms
 
@@ -28,6 +30,9 @@ Where = tuple[str, int | None, int | None]
 Severity = Literal["error", "warning"]
 
 _EMPTY_FIELD = re.compile(r" [,.]| {2}|^[ ,]|\( \)")
+# The same over texts joined by NUL: `^` of each text is the start or a NUL.
+_EMPTY_FIELD_JOINED = re.compile(r" [,.]| {2}|(?:^|\x00)[ ,]|\( \)")
+_CODE = itemgetter(slice(0, 4))  # "+33" and the next digit: enough for any calling code
 _SMS_LIKE = frozenset({"sms", "voice_sms", "rcs"})
 
 
@@ -80,6 +85,69 @@ class MessageChecks:
     _extra_parts: int = 0
     _unpriced: Counter[str] = field(default_factory=Counter)
 
+    def __post_init__(self) -> None:
+        # A pattern the template writes itself is not a sign of an empty field.
+        self._empty_field_written = _EMPTY_FIELD.search(self.template_source) is not None
+        self._prices: dict[str | None, float | None] = {}
+
+    def check_many(
+        self, recipients: Sequence[str], texts: Sequence[str], counts: Sequence[SmsCount]
+    ) -> list[float]:
+        """`check` of many messages, column by column; the costs, in order.
+
+        Each check first asks the whole column (one `all`, `max` or regex over the joined texts,
+        at C speed) and looks at single messages only when something is found there.
+        """
+        if not texts:
+            return []
+        sms_like = self.channel in _SMS_LIKE
+        segments = [c.segments for c in counts]
+        unusual = not all(map(str.strip, texts))
+        if sms_like:
+            unusual = unusual or max(c.characters for c in counts) > rules.TEXT_MAX
+            if self.channel == "sms":
+                unusual = unusual or max(segments) > self.max_segments
+                unusual = unusual or any(c.non_gsm for c in counts)
+                if self.marketing:
+                    unusual = unusual or not all(map(rules.has_stop_mention, texts))
+        if not self._empty_field_written:
+            joined = "\x00".join(texts)
+            unusual = unusual or (
+                joined.count("\x00") != len(texts) - 1
+                or _EMPTY_FIELD_JOINED.search(joined) is not None
+            )
+        if unusual:
+            return list(map(self.check, recipients, texts, counts))
+        self.messages += len(texts)
+        return self._prices_of(recipients, segments if self.channel == "sms" else None)
+
+    def _prices_of(self, recipients: Sequence[str], segments: list[int] | None) -> list[float]:
+        """Costs of messages of `segments` parts (None: one each), priced by destination."""
+        if not recipients[0].startswith("+"):
+            regions: list[str | None] = [None] * len(recipients)
+        else:
+            # Most numbers' calling code names their country: one lookup per code, not per
+            # number; the others (shared codes like +1) are looked up one by one.
+            by_code = {code: country_of_code(code) for code in set(map(_CODE, recipients))}
+            regions = [
+                by_code[code] or country_of(key)
+                for code, key in zip(map(_CODE, recipients), recipients, strict=True)
+            ]
+        prices = self._prices
+        for region in set(regions):
+            if region not in prices:
+                prices[region] = self.pricing.price(self.channel, region)
+        costs = []
+        for index, region in enumerate(regions):
+            price = prices[region]
+            if price is None:
+                self._unpriced[region or "default"] += 1
+                costs.append(0.0)
+            else:
+                costs.append(price * (segments[index] if segments is not None else 1))
+        self.cost += sum(costs)
+        return costs
+
     def check(self, recipient: str, text: str, sms: SmsCount) -> float:
         """Record one final message; return its estimated cost."""
         self.messages += 1
@@ -95,7 +163,7 @@ class MessageChecks:
                     self._many_parts.add(recipient, f"{sms.segments} parts")
                 if sms.non_gsm:
                     self._note_ucs2(text, sms)
-        if _EMPTY_FIELD.search(text) and not _EMPTY_FIELD.search(self.template_source):
+        if not self._empty_field_written and _EMPTY_FIELD.search(text):
             self._empty_field.add(recipient, text)
         return self._price(recipient, sms.segments if self.channel == "sms" else 1)
 

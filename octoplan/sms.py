@@ -12,17 +12,16 @@ cost two septets: an escape and the character); anything else makes the whole me
 counts for plain text and what the 1224-character API limit is checked against. `units` is what
 the network counts: septets for GSM-7, UTF-16 units for UCS-2. An empty text has 0 segments.
 
-`count` runs once per rendered message in a plan (a million times for a big list), so pure-ASCII
-text takes a regex-only fast path, splitting only looks at the few characters that can straddle
-a part boundary, and results are cached by text (many contacts share one text).
+`measure` runs once per rendered message in a plan (a million times for a big list), so
+pure-ASCII text takes a regex-only fast path and splitting only looks at the few characters that
+can straddle a part boundary; `count` is the same, cached by text.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Encoding = Literal["GSM-7", "UCS-2"]
 
@@ -97,8 +96,7 @@ _EXTENDED = re.compile(f"[{_char_class(GSM7_EXTENDED)}]")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
-@dataclass(frozen=True, slots=True)
-class SmsCount:
+class SmsCount(NamedTuple):
     encoding: Encoding
     characters: int
     segments: int
@@ -148,8 +146,7 @@ def _count_ucs2(text: str) -> SmsCount:
     )
 
 
-@lru_cache(maxsize=8192)
-def count(text: str) -> SmsCount:
+def measure(text: str) -> SmsCount:
     """Encoding, length and number of SMS parts of `text`, as the network will send it."""
     if text.isascii() and _ASCII_NOT_BASIC.search(text) is None:
         n = len(text)
@@ -158,6 +155,10 @@ def count(text: str) -> SmsCount:
     if set(text) <= GSM7_ALL:
         return _count_gsm(text)
     return _count_ucs2(text)
+
+
+# Many contacts often share one text; a plan's per-contact texts call `measure` directly.
+count = lru_cache(maxsize=8192)(measure)
 
 
 # What the API's `auto_optimize_text` (on unless sent as false) does to an SMS, after FACTS.md:
@@ -186,6 +187,17 @@ _AUTO_OPTIMIZE = str.maketrans(
     }
 )
 _RUNS_OF_SPACES = re.compile(r" {2,}")
+
+
+def optimize_piece(text: str, first: bool, last: bool) -> str:
+    """`auto_optimize` of a piece of a text between personal values: transliterated and runs
+    of spaces collapsed, but trimmed only at the ends of the whole text."""
+    text = _RUNS_OF_SPACES.sub(" ", text.translate(_AUTO_OPTIMIZE))
+    if first:
+        text = text.lstrip(" ")
+    if last:
+        text = text.rstrip(" ")
+    return text
 
 
 def auto_optimize(text: str) -> str:
