@@ -18,14 +18,11 @@ from octoplan.plan import (
     Plan,
     PlannedBatch,
 )
+from octoplan.words import plural
 
 
 def money(amount: float, currency: str) -> str:
     return f"{amount:,.2f} {currency}"
-
-
-def plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
 
 def _batch_json(batch: PlannedBatch) -> dict[str, Any]:

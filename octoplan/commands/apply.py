@@ -19,7 +19,8 @@ from octoplan.commands.session import ClientSender, connect, open_store, require
 from octoplan.errors import OctoplanError, UsageError
 from octoplan.pipeline import Selection, all_errors, load, make_plan
 from octoplan.plan import Plan
-from octoplan.planview import money, plan_text, plural
+from octoplan.planview import money, plan_text
+from octoplan.words import plural
 
 EXIT_INTERRUPTED = 130
 

@@ -13,13 +13,10 @@ from pathlib import Path
 from octoplan.commands.context import AppContext
 from octoplan.errors import Diagnostic, ValidationFailed
 from octoplan.loader import Project, load_project
+from octoplan.words import plural
 
 Check = Callable[[Project], list[Diagnostic]]
 CHECKS: list[Check] = []
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def summary(project: Project | None, diags: list[Diagnostic]) -> str:
@@ -27,10 +24,10 @@ def summary(project: Project | None, diags: list[Diagnostic]) -> str:
     warnings = len(diags) - len(errors)
     if errors:
         files = len({d.path for d in errors})
-        text = f"{_plural(len(errors), 'error')} in {_plural(files, 'file')}"
+        text = f"{plural(len(errors), 'error')} in {plural(files, 'file')}"
     else:
-        text = f"{_plural(len(project.campaigns) if project else 0, 'campaign')} valid"
-    return text + (f", {_plural(warnings, 'warning')}" if warnings else "")
+        text = f"{plural(len(project.campaigns) if project else 0, 'campaign')} valid"
+    return text + (f", {plural(warnings, 'warning')}" if warnings else "")
 
 
 def validate(root: Path, paths: list[Path]) -> tuple[Project | None, list[Diagnostic]]:
