@@ -37,8 +37,12 @@ def _app(ctx: click.Context) -> AppContext:
     help="Run as if started in this project directory.",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks for internal errors.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only errors and requested output.")
-@click.option("-v", "--verbose", count=True, help="More detail (repeatable).")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Only errors and the result: no notes, warnings, progress."
+)
+@click.option(
+    "-v", "--verbose", count=True, help="Also the state used, timings and one line per request."
+)
 @click.version_option(__version__, prog_name="octoplan")
 @click.pass_context
 def cli(
