@@ -14,9 +14,11 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
+import click
 import pytest
 
 import octoplan
+from octoplan.cli import cli
 from tests.fixtures.project import run_cli
 
 ESCAPE = "\x1b"
@@ -231,3 +233,14 @@ def test_output_that_is_not_a_terminal_has_no_escape_sequence(shop: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert ESCAPE not in result.stdout + result.stderr
     assert result.stderr == PROGRESS_LINE + "\n"
+
+
+def test_every_option_has_a_help_line() -> None:
+    def options(command: click.Command, path: str) -> list[tuple[str, click.Option]]:
+        found = [(path, p) for p in command.params if isinstance(p, click.Option)]
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                found += options(sub, f"{path} {name}")
+        return found
+
+    assert [(path, o.opts) for path, o in options(cli, "octoplan") if not o.help] == []
