@@ -19,7 +19,7 @@ import pytest
 
 import octoplan
 from octoplan.cli import cli
-from tests.fixtures.project import run_cli
+from tests.fixtures.project import REPO, run_cli
 
 ESCAPE = "\x1b"
 PROGRESS_LINE = "sent 1/1 requests (2/2 messages)"
@@ -141,8 +141,10 @@ def test_the_bash_script_completes_in_a_real_bash(tmp_path: Path) -> None:
     octoplan_bin.parent.mkdir()
     octoplan_bin.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m octoplan "$@"\n')
     octoplan_bin.chmod(0o755)
+    setup = 'eval "$(_OCTOPLAN_COMPLETE=bash_source octoplan)"'
+    assert setup in (REPO / "README.md").read_text(encoding="utf-8")  # what users are told
     script = (
-        'eval "$(_OCTOPLAN_COMPLETE=bash_source octoplan)"\n'
+        setup + "\n"
         "COMP_WORDS=(octoplan plan --for); COMP_CWORD=2\n"
         "_octoplan_completion octoplan\n"
         'printf "%s\\n" "${COMPREPLY[@]}"\n'
