@@ -37,8 +37,12 @@ def _app(ctx: click.Context) -> AppContext:
     help="Run as if started in this project directory.",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks for internal errors.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only errors and requested output.")
-@click.option("-v", "--verbose", count=True, help="More detail (repeatable).")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Only errors and the result: no notes, warnings, progress."
+)
+@click.option(
+    "-v", "--verbose", count=True, help="Also the state used, timings and one line per request."
+)
 @click.version_option(__version__, prog_name="octoplan")
 @click.pass_context
 def cli(
@@ -50,7 +54,9 @@ def cli(
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format."
+)
 @click.pass_context
 def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str) -> int:
     """Load, validate and render every campaign; no network."""
@@ -63,7 +69,9 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str) -> int:
 @click.argument("campaign")
 @click.option("--recipient", "-r", help="Only this recipient (number, e-mail or id).")
 @click.option("--limit", "-n", type=click.IntRange(min=0), help="At most N recipients.")
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format."
+)
 @click.pass_context
 def render(
     ctx: click.Context, campaign: str, recipient: str | None, limit: int | None, fmt: str
@@ -76,7 +84,9 @@ def render(
 
 @cli.command()
 @click.argument("text", required=False)
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format."
+)
 @click.pass_context
 def count(ctx: click.Context, text: str | None, fmt: str) -> int:
     """Encoding, characters and SMS parts of TEXT (or stdin with '-' or no argument)."""
@@ -95,7 +105,14 @@ def count(ctx: click.Context, text: str | None, fmt: str) -> int:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the plan to FILE for a later `apply FILE`.",
 )
-@click.option("--format", "fmt", type=PLAN_FORMATS, default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=PLAN_FORMATS,
+    default="text",
+    show_default=True,
+    help="Output format (markdown: a pull-request comment).",
+)
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
@@ -183,7 +200,9 @@ def state() -> None:
 
 
 @state.command("list")
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format."
+)
 @click.pass_context
 def state_list(ctx: click.Context, fmt: str) -> int:
     """Campaigns recorded in state, with their counts."""
@@ -194,7 +213,9 @@ def state_list(ctx: click.Context, fmt: str) -> int:
 
 @state.command("show")
 @click.argument("campaign_id")
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format."
+)
 @click.pass_context
 def state_show(ctx: click.Context, campaign_id: str, fmt: str) -> int:
     """Batches and recipients of one campaign (numbers masked)."""
@@ -226,8 +247,14 @@ def state_resolve(ctx: click.Context, request_id: str, outcome: str | None) -> i
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8642, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8642,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port).",
+)
 @click.option(
     "--data",
     "data_file",
@@ -264,7 +291,11 @@ def sandbox(ctx: click.Context, /, **options: Any) -> int:
 
 @cli.command()
 @click.option(
-    "--kind", type=click.Choice(["campaign", "config"]), default="campaign", show_default=True
+    "--kind",
+    type=click.Choice(["campaign", "config"]),
+    default="campaign",
+    show_default=True,
+    help="Schema of campaign files or of octoplan.yaml.",
 )
 @click.pass_context
 def schema(ctx: click.Context, kind: str) -> int:

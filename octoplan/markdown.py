@@ -1,6 +1,6 @@
 """A Plan as a pull-request comment (GitHub / GitLab flavoured Markdown).
 
-Layout, in the order a reviewer needs it: a summary table, errors and warnings, then one
+Layout, in the order a reviewer needs it: errors and warnings, a summary table, then one
 collapsible section per campaign with its changes and a few masked sample messages. The
 comment stays under GitHub's 65,535-character limit: sections that do not fit are replaced by
 one line saying how many were left out; a table is never cut in the middle.
@@ -145,19 +145,21 @@ def plan_markdown(plan: Plan, limit: int = GITHUB_LIMIT) -> str:
         f"`{plan.digest[:12]}` · recipients masked</sub>",
     ]
     budget = limit - sum(len(x) + 1 for x in head + footer) - 400
-    table = _table(plan, budget // 2)
-    body = [*table, ""]
+    # Errors and warnings first (a quarter of the budget at most), where a reviewer cannot miss
+    # them, then the summary table (half), then the campaigns' sections (the rest).
+    body: list[str] = []
     problems = _problems(plan)
     if problems:
         body += ["#### Errors and warnings", ""]
         used = sum(len(x) + 1 for x in body)
         for i, line in enumerate(problems):
-            if used + len(line) + 1 > budget // 2 + budget // 4:
+            if used + len(line) + 1 > budget // 4:
                 body.append(f"- … {len(problems) - i:,} more")
                 break
             body.append(line)
             used += len(line) + 1
         body.append("")
+    body += [*_table(plan, budget // 2), ""]
     used = sum(len(x) + 1 for x in body)
     changed = [c for c in plan.campaigns if c.action is not Action.NOOP]
     for i, c in enumerate(changed):

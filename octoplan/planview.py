@@ -18,14 +18,11 @@ from octoplan.plan import (
     Plan,
     PlannedBatch,
 )
+from octoplan.words import plural
 
 
 def money(amount: float, currency: str) -> str:
     return f"{amount:,.2f} {currency}"
-
-
-def plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
 
 def _batch_json(batch: PlannedBatch) -> dict[str, Any]:
@@ -135,7 +132,16 @@ def _headline(c: CampaignPlan, currency: str) -> str:
     return f"{line}: {c.action.value}: " + "; ".join(parts)
 
 
-def plan_text(plan: Plan, *, samples: int = 1) -> str:
+def _request_line(b: PlannedBatch, channel: str, currency: str) -> str:
+    parts = f", {plural(b.parts, 'SMS part')}" if channel == "sms" else ""
+    return (
+        f"    + request {b.request_id}: {plural(len(b.recipients), 'recipient')}{parts}, "
+        f"est. {money(b.estimated_cost, currency)}"
+    )
+
+
+def plan_text(plan: Plan, *, samples: int = 1, requests: bool = False) -> str:
+    """The plan for a terminal; `requests` adds one line per new request (`--verbose`)."""
     lines: list[str] = []
     for c in plan.campaigns:
         lines.append(_headline(c, plan.currency))
@@ -154,7 +160,9 @@ def plan_text(plan: Plan, *, samples: int = 1) -> str:
                 f"`octoplan state resolve {doubt.request_id} --sent` or `--not-sent`"
             )
         for b in c.batches:
-            if b.kind is BatchKind.CANCEL:
+            if b.kind is BatchKind.NEW and requests:
+                lines.append(_request_line(b, c.channel, plan.currency))
+            elif b.kind is BatchKind.CANCEL:
                 lines.append(f"    - cancel request {b.request_id} (ticket {b.ticket})")
             elif b.kind is BatchKind.RESUME:
                 lines.append(
@@ -164,9 +172,16 @@ def plan_text(plan: Plan, *, samples: int = 1) -> str:
         if c.action in (Action.CREATE, Action.UPDATE):
             for key, text in c.samples[:samples]:
                 lines.append(f"    e.g. {mask_recipient(key)}: {text!r}")
-    s = plan.summary
     if not plan.campaigns:
         lines.append("No campaigns found.")
+    lines.append("")
+    lines.append(summary_line(plan))
+    return "\n".join(lines)
+
+
+def summary_line(plan: Plan) -> str:
+    """The plan's last line: what will be sent and what it costs, or that nothing changes."""
+    s = plan.summary
     if plan.has_changes:
         summary = (
             f"Plan: {plural(s.messages_to_send, 'message')} to send in "
@@ -184,6 +199,4 @@ def plan_text(plan: Plan, *, samples: int = 1) -> str:
         summary += f" {s.in_doubt:,} in doubt (see above)."
     if s.errors:
         summary += f" {plural(s.errors, 'error')}: blocked campaigns are not applied."
-    lines.append("")
-    lines.append(summary)
-    return "\n".join(lines)
+    return summary

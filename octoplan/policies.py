@@ -25,6 +25,7 @@ from octoplan.model import MarketingHours, Pricing
 from octoplan.phones import country_of, country_of_code
 from octoplan.sms import GSM7_REPLACEMENTS, SmsCount
 from octoplan.sms import count as count_sms
+from octoplan.words import plural
 
 Where = tuple[str, int | None, int | None]
 Severity = Literal["error", "warning"]
@@ -34,10 +35,6 @@ _EMPTY_FIELD = re.compile(r" [,.]| {2}|^[ ,]|\( \)")
 _EMPTY_FIELD_JOINED = re.compile(r" [,.]| {2}|(?:^|\x00)[ ,]|\( \)")
 _CODE = itemgetter(slice(0, 4))  # "+33" and the next digit: enough for any calling code
 _SMS_LIKE = frozenset({"sms", "voice_sms", "rcs"})
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def _char_name(char: str) -> str:
@@ -194,7 +191,7 @@ class MessageChecks:
     def report(self) -> list[Diagnostic]:
         path, line, col = self.text_where
         out: list[Diagnostic] = []
-        of = f"of {_plural(self.messages, 'message')}"
+        of = f"of {plural(self.messages, 'message')}"
 
         def add(message: str, hint: str | None = None, severity: Severity = "error") -> None:
             out.append(Diagnostic(path, line, col, message, hint, severity))
@@ -226,7 +223,7 @@ class MessageChecks:
                 f"{_char_name(c)} {self._where_written(c)}" for c, _ in self._ucs2.most_common(5)
             )
             extra = (
-                f": {_plural(self._extra_parts, 'extra SMS part')} in total"
+                f": {plural(self._extra_parts, 'extra SMS part')} in total"
                 if self._extra_parts
                 else ""
             )
@@ -237,7 +234,7 @@ class MessageChecks:
             )
             add(
                 f"{who}: {chars} make{'s' if len(self._ucs2) == 1 else ''} "
-                f"{_plural(self._ucs2_messages, 'message')} UCS-2 (70 characters per SMS "
+                f"{plural(self._ucs2_messages, 'message')} UCS-2 (70 characters per SMS "
                 f"instead of 160){extra}",
                 f"replace them to stay in GSM-7: {replacements}" if replacements else None,
                 "warning",
@@ -253,7 +250,7 @@ class MessageChecks:
         for region, n in sorted(self._unpriced.items()):
             add(
                 f"{who}: no price for {self.channel} to {region}: "
-                f"{_plural(n, 'message')} not counted in the cost estimate",
+                f"{plural(n, 'message')} not counted in the cost estimate",
                 f"add pricing.{self.channel}.{region} or pricing.{self.channel}.default "
                 "to octoplan.yaml",
                 "warning",

@@ -1,12 +1,23 @@
-"""`octoplan init`: the files of a new project, written only where nothing exists yet."""
+"""`octoplan init`: the files of a new project, written only where nothing exists yet.
+
+Editors get completion and checks from the JSON Schemas written next to octoplan.yaml (the
+output of `octoplan schema`), which the files name in a `yaml-language-server` modeline.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Literal
+
+from octoplan.model import json_schema
+
+CAMPAIGN_SCHEMA = "campaign.schema.json"
+CONFIG_SCHEMA = "octoplan.schema.json"
 
 FILES: dict[str, str] = {
-    "octoplan.yaml": """\
-# octoplan project configuration: https://github.com/octoplan/octoplan#configuration
+    "octoplan.yaml": f"# yaml-language-server: $schema={CONFIG_SCHEMA}\n"
+    + """\
 region: FR                      # default region for national-format phone numbers
 state: .octoplan/state.db       # or postgresql://... (env OCTOPLAN_STATE wins)
 defaults:
@@ -20,8 +31,9 @@ pricing:
 policies:
   max_cost: 100
 """,
-    "campaigns/welcome.yaml": """\
-# yaml-language-server: $schema=https://octoplan.dev/schema/campaign.json
+    # The modeline's path is relative to the campaign file.
+    "campaigns/welcome.yaml": f"# yaml-language-server: $schema=../{CAMPAIGN_SCHEMA}\n"
+    + """\
 id: welcome
 channel: sms
 purpose: alert
@@ -38,10 +50,16 @@ contacts: [contacts/customers.csv]
 }
 
 
+def _schema(kind: Literal["campaign", "config"]) -> str:
+    # The same text as `octoplan schema --kind KIND`.
+    return json.dumps(json_schema(kind), indent=2, ensure_ascii=False) + "\n"
+
+
 def scaffold(directory: Path) -> tuple[list[str], list[str]]:
     """Write the missing files; returns (written, kept) project-relative paths."""
     written, kept = [], []
-    for name, content in FILES.items():
+    files = {**FILES, CAMPAIGN_SCHEMA: _schema("campaign"), CONFIG_SCHEMA: _schema("config")}
+    for name, content in files.items():
         target = directory / name
         if target.exists():
             kept.append(name)

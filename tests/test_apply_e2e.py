@@ -6,6 +6,7 @@ Every assertion about what was sent is read back from the sandbox's delivery log
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -414,3 +415,36 @@ def test_deleted_campaign_file_cancels_its_scheduled_sends(
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(scheduled(sandbox).values()) == {"cancelled"}
+
+
+def test_quiet_apply_prints_only_the_outcome(project: Path, sandbox: SandboxServer) -> None:
+    env = sandbox.env()
+    result = run_cli("--quiet", "apply", "--auto-approve", cwd=project, env=env)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == (
+        "Apply complete: 7 messages sent in 2 requests, cost 0.32 EUR.\n"
+        f"  Residual credit: {sandbox.credit():,.2f}.\n"
+    )
+    again = run_cli("-q", "apply", "--auto-approve", cwd=project, env=env)
+    assert (again.returncode, again.stdout, again.stderr) == (
+        0,
+        "No changes. 7 message(s) already sent.\n",
+        "",
+    )
+
+
+def test_verbose_apply_shows_requests_progress_and_timings(
+    project: Path, sandbox: SandboxServer
+) -> None:
+    result = run_cli("-v", "apply", "--auto-approve", cwd=project, env=sandbox.env())
+    assert result.returncode == 0, result.stderr
+    assert len(re.findall(r"^    \+ request op-[0-9a-f]{32}: ", result.stdout, re.M)) == 2
+    state = re.escape(str(project / ".octoplan" / "state.db"))
+    assert re.fullmatch(
+        r"loaded 1 campaign in \d+\.\d\d s\n"
+        rf"planned against state {state} \(serial 0\) in \d+\.\d\d s\n"
+        r"sent 1/2 requests \([1-6]/7 messages\)\n"  # one line per request with -v
+        r"sent 2/2 requests \(7/7 messages\)\n"
+        r"sent in \d+\.\d\d s\n",
+        result.stderr,
+    )

@@ -16,7 +16,10 @@ FILES = {
     "campaigns/b.yaml": (
         'template: b.sms.j2\nchannel: sms\nrecipients: [{phone_number: "+33612345679"}]\n'
     ),
-    "campaigns/c.yaml": ('text: "Bonjour"\nchannel: sms\ncontacts: [contacts/c.csv]\n'),
+    "campaigns/c.yaml": (
+        "text: '{% import \"macros.j2\" as m %}{{ m.hello() }} C'\n"
+        "channel: sms\ncontacts: [contacts/c.csv]\n"
+    ),
     "templates/a.sms.j2": '{% import "macros.j2" as m %}{{ m.hello() }} A',
     "templates/b.sms.j2": "B",
     "templates/macros.j2": "{% macro hello() %}Salut{% endmacro %}",
@@ -59,9 +62,17 @@ def test_an_edited_campaign_selects_only_it(make_project: MakeProject) -> None:
 
 
 def test_a_shared_macro_selects_every_campaign_importing_it(make_project: MakeProject) -> None:
+    # a imports it from its template file, c from its inline text; b does not use it.
     root = repo(make_project)
     write_files(root, {"templates/macros.j2": "{% macro hello() %}Coucou{% endmacro %}"})
-    assert selected(root) == ["a"]
+    assert selected(root) == ["a", "c"]
+
+
+def test_a_template_of_one_campaign_selects_only_it(make_project: MakeProject) -> None:
+    root = repo(make_project)
+    write_files(root, {"templates/b.sms.j2": "B2"})
+    git(root, "commit", "-qam", "b text")
+    assert selected(root, "HEAD~1") == ["b"]
 
 
 def test_a_contact_file_and_a_committed_change_count(make_project: MakeProject) -> None:
@@ -91,3 +102,17 @@ def test_an_unknown_ref_is_a_clear_error(make_project: MakeProject) -> None:
     result = run_cli("plan", "--changed-since", "nope", cwd=repo(make_project))
     assert result.returncode == 1
     assert result.stderr == "error: --changed-since: unknown git ref 'nope'\n"
+
+
+def test_a_project_in_a_subdirectory_of_the_repository(make_project: MakeProject) -> None:
+    root = make_project(FILES, CONFIG)
+    top = root.parent  # the repository holds the project in a folder of its own
+    write_files(top, {"README.md": "docs\n", "other/octoplan.yaml": "region: BE\n"})
+    git(top, "init", "-q")
+    git(top, "add", ".")
+    git(top, "commit", "-qm", "start")
+    write_files(top, {"README.md": "more docs\n", "other/octoplan.yaml": "region: DE\n"})
+    assert selected(root) == []  # changes outside the project select nothing
+    path = root / "campaigns/a.yaml"
+    path.write_text(path.read_text() + "batch_size: 100\n")
+    assert selected(root) == ["a"]

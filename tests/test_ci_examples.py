@@ -13,6 +13,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from octoplan.cli import cli
+from octoplan.markdown import MARKER
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "ci"
@@ -60,39 +61,100 @@ def _rest(ctx: click.Context) -> list[str]:
         return [*getattr(ctx, "protected_args", []), *ctx.args]
 
 
-def parse(args: list[str]) -> None:
-    """Parse like the real CLI would, without running anything."""
+def parse(args: list[str]) -> list[click.Option]:
+    """Parse like the real CLI would, without running anything; the options given."""
     ctx = cli.make_context("octoplan", list(args), resilient_parsing=False)
     group: click.Group = cli
     rest = _rest(ctx)
+    used = _options(cli, args[: len(args) - len(rest)])
     while rest:
         name, rest = rest[0], rest[1:]
         command = group.get_command(ctx, name)
         assert command is not None, f"unknown command {name!r} in {args}"
         ctx = command.make_context(name, list(rest), parent=ctx)
         if not isinstance(command, click.Group):
-            return
+            return used + _options(command, rest)
         group = command
+        given = rest
         rest = _rest(ctx)
+        used += _options(command, given[: len(given) - len(rest)])
+    return used
+
+
+def _options(command: click.Command, args: list[str]) -> list[click.Option]:
+    names = {arg.split("=", 1)[0] for arg in args if arg.startswith("-")}
+    return [
+        p
+        for p in command.params
+        if isinstance(p, click.Option) and names & {*p.opts, *p.secondary_opts}
+    ]
+
+
+def commands_of(name: str) -> list[list[str]]:
+    data = YAML(typ="safe").load((EXAMPLES / name).read_text(encoding="utf-8"))
+    return [c for s in scripts(data) for c in octoplan_commands(s)]
 
 
 @pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])
-def test_ci_example_loads_and_uses_real_flags(name: str) -> None:
-    data = YAML(typ="safe").load((EXAMPLES / name).read_text(encoding="utf-8"))
-    commands = [c for s in scripts(data) for c in octoplan_commands(s)]
-    assert len(commands) >= 3
+def test_ci_example_loads_and_uses_only_documented_flags(name: str) -> None:
+    commands = commands_of(name)
+    assert len(commands) >= 4
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for args in commands:
-        parse(args)
+        for option in parse(args):  # parse fails on a flag the command does not have
+            assert not option.hidden, (args, option.opts)
+            assert option.help, (args, option.opts)  # shown in --help
+            assert any(re.search(rf"`[^`]*{re.escape(o)}\b", readme) for o in option.opts), (
+                f"{option.opts} is not in README.md"
+            )
+
+
+def test_the_flags_of_the_examples_are_found() -> None:
+    # The check above is only as good as its parsing: the plan and apply commands are seen whole.
+    found = {
+        (args[0], opt)
+        for args in commands_of("github-actions.yml")
+        for o in parse(args)
+        for opt in o.opts[-1:]
+    }
+    assert found == {
+        ("plan", "--detailed-exitcode"),
+        ("plan", "--format"),
+        ("plan", "--changed-since"),
+        ("plan", "--out"),
+        ("apply", "--lock-timeout"),
+    }
 
 
 def test_github_workflow_plans_on_prs_applies_on_main_without_races() -> None:
     data = YAML(typ="safe").load((EXAMPLES / "github-actions.yml").read_text(encoding="utf-8"))
     assert set(data[True] if True in data else data["on"]) == {"pull_request", "push"}
     assert data["concurrency"]["cancel-in-progress"] is False
-    assert data["env"]["OCTOPLAN_STATE"] == "${{ secrets.OCTOPLAN_STATE }}"
-    apply_steps = " ".join(scripts(data["jobs"]["apply"]))
+    assert data["concurrency"]["group"] == "octoplan-${{ github.ref }}"  # main: one at a time
+    assert data["env"] == {"OCTOPLAN_STATE": "${{ secrets.OCTOPLAN_STATE }}"}
+    plan, apply = data["jobs"]["plan"], data["jobs"]["apply"]
+    assert plan["if"] == "github.event_name == 'pull_request'"
+    assert apply["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    # Credentials only where messages are sent, from the secret store.
+    assert "OCTOPUSH_API_KEY" not in str(plan)
+    assert apply["env"]["OCTOPUSH_API_KEY"] == "${{ secrets.OCTOPUSH_API_KEY }}"
+    apply_steps = " ".join(scripts(apply))
     assert "octoplan apply plan.json" in apply_steps
-    assert "--detailed-exitcode" in " ".join(scripts(data["jobs"]["plan"]))
+    steps = {step.get("name"): step for step in plan["steps"]}
+    assert "--detailed-exitcode" in steps["Plan"]["run"]
+    # One comment, found again by the marker the Markdown output starts with.
+    assert (
+        f"const marker = '{MARKER}';" in steps["Post or update the plan comment"]["with"]["script"]
+    )
+    assert steps["Fail on plan errors"]["run"] == "exit 1"
+
+
+def test_gitlab_plan_keeps_octoplan_exit_code() -> None:
+    data = YAML(typ="safe").load((EXAMPLES / "gitlab-ci.yml").read_text(encoding="utf-8"))
+    for line in scripts(data):
+        if line.startswith("octoplan "):
+            assert "|" not in line, line  # a pipe would report tee's exit code
+    assert data["apply"]["resource_group"] == "octoplan-apply"
 
 
 def test_parse_rejects_an_undocumented_flag() -> None:

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+from ruamel.yaml import YAML
 
 from tests.fixtures.project import run_cli
 
@@ -25,3 +31,26 @@ def test_init_never_overwrites(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "kept    octoplan.yaml (already there)" in result.stdout
     assert (tmp_path / "octoplan.yaml").read_text() == "region: BE\n"
+
+
+def modeline_target(file: Path) -> Path:
+    first = file.read_text(encoding="utf-8").splitlines()[0]
+    match = re.fullmatch(r"# yaml-language-server: \$schema=(\S+)", first)
+    assert match, first
+    return (file.parent / match.group(1)).resolve()
+
+
+@pytest.mark.parametrize(
+    ("file", "kind"), [("campaigns/welcome.yaml", "campaign"), ("octoplan.yaml", "config")]
+)
+def test_init_wires_the_schema_for_editors(tmp_path: Path, file: str, kind: str) -> None:
+    assert run_cli("init", cwd=tmp_path).returncode == 0
+    # The modeline names a file written by init, which is `octoplan schema --kind KIND`.
+    schema_file = modeline_target(tmp_path / file)
+    assert schema_file.parent == tmp_path.resolve()
+    printed = run_cli("schema", "--kind", kind, cwd=tmp_path)
+    assert schema_file.read_text(encoding="utf-8") == printed.stdout
+    # ...and the scaffolded file is valid against it, as an editor would check it.
+    schema = json.loads(printed.stdout)
+    document = YAML(typ="safe").load((tmp_path / file).read_text(encoding="utf-8"))
+    assert list(Draft202012Validator(schema).iter_errors(document)) == []

@@ -7,6 +7,7 @@ file name (`campaigns/<case>.yaml:`).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -403,3 +404,50 @@ def test_usage_errors_exit_1(example_project: Path) -> None:
         1,
         "error: nowhere: not a directory (given with -C/--project)\n",
     )
+
+
+WARNS = 'channel: sms\ntext: "Bonjour 😀"\nrecipients: [{phone_number: "+33612345678"}]\n'
+UCS2_WARNING = (
+    "campaigns/w.yaml:2:7: warning: campaign w: 😀 (U+1F600) at campaigns/w.yaml:2:9 makes "
+    "1 message UCS-2 (70 characters per SMS instead of 160)\n"
+)
+QUIET_CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
+
+
+def test_quiet_prints_nothing_on_success_not_even_warnings(make_project: MakeProject) -> None:
+    root = make_project({"campaigns/w.yaml": WARNS}, QUIET_CONFIG)
+    result = run_cli("validate", cwd=root)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0,
+        "1 campaign valid, 1 warning\n",
+        UCS2_WARNING,
+    )
+    result = run_cli("--quiet", "validate", cwd=root)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_quiet_prints_errors_only(make_project: MakeProject) -> None:
+    root = make_project(
+        {"campaigns/w.yaml": WARNS, "campaigns/x.yaml": WARNS.replace("text", "txet")},
+        QUIET_CONFIG,
+    )
+    result = run_cli("-q", "validate", cwd=root)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        "campaigns/x.yaml:2:1: error: unknown key 'txet'\n"
+        "  hint: did you mean 'text'?\n"
+        "1 error in 1 file\n",
+    )
+
+
+def test_quiet_keeps_json(example_project: Path) -> None:
+    result = run_cli("-q", "validate", "--format", "json", cwd=example_project)
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["valid"] is True
+
+
+def test_verbose_adds_the_time_taken(example_project: Path) -> None:
+    result = run_cli("--verbose", "validate", cwd=example_project)
+    assert (result.returncode, result.stdout) == (0, "6 campaigns valid\n")
+    assert re.fullmatch(r"checked 6 campaigns in \d+\.\d\d s\n", result.stderr)

@@ -14,12 +14,13 @@ from types import FrameType
 
 from octoplan import clock, planfile
 from octoplan.apply import ApplyReport, Progress, apply_plan
-from octoplan.commands.context import AppContext
+from octoplan.commands.context import AppContext, seconds_since
 from octoplan.commands.session import ClientSender, connect, open_store, require_credentials
 from octoplan.errors import OctoplanError, UsageError
 from octoplan.pipeline import Selection, all_errors, load, make_plan
 from octoplan.plan import Plan
-from octoplan.planview import money, plan_text, plural
+from octoplan.planview import money, plan_text, summary_line
+from octoplan.words import plural
 
 EXIT_INTERRUPTED = 130
 
@@ -40,7 +41,9 @@ def run(
     if saved is not None and campaigns:
         raise UsageError("--campaign cannot be combined with a plan file (the plan has its scope)")
     selection = Selection(campaigns=saved.scope if saved else tuple(campaigns))
+    start = time.perf_counter()
     project = load(app.root, selection)
+    app.detail(f"loaded {plural(len(project.campaigns), 'campaign')} in {seconds_since(start)}")
 
     holder = f"octoplan apply by {_user()}"
     # Like Terraform, lock first and plan under the lock: what is shown is what gets sent,
@@ -49,7 +52,12 @@ def run(
         open_store(app.root, project, sandbox=sandbox) as store,
         store.locked(holder, lock_timeout),
     ):
+        start = time.perf_counter()
         plan = make_plan(project, store, clock.now(), selection)
+        app.detail(
+            f"planned against state {plan.state.url} (serial {plan.state.serial}) "
+            f"in {seconds_since(start)}"
+        )
         if saved is not None:
             planfile.check_fresh(saved, plan)
         if plan.blocked:
@@ -57,14 +65,18 @@ def run(
                 app.error(diagnostic.format())
             raise OctoplanError("the plan has errors: nothing was sent")
         if not plan.has_changes:
-            app.echo(plan_text(plan))
+            app.echo(summary_line(plan) if app.quiet else plan_text(plan, requests=app.verbose))
             return 0
         _check_cost(plan, project.config.policies.max_cost)
         if saved is None:
-            app.echo(plan_text(plan))
-            if not auto_approve and not _confirm(app, sandbox):
+            asks = not auto_approve
+            # --quiet hides the plan, unless the question needs it to be answered.
+            if asks or not app.quiet:
+                app.echo(plan_text(plan, requests=app.verbose))
+            if asks and not _confirm(app, sandbox):
                 app.error("Apply cancelled: nothing was sent.")
                 return 1
+        start = time.perf_counter()
         with connect(app.root, project, sandbox=sandbox) as client:
             stop = threading.Event()
             with _interrupts(app, stop), _progress(app, plan) as on_progress:
@@ -77,6 +89,7 @@ def run(
                     stop=stop,
                     on_progress=on_progress,
                 )
+    app.detail(f"sent in {seconds_since(start)}")
     _print_report(app, report, plan.currency, sandbox)
     if report.interrupted:
         return EXIT_INTERRUPTED
@@ -135,10 +148,10 @@ def _interrupts(app: AppContext, stop: threading.Event) -> Iterator[None]:
 @contextlib.contextmanager
 def _progress(app: AppContext, plan: Plan) -> Iterator[Callable[[Progress], None]]:
     total_messages = plan.summary.messages_to_send
-    if app.verbosity < 0:
+    if app.quiet:
         yield lambda p: None
         return
-    if app.err.is_terminal:
+    if app.live:
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
         from rich.progress import Progress as Bar
 
@@ -162,7 +175,8 @@ def _progress(app: AppContext, plan: Plan) -> Iterator[Callable[[Progress], None
 
     def lines(p: Progress) -> None:
         now = time.monotonic()
-        if p.done == p.total or now - last[0] >= 2.0:
+        # Every two seconds at most, or after every request with --verbose.
+        if p.done == p.total or app.verbose or now - last[0] >= 2.0:
             last[0] = now
             app.note(
                 f"sent {p.done:,}/{p.total:,} requests "
@@ -174,7 +188,8 @@ def _progress(app: AppContext, plan: Plan) -> Iterator[Callable[[Progress], None
 
 def _print_report(app: AppContext, report: ApplyReport, currency: str, sandbox: bool) -> None:
     where = " to the sandbox" if sandbox else ""
-    app.echo("")
+    if not app.quiet:
+        app.echo("")  # after the plan and the progress lines
     outcome = "Apply complete" if report.ok else "Apply finished with problems"
     app.echo(
         f"{outcome}{where}: {plural(report.messages_sent, 'message')} sent in "

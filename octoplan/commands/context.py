@@ -1,9 +1,18 @@
-"""What every command gets: the project root and the two output streams."""
+"""What every command gets: the project root, the two output streams, and how much to say.
+
+Output rules, the same for every command:
+- stdout carries the result (a plan, a report, JSON); stderr carries errors and notes.
+- `--quiet` (verbosity -1): errors and the result only; notes, warnings and progress are hidden.
+- `--verbose` (verbosity 1+): `detail` lines too (state used, timings, one line per request).
+- `NO_COLOR` (any non-empty value, https://no-color.org) or output that is not a terminal: no
+  escape sequence at all, so progress is printed as plain lines rather than a live bar.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,21 +21,28 @@ from rich.console import Console
 from octoplan.project import find_root
 
 
-def _no_color() -> bool:
+def no_color() -> bool:
     return bool(os.environ.get("NO_COLOR"))
 
 
 def make_console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
+    plain = no_color()
     # highlight=False: rich would otherwise colour numbers and strings in our plain messages.
     return Console(
         file=stream,
-        no_color=_no_color(),
+        no_color=plain,
+        color_system=None if plain else "auto",
         highlight=False,
         soft_wrap=True,
         emoji=False,
         markup=False,
     )
+
+
+def seconds_since(start: float) -> str:
+    """Time elapsed since a `time.perf_counter()` reading, for --verbose lines."""
+    return f"{time.perf_counter() - start:.2f} s"
 
 
 @dataclass
@@ -44,6 +60,19 @@ class AppContext:
             self._root = find_root(self.project_dir)
         return self._root
 
+    @property
+    def quiet(self) -> bool:
+        return self.verbosity < 0
+
+    @property
+    def verbose(self) -> bool:
+        return self.verbosity > 0
+
+    @property
+    def live(self) -> bool:
+        """May stderr show a live, redrawn display (a progress bar)?"""
+        return self.err.is_terminal and not self.err.is_dumb_terminal and not no_color()
+
     def echo(self, text: str = "") -> None:
         """Plain text to stdout, exactly as given (no markup, no wrapping)."""
         self.out.file.write(text + "\n")
@@ -52,6 +81,12 @@ class AppContext:
     def note(self, text: str) -> None:
         """Informational text to stderr, hidden by --quiet."""
         if self.verbosity >= 0:
+            self.err.file.write(text + "\n")
+            self.err.file.flush()
+
+    def detail(self, text: str) -> None:
+        """Extra detail to stderr, shown only with --verbose."""
+        if self.verbose:
             self.err.file.write(text + "\n")
             self.err.file.flush()
 

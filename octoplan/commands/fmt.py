@@ -13,11 +13,8 @@ from octoplan.commands.context import AppContext
 from octoplan.errors import Diagnostic, ValidationFailed
 from octoplan.format import format_text
 from octoplan.loader import campaign_files, display_path
+from octoplan.words import plural
 from octoplan.yamlsource import parse_yaml
-
-
-def _plural(count: int) -> str:
-    return f"{count} file{'' if count == 1 else 's'}"
 
 
 def run(app: AppContext, paths: list[Path], check: bool) -> int:
@@ -48,8 +45,9 @@ def run(app: AppContext, paths: list[Path], check: bool) -> int:
     for diagnostic in diags:
         app.error(diagnostic.format())
     unchanged = len(files) - changed - len({d.path for d in diags})
+    files_changed, files_unchanged = plural(changed, "file"), plural(unchanged, "file")
     if check:
-        app.note(f"{_plural(changed)} would be reformatted, {_plural(unchanged)} already formatted")
+        app.note(f"{files_changed} would be reformatted, {files_unchanged} already formatted")
     else:
-        app.note(f"{_plural(changed)} reformatted, {_plural(unchanged)} left unchanged")
+        app.note(f"{files_changed} reformatted, {files_unchanged} left unchanged")
     return 1 if diags or (check and changed) else 0

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from octoplan import clock, planfile
-from octoplan.commands.context import AppContext
+from octoplan.commands.context import AppContext, seconds_since
 from octoplan.commands.session import open_store
 from octoplan.pipeline import Selection, load, make_plan
 from octoplan.planview import plan_json, plan_text
+from octoplan.words import plural
 
 
 def run(
@@ -24,16 +26,28 @@ def run(
     sandbox: bool,
 ) -> int:
     selection = Selection(tuple(paths), tuple(campaigns), changed_since)
+    start = time.perf_counter()
     if changed_since:
         from octoplan.changes import changed_campaigns
 
         project = load(app.root, Selection(tuple(paths), tuple(campaigns)))
+        found = len(project.campaigns)
         selected = changed_campaigns(project, changed_since)
         project.campaigns = [c for c in project.campaigns if c.campaign.id in selected]
+        app.detail(
+            f"--changed-since {changed_since}: {len(project.campaigns):,} of "
+            f"{plural(found, 'campaign')} changed"
+        )
     else:
         project = load(app.root, selection)
+    app.detail(f"loaded {plural(len(project.campaigns), 'campaign')} in {seconds_since(start)}")
+    start = time.perf_counter()
     with open_store(app.root, project, sandbox=sandbox) as store:
         plan = make_plan(project, store, clock.now(), selection)
+    app.detail(
+        f"planned against state {plan.state.url} (serial {plan.state.serial}) "
+        f"in {seconds_since(start)}"
+    )
 
     if fmt == "json":
         app.echo(json.dumps(plan_json(plan), indent=2, ensure_ascii=False))
@@ -42,7 +56,7 @@ def run(
 
         app.echo(plan_markdown(plan))
     else:
-        app.echo(plan_text(plan))
+        app.echo(plan_text(plan, requests=app.verbose))
 
     if plan.blocked:
         return 1

@@ -12,6 +12,7 @@ from octoplan.contacts import FieldError, identify
 from octoplan.desired import DesiredMessage, build_campaign
 from octoplan.errors import UsageError, ValidationFailed
 from octoplan.loader import load_project
+from octoplan.words import plural
 
 
 def _wanted(raw: str, channel: str, region: str) -> str:
@@ -60,7 +61,7 @@ def run(app: AppContext, campaign: str, recipient: str | None, limit: int | None
     for index, m in enumerate(messages):
         if index:
             app.echo()
-        parts = f"{m.segments} SMS part{'s' if m.segments != 1 else ''}, " if m.segments else ""
+        parts = f"{plural(m.segments, 'SMS part')}, " if m.segments else ""
         app.echo(f"# {m.key} ({parts}{m.encoding})")
         app.echo(m.text)
     return 0

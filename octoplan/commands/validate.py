@@ -7,19 +7,17 @@ rendering...) are registered in CHECKS and run afterwards, each adding its own d
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from octoplan.commands.context import AppContext
+from octoplan.commands.context import AppContext, seconds_since
 from octoplan.errors import Diagnostic, ValidationFailed
 from octoplan.loader import Project, load_project
+from octoplan.words import plural
 
 Check = Callable[[Project], list[Diagnostic]]
 CHECKS: list[Check] = []
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def summary(project: Project | None, diags: list[Diagnostic]) -> str:
@@ -27,10 +25,10 @@ def summary(project: Project | None, diags: list[Diagnostic]) -> str:
     warnings = len(diags) - len(errors)
     if errors:
         files = len({d.path for d in errors})
-        text = f"{_plural(len(errors), 'error')} in {_plural(files, 'file')}"
+        text = f"{plural(len(errors), 'error')} in {plural(files, 'file')}"
     else:
-        text = f"{_plural(len(project.campaigns) if project else 0, 'campaign')} valid"
-    return text + (f", {_plural(warnings, 'warning')}" if warnings else "")
+        text = f"{plural(len(project.campaigns) if project else 0, 'campaign')} valid"
+    return text + (f", {plural(warnings, 'warning')}" if warnings else "")
 
 
 def validate(root: Path, paths: list[Path]) -> tuple[Project | None, list[Diagnostic]]:
@@ -44,8 +42,13 @@ def validate(root: Path, paths: list[Path]) -> tuple[Project | None, list[Diagno
 
 def run(app: AppContext, paths: list[Path], fmt: str) -> int:
     # Paths are typed relative to the working directory, not to the project root.
+    start = time.perf_counter()
     project, diags = validate(app.root, [p.absolute() for p in paths])
     valid = not any(d.severity == "error" for d in diags)
+    app.detail(
+        f"checked {plural(len(project.campaigns) if project else 0, 'campaign')} "
+        f"in {seconds_since(start)}"
+    )
     if fmt == "json":
         report = {
             "valid": valid,
@@ -55,11 +58,12 @@ def run(app: AppContext, paths: list[Path], fmt: str) -> int:
         app.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         for diagnostic in diags:
-            app.error(diagnostic.format())
-        if valid:
-            app.echo(summary(project, diags))
-        else:
+            if diagnostic.severity == "error" or not app.quiet:
+                app.error(diagnostic.format())
+        if not valid:
             app.error(summary(project, diags))
+        elif not app.quiet:  # --quiet: success is the exit code alone
+            app.echo(summary(project, diags))
     return 0 if valid else 1
 
 

@@ -1,0 +1,99 @@
+"""`octoplan plan` on the command line: --detailed-exitcode (SPEC section 3), -q and -v.
+
+The Markdown format has its own tests (test_markdown.py), and so has --changed-since
+(test_changes.py).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.project import MakeProject, run_cli
+
+CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
+OK = 'channel: sms\ntext: "Bonjour"\nrecipients: [{phone_number: "+33612345678"}]\n'
+BROKEN = 'channel: sms\ntext: "{{ contact.nope }}"\nrecipients: [{phone_number: "+33612345678"}]\n'
+HEADLINE = (
+    "+ ok (sms, campaigns/ok.yaml): create: 1 message in 1 request, 1 SMS part, est. 0.04 EUR"
+)
+
+
+@pytest.fixture
+def project(make_project: MakeProject) -> Path:
+    return make_project({"campaigns/ok.yaml": OK}, CONFIG)
+
+
+def test_detailed_exitcode_is_2_with_changes_and_0_without(project: Path) -> None:
+    assert run_cli("plan", "--detailed-exitcode", cwd=project).returncode == 2
+    assert run_cli("plan", cwd=project).returncode == 0  # without the flag, changes are 0
+    result = run_cli("apply", "--sandbox", "--auto-approve", cwd=project)
+    assert result.returncode == 0, result.stderr
+    result = run_cli("plan", "--sandbox", "--detailed-exitcode", cwd=project)
+    assert (result.returncode, result.stdout) == (
+        0,
+        "  ok (sms, campaigns/ok.yaml): no changes (1 already sent)\n\n"
+        "No changes. 1 message(s) already sent.\n",
+    )
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
+def test_detailed_exitcode_errors_exit_1_even_with_changes(
+    make_project: MakeProject, fmt: str
+) -> None:
+    # One campaign would send, the other is broken: an error wins, never 2.
+    root = make_project({"campaigns/ok.yaml": OK, "campaigns/bad.yaml": BROKEN}, CONFIG)
+    result = run_cli("plan", "--detailed-exitcode", "--format", fmt, cwd=root)
+    assert result.returncode == 1
+
+
+def test_detailed_exitcode_with_a_load_error_exits_1(make_project: MakeProject) -> None:
+    root = make_project({"campaigns/ok.yaml": OK + "txet: x\n"}, CONFIG)
+    result = run_cli("plan", "--detailed-exitcode", cwd=root)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "campaigns/ok.yaml:4:1: error: unknown key 'txet'\n  hint: did you mean 'text'?\n"
+    )
+
+
+def test_detailed_exitcode_usage_error_exits_1(project: Path) -> None:
+    result = run_cli("plan", "--detailed-exitcode", "--campaign", "nope", cwd=project)
+    assert (result.returncode, result.stderr) == (
+        1,
+        "error: no campaign with id 'nope'; known: ok\n",
+    )
+
+
+def test_plan_without_options_says_nothing_on_stderr(project: Path) -> None:
+    result = run_cli("plan", cwd=project)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith(HEADLINE + "\n    e.g. +33 6•• •• •• 78: 'Bonjour'\n")
+    assert "+ request" not in result.stdout
+
+
+def test_verbose_adds_requests_state_and_timings(project: Path) -> None:
+    result = run_cli("-v", "plan", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(
+        re.escape(HEADLINE)
+        + r"\n    \+ request op-[0-9a-f]{32}: 1 recipient, 1 SMS part, est\. 0\.04 EUR\n"
+        r"    e\.g\. .*\n\nPlan: .*\n",
+        result.stdout,
+    )
+    state = project / ".octoplan" / "state.db"
+    assert re.fullmatch(
+        r"loaded 1 campaign in \d+\.\d\d s\n"
+        rf"planned against state {re.escape(str(state))} \(serial 0\) in \d+\.\d\d s\n",
+        result.stderr,
+    )
+
+
+def test_quiet_keeps_the_plan_and_drops_notes(project: Path) -> None:
+    result = run_cli("--quiet", "plan", "-o", "plan.json", cwd=project)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith(HEADLINE + "\n")
+    assert (project / "plan.json").exists()
+    noisy = run_cli("plan", "-o", "plan.json", cwd=project)
+    assert noisy.stderr == "Plan saved to plan.json; apply it with `octoplan apply plan.json`.\n"
