@@ -16,6 +16,7 @@ counted. `collect` is the same as a list of `Contact`s with dict fields.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -113,12 +114,23 @@ class CsvSource:
     errors: list[Diagnostic] = field(default_factory=list)
     delimiter: str = ","
     names: list[str] = field(default_factory=list)
+    # A shard of the file: (first byte, end byte, line of the first row), its header already
+    # read (names and delimiter set) by whoever split the file (see octoplan/shards.py).
+    part: tuple[int, int, int] | None = None
 
     def rows(self) -> Iterator[Row]:
         return _rows_of(self.chunks())
 
     def chunks(self, size: int = CHUNK_ROWS) -> Iterator[Columns]:
         try:
+            if self.part is not None:
+                start, end, first_line = self.part
+                with self.file.open("rb") as raw:
+                    raw.seek(start)
+                    text = raw.read(end - start).decode("utf-8")
+                reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter)
+                yield from self._read(reader, first_line - 1, size)
+                return
             with self.file.open(encoding="utf-8-sig", newline="") as handle:
                 yield from self._chunks(handle, size)
         except FileNotFoundError:
@@ -129,19 +141,34 @@ class CsvSource:
             self.errors.append(_error(self.path, None, None, f"unreadable CSV: {exc}"))
 
     def _chunks(self, handle: Any, size: int) -> Iterator[Columns]:
-        first = handle.readline()
+        if not self._header(handle.readline()):
+            return
+        # The header was read outside the reader: its lines are one behind.
+        yield from self._read(csv.reader(handle, delimiter=self.delimiter), 1, size)
+
+    def _header(self, first: str) -> bool:
+        """Read the header line: names and delimiter; False (and errors) if it is unusable."""
         if not first.strip():
             self.errors.append(_error(self.path, 1, None, "empty file: a header row is needed"))
-            return
+            return False
         self.delimiter = _sniff_delimiter(first)
         header = next(csv.reader([first], delimiter=self.delimiter))
         self.names = [name.strip() for name in header]
-        if not self._header_ok(first):
-            return
-        reader = csv.reader(handle, delimiter=self.delimiter)
-        width, last = len(self.names), 1
+        return self._header_ok(first)
+
+    def read_header(self) -> bool:
+        """Only the header (names, delimiter): what splitting the file needs."""
+        try:
+            with self.file.open(encoding="utf-8-sig", newline="") as handle:
+                return self._header(handle.readline())
+        except (OSError, UnicodeDecodeError, csv.Error):
+            return False
+
+    def _read(self, reader: Any, before: int, size: int) -> Iterator[Columns]:
+        """Chunks of `reader`'s rows; `before`: lines of the file before the reader's first."""
+        width, last = len(self.names), before
         while rows := list(islice(reader, size)):
-            end = reader.line_num + 1  # the header was read outside the reader
+            end = reader.line_num + before
             if end - last == len(rows):
                 lines = list(range(last + 1, end + 1))
             else:  # quoted line breaks: a row spans several lines
@@ -568,7 +595,7 @@ def _identify_live_chat(
     )
 
 
-def _capped(errors: list[Diagnostic]) -> list[Diagnostic]:
+def capped(errors: list[Diagnostic]) -> list[Diagnostic]:
     """A source's errors in line order (an items source checks shapes before identities),
     at most MAX_ERRORS_PER_SOURCE of them."""
     errors = sorted(errors, key=lambda d: d.line or 0)
@@ -585,6 +612,77 @@ def _keys(source: ContactSource, channel: str, region: str) -> Iterator[str]:
         yield from _identify(source, columns, lines, channel, region, False)[0]
 
 
+def identified(
+    source: ContactSource, channel: str, region: str, required: bool = True
+) -> Iterator[tuple[list[str], list[list[str]], list[int]]]:
+    """(keys, columns, lines) of each chunk of `source`, rows without a valid identity
+    dropped (see _identify)."""
+    for columns, lines in source.chunks():
+        keys, columns, lines = _identify(source, columns, lines, channel, region, required)
+        if keys:
+            yield keys, columns, lines
+
+
+class Deduper:
+    """Keeps the first occurrence of each key and drops excluded ones, counting both in
+    `result`; `keep(keys)` is the positions of `keys` to send to, in order, or None for all."""
+
+    def __init__(self, excluded: set[str], result: ContactSet) -> None:
+        self.excluded = excluded
+        self.result = result
+        self.seen: set[str] = set()
+
+    def keep(self, keys: list[str]) -> list[int] | None:
+        seen, excluded, result = self.seen, self.excluded, self.result
+        unique = set(keys)
+        if len(unique) == len(keys) and seen.isdisjoint(unique):
+            seen.update(unique)
+            if not excluded or excluded.isdisjoint(unique):
+                return None
+            keep = [i for i, key in enumerate(keys) if key not in excluded]
+            result.excluded += len(keys) - len(keep)
+            return keep
+        keep = []
+        for i, key in enumerate(keys):
+            if key in seen:
+                result.duplicates += 1
+            elif key in excluded:
+                seen.add(key)
+                result.excluded += 1
+            else:
+                seen.add(key)
+                keep.append(i)
+        return keep
+
+
+def excluded_keys(
+    exclude: Iterable[ContactSource], channel: str, region: str, result: ContactSet
+) -> set[str]:
+    """Keys of the exclude lists. Rows of an exclude list without the identity field are
+    skipped (an opt-out list may hold e-mails and numbers together), but an invalid value there
+    is an error: a typo in an opt-out list would otherwise send to someone who asked not to be
+    contacted."""
+    excluded: set[str] = set()
+    for source in exclude:
+        excluded.update(_keys(source, channel, region))
+        result.errors.extend(capped(source.errors))
+    return excluded
+
+
+def kept(
+    source: ContactSource,
+    keys: list[str],
+    columns: list[list[str]],
+    lines: list[int],
+    keep: list[int] | None,
+) -> Chunk | None:
+    if keep is None:
+        return Chunk(source, keys, columns, lines)
+    if not keep:
+        return None
+    return Chunk(source, [keys[i] for i in keep], _select(columns, keep), [lines[i] for i in keep])
+
+
 def stream_chunks(
     sources: Iterable[ContactSource],
     exclude: Iterable[ContactSource],
@@ -595,47 +693,15 @@ def stream_chunks(
     """Every contact to send to, in source order, a chunk of rows at a time.
 
     Duplicates and excluded keys are counted in `result`, and each source's errors added to
-    `result.errors` once the source is read. Rows of an exclude list without the identity field
-    are skipped (an opt-out list may hold e-mails and numbers together), but an invalid value
-    there is an error: a typo in an opt-out list would otherwise send to someone who asked not
-    to be contacted.
+    `result.errors` once the source is read.
     """
-    excluded: set[str] = set()
-    for source in exclude:
-        excluded.update(_keys(source, channel, region))
-        result.errors.extend(_capped(source.errors))
-    seen: set[str] = set()
+    deduper = Deduper(excluded_keys(exclude, channel, region, result), result)
     for source in sources:
-        for raw_columns, raw_lines in source.chunks():
-            keys, columns, lines = _identify(source, raw_columns, raw_lines, channel, region, True)
-            unique = set(keys)
-            if len(unique) == len(keys) and seen.isdisjoint(unique):
-                seen.update(unique)
-                if not excluded or excluded.isdisjoint(unique):
-                    if keys:
-                        yield Chunk(source, keys, columns, lines)
-                    continue
-                keep = [i for i, key in enumerate(keys) if key not in excluded]
-                result.excluded += len(keys) - len(keep)
-            else:
-                keep = []
-                for i, key in enumerate(keys):
-                    if key in seen:
-                        result.duplicates += 1
-                    elif key in excluded:
-                        seen.add(key)
-                        result.excluded += 1
-                    else:
-                        seen.add(key)
-                        keep.append(i)
-            if keep:
-                yield Chunk(
-                    source,
-                    [keys[i] for i in keep],
-                    _select(columns, keep),
-                    [lines[i] for i in keep],
-                )
-        result.errors.extend(_capped(source.errors))
+        for keys, columns, lines in identified(source, channel, region):
+            chunk = kept(source, keys, columns, lines, deduper.keep(keys))
+            if chunk is not None:
+                yield chunk
+        result.errors.extend(capped(source.errors))
 
 
 def stream(

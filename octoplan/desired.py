@@ -15,23 +15,31 @@ with the same shape), otherwise the final text itself is sent. Either way
 
 from __future__ import annotations
 
-from collections import deque
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from octoplan import shards
 from octoplan.contacts import (
     Chunk,
     ContactSet,
     ContactSource,
+    CsvSource,
+    Deduper,
     ItemsSource,
-    identity_field,
+    capped,
+    excluded_keys,
+    identified,
+    kept,
     open_source,
     stream_chunks,
 )
 from octoplan.errors import Diagnostic
+from octoplan.gcpause import paused_gc
 from octoplan.loader import Project
 from octoplan.merge import FieldUse, field_use, make_skeleton, skeleton_fields
 from octoplan.messages import DesiredMessage, Messages, Recipient
@@ -39,11 +47,12 @@ from octoplan.payload import shape
 from octoplan.placeholders import MAX_VALUE_LENGTH, PLACEHOLDER_FIELDS, apply_placeholders
 from octoplan.policies import MessageChecks, check_send_at
 from octoplan.render import Origin, Renderer, RenderError, compile_template, make_environment
+from octoplan.rules import has_stop_mention
 from octoplan.sms import (
     _ASCII_NOT_BASIC,
+    GSM7_BASIC,
     GSM7_PART,
     GSM7_SINGLE,
-    SmsCount,
     auto_optimize,
     measure,
     optimize_piece,
@@ -67,8 +76,12 @@ class DesiredCampaign:
 
     @property
     def messages(self) -> list[DesiredMessage]:
-        """The messages one by one (for previews and tests; plans read `columns`)."""
-        return list(self.columns)
+        """The messages one by one, in the contacts' order (for previews and tests; plans
+        read `columns`)."""
+        columns = self.columns
+        return [
+            columns.message(i) for i in sorted(range(len(columns)), key=columns.order.__getitem__)
+        ]
 
 
 def _inline_source(source: CampaignSource) -> ItemsSource:
@@ -128,6 +141,12 @@ class _RenderErrors:
         self.first.setdefault(key, diagnostic)
         self.count[key] = self.count.get(key, 0) + 1
 
+    def absorb(self, other: _RenderErrors) -> None:
+        """Add what `other` saw after what this one saw."""
+        for key, diagnostic in other.first.items():
+            self.first.setdefault(key, diagnostic)
+            self.count[key] = self.count.get(key, 0) + other.count[key]
+
     def diagnostics(self) -> list[Diagnostic]:
         out = []
         for key, diagnostic in self.first.items():
@@ -149,16 +168,12 @@ _environments: dict[Path, Any] = {}
 _ALL_PRESENT = ()
 
 
-def _take(indexes: Sequence[int]) -> Callable[[Sequence[str]], Sequence[str]]:
+def _take(indexes: Sequence[int]) -> Callable[[Sequence[Any]], Sequence[Any]]:
     """column -> its values at `indexes`, in that order (a gather at C speed)."""
     if len(indexes) == 1:
         (only,) = indexes
         return lambda column: (column[only],)
     return itemgetter(*indexes)
-
-
-def _scatter(into: list[Any], indexes: Sequence[int], values: Iterable[Any]) -> None:
-    deque(map(into.__setitem__, indexes, values), maxlen=0)
 
 
 def _optimized_column(values: Sequence[str], cache: dict[str, str]) -> Sequence[str]:
@@ -176,15 +191,15 @@ def _optimized_column(values: Sequence[str], cache: dict[str, str]) -> Sequence[
     return out
 
 
-def _counts(texts: Sequence[str]) -> list[SmsCount]:
-    """`measure` of each text, ASCII GSM-7 texts counted together."""
-    ascii_texts = list(map(str.isascii, texts))
-    if all(ascii_texts) and not _ASCII_NOT_BASIC.search("".join(texts)):
-        return [
-            SmsCount("GSM-7", n, 0 if n == 0 else 1 if n <= GSM7_SINGLE else -(-n // GSM7_PART), n)
-            for n in map(len, texts)
-        ]
-    return list(map(measure, texts))
+def _basic(text: str) -> bool:
+    """Only one-septet GSM-7 characters (no escape, no UCS-2)?"""
+    if text.isascii():
+        return _ASCII_NOT_BASIC.search(text) is None
+    return set(text) <= GSM7_BASIC
+
+
+# SMS parts of a GSM-7 text of n one-septet characters, for every length the API accepts.
+_PARTS = [0, *(1 if n <= GSM7_SINGLE else -(-n // GSM7_PART) for n in range(1, 2000))]
 
 
 @dataclass
@@ -205,6 +220,8 @@ class _Group:
     request_text: str | None
     request_format: str
     names: tuple[str, ...]  # recipient fields: the identity, then the slots
+    basic: bool  # the literals are one-septet GSM-7 characters only
+    stop: bool  # the literals hold the marketing opt-out mention
 
 
 @dataclass
@@ -221,7 +238,10 @@ class _Layout:
 
 class _Builder:
     """Contact chunks -> Messages: the merge where it applies, else a full render per contact
-    (`_full`, the reference every merged text is checked against)."""
+    (`_full`, the reference every merged text is checked against).
+
+    Messages come out group by group; `Messages.order` keeps each contact's place in the lists.
+    """
 
     def __init__(
         self,
@@ -231,25 +251,41 @@ class _Builder:
         *,
         personalizes: bool,
         optimize: bool,
-        identity: str,
     ) -> None:
         self.render = render
         self.use = use
         self.checks = checks
         self.personalizes = personalizes
         self.optimize = optimize
-        self.identity = identity
         self.messages = Messages()
         self.errors = _RenderErrors()
         self.layouts: dict[int, _Layout] = {}
         self._keyed_on = sorted(use.valued) if use else []
         self._presence = sorted(use.printed | use.tested) if use else []
         self._optimized: dict[str, str] = {}
+        self._offset = 0  # order of the current chunk's first contact
+
+    def result(self) -> tuple[Messages, MessageChecks, _RenderErrors, int]:
+        """What a shard built (see octoplan/shards.py), for `absorb`."""
+        return self.messages, self.checks, self.errors, self._offset
+
+    def absorb(self, result: tuple[Messages, MessageChecks, _RenderErrors, int]) -> None:
+        """Append what another builder built from the contacts after this one's."""
+        messages, checks, errors, rows = result
+        offset = self._offset
+        messages.order = [offset + order for order in messages.order]
+        self.messages.extend(messages)
+        self.checks.absorb(checks)
+        self.errors.absorb(errors)
+        self._offset += rows
 
     # --- one contact, in full ------------------------------------------------------------
 
-    def _full(self, key: str, fields: dict[str, str], shown: str) -> DesiredMessage:
-        """Render one contact in full (raises RenderError)."""
+    def _full(
+        self, key: str, fields: dict[str, str], shown: str, *, check: bool = True
+    ) -> DesiredMessage:
+        """Render one contact in full (raises RenderError); `check`: count it in the policy
+        checks (not when it only serves to check a merge)."""
         rendered = self.render(fields, shown)
         api_fields = {k: fields[k] for k in _IDENTITY if k in fields}
         request_text = text = rendered
@@ -268,18 +304,22 @@ class _Builder:
         if self.optimize:
             text = auto_optimize(text)
         sms = measure(text)
-        cost = self.checks.check(key, text, sms)
+        cost = self.checks.check(key, text, sms) if check else 0.0
         return DesiredMessage(key, api_fields, text, request_text, sms.segments, sms.encoding, cost)
 
-    def _full_row(self, layout: _Layout, chunk: Chunk, index: int) -> DesiredMessage | None:
-        key = chunk.keys[index]
-        cells = chunk.cells(index)
-        fields = {name: cell for name, cell in zip(layout.names, cells, strict=True) if cell}
-        try:
-            return self._full(key, fields, f"{key} ({chunk.source.path}:{chunk.lines[index]})")
-        except RenderError as exc:
-            self.errors.add(exc.diagnostic)
-            return None
+    def _full_rows(self, layout: _Layout, chunk: Chunk, rows: Iterable[int]) -> None:
+        for index in rows:
+            key = chunk.keys[index]
+            cells = chunk.cells(index)
+            fields = {name: cell for name, cell in zip(layout.names, cells, strict=True) if cell}
+            try:
+                message = self._full(
+                    key, fields, f"{key} ({chunk.source.path}:{chunk.lines[index]})"
+                )
+            except RenderError as exc:
+                self.errors.add(exc.diagnostic)
+                continue
+            self.messages.append(message, self._offset + index)
 
     # --- chunks --------------------------------------------------------------------------
 
@@ -298,89 +338,120 @@ class _Builder:
 
     def add(self, chunk: Chunk) -> None:
         layout = self.layout(chunk.source)
-        size = len(chunk.keys)
         if self.use is None or len(layout.identity) != 1:
             # No merge (or several identity columns, which travel per recipient): render all.
-            for index in range(size):
-                message = self._full_row(layout, chunk, index)
-                if message is not None:
-                    self.messages.append(message)
-            return
-        buckets = self._buckets(layout, chunk)
-        if len(buckets) == 1:
-            ((group_key, rows),) = buckets.items()
-            self.messages.extend(_present(self._bucket(layout, chunk, group_key, rows)))
-            return
-        # Several groups: compute each, then put the messages back in the contacts' order.
-        ordered = _blank(size)
-        for group_key, rows in buckets.items():
-            _scatter_messages(ordered, rows, self._bucket(layout, chunk, group_key, rows))
-        self.messages.extend(_present(ordered))
+            self._full_rows(layout, chunk, range(len(chunk.keys)))
+        else:
+            for group_key, rows in self._buckets(layout, chunk).items():
+                self._bucket(layout, chunk, group_key, rows)
+        self._offset += len(chunk.keys)
 
     def _buckets(self, layout: _Layout, chunk: Chunk) -> dict[tuple[object, ...], list[int]]:
+        """The chunk's rows by group: same valued fields, same presence of the others."""
         size = len(chunk.keys)
         columns = chunk.columns
         empty = [""] * size
         valued = [columns[i] if i >= 0 else empty for i in layout.valued]
-        present = [columns[i] if i >= 0 else empty for i in layout.present]
-        everyone = not any("" in column for column in present)
-        if not valued and everyone:
-            return {((), _ALL_PRESENT): list(range(size))}
-        values = list(zip(*valued, strict=True)) if valued else [()] * size
-        if everyone:
-            keys: list[tuple[object, ...]] = [(v, _ALL_PRESENT) for v in values]
-        else:
-            presence = zip(*[[cell != "" for cell in column] for column in present], strict=True)
-            keys = list(zip(values, presence, strict=True))
+        # Columns without an empty cell in this chunk are always present: left out of the key,
+        # which then names the columns it covers, so chunks with other gaps never collide.
+        gaps = tuple(i for i in layout.present if i < 0 or "" in columns[i])
+        present = [columns[i] if i >= 0 else empty for i in gaps]
+        if not valued and not present:
+            return {(gaps,): list(range(size))}
+        if not valued and len(present) == 1:  # one optional field: with it, without it
+            (column,) = present
+            with_it = list(compress(range(size), column))
+            without = list(compress(range(size), map(operator.not_, column)))
+            return {
+                key: rows
+                for key, rows in (((gaps, (True,)), with_it), ((gaps, (False,)), without))
+                if rows
+            }
+        keys = list(zip(*valued, *[map(bool, column) for column in present], strict=True))
+        distinct = set(keys)
+        if len(distinct) <= 16:  # a few groups: one C-speed pass each
+            return {
+                (gaps, key): list(compress(range(size), map(key.__eq__, keys))) for key in distinct
+            }
         buckets: dict[tuple[object, ...], list[int]] = {}
         for index, key in enumerate(keys):
-            rows = buckets.get(key)
+            rows = buckets.get((gaps, key))
             if rows is None:
-                buckets[key] = [index]
+                buckets[gaps, key] = [index]
             else:
                 rows.append(index)
         return buckets
 
     def _bucket(
         self, layout: _Layout, chunk: Chunk, group_key: tuple[object, ...], rows: list[int]
-    ) -> Messages:
-        """Messages of `rows` (one group), aligned with them; a key of None: no message."""
-        out = _blank(len(rows))
-        start = 0
+    ) -> None:
+        """The messages of `rows`, which are of one group."""
         if group_key not in layout.groups:
-            group, first = self._compile(layout, chunk, rows[0])
+            group, full = self._compile(layout, chunk, rows[0])
             layout.groups[group_key] = group
-            if first is not None:
-                _set_message(out, 0, first)
-            start = 1
+            if group is None:  # the first contact's full render is its message
+                if full is not None:
+                    cost = self.checks.check(full.key, full.text, measure(full.text))
+                    self.messages.append(full._replace(cost=cost), self._offset + rows[0])
+                rows = rows[1:]
+                if not rows:
+                    return
         group = layout.groups[group_key]
-        rest = rows[start:]
-        if not rest:
-            return out
         if group is None:
-            done = _blank(len(rest))
-            for position, row in enumerate(rest):
-                message = self._full_row(layout, chunk, row)
-                if message is not None:
-                    _set_message(done, position, message)
+            self._full_rows(layout, chunk, rows)
+            return
+        composed = self._compose(chunk, group, rows)
+        if composed is None:  # some texts hold a `{`: those contacts are rendered in full
+            for row in rows:
+                if self._compose(chunk, group, [row]) is None:
+                    self._full_rows(layout, chunk, [row])
+                else:
+                    self._bucket(layout, chunk, group_key, [row])
+            return
+        names, values, texts, request_texts, basic = composed
+        keys = list(_take(rows)(chunk.keys))
+        if basic:  # one septet per character: parts from lengths alone
+            lengths = list(map(len, texts))
+            if max(lengths) < len(_PARTS):
+                segments = list(map(_PARTS.__getitem__, lengths))
+                counts = None
+            else:
+                counts = list(map(measure, texts))
         else:
-            done = self._merged(layout, chunk, group, rest)
-        if start == 0:
-            return done
-        _scatter_messages(out, range(start, len(rows)), done)
-        return out
+            counts = list(map(measure, texts))
+        if counts is not None:
+            segments = [c.segments for c in counts]
+            encodings: list[str] = [c.encoding for c in counts]
+            costs = self.checks.check_many(keys, texts, counts)
+        else:
+            encodings = ["GSM-7"] * len(rows)
+            costs = self.checks.check_basic(keys, texts, segments, stop_known=group.stop)
+        offset = self._offset
+        self.messages.extend(
+            Messages(
+                keys=keys,
+                names=names,
+                values=values,
+                texts=texts,
+                request_texts=request_texts,
+                segments=segments,
+                encodings=encodings,
+                costs=costs,
+                order=[offset + row for row in rows],
+            )
+        )
 
     def _compile(
         self, layout: _Layout, chunk: Chunk, row: int
     ) -> tuple[_Group | None, DesiredMessage | None]:
-        """The group of this contact, checked against a full render of it (whose message is
-        the contact's own); a group of None: render the group's contacts in full."""
+        """The group of this contact, checked against a full render of it, and that full
+        render (None: a render error); a group of None: render the group's contacts in full."""
         assert self.use is not None
         key = chunk.keys[row]
         fields = {n: c for n, c in zip(layout.names, chunk.cells(row), strict=True) if c}
         shown = f"{key} ({chunk.source.path}:{chunk.lines[row]})"
         try:
-            full = self._full(key, fields, shown)
+            full = self._full(key, fields, shown, check=False)
         except RenderError as exc:
             self.errors.add(exc.diagnostic)
             return None, None
@@ -405,11 +476,13 @@ class _Builder:
             request_text=skeleton.request_text,
             request_format=skeleton.request_format,
             names=(layout.identity[0][0], *skeleton.slots),
+            basic=all(map(_basic, literals)),
+            stop=any(map(has_stop_mention, literals)),
         )
         composed = self._compose(chunk, group, [row])
         if composed is None:
             return None, full
-        names, values, texts, request_texts = composed
+        names, values, texts, request_texts, _ = composed
         delivered = apply_placeholders(request_texts[0], Recipient(names[0], values[0]))
         if self.optimize:
             delivered = auto_optimize(delivered)
@@ -417,12 +490,10 @@ class _Builder:
             return None, full
         return group, full
 
-    def _compose(
-        self, chunk: Chunk, group: _Group, rows: list[int]
-    ) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]], list[str], list[str]] | None:
-        """(recipient names, recipient values, texts, request texts) of `rows` by the group's
-        skeleton, or None when a text holds a `{` (a placeholder-like value or literal that
-        the API would substitute: those contacts are rendered in full)."""
+    def _compose(self, chunk: Chunk, group: _Group, rows: list[int]) -> _Composed | None:
+        """(recipient names, recipient values, texts, request texts, all one-septet GSM-7?)
+        of `rows` by the group's skeleton, or None when a text holds a `{` (a placeholder-like
+        value or literal that the API would substitute)."""
         take = _take(rows)
         columns = chunk.columns
         keys = take(chunk.keys)
@@ -432,16 +503,16 @@ class _Builder:
         else:
             shown = holes
         if group.holes:
-            texts = list(
-                map(group.text_format.__mod__, zip(*[shown[c] for c in group.holes], strict=True))
-            )
+            printed = zip(*[shown[c] for c in group.holes], strict=True)
+            texts = list(map(group.text_format.__mod__, printed))
         else:
             texts = [group.text_format % ()] * len(rows)
         if "{" in "".join(texts):
             return None
+        basic = group.basic and all(_basic("".join(v)) for v in shown.values())
         identity = group.names[:1]
         if not self.personalizes:
-            return [identity] * len(rows), list(zip(keys)), texts, texts
+            return [identity] * len(rows), list(zip(keys)), texts, texts, basic
         slots = [holes[c] for c in group.slotted]
         values = list(zip(keys, *slots, strict=True))
         names = [group.names] * len(rows)
@@ -457,75 +528,10 @@ class _Builder:
                 if any(len(column[i]) > MAX_VALUE_LENGTH for column in slots):
                     names[i], values[i] = identity, (keys[i],)
                     request_texts[i] = group.raw_format % tuple(column[i] for column in raw)
-        return names, values, texts, request_texts
-
-    def _merged(self, layout: _Layout, chunk: Chunk, group: _Group, rows: list[int]) -> Messages:
-        composed = self._compose(chunk, group, rows)
-        if composed is None:
-            return self._merged_except_braces(layout, chunk, group, rows)
-        names, values, texts, request_texts = composed
-        keys = list(_take(rows)(chunk.keys))
-        counts = _counts(texts)
-        costs = self.checks.check_many(keys, texts, counts)
-        return Messages(
-            keys=keys,
-            names=names,
-            values=values,
-            texts=texts,
-            request_texts=request_texts,
-            segments=[c.segments for c in counts],
-            encodings=[c.encoding for c in counts],
-            costs=costs,
-        )
-
-    def _merged_except_braces(
-        self, layout: _Layout, chunk: Chunk, group: _Group, rows: list[int]
-    ) -> Messages:
-        """Rows whose text holds a `{` are rendered in full, the others merged."""
-        composed_one = [self._compose(chunk, group, [row]) for row in rows]
-        good = [i for i, c in enumerate(composed_one) if c is not None]
-        out = _blank(len(rows))
-        if good:
-            _scatter_messages(
-                out, good, self._merged(layout, chunk, group, [rows[i] for i in good])
-            )
-        for i, composed in enumerate(composed_one):
-            if composed is None:
-                message = self._full_row(layout, chunk, rows[i])
-                if message is not None:
-                    _set_message(out, i, message)
-        return out
+        return names, values, texts, request_texts, basic
 
 
-_COLUMNS = ("keys", "names", "values", "texts", "request_texts", "segments", "encodings", "costs")
-
-
-def _blank(size: int) -> Messages:
-    """Messages of `size` rows still to fill (a key of None: no message)."""
-    columns: list[list[Any]] = [[None] * size for _ in _COLUMNS]
-    return Messages(*columns)
-
-
-def _set_message(into: Messages, index: int, message: DesiredMessage) -> None:
-    one = Messages()
-    one.append(message)
-    for name in _COLUMNS:
-        getattr(into, name)[index] = getattr(one, name)[0]
-
-
-def _scatter_messages(into: Messages, positions: Sequence[int], messages: Messages) -> None:
-    for name in _COLUMNS:
-        _scatter(getattr(into, name), positions, getattr(messages, name))
-
-
-def _present(messages: Messages) -> Messages:
-    """Without the rows that got no message (a render error)."""
-    if None not in messages.keys:
-        return messages
-    keep = [i for i, key in enumerate(messages.keys) if key is not None]
-    take = _take(keep) if keep else (lambda column: ())
-    columns: list[list[Any]] = [list(take(getattr(messages, name))) for name in _COLUMNS]
-    return Messages(*columns)
+_Composed = tuple[list[tuple[str, ...]], list[tuple[str, ...]], list[str], list[str], bool]
 
 
 def _format(literals: Sequence[str]) -> str:
@@ -537,13 +543,8 @@ def build_campaign(project: Project, source: CampaignSource) -> DesiredCampaign:
     config = project.config
     result = DesiredCampaign(source)
     contacts = ContactSet([])
-    chunks = stream_chunks(
-        [_inline_source(source), *_sources(project, source, campaign.contacts)],
-        _sources(project, source, campaign.exclude),
-        campaign.channel,
-        config.region,
-        contacts,
-    )
+    sources = [_inline_source(source), *_sources(project, source, campaign.contacts)]
+    exclude = _sources(project, source, campaign.exclude)
 
     templates = project.root / TEMPLATES_DIR
     env = _environments.get(templates)
@@ -553,8 +554,8 @@ def build_campaign(project: Project, source: CampaignSource) -> DesiredCampaign:
     try:
         template = compile_template(env, origin, text=campaign.text, name=campaign.template)
     except RenderError as exc:
-        for _ in chunks:  # still read every contact, to report the lists' own errors
-            pass
+        for _ in stream_chunks(sources, exclude, campaign.channel, config.region, contacts):
+            pass  # still read every contact, to report the lists' own errors
         result.duplicates, result.excluded = contacts.duplicates, contacts.excluded
         result.errors.extend([*contacts.errors, exc.diagnostic])
         return result
@@ -563,29 +564,39 @@ def build_campaign(project: Project, source: CampaignSource) -> DesiredCampaign:
 
     request = shape(campaign)
     text_where = source.where("template" if campaign.template is not None else "text")
-    checks = MessageChecks(
-        campaign_id=campaign.id,
-        channel=campaign.channel,
-        marketing=campaign.marketing,
-        text_where=text_where,
-        template_source=template_text,
-        template_first_line=origin.first_line if campaign.template is None else 1,
-        template_path=origin.path
-        if campaign.template is None
-        else f"templates/{campaign.template}",
-        max_segments=config.policies.max_segments,
-        pricing=config.pricing,
-    )
-    builder = _Builder(
-        render,
-        field_use(env, template_text),
-        checks,
-        personalizes=request.personalizes,
-        optimize=campaign.channel == "sms" and campaign.auto_optimize_text is not False,
-        identity=identity_field(campaign.channel),
-    )
-    for chunk in chunks:
-        builder.add(chunk)
+
+    def new_checks() -> MessageChecks:
+        return MessageChecks(
+            campaign_id=campaign.id,
+            channel=campaign.channel,
+            marketing=campaign.marketing,
+            text_where=text_where,
+            template_source=template_text,
+            template_first_line=origin.first_line if campaign.template is None else 1,
+            template_path=origin.path
+            if campaign.template is None
+            else f"templates/{campaign.template}",
+            max_segments=config.policies.max_segments,
+            pricing=config.pricing,
+        )
+
+    def make_builder() -> _Builder:
+        return _Builder(
+            render,
+            use,
+            new_checks(),
+            personalizes=request.personalizes,
+            optimize=campaign.channel == "sms" and campaign.auto_optimize_text is not False,
+        )
+
+    use = field_use(env, template_text)
+    builder = make_builder()
+    checks = builder.checks
+    deduper = Deduper(excluded_keys(exclude, campaign.channel, config.region, contacts), contacts)
+    with paused_gc():
+        _build_all(
+            sources, deduper, builder, make_builder, campaign.channel, config.region, contacts
+        )
     messages = result.columns = builder.messages
     result.duplicates, result.excluded = contacts.duplicates, contacts.excluded
     result.errors.extend(contacts.errors)
@@ -602,6 +613,27 @@ def build_campaign(project: Project, source: CampaignSource) -> DesiredCampaign:
     result.errors.extend(d for d in diagnostics if d.severity == "error")
     result.warnings.extend(d for d in diagnostics if d.severity == "warning")
     return result
+
+
+def _build_all(
+    sources: list[ContactSource],
+    deduper: Deduper,
+    builder: _Builder,
+    make_builder: Callable[[], _Builder],
+    channel: str,
+    region: str,
+    contacts: ContactSet,
+) -> None:
+    for contact_source in sources:
+        halves = shards.split(contact_source)
+        if halves is not None and isinstance(contact_source, CsvSource):
+            shards.build(contact_source, halves, deduper, builder, make_builder, channel, region)
+        else:
+            for keys, columns, lines in identified(contact_source, channel, region):
+                chunk = kept(contact_source, keys, columns, lines, deduper.keep(keys))
+                if chunk is not None:
+                    builder.add(chunk)
+        contacts.errors.extend(capped(contact_source.errors))
 
 
 def _slotted(

@@ -60,11 +60,12 @@ class Messages:
     segments: list[int] = field(default_factory=list)
     encodings: list[str] = field(default_factory=list)
     costs: list[float] = field(default_factory=list)
+    order: list[int] = field(default_factory=list)  # each contact's place in the contact lists
 
     def __len__(self) -> int:
         return len(self.keys)
 
-    def append(self, message: DesiredMessage) -> None:
+    def append(self, message: DesiredMessage, order: int) -> None:
         fields = message.fields
         self.keys.append(message.key)
         self.names.append(tuple(fields))
@@ -74,6 +75,7 @@ class Messages:
         self.segments.append(message.segments)
         self.encodings.append(message.encoding)
         self.costs.append(message.cost)
+        self.order.append(order)
 
     def extend(self, other: Messages) -> None:
         self.keys.extend(other.keys)
@@ -84,6 +86,7 @@ class Messages:
         self.segments.extend(other.segments)
         self.encodings.extend(other.encodings)
         self.costs.extend(other.costs)
+        self.order.extend(other.order)
 
     def fields(self, index: int) -> Recipient:
         return Recipient(self.names[index], self.values[index])

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from octoplan.desired import DesiredCampaign, build_campaign
 from octoplan.errors import Diagnostic, UsageError
+from octoplan.gcpause import paused_gc
 from octoplan.loader import Project, load_project
 from octoplan.payload import shape
 from octoplan.plan import CampaignSpec, Plan, build_plan
@@ -72,16 +73,18 @@ def spec_of(desired: DesiredCampaign) -> CampaignSpec:
 
 
 def make_plan(project: Project, store: StateStore, now: datetime, selection: Selection) -> Plan:
-    specs = [spec_of(build_campaign(project, source)) for source in project.campaigns]
-    return build_plan(
-        specs,
-        store,
-        now,
-        # A partial plan records its campaigns, so `apply FILE` rebuilds exactly those.
-        scope=() if selection.whole_project else tuple(s.id for s in specs),
-        whole_project=selection.whole_project,
-        currency=project.config.pricing.currency,
-    )
+    # A million messages are a few million small objects, none in a cycle.
+    with paused_gc():
+        specs = [spec_of(build_campaign(project, source)) for source in project.campaigns]
+        return build_plan(
+            specs,
+            store,
+            now,
+            # A partial plan records its campaigns, so `apply FILE` rebuilds exactly those.
+            scope=() if selection.whole_project else tuple(s.id for s in specs),
+            whole_project=selection.whole_project,
+            currency=project.config.pricing.currency,
+        )
 
 
 def all_errors(plan: Plan) -> list[Diagnostic]:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cached_property, partial
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from octoplan import ids
@@ -405,67 +407,83 @@ def _new_batches(
     messages = spec.messages
     keys, request_texts = messages.keys, messages.request_texts
     order = sorted(to_send, key=keys.__getitem__)
+    texts_in_order = list(map(request_texts.__getitem__, order))
+    distinct = list(dict.fromkeys(texts_in_order))  # in order of first use
     groups: dict[str, list[int]] = {}
-    if len(set(map(request_texts.__getitem__, order))) <= 1:
-        if order:
-            groups[request_texts[order[0]]] = order
+    if len(distinct) <= 16:  # a few texts: one C-speed pass each
+        for text in distinct:
+            groups[text] = list(compress(order, map(text.__eq__, texts_in_order)))
     else:
-        for index in order:
-            text = request_texts[index]
+        for index, text in zip(order, texts_in_order, strict=True):
             members = groups.get(text)
             if members is None:
                 groups[text] = [index]
             else:
                 members.append(index)
     allowed = frozenset(spec.recipient_fields)
-    sendable: dict[tuple[str, ...], list[int] | None] = {}  # names -> positions the API gets
     sms = spec.channel == "sms"
     batches: list[PlannedBatch] = []
     for request_text, members in groups.items():
         for start in range(0, len(members), spec.batch_size):
             chunk = members[start : start + spec.batch_size]
-            rows = _recipient_rows(messages, chunk, allowed, sendable)
-            earlier = sorted({earlier_by_key[keys[i]] for i in chunk if keys[i] in earlier_by_key})
+            take = _take(chunk)
+            recipients = _recipients(take(messages.names), take(messages.values), allowed)
+            chunk_keys = take(keys)
+            earlier = (
+                sorted({earlier_by_key[k] for k in chunk_keys if k in earlier_by_key})
+                if earlier_by_key
+                else []
+            )
             base = spec.make_body(request_text, [])
-            rid = ids.batch_request_id(spec.id, spec.endpoint, base, rows, earlier)
-            segments = [messages.segments[i] for i in chunk]
+            rid = ids.batch_request_id(spec.id, spec.endpoint, base, recipients, earlier)
+            segments = take(messages.segments)
             batches.append(
                 PlannedBatch(
                     kind=BatchKind.NEW,
                     request_id=rid,
                     endpoint=spec.endpoint,
-                    recipients=tuple(keys[i] for i in chunk),
-                    contents=partial(_contents, spec, options, request_text, chunk, rows, rid),
+                    recipients=tuple(chunk_keys),
+                    contents=partial(
+                        _contents, spec, options, request_text, chunk, recipients, rid
+                    ),
                     text=request_text,
                     segments=max(segments),
                     # Only SMS are billed by the part; other channels' segments mean nothing.
                     parts=sum(segments) if sms else 0,
-                    estimated_cost=round(sum(messages.costs[i] for i in chunk), 6),
+                    estimated_cost=round(sum(take(messages.costs)), 6),
                 )
             )
     return batches
 
 
-def _recipient_rows(
-    messages: Messages,
-    chunk: list[int],
-    allowed: frozenset[str],
-    sendable: dict[tuple[str, ...], list[int] | None],
-) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
-    """(field names, values) of each recipient of `chunk`, as the API gets them."""
-    rows = []
-    names_of, values_of = messages.names, messages.values
-    for index in chunk:
-        names, values = names_of[index], values_of[index]
-        if names not in sendable:
-            kept = [i for i, name in enumerate(names) if name in allowed]
-            sendable[names] = None if len(kept) == len(names) else kept
-        kept_positions = sendable[names]
-        if kept_positions is not None:
-            names = tuple(names[i] for i in kept_positions)
-            values = tuple(values[i] for i in kept_positions)
-        rows.append((names, values))
-    return rows
+def _take(indexes: Sequence[int]) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    if len(indexes) == 1:
+        (only,) = indexes
+        return lambda column: (column[only],)
+    return itemgetter(*indexes)
+
+
+def _recipients(
+    names: Sequence[tuple[str, ...]], values: Sequence[tuple[str, ...]], allowed: frozenset[str]
+) -> ids.Recipients:
+    """The recipients of a batch as the API gets them: field names, and each one's values
+    (fields the endpoint does not take are left out)."""
+    distinct = list(dict.fromkeys(names))
+    if len(distinct) == 1 and allowed.issuperset(distinct[0]):
+        return distinct, [0] * len(values), list(values)
+    layouts: dict[tuple[str, ...], int] = {}
+    kept_names: list[tuple[str, ...]] = []
+    which: list[int] = []
+    kept_values: list[tuple[str, ...]] = []
+    for row_names, row_values in zip(names, values, strict=True):
+        kept = tuple(i for i, name in enumerate(row_names) if name in allowed)
+        shown = tuple(row_names[i] for i in kept)
+        if shown not in layouts:
+            layouts[shown] = len(kept_names)
+            kept_names.append(shown)
+        which.append(layouts[shown])
+        kept_values.append(tuple(row_values[i] for i in kept))
+    return kept_names, which, kept_values
 
 
 def _contents(
@@ -473,11 +491,14 @@ def _contents(
     options: bytes,
     request_text: str,
     chunk: list[int],
-    rows: list[tuple[tuple[str, ...], tuple[str, ...]]],
+    recipients: ids.Recipients,
     request_id: str,
 ) -> tuple[Mapping[str, Any], tuple[str, ...]]:
     body = spec.make_body(request_text, [])
-    body["recipients"] = [dict(zip(names, values, strict=True)) for names, values in rows]
+    names, which, values = recipients
+    body["recipients"] = [
+        dict(zip(names[n], row, strict=True)) for n, row in zip(which, values, strict=True)
+    ]
     if spec.request_id_in_metadata:
         body["metadata"] = {**body.get("metadata", {}), "request_id": request_id}
     else:

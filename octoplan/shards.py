@@ -1,0 +1,219 @@
+"""One big CSV contact list read on two cores.
+
+A plan spends nearly all its time per contact: parsing the row, checking the number, merging
+the text, the policies. For a big CSV file (several megabytes) the file is cut in two at a line
+break outside quotes; a forked child process takes the second half while this process takes
+the first, in two steps so that the result is exactly that of reading the file in one go:
+
+1. both read and identify their half (parse, normalize numbers: `contacts.identified`); the
+   child sends its keys here;
+2. here, the keys of both halves go through one `Deduper`, first half first: the first
+   occurrence of a number wins across the halves as in one file. The child gets, per chunk,
+   which rows to keep;
+3. both build the messages of their kept rows; the child sends its messages, its policy
+   counters and render errors here, where they are appended after the first half's.
+
+Merged groups are compiled on each side (the same skeletons: they depend only on the template
+and the group's values). If the child fails in any way, this process reads the second half
+itself, so a plan never depends on the child. `OCTOPLAN_JOBS=1` turns it off; the threshold is
+`OCTOPLAN_SHARD_BYTES` (for tests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+from octoplan.contacts import (
+    Chunk,
+    ContactSource,
+    CsvSource,
+    Deduper,
+    identified,
+    kept,
+)
+from octoplan.errors import Diagnostic
+
+MIN_BYTES = 8 * 1024 * 1024  # about 100,000 contacts: below that, forking costs more than it saves
+
+
+class Builder(Protocol):
+    """What a shard's messages are built by (desired._Builder)."""
+
+    def add(self, chunk: Chunk) -> None: ...
+
+    def result(self) -> Any: ...
+
+    def absorb(self, result: Any) -> None: ...
+
+
+def jobs() -> int:
+    configured = os.environ.get("OCTOPLAN_JOBS")
+    if configured and configured.isdigit():
+        return int(configured)
+    return min(2, os.cpu_count() or 1)
+
+
+def _min_bytes() -> int:
+    configured = os.environ.get("OCTOPLAN_SHARD_BYTES")
+    return int(configured) if configured and configured.isdigit() else MIN_BYTES
+
+
+def split(source: ContactSource) -> tuple[CsvSource, CsvSource] | None:
+    """The two halves of a big, clean CSV source; None to read it in one go (small, not CSV,
+    not UTF-8, a bad header...: the one-go reader then reports what is wrong)."""
+    if not isinstance(source, CsvSource) or source.part is not None or jobs() < 2:
+        return None
+    try:
+        if source.file.stat().st_size < _min_bytes():
+            return None
+        data = source.file.read_bytes()
+        data.decode("utf-8")
+        if data.count(b"\r") != data.count(b"\r\n"):
+            return None  # lone CRs end lines for the CSV reader, not for the byte cut
+    except (OSError, UnicodeDecodeError):
+        return None
+    header = CsvSource(source.file, source.path)
+    first_end = data.find(b"\n") + 1
+    if not first_end or not header.read_header():
+        return None
+    middle = _cut(data, max(first_end, len(data) // 2))
+    if middle is None or middle >= len(data):
+        return None
+    start = first_end
+    first_line_of_second = data.count(b"\n", 0, middle) + 1
+    delimiter, names = header.delimiter, header.names
+    return (
+        replace(source, errors=[], part=(start, middle, 2), delimiter=delimiter, names=names),
+        replace(
+            source,
+            errors=[],
+            part=(middle, len(data), first_line_of_second),
+            delimiter=delimiter,
+            names=list(names),
+        ),
+    )
+
+
+def _cut(data: bytes, around: int) -> int | None:
+    """The start of the first line at or after `around` that is not inside a quoted value
+    (an even number of quotes before it: CSV escapes a quote by doubling it)."""
+    position = data.find(b"\n", around)
+    while position >= 0:
+        if data.count(b'"', 0, position) % 2 == 0:
+            return position + 1
+        position = data.find(b"\n", position + 1)
+    return None
+
+
+def build(
+    source: CsvSource,
+    halves: tuple[CsvSource, CsvSource],
+    deduper: Deduper,
+    builder: Builder,
+    make_builder: Callable[[], Builder],
+    channel: str,
+    region: str,
+) -> None:
+    """Build `source`'s messages into `builder` from its two halves (see the module doc)."""
+    first, second = halves
+    context = multiprocessing.get_context("fork")
+    here, there = context.Pipe()
+    child = context.Process(
+        target=_child, args=(there, second, channel, region, make_builder), daemon=True
+    )
+    child.start()
+    there.close()
+    try:
+        mine = list(identified(first, channel, region))
+        theirs = _receive(here, "keys")
+        keeps = [deduper.keep(keys) for keys, _, _ in mine]
+        their_keeps = None
+        if theirs is not None:
+            their_keeps = [deduper.keep(keys) for keys in theirs[0]]
+            if not _send(here, their_keeps):
+                theirs = None
+        for (keys, columns, lines), keep in zip(mine, keeps, strict=True):
+            chunk = kept(first, keys, columns, lines, keep)
+            if chunk is not None:
+                builder.add(chunk)
+        done = _receive(here, "done") if theirs is not None else None
+        if done is not None:
+            result, errors = done
+            builder.absorb(result)
+            second_errors: list[Diagnostic] = errors
+        else:
+            second_errors = _build_here(second, deduper, builder, their_keeps, channel, region)
+        source.errors.extend([*first.errors, *second_errors])
+    finally:
+        here.close()
+        child.join(timeout=5)
+        if child.is_alive():
+            child.kill()
+
+
+def _build_here(
+    half: CsvSource,
+    deduper: Deduper,
+    builder: Builder,
+    keeps: list[list[int] | None] | None,
+    channel: str,
+    region: str,
+) -> list[Diagnostic]:
+    """The child failed: read its half here (with the rows it was told to keep, if it was)."""
+    half = replace(half, errors=[])
+    for index, (keys, columns, lines) in enumerate(identified(half, channel, region)):
+        keep = keeps[index] if keeps is not None else deduper.keep(keys)
+        chunk = kept(half, keys, columns, lines, keep)
+        if chunk is not None:
+            builder.add(chunk)
+    return half.errors
+
+
+def _receive(connection: Connection, kind: str) -> Any:
+    try:
+        message = connection.recv()
+    except (EOFError, OSError):
+        return None
+    if not isinstance(message, tuple) or message[0] != kind:
+        return None
+    return message[1:]
+
+
+def _send(connection: Connection, value: Any) -> bool:
+    try:
+        connection.send(value)
+    except (BrokenPipeError, OSError):
+        return False
+    return True
+
+
+def _child(
+    connection: Connection,
+    half: CsvSource,
+    channel: str,
+    region: str,
+    make_builder: Callable[[], Builder],
+) -> None:  # pragma: no cover - runs in the forked child (tests compare its results)
+    try:
+        chunks = list(identified(half, channel, region))
+        connection.send(("keys", [keys for keys, _, _ in chunks]))
+        keeps = connection.recv()
+        builder = make_builder()
+        for (keys, columns, lines), keep in zip(chunks, keeps, strict=True):
+            chunk = kept(half, keys, columns, lines, keep)
+            if chunk is not None:
+                builder.add(chunk)
+        connection.send(("done", builder.result(), half.errors))
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            connection.send(("failed", traceback.format_exc()))
+    finally:
+        connection.close()
+        os._exit(0)  # no atexit, no finalizers: the parent's files and connections are its own
