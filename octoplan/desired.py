@@ -44,7 +44,12 @@ from octoplan.loader import Project
 from octoplan.merge import FieldUse, field_use, make_skeleton, skeleton_fields
 from octoplan.messages import DesiredMessage, Messages, Recipient
 from octoplan.payload import shape
-from octoplan.placeholders import MAX_VALUE_LENGTH, PLACEHOLDER_FIELDS, apply_placeholders
+from octoplan.placeholders import (
+    MAX_VALUE_LENGTH,
+    PLACEHOLDER_FIELDS,
+    apply_placeholders,
+    placeholders_in,
+)
 from octoplan.policies import MessageChecks, check_send_at
 from octoplan.render import Origin, Renderer, RenderError, compile_template, make_environment
 from octoplan.rules import has_stop_mention
@@ -275,14 +280,14 @@ class _Builder:
         offset = self._offset
         messages.order = [offset + order for order in messages.order]
         self.messages.extend(messages)
-        self.checks.absorb(checks)
+        self.checks.absorb(checks, offset)
         self.errors.absorb(errors)
         self._offset += rows
 
     # --- one contact, in full ------------------------------------------------------------
 
     def _full(
-        self, key: str, fields: dict[str, str], shown: str, *, check: bool = True
+        self, key: str, fields: dict[str, str], shown: str, order: int, *, check: bool = True
     ) -> DesiredMessage:
         """Render one contact in full (raises RenderError); `check`: count it in the policy
         checks (not when it only serves to check a merge)."""
@@ -301,10 +306,16 @@ class _Builder:
                 request_text = _slotted(self.render, fields, personal, text, shown) or text
             elif text != rendered:
                 request_text = text
+            if apply_placeholders(request_text, api_fields) != text:
+                # The text itself holds `{param1}`-like strings (from the data): the API would
+                # substitute them again. Each is sent as its own value, delivered as written.
+                request_text = text
+                api_fields = {k: fields[k] for k in _IDENTITY if k in fields}
+                api_fields.update((name, "{" + name + "}") for name in placeholders_in(text))
         if self.optimize:
             text = auto_optimize(text)
         sms = measure(text)
-        cost = self.checks.check(key, text, sms) if check else 0.0
+        cost = self.checks.check(key, text, sms, order) if check else 0.0
         return DesiredMessage(key, api_fields, text, request_text, sms.segments, sms.encoding, cost)
 
     def _full_rows(self, layout: _Layout, chunk: Chunk, rows: Iterable[int]) -> None:
@@ -313,9 +324,8 @@ class _Builder:
             cells = chunk.cells(index)
             fields = {name: cell for name, cell in zip(layout.names, cells, strict=True) if cell}
             try:
-                message = self._full(
-                    key, fields, f"{key} ({chunk.source.path}:{chunk.lines[index]})"
-                )
+                shown = f"{key} ({chunk.source.path}:{chunk.lines[index]})"
+                message = self._full(key, fields, shown, self._offset + index)
             except RenderError as exc:
                 self.errors.add(exc.diagnostic)
                 continue
@@ -362,17 +372,17 @@ class _Builder:
             (column,) = present
             with_it = list(compress(range(size), column))
             without = list(compress(range(size), map(operator.not_, column)))
-            return {
-                key: rows
-                for key, rows in (((gaps, (True,)), with_it), ((gaps, (False,)), without))
-                if rows
-            }
+            split = [((gaps, (True,)), with_it), ((gaps, (False,)), without)]
+            return _by_first_row([(key, rows) for key, rows in split if rows])
         keys = list(zip(*valued, *[map(bool, column) for column in present], strict=True))
-        distinct = set(keys)
+        distinct = list(set(keys))
         if len(distinct) <= 16:  # a few groups: one C-speed pass each
-            return {
-                (gaps, key): list(compress(range(size), map(key.__eq__, keys))) for key in distinct
-            }
+            return _by_first_row(
+                [
+                    ((gaps, key), list(compress(range(size), map(key.__eq__, keys))))
+                    for key in distinct
+                ]
+            )
         buckets: dict[tuple[object, ...], list[int]] = {}
         for index, key in enumerate(keys):
             rows = buckets.get((gaps, key))
@@ -391,8 +401,9 @@ class _Builder:
             layout.groups[group_key] = group
             if group is None:  # the first contact's full render is its message
                 if full is not None:
-                    cost = self.checks.check(full.key, full.text, measure(full.text))
-                    self.messages.append(full._replace(cost=cost), self._offset + rows[0])
+                    order = self._offset + rows[0]
+                    cost = self.checks.check(full.key, full.text, measure(full.text), order)
+                    self.messages.append(full._replace(cost=cost), order)
                 rows = rows[1:]
                 if not rows:
                     return
@@ -410,6 +421,7 @@ class _Builder:
             return
         names, values, texts, request_texts, basic = composed
         keys = list(_take(rows)(chunk.keys))
+        orders = [self._offset + row for row in rows]
         if basic:  # one septet per character: parts from lengths alone
             lengths = list(map(len, texts))
             if max(lengths) < len(_PARTS):
@@ -422,11 +434,10 @@ class _Builder:
         if counts is not None:
             segments = [c.segments for c in counts]
             encodings: list[str] = [c.encoding for c in counts]
-            costs = self.checks.check_many(keys, texts, counts)
+            costs = self.checks.check_many(keys, texts, counts, orders)
         else:
             encodings = ["GSM-7"] * len(rows)
-            costs = self.checks.check_basic(keys, texts, segments, stop_known=group.stop)
-        offset = self._offset
+            costs = self.checks.check_basic(keys, texts, segments, orders, stop_known=group.stop)
         self.messages.extend(
             Messages(
                 keys=keys,
@@ -437,7 +448,7 @@ class _Builder:
                 segments=segments,
                 encodings=encodings,
                 costs=costs,
-                order=[offset + row for row in rows],
+                order=orders,
             )
         )
 
@@ -451,7 +462,7 @@ class _Builder:
         fields = {n: c for n, c in zip(layout.names, chunk.cells(row), strict=True) if c}
         shown = f"{key} ({chunk.source.path}:{chunk.lines[row]})"
         try:
-            full = self._full(key, fields, shown, check=False)
+            full = self._full(key, fields, shown, self._offset + row, check=False)
         except RenderError as exc:
             self.errors.add(exc.diagnostic)
             return None, None
@@ -532,6 +543,14 @@ class _Builder:
 
 
 _Composed = tuple[list[tuple[str, ...]], list[tuple[str, ...]], list[str], list[str], bool]
+
+
+def _by_first_row(
+    groups: list[tuple[tuple[object, ...], list[int]]],
+) -> dict[tuple[object, ...], list[int]]:
+    """Groups in the order of their first contact, so that what a group reports first (an
+    error, an example) is what reading the contacts one by one would report first."""
+    return dict(sorted(groups, key=lambda group: group[1][0]))
 
 
 def _format(literals: Sequence[str]) -> str:

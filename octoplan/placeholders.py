@@ -20,6 +20,11 @@ def has_placeholders(text: str) -> bool:
     return "{" in text and _PLACEHOLDER.search(text) is not None
 
 
+def placeholders_in(text: str) -> list[str]:
+    """The slot names written in `text`, each once, in order."""
+    return list(dict.fromkeys(match.group(1) for match in _PLACEHOLDER.finditer(text)))
+
+
 def apply_placeholders(text: str, fields: Mapping[str, str]) -> str:
     if "{" not in text:
         return text

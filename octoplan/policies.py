@@ -58,13 +58,17 @@ def _char_name(char: str) -> str:
 
 @dataclass
 class _Example:
+    """How many messages have a problem, and the first of them in the contact lists' order
+    (messages are checked group by group: `order` is a message's place in the lists)."""
+
     count: int = 0
     recipient: str = ""
     detail: str = ""
+    order: int = 0
 
-    def add(self, recipient: str, detail: str = "") -> None:
-        if not self.count:
-            self.recipient, self.detail = recipient, detail
+    def add(self, recipient: str, detail: str = "", order: int = 0) -> None:
+        if not self.count or order < self.order:
+            self.recipient, self.detail, self.order = recipient, detail, order
         self.count += 1
 
 
@@ -99,16 +103,21 @@ class MessageChecks:
         self._prices: dict[str | None, float | None] = {}
 
     def check_many(
-        self, recipients: Sequence[str], texts: Sequence[str], counts: Sequence[SmsCount]
+        self,
+        recipients: Sequence[str],
+        texts: Sequence[str],
+        counts: Sequence[SmsCount],
+        orders: Sequence[int],
     ) -> list[float]:
         """`check` of each message; the costs, in order."""
-        return list(map(self.check, recipients, texts, counts))
+        return list(map(self.check, recipients, texts, counts, orders))
 
     def check_basic(
         self,
         recipients: Sequence[str],
         texts: Sequence[str],
         segments: list[int],
+        orders: Sequence[int],
         *,
         stop_known: bool = False,
     ) -> list[float]:
@@ -131,7 +140,7 @@ class MessageChecks:
             counts = [
                 SmsCount("GSM-7", len(t), n, len(t)) for t, n in zip(texts, segments, strict=True)
             ]
-            return self.check_many(recipients, texts, counts)
+            return self.check_many(recipients, texts, counts, orders)
         self.messages += len(texts)
         return self._prices_of(recipients, segments if self.channel == "sms" else None)
 
@@ -172,38 +181,39 @@ class MessageChecks:
         self.cost += sum(costs)
         return costs
 
-    def absorb(self, other: MessageChecks) -> None:
-        """Add what `other` (the same checks, on later messages) saw."""
+    def absorb(self, other: MessageChecks, offset: int) -> None:
+        """Add what `other` (the same checks, on the messages after the first `offset`) saw."""
         self.messages += other.messages
         self.cost += other.cost
         for name in ("_no_stop", "_too_long", "_empty", "_empty_field", "_many_parts"):
             mine, theirs = getattr(self, name), getattr(other, name)
             if theirs.count:
-                if not mine.count:
-                    mine.recipient, mine.detail = theirs.recipient, theirs.detail
+                order = theirs.order + offset
+                if not mine.count or order < mine.order:
+                    mine.recipient, mine.detail, mine.order = theirs.recipient, theirs.detail, order
                 mine.count += theirs.count
         self._ucs2.update(other._ucs2)
         self._ucs2_messages += other._ucs2_messages
         self._extra_parts += other._extra_parts
         self._unpriced.update(other._unpriced)
 
-    def check(self, recipient: str, text: str, sms: SmsCount) -> float:
-        """Record one final message; return its estimated cost."""
+    def check(self, recipient: str, text: str, sms: SmsCount, order: int = 0) -> float:
+        """Record one final message (the `order`-th of the lists); return its estimated cost."""
         self.messages += 1
         if not text.strip():
-            self._empty.add(recipient)
+            self._empty.add(recipient, "", order)
         if self.channel in _SMS_LIKE:
             if self.marketing and self.channel == "sms" and not rules.has_stop_mention(text):
-                self._no_stop.add(recipient)
+                self._no_stop.add(recipient, "", order)
             if sms.characters > rules.TEXT_MAX:
-                self._too_long.add(recipient, f"{sms.characters:,} characters")
+                self._too_long.add(recipient, f"{sms.characters:,} characters", order)
             if self.channel == "sms":
                 if sms.segments > self.max_segments:
-                    self._many_parts.add(recipient, f"{sms.segments} parts")
+                    self._many_parts.add(recipient, f"{sms.segments} parts", order)
                 if sms.non_gsm:
                     self._note_ucs2(text, sms)
         if not self._empty_field_written and _EMPTY_FIELD.search(text):
-            self._empty_field.add(recipient, text)
+            self._empty_field.add(recipient, text, order)
         return self._price(recipient, sms.segments if self.channel == "sms" else 1)
 
     def _note_ucs2(self, text: str, sms: SmsCount) -> None:
@@ -221,6 +231,12 @@ class MessageChecks:
         cost = price * parts
         self.cost += cost
         return cost
+
+    def _top_ucs2(self) -> list[str]:
+        """The five characters that make the most messages UCS-2 (ties by code point, so the
+        order does not depend on which message was checked first)."""
+        ranked = sorted(self._ucs2.items(), key=lambda item: (-item[1], item[0]))
+        return [char for char, _ in ranked[:5]]
 
     def _where_written(self, char: str) -> str:
         index = self.template_source.find(char)
@@ -261,9 +277,7 @@ class MessageChecks:
                 "warning",
             )
         if self._ucs2_messages:
-            chars = ", ".join(
-                f"{_char_name(c)} {self._where_written(c)}" for c, _ in self._ucs2.most_common(5)
-            )
+            chars = ", ".join(f"{_char_name(c)} {self._where_written(c)}" for c in self._top_ucs2())
             extra = (
                 f": {plural(self._extra_parts, 'extra SMS part')} in total"
                 if self._extra_parts
@@ -271,7 +285,7 @@ class MessageChecks:
             )
             replacements = ", ".join(
                 f"{c} -> {GSM7_REPLACEMENTS[c]!r}"
-                for c, _ in self._ucs2.most_common(5)
+                for c in self._top_ucs2()
                 if c in GSM7_REPLACEMENTS
             )
             add(

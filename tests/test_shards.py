@@ -1,0 +1,119 @@
+"""A big CSV list read on two cores gives exactly what reading it in one go gives.
+
+`OCTOPLAN_SHARD_BYTES` lowers the size from which a file is split, so a small file with every
+kind of trouble in both halves goes through the real fork: duplicates across the halves, bad
+numbers, quoted line breaks, blank and ragged rows, render errors, UCS-2 texts, excluded keys.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from pathlib import Path
+
+import pytest
+
+from octoplan import shards
+from octoplan.contacts import CsvSource
+from octoplan.desired import DesiredCampaign, build_campaign
+from octoplan.loader import load_project
+
+TEMPLATE = (
+    "{% if contact.city %}{{ contact.city }} : {% endif %}Bonjour {{ contact.first_name }}, "
+    "code {{ contact.code }}{% if contact.tier == 'gold' %} (or){% endif %}. STOP au 30101"
+)
+
+
+def _contacts(rows: int) -> str:
+    rng = random.Random(5)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("phone_number", "first_name", "city", "code", "tier"))
+    for index in range(rows):
+        number = f"+3361{index:07d}" if index % 2 else f"06 10 {index:06d}"[:14]
+        if index % 97 == 0:
+            number = f"+3361{rng.randrange(rows):07d}"  # a duplicate, often across halves
+        if index % 211 == 0:
+            number = "06 12"  # not a number
+        name = rng.choice(["Zoé", "Hugo", "Ana", "Émile’s", "Lin 😀", "x" * 60, "line\nbreak"])
+        first = "" if index % 301 == 0 else name  # a render error: first_name is printed
+        writer.writerow(
+            (
+                number,
+                first,
+                rng.choice(["", "Lyon", "Paris, 9e"]),
+                f"C{index}",
+                rng.choice(["gold", ""]),
+            )
+        )
+        if index % 500 == 0:
+            out.write("\n")  # a blank line
+        if index % 733 == 0:
+            out.write("+33700000000,too,many,cells,here,really\n")
+    return out.getvalue()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "big"
+    for folder in ("templates", "contacts", "campaigns"):
+        (root / folder).mkdir(parents=True)
+    (root / "octoplan.yaml").write_text(
+        "region: FR\npricing: {currency: EUR, sms: {FR: 0.045}}\n", encoding="utf-8"
+    )
+    (root / "templates" / "t.sms.j2").write_text(TEMPLATE, encoding="utf-8")
+    (root / "contacts" / "big.csv").write_text(_contacts(4000), encoding="utf-8")
+    (root / "contacts" / "optout.csv").write_text(
+        "phone_number\n+33610000003\n+33610003001\n", encoding="utf-8"
+    )
+    (root / "campaigns" / "c.yaml").write_text(
+        "channel: sms\npurpose: wholesale\nsender: ShopX\ntemplate: t.sms.j2\n"
+        "recipients:\n  - {phone_number: '+33610003999', first_name: Inline, code: I1}\n"
+        "contacts: [contacts/big.csv]\nexclude: [contacts/optout.csv]\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+def _build(root: Path) -> DesiredCampaign:
+    project = load_project(root)
+    return build_campaign(project, project.campaigns[0])
+
+
+def _summary(desired: DesiredCampaign) -> tuple[object, ...]:
+    return (
+        [tuple(m) for m in desired.messages],
+        [d.format() for d in desired.errors],
+        [d.format() for d in desired.warnings],
+        desired.duplicates,
+        desired.excluded,
+        round(desired.cost, 6),
+    )
+
+
+def test_two_halves_give_what_one_go_gives(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OCTOPLAN_JOBS", "1")
+    one_go = _build(project)
+    monkeypatch.setenv("OCTOPLAN_JOBS", "2")
+    monkeypatch.setenv("OCTOPLAN_SHARD_BYTES", "1")
+    halves = shards.split(CsvSource(project / "contacts/big.csv", "contacts/big.csv"))
+    assert halves is not None
+    first, second = halves
+    assert first.part is not None and second.part is not None
+    assert first.part[1] == second.part[0] and second.part[2] > 1000  # cut mid-file
+    split = _build(project)
+    assert _summary(split) == _summary(one_go)
+    # The data really holds what the test is about.
+    assert one_go.duplicates > 10 and one_go.excluded == 2
+    assert len(one_go.errors) >= 4 and len(one_go.messages) > 3500
+
+
+def test_a_file_with_quotes_open_across_the_middle_is_cut_at_a_row(tmp_path: Path) -> None:
+    rows = "".join(f'+3361{i:07d},"a\n{i}"\n' for i in range(200))
+    file = tmp_path / "q.csv"
+    file.write_text("phone_number,note\n" + rows, encoding="utf-8")
+    data = file.read_bytes()
+    cut = shards._cut(data, len(data) // 2)
+    assert cut is not None
+    assert data[:cut].count(b'"') % 2 == 0 and data[cut : cut + 5] == b"+3361"
