@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +29,16 @@ from octoplan.phones import (
     normalize_email,
     normalize_phone,
 )
-from octoplan.yamlsource import read_yaml
+from octoplan.yamlsource import read_yaml, unfit_character
 
 MAX_ERRORS_PER_SOURCE = 20
+# A longer header row is refused before it is parsed: it is not a contact list's.
+MAX_HEADER_CHARS = 1024 * 1024
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Every byte but those: `chunk.translate(None, _TEXT_BYTES)` keeps only the control bytes, ten
+# times faster than searching with the pattern, which then runs only when one is found.
+_TEXT_BYTES = bytes(b for b in range(256) if not _CONTROL_BYTES.match(bytes([b])))
+_SCAN_CHUNK = 1024 * 1024
 
 
 class Contact(NamedTuple):
@@ -88,9 +96,15 @@ class CsvSource:
     errors: list[Diagnostic] = field(default_factory=list)
     delimiter: str = ","
     header: list[str] = field(default_factory=list)
+    _reader: Any = field(default=None, init=False, repr=False)  # for the line of a csv.Error
 
     def __iter__(self) -> Iterator[tuple[dict[str, str], int]]:
+        self._reader = None
         try:
+            problem = _not_text(self.file, self.path)
+            if problem is not None:
+                self.errors.append(problem)
+                return
             with self.file.open(encoding="utf-8-sig", newline="") as handle:
                 yield from self._rows(handle)
         except FileNotFoundError:
@@ -98,10 +112,19 @@ class CsvSource:
         except UnicodeDecodeError:
             self.errors.append(_not_utf8(self.file, self.path))
         except csv.Error as exc:
-            self.errors.append(_error(self.path, None, None, f"unreadable CSV: {exc}"))
+            # The header was read apart, so the reader's count starts at line 2.
+            line = self._reader.line_num + 1 if self._reader is not None else 1
+            self.errors.append(_csv_error(self.path, line, exc))
+        except OSError as exc:
+            self.errors.append(_error(self.path, None, None, f"cannot read: {exc.strerror}"))
 
     def _rows(self, handle: Any) -> Iterator[tuple[dict[str, str], int]]:
-        first = handle.readline()
+        first = handle.readline(MAX_HEADER_CHARS + 1)
+        if len(first) > MAX_HEADER_CHARS:
+            message = f"the header row is longer than {MAX_HEADER_CHARS:,} characters"
+            hint = "the first line must name the columns: is this a contact list?"
+            self.errors.append(_error(self.path, 1, None, message, hint))
+            return
         if not first.strip():
             self.errors.append(_error(self.path, 1, None, "empty file: a header row is needed"))
             return
@@ -110,7 +133,7 @@ class CsvSource:
         self.header = [name.strip() for name in header]
         if not self._header_ok(first):
             return
-        reader = csv.reader(handle, delimiter=self.delimiter)
+        reader = self._reader = csv.reader(handle, delimiter=self.delimiter)
         names, width, previous = self.header, len(self.header), 1
         for cells in reader:
             line, previous = previous + 1, reader.line_num + 1
@@ -156,6 +179,50 @@ class CsvSource:
                     index = self.header.index(name)
                     return columns[index] if index < len(columns) else None
         return None
+
+
+def _csv_error(path: str, line: int, exc: csv.Error) -> Diagnostic:
+    if "field larger than field limit" in str(exc):
+        return _error(
+            path,
+            line,
+            None,
+            f"a cell is longer than {csv.field_size_limit():,} characters",
+            "contact fields are short: is a quote left open on this line or above it?",
+        )
+    return _error(path, line, None, f"unreadable CSV: {exc}")
+
+
+def _not_text(file: Path, path: str) -> Diagnostic | None:
+    """A UTF-16 file, or the first control character (a NUL byte...) of a file that is not
+    text: one pass over the raw bytes, in chunks, before any parsing."""
+    with file.open("rb") as handle:
+        if handle.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+            return _error(
+                path,
+                1,
+                1,
+                "UTF-16 text, not UTF-8",
+                "save the file as UTF-8 (in Excel: 'CSV UTF-8')",
+            )
+        handle.seek(0)
+        line, first = 1, True
+        while chunk := handle.read(_SCAN_CHUNK):
+            found = _CONTROL_BYTES.search(chunk) if chunk.translate(None, _TEXT_BYTES) else None
+            if found is None:
+                line += chunk.count(b"\n")
+                first = False
+                continue
+            at = found.start()
+            line += chunk.count(b"\n", 0, at)
+            newline = chunk.rfind(b"\n", 0, at)
+            col = None
+            if newline >= 0 or first:
+                col = len(chunk[newline + 1 : at].decode("utf-8", "replace")) + 1
+            message = f"control character 0x{chunk[at]:02x} in a text file"
+            hint = "contact files are UTF-8 text: is this a binary or UTF-16 file?"
+            return _error(path, line, col, message, hint)
+    return None
 
 
 def _not_utf8(file: Path, path: str) -> Diagnostic:
@@ -228,6 +295,12 @@ def _fields_of(
             ok = False
             continue
         if text is not None:
+            # JSON escapes (\u0000, \ud800) can carry what no text file holds.
+            unfit = unfit_character(f"{name}{text}")
+            if unfit is not None:
+                errors.append(_error(path, line, col, f"{name}: {unfit[0]}", unfit[1]))
+                ok = False
+                continue
             fields[str(name)] = text
     return fields if ok else None
 
@@ -318,6 +391,9 @@ def _json_items(
             next_char()
     except json.JSONDecodeError as exc:
         errors.append(_error(path, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}"))
+    except RecursionError:
+        message = "invalid JSON: nesting too deep for a contact"
+        errors.append(_error(path, line_at(start), None, message))
 
 
 def json_source(file: Path, path: str) -> ItemsSource:
@@ -325,6 +401,10 @@ def json_source(file: Path, path: str) -> ItemsSource:
         text = file.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         return ItemsSource(path, [], [_error(path, None, None, "contact file not found")])
+    except UnicodeDecodeError:
+        return ItemsSource(path, [], [_not_utf8(file, path)])
+    except OSError as exc:
+        return ItemsSource(path, [], [_error(path, None, None, f"cannot read: {exc.strerror}")])
     source = ItemsSource(path, [])
     source.items = _json_items(text, path, source.errors)
     return source

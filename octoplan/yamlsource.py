@@ -4,8 +4,9 @@ Only the safe subset of YAML is accepted: mappings, sequences and the core scala
 tags outside that set (`!!python/object`, `!custom`...) are refused at their position, and so are
 duplicate keys, merge keys (`<<`), tabs in indentation, several documents in one file, alias
 expansions large enough to be a "billion laughs" bomb, nesting deeper than 64 levels, control
-characters, escapes that name no character, and files over 10 MB. Timestamps stay the strings they were
-written as: the model parses date-times itself, so `fmt` and JSON Schema see what the user wrote.
+characters, escapes that name no character, and files over 10 MB. Timestamps stay the strings
+they were written as: the model parses date-times itself, so `fmt` and JSON Schema see what the
+user wrote.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ _SCALAR_TAGS: Final = frozenset(
     f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")
 )
 _SAFE_HINT: Final = "campaign files use plain YAML: strings, numbers, booleans, lists and mappings"
-# A `\ud83d`-style escape decodes to half a UTF-16 pair: not text that can be encoded or sent.
-_SURROGATE: Final = re.compile(r"[\ud800-\udfff]")
+# What the YAML reader refuses when written raw, and an escape (`"\0"`, `"\ud83d"`) can still
+# produce: control characters, and halves of UTF-16 pairs (not text that can be encoded).
+_UNFIT: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
 # Longer integers are refused: Python cannot even print one of over 4,300 digits.
 _MAX_INT_CHARS: Final = 1000
 _BIG_ESCAPE: Final = re.compile(r"\\U([0-9A-Fa-f]{8})")
@@ -166,14 +168,10 @@ class _Builder:
             self.active.discard(id(node))
 
     def text_ok(self, node: ScalarNode) -> bool:
-        found = _SURROGATE.search(node.value)
-        if found is None:
+        problem = unfit_character(node.value)
+        if problem is None:
             return True
-        self.error(
-            node,
-            f"invalid character escape \\u{ord(found.group()):04x}: half of a UTF-16 pair",
-            "write the character itself, or escape it whole (\\U0001F600 for 😀)",
-        )
+        self.error(node, *problem)
         return False
 
     def mapping(self, node: MappingNode, loc: Loc) -> dict[str, Any]:
@@ -220,6 +218,24 @@ def _tab_error(text: str, path: str) -> ValidationFailed | None:
                 "YAML indents with spaces; replace the tab with spaces",
             )
     return None
+
+
+def unfit_character(text: str) -> tuple[str, str] | None:
+    """(message, hint) when `text` holds a character no message or contact field may hold:
+    a control character other than tab and newlines, or half of a UTF-16 pair."""
+    found = _UNFIT.search(text)
+    if found is None:
+        return None
+    code = ord(found.group())
+    if code >= 0xD800:
+        return (
+            f"invalid character \\u{code:04x}: half of a UTF-16 pair",
+            "write the character itself, or escape it whole (\\U0001F600 for 😀)",
+        )
+    return (
+        f"control character U+{code:04X} is not allowed",
+        "remove it: messages and contact fields are plain text",
+    )
 
 
 def _too_deep(path: str, pos: Pos | None) -> ValidationFailed:

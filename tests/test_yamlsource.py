@@ -167,18 +167,29 @@ def test_control_characters_are_refused_at_their_position() -> None:
     [
         (
             'a: "\\ud83d\\ude00"\n',
-            "f.yaml:1:4: error: invalid character escape \\ud83d: half of a UTF-16 pair\n"
+            "f.yaml:1:4: error: invalid character \\ud83d: half of a UTF-16 pair\n"
             "  hint: write the character itself, or escape it whole (\\U0001F600 for 😀)",
         ),
         (
             '"\\udc00": 1\n',
-            "f.yaml:1:1: error: invalid character escape \\udc00: half of a UTF-16 pair\n"
+            "f.yaml:1:1: error: invalid character \\udc00: half of a UTF-16 pair\n"
             "  hint: write the character itself, or escape it whole (\\U0001F600 for 😀)",
         ),
         (
             'a: ok\nb: "\\U0010ffff\\U00110000"\n',
             "f.yaml:2:15: error: invalid character escape \\U00110000: no such character",
         ),
+        (
+            'a: "nul\\0"\n',
+            "f.yaml:1:4: error: control character U+0000 is not allowed\n"
+            "  hint: remove it: messages and contact fields are plain text",
+        ),
+        (
+            'a: ["\\e[31m"]\n',
+            "f.yaml:1:5: error: control character U+001B is not allowed\n"
+            "  hint: remove it: messages and contact fields are plain text",
+        ),
+        ('a: "tab\\tnew\\nline\\r"\n', None),
         (
             "a: " + "1" * 5000 + "\n",
             "f.yaml:1:4: error: number is too long\n  hint: quote it if it is text",
@@ -188,10 +199,22 @@ def test_control_characters_are_refused_at_their_position() -> None:
             "f.yaml:1:4: error: number is too long\n  hint: quote it if it is text",
         ),
     ],
-    ids=["surrogate-value", "surrogate-key", "beyond-unicode", "long-int", "long-hex"],
+    ids=[
+        "surrogate-value",
+        "surrogate-key",
+        "beyond-unicode",
+        "nul-escape",
+        "escape-escape",
+        "tab-newline-ok",
+        "long-int",
+        "long-hex",
+    ],
 )
-def test_values_that_are_not_text_or_numbers(text: str, expected: str) -> None:
-    assert error_of(text) == expected
+def test_values_that_are_not_text_or_numbers(text: str, expected: str | None) -> None:
+    if expected is None:
+        assert parse_yaml(text, "f.yaml").data == {"a": "tab\tnew\nline\r"}
+    else:
+        assert error_of(text) == expected
 
 
 def test_a_file_over_the_size_limit_is_not_read(tmp_path: Path) -> None:
