@@ -74,8 +74,20 @@ def spec_of(desired: DesiredCampaign) -> CampaignSpec:
     )
 
 
-def make_plan(project: Project, store: StateStore, now: datetime, selection: Selection) -> Plan:
-    specs = [spec_of(build_campaign(project, source)) for source in project.campaigns]
+def campaign_specs(project: Project) -> list[CampaignSpec]:
+    """What each campaign wants sent (contacts read, texts rendered): no state involved."""
+    return [spec_of(build_campaign(project, source)) for source in project.campaigns]
+
+
+def make_plan(
+    project: Project,
+    store: StateStore,
+    now: datetime,
+    selection: Selection,
+    specs: list[CampaignSpec] | None = None,
+) -> Plan:
+    if specs is None:
+        specs = campaign_specs(project)
     return build_plan(
         specs,
         store,
