@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -283,7 +284,11 @@ def parse_yaml(text: str, path: str) -> YamlDocument:
     # ones go on until a RecursionError, after seconds of quadratic work on "[[[[...").
     yaml.max_depth = MAX_DEPTH
     try:
-        nodes = list(yaml.compose_all(text))
+        with warnings.catch_warnings():
+            # ruamel.yaml warns on stderr about an anchor defined twice, which is valid YAML
+            # (aliases use the latest): a user should never see a library's warning.
+            warnings.simplefilter("ignore")
+            nodes = list(yaml.compose_all(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = (mark.line + 1, mark.column + 1) if mark is not None else None

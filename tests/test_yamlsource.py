@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,13 @@ def test_a_file_over_the_size_limit_is_not_read(tmp_path: Path) -> None:
         "campaigns/big.yaml: error: file is 10.0 MB; YAML files are limited to 10 MB\n"
         "  hint: put contacts in a CSV or JSON file (contacts: [contacts/<file>.csv])"
     )
+
+
+def test_an_anchor_defined_twice_is_valid_yaml_and_silent(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        doc = parse_yaml("a: &x 1\nb: &x 2\nc: *x\n", "f.yaml")
+    assert doc.data == {"a": 1, "b": 2, "c": 2}
+    assert capfd.readouterr() == ("", "")
