@@ -272,6 +272,13 @@ def _fields_of(
     ok = True
     for name, value in item.items():
         col = cols.get(str(name))
+        # JSON escapes (\u0000, \ud800) can carry what no text file holds, in names too.
+        unfit = unfit_character(str(name))
+        if not str(name).strip() or unfit is not None:
+            problem = f": {unfit[0]}" if unfit else ""
+            errors.append(_error(path, line, col, f"bad field name {str(name)!r}{problem}"))
+            ok = False
+            continue
         if (
             name in _IDENTITY_FIELDS
             and isinstance(value, int | float)
@@ -295,8 +302,7 @@ def _fields_of(
             ok = False
             continue
         if text is not None:
-            # JSON escapes (\u0000, \ud800) can carry what no text file holds.
-            unfit = unfit_character(f"{name}{text}")
+            unfit = unfit_character(text)
             if unfit is not None:
                 errors.append(_error(path, line, col, f"{name}: {unfit[0]}", unfit[1]))
                 ok = False

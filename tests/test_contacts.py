@@ -377,6 +377,17 @@ NOT_TEXT_HINT = "\n  hint: contact files are UTF-8 text: is this a binary or UTF
             "UTF-16 pair\n  hint: write the character itself, or escape it whole "
             "(\\U0001F600 for 😀)",
         ),
+        (
+            "c.json",
+            b'[{"phone_number": "+33612345678", "": "x"}]',
+            "contacts/c.json:1: error: bad field name ''",
+        ),
+        (
+            "c.json",
+            b'[{"phone_number": "+33612345678", "\\f0": "x"}]',
+            "contacts/c.json:1: error: bad field name '\\x0c0': control character U+000C is "
+            "not allowed",
+        ),
     ],
     ids=[
         "csv-nul",
@@ -389,6 +400,8 @@ NOT_TEXT_HINT = "\n  hint: contact files are UTF-8 text: is this a binary or UTF
         "json-deep",
         "json-nul-escape",
         "json-surrogate",
+        "json-empty-name",
+        "json-control-name",
     ],
 )
 def test_files_that_are_not_contact_lists(
