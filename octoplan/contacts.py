@@ -34,6 +34,8 @@ from octoplan.yamlsource import read_yaml, unfit_character
 MAX_ERRORS_PER_SOURCE = 20
 # A longer header row is refused before it is parsed: it is not a contact list's.
 MAX_HEADER_CHARS = 1024 * 1024
+# The longest field of a JSON or YAML contact: the csv module's own limit for a CSV cell.
+MAX_FIELD_CHARS = csv.field_size_limit()
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Every byte but those: `chunk.translate(None, _TEXT_BYTES)` keeps only the control bytes, ten
 # times faster than searching with the pattern, which then runs only when one is found.
@@ -302,6 +304,11 @@ def _fields_of(
             ok = False
             continue
         if text is not None:
+            if len(text) > MAX_FIELD_CHARS:
+                message = f"{name} is longer than {MAX_FIELD_CHARS:,} characters"
+                errors.append(_error(path, line, col, message, "contact fields are short"))
+                ok = False
+                continue
             unfit = unfit_character(text)
             if unfit is not None:
                 errors.append(_error(path, line, col, f"{name}: {unfit[0]}", unfit[1]))

@@ -388,6 +388,12 @@ NOT_TEXT_HINT = "\n  hint: contact files are UTF-8 text: is this a binary or UTF
             "contacts/c.json:1: error: bad field name '\\x0c0': control character U+000C is "
             "not allowed",
         ),
+        (
+            "c.json",
+            b'[{"phone_number": "+33612345678", "first_name": "' + b"x" * 200_000 + b'"}]',
+            "contacts/c.json:1: error: first_name is longer than 131,072 characters\n"
+            "  hint: contact fields are short",
+        ),
     ],
     ids=[
         "csv-nul",
@@ -402,6 +408,7 @@ NOT_TEXT_HINT = "\n  hint: contact files are UTF-8 text: is this a binary or UTF
         "json-surrogate",
         "json-empty-name",
         "json-control-name",
+        "json-huge-value",
     ],
 )
 def test_files_that_are_not_contact_lists(

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from octoplan.render import Origin, Renderer, RenderError, compile_template, make_environment
 from tests.fuzzing import FUZZ, check_diagnostics
 
-# Small numbers only: nested loops over range(10**5) are slow, not wrong (see the note in
-# docs on template resource use).
+# Small numbers only: nested loops over range(10**5) would be slow, not wrong (a template is
+# project code, reviewed like code; its CPU use is not bounded, see docs/security.md).
 TOKENS = [
     *("{{", "}}", "{%", "%}", "{#", "#}", "{%-", "-%}", "{{-", "-}}", " ", "\n", "\t"),
     *("if", "elif", "else", "endif", "for", "in", "endfor", "set", "endset", "=", "with"),
