@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -309,6 +310,44 @@ def test_unconfirmed_request_is_in_doubt_after_the_window_and_needs_resolve(
     final = apply(project, up, env=later)
     assert final.returncode == 0, final.stderr
     assert len(delivered(up)) == 7
+
+
+def test_mangled_answers_never_count_as_sent_and_a_rerun_sends_each_message_once(
+    project: Path, sandbox: SandboxServer, hostile_proxy: Any
+) -> None:
+    write_files(project, {"campaigns/promo.yaml": campaign(batch_size=2)})
+    first, second, third, lost = [
+        b["request_id"] for c in plan_json(project)["campaigns"] for b in c["batches"]
+    ]
+    never = [f"never-{m}" for m in ("error-200", "html-200", "truncated", "cut", "html-502")]
+    proxy = hostile_proxy(
+        sandbox,
+        {
+            # accepted by the API, but the answer mangled on the way back (then passed)
+            first: ["truncated", "html-200"],
+            second: ["huge", "cut", "error-200"],
+            third: ["html-502"],
+            # never reaching the API: a hostile answer to every attempt (1 + 5 retries)
+            lost: [*never, "never-huge"],
+        },
+    )
+
+    result = run_cli("apply", "--auto-approve", cwd=project, env=proxy.env())
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "3 request(s) were confirmed by the API as already received" in result.stdout
+    assert "1 request(s) got no answer after retries" in result.stdout
+    assert {d.request_id for d in sandbox.deliveries()} == {first, second, third}
+    assert len(delivered(sandbox)) == 5
+    plan = plan_json(project)  # the lost request is still to send, under the same request_id
+    assert [b["request_id"] for b in plan["campaigns"][0]["batches"]] == [lost]
+    assert plan["summary"]["already_sent"] == 5
+
+    rerun = apply(project, sandbox)
+
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert delivered(sandbox) == {n: expected_text(i) for i, n in enumerate(numbers(0, 7))}
 
 
 def test_api_key_appears_nowhere(project: Path, sandbox: SandboxServer) -> None:
