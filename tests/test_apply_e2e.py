@@ -289,27 +289,44 @@ def test_refusal_is_recorded_and_a_later_apply_retries_with_a_new_request_id(
 def test_unconfirmed_request_is_in_doubt_after_the_window_and_needs_resolve(
     project: Path, sandbox_factory: SandboxFactory
 ) -> None:
+    batches = {
+        b["request_id"]: b["recipient_count"] for b in plan_json(project)["campaigns"][0]["batches"]
+    }
     down = sandbox_factory(fail_rate=1.0)
     first = apply(project, down)
     assert first.returncode == 1
     assert "2 request(s) got no answer after retries" in first.stdout
 
+    # Within the API's 24 h memory of request_ids, a rerun resends under the same ids...
+    sooner = plan_json(project, env={"OCTOPLAN_CLOCK_OFFSET": str(22 * 3600)})
+    assert {b["request_id"]: b["kind"] for b in sooner["campaigns"][0]["batches"]} == {
+        rid: "resume" for rid in batches
+    }
+    # ... after it, never: the requests are in doubt and the plan says what to do.
     later = {"OCTOPLAN_CLOCK_OFFSET": str(25 * 3600)}
     up = sandbox_factory()
     plan = run_cli("plan", cwd=project, env=later)
-    assert "in doubt: request op-" in plan.stdout
+    for rid, count in batches.items():
+        assert (
+            f"    in doubt: request {rid} ({count} recipients) was sent more than 23 h ago with "
+            "no confirmation; it is never resent automatically. Check the Octopush dashboard, "
+            f"then run `octoplan state resolve {rid} --sent` or `--not-sent`\n" in plan.stdout
+        )
     again = apply(project, up, env=later)
     assert again.returncode == 0, again.stdout + again.stderr
     assert [r.path for r in up.requests() if r.method != "GET"] == []
     assert "2 request(s) are in doubt" in again.stdout
 
-    shown = run_cli("state", "show", "promo", "--format", "json", cwd=project)
-    for batch in json.loads(shown.stdout)["batches"]:
-        resolved = run_cli("state", "resolve", batch["request_id"], "--not-sent", cwd=project)
+    (sent, sent_count), (not_sent, not_sent_count) = batches.items()
+    for rid, flag in ((sent, "--sent"), (not_sent, "--not-sent")):
+        resolved = run_cli("state", "resolve", rid, flag, cwd=project, env=later)
         assert resolved.returncode == 0, resolved.stderr
     final = apply(project, up, env=later)
     assert final.returncode == 0, final.stderr
-    assert len(delivered(up)) == 7
+    assert len(delivered(up)) == not_sent_count  # the ones resolved as sent are not resent
+    assert f"{sent_count} already sent" in final.stdout
+    done = run_cli("plan", "--detailed-exitcode", cwd=project, env=later)
+    assert done.returncode == 0, done.stdout
 
 
 def test_mangled_answers_never_count_as_sent_and_a_rerun_sends_each_message_once(
