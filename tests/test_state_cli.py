@@ -234,6 +234,32 @@ def test_a_bad_state_key_is_reported(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (
+            "state: !!python/object/apply:os.system [touch pwned]\n",
+            "octoplan.yaml:1:8: error: YAML tag '!!python/object/apply:os.system' is not "
+            "allowed\n  hint: campaign files use plain YAML: strings, numbers, booleans, lists "
+            "and mappings\n",
+        ),
+        (
+            "state: " + "[" * 3000 + "]" * 3000 + "\n",
+            "octoplan.yaml:1:71: error: YAML nesting is deeper than 64 levels\n"
+            "  hint: campaign and contact files need a few levels of lists and mappings\n",
+        ),
+    ],
+    ids=["python-tag", "deep"],
+)
+def test_a_hostile_config_is_refused_by_state_commands(
+    tmp_path: Path, config: str, expected: str
+) -> None:
+    (tmp_path / "octoplan.yaml").write_text(config)
+    result = octoplan(tmp_path, "state", "list")
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["octoplan.yaml"]
+
+
 # -- a damaged or newer state: refused by every command, untouched ---------------------------
 
 CAMPAIGN = (
