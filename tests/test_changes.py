@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+from octoplan.changes import campaign_inputs
+from octoplan.loader import load_project
 from tests.fixtures.project import MakeProject, run_cli, write_files
 
 CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
@@ -91,3 +93,12 @@ def test_an_unknown_ref_is_a_clear_error(make_project: MakeProject) -> None:
     result = run_cli("plan", "--changed-since", "nope", cwd=repo(make_project))
     assert result.returncode == 1
     assert result.stderr == "error: --changed-since: unknown git ref 'nope'\n"
+
+
+def test_a_template_nested_too_deeply_has_no_known_dependencies(
+    make_project: MakeProject,
+) -> None:
+    deep = "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"
+    root = make_project({**FILES, "templates/b.sms.j2": deep}, CONFIG)
+    inputs = campaign_inputs(load_project(root))
+    assert inputs["b"] == {"campaigns/b.yaml", "octoplan.yaml", "templates/b.sms.j2"}
