@@ -1,6 +1,6 @@
 """Chaos run: apply against a faulty sandbox, SIGKILLed at random moments, until done.
 
-    python bench/chaos.py --recipients 5000 --kills 30 [--state postgresql://...]
+    python bench/chaos.py --recipients 5000 --kills 30 [--state postgresql://.../<empty db>]
 
 The sandbox answers 15% of requests with HTTP 500 and accepts 10% before dropping the
 connection; apply is killed with SIGKILL at random moments, then rerun until a plan shows no
@@ -72,7 +72,17 @@ def main() -> int:
     parser.add_argument("--fail-rate", type=float, default=0.15)
     parser.add_argument("--drop-rate", type=float, default=0.10)
     parser.add_argument("--latency", type=float, default=0.01)
-    parser.add_argument("--state", help="OCTOPLAN_STATE (default: SQLite in the project)")
+    parser.add_argument(
+        "--state", help="OCTOPLAN_STATE, e.g. an empty PostgreSQL database (default: SQLite)"
+    )
+    parser.add_argument(
+        "--kill-after",
+        type=float,
+        nargs=2,
+        default=(1.0, 4.0),
+        metavar=("MIN", "MAX"),
+        help="each apply is killed after a random number of seconds in [MIN, MAX]",
+    )
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
 
@@ -110,7 +120,7 @@ def main() -> int:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            time.sleep(rng.uniform(1.0, 4.0))
+            time.sleep(rng.uniform(*args.kill_after))
             if child.poll() is None:
                 child.send_signal(signal.SIGKILL)
                 kills += 1
@@ -141,6 +151,7 @@ def main() -> int:
     wrong = sum(1 for d in deliveries if expected.get(d.recipient) != d.text)
     posts = [r for r in requests if r.method == "POST"]
     faults = Counter(r.outcome for r in posts)
+    print(f"state             {'PostgreSQL' if args.state else 'SQLite'}")
     print(f"recipients        {len(expected):,}")
     print(f"apply runs        {runs + finals:,} ({kills} SIGKILLed, {finals} to finish)")
     print(f"send requests     {len(posts):,} ({dict(faults)})")

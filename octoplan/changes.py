@@ -65,7 +65,7 @@ def changed_files(root: Path, ref: str) -> set[str]:
 def _template_refs(source: str, env: Environment) -> set[str]:
     try:
         return {name for name in meta.find_referenced_templates(env.parse(source)) if name}
-    except TemplateSyntaxError:
+    except (TemplateSyntaxError, RecursionError):
         return set()  # validate reports it; here it only means no known dependencies
 
 

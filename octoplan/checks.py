@@ -16,6 +16,16 @@ from octoplan.source import CampaignSource
 
 Rule = Callable[[CampaignSource, Path], Iterator[Diagnostic]]
 TEMPLATES_DIR = "templates"
+MAX_TEMPLATE_BYTES = 1024 * 1024  # a message template is a few kilobytes
+
+
+def too_large(name: str, size: int) -> str | None:
+    """The message for a template file over the size limit, or None."""
+    if size <= MAX_TEMPLATE_BYTES:
+        return None
+    limit = MAX_TEMPLATE_BYTES // 1024 // 1024
+    return f"template '{name}' is {size / 1024 / 1024:.1f} MB; templates are limited to {limit} MB"
+
 
 _ADDRESS = {
     "sms": ("phone_number", "phone numbers"),
@@ -207,6 +217,11 @@ def _paths(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
             problem = f"not found in {TEMPLATES_DIR}/"
         if problem is not None:
             yield src.diagnostic(("template",), f"template '{c.template}' {problem}")
+            return
+        size = (root / TEMPLATES_DIR / c.template).stat().st_size
+        large = too_large(c.template, size)
+        if large is not None:
+            yield src.diagnostic(("template",), large)
 
 
 RULES: tuple[Rule, ...] = (_text, _sender, _options, _recipients, _paths)

@@ -221,6 +221,7 @@ class OctopushClient:
         self.base_url = base_url.rstrip("/")
         self.login = login
         self._key = api_key
+        self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -435,10 +436,17 @@ class OctopushClient:
         content: bytes | None,
         params: Mapping[str, str] | None,
     ) -> _Answer:
+        # httpx times out each read, not the whole answer: a server sending a byte now and
+        # then would hold a worker forever. The body gets `timeout` seconds in all.
+        deadline = time.monotonic() + self.timeout
         with self._http.stream(method, endpoint, content=content, params=params) as response:
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_bytes():
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(
+                        f"the answer took over {self.timeout:g}s", request=response.request
+                    )
                 size += len(chunk)
                 if size > MAX_ANSWER_BYTES:
                     chunks = [b"<answer too large>"]

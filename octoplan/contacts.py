@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import chain, islice
@@ -33,9 +34,18 @@ from octoplan.phones import (
     normalize_phone,
     normalize_phones,
 )
-from octoplan.yamlsource import read_yaml
+from octoplan.yamlsource import read_yaml, unfit_character
 
 MAX_ERRORS_PER_SOURCE = 20
+# A longer header row is refused before it is parsed: it is not a contact list's.
+MAX_HEADER_CHARS = 1024 * 1024
+# The longest field of a JSON or YAML contact: the csv module's own limit for a CSV cell.
+MAX_FIELD_CHARS = csv.field_size_limit()
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Every byte but those: `chunk.translate(None, _TEXT_BYTES)` keeps only the control bytes, ten
+# times faster than searching with the pattern, which then runs only when one is found.
+_TEXT_BYTES = bytes(b for b in range(256) if not _CONTROL_BYTES.match(bytes([b])))
+_SCAN_CHUNK = 1024 * 1024
 
 
 class Contact(NamedTuple):
@@ -117,11 +127,15 @@ class CsvSource:
     # A shard of the file: (first byte, end byte, line of the first row), its header already
     # read (names and delimiter set) by whoever split the file (see octoplan/shards.py).
     part: tuple[int, int, int] | None = None
+    # The reader and the lines before its first, for the line of a csv.Error.
+    _reader: Any = field(default=None, init=False, repr=False)
+    _before: int = field(default=1, init=False, repr=False)
 
     def rows(self) -> Iterator[Row]:
         return _rows_of(self.chunks())
 
     def chunks(self, size: int = CHUNK_ROWS) -> Iterator[Columns]:
+        self._reader = None
         try:
             if self.part is not None:
                 start, end, first_line = self.part
@@ -131,6 +145,10 @@ class CsvSource:
                 reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter)
                 yield from self._read(reader, first_line - 1, size)
                 return
+            problem = _not_text(self.file, self.path)
+            if problem is not None:
+                self.errors.append(problem)
+                return
             with self.file.open(encoding="utf-8-sig", newline="") as handle:
                 yield from self._chunks(handle, size)
         except FileNotFoundError:
@@ -138,16 +156,24 @@ class CsvSource:
         except UnicodeDecodeError:
             self.errors.append(_not_utf8(self.file, self.path))
         except csv.Error as exc:
-            self.errors.append(_error(self.path, None, None, f"unreadable CSV: {exc}"))
+            line = self._reader.line_num + self._before if self._reader is not None else 1
+            self.errors.append(_csv_error(self.path, line, exc))
+        except OSError as exc:
+            self.errors.append(_error(self.path, None, None, f"cannot read: {exc.strerror}"))
 
     def _chunks(self, handle: Any, size: int) -> Iterator[Columns]:
-        if not self._header(handle.readline()):
+        if not self._header(handle.readline(MAX_HEADER_CHARS + 1)):
             return
         # The header was read outside the reader: its lines are one behind.
         yield from self._read(csv.reader(handle, delimiter=self.delimiter), 1, size)
 
     def _header(self, first: str) -> bool:
         """Read the header line: names and delimiter; False (and errors) if it is unusable."""
+        if len(first) > MAX_HEADER_CHARS:
+            message = f"the header row is longer than {MAX_HEADER_CHARS:,} characters"
+            hint = "the first line must name the columns: is this a contact list?"
+            self.errors.append(_error(self.path, 1, None, message, hint))
+            return False
         if not first.strip():
             self.errors.append(_error(self.path, 1, None, "empty file: a header row is needed"))
             return False
@@ -160,12 +186,13 @@ class CsvSource:
         """Only the header (names, delimiter): what splitting the file needs."""
         try:
             with self.file.open(encoding="utf-8-sig", newline="") as handle:
-                return self._header(handle.readline())
+                return self._header(handle.readline(MAX_HEADER_CHARS + 1))
         except (OSError, UnicodeDecodeError, csv.Error):
             return False
 
     def _read(self, reader: Any, before: int, size: int) -> Iterator[Columns]:
         """Chunks of `reader`'s rows; `before`: lines of the file before the reader's first."""
+        self._reader, self._before = reader, before
         width, last = len(self.names), before
         while rows := list(islice(reader, size)):
             end = reader.line_num + before
@@ -233,6 +260,50 @@ class CsvSource:
         return None
 
 
+def _csv_error(path: str, line: int, exc: csv.Error) -> Diagnostic:
+    if "field larger than field limit" in str(exc):
+        return _error(
+            path,
+            line,
+            None,
+            f"a cell is longer than {csv.field_size_limit():,} characters",
+            "contact fields are short: is a quote left open on this line or above it?",
+        )
+    return _error(path, line, None, f"unreadable CSV: {exc}")
+
+
+def _not_text(file: Path, path: str) -> Diagnostic | None:
+    """A UTF-16 file, or the first control character (a NUL byte...) of a file that is not
+    text: one pass over the raw bytes, in chunks, before any parsing."""
+    with file.open("rb") as handle:
+        if handle.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+            return _error(
+                path,
+                1,
+                1,
+                "UTF-16 text, not UTF-8",
+                "save the file as UTF-8 (in Excel: 'CSV UTF-8')",
+            )
+        handle.seek(0)
+        line, first = 1, True
+        while chunk := handle.read(_SCAN_CHUNK):
+            found = _CONTROL_BYTES.search(chunk) if chunk.translate(None, _TEXT_BYTES) else None
+            if found is None:
+                line += chunk.count(b"\n")
+                first = False
+                continue
+            at = found.start()
+            line += chunk.count(b"\n", 0, at)
+            newline = chunk.rfind(b"\n", 0, at)
+            col = None
+            if newline >= 0 or first:
+                col = len(chunk[newline + 1 : at].decode("utf-8", "replace")) + 1
+            message = f"control character 0x{chunk[at]:02x} in a text file"
+            hint = "contact files are UTF-8 text: is this a binary or UTF-16 file?"
+            return _error(path, line, col, message, hint)
+    return None
+
+
 def _not_utf8(file: Path, path: str) -> Diagnostic:
     # The streaming decoder does not know the line; decoding the whole file again does.
     raw = file.read_bytes()
@@ -280,6 +351,13 @@ def _fields_of(
     ok = True
     for name, value in item.items():
         col = cols.get(str(name))
+        # JSON escapes (\u0000, \ud800) can carry what no text file holds, in names too.
+        unfit = unfit_character(str(name))
+        if not str(name).strip() or unfit is not None:
+            problem = f": {unfit[0]}" if unfit else ""
+            errors.append(_error(path, line, col, f"bad field name {str(name)!r}{problem}"))
+            ok = False
+            continue
         if (
             name in _IDENTITY_FIELDS
             and isinstance(value, int | float)
@@ -303,6 +381,16 @@ def _fields_of(
             ok = False
             continue
         if text is not None:
+            if len(text) > MAX_FIELD_CHARS:
+                message = f"{name} is longer than {MAX_FIELD_CHARS:,} characters"
+                errors.append(_error(path, line, col, message, "contact fields are short"))
+                ok = False
+                continue
+            unfit = unfit_character(text)
+            if unfit is not None:
+                errors.append(_error(path, line, col, f"{name}: {unfit[0]}", unfit[1]))
+                ok = False
+                continue
             fields[str(name)] = text
     return fields if ok else None
 
@@ -405,6 +493,9 @@ def _json_items(
             next_char()
     except json.JSONDecodeError as exc:
         errors.append(_error(path, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}"))
+    except RecursionError:
+        message = "invalid JSON: nesting too deep for a contact"
+        errors.append(_error(path, line_at(start), None, message))
 
 
 def json_source(file: Path, path: str) -> ItemsSource:
@@ -412,6 +503,10 @@ def json_source(file: Path, path: str) -> ItemsSource:
         text = file.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         return ItemsSource(path, [], [_error(path, None, None, "contact file not found")])
+    except UnicodeDecodeError:
+        return ItemsSource(path, [], [_not_utf8(file, path)])
+    except OSError as exc:
+        return ItemsSource(path, [], [_error(path, None, None, f"cannot read: {exc.strerror}")])
     source = ItemsSource(path, [])
     source.items = _json_items(text, path, source.errors)
     return source

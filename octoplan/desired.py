@@ -109,7 +109,8 @@ def _text_origin(project: Project, source: CampaignSource) -> tuple[Origin, str]
     campaign = source.campaign
     if campaign.template is not None:
         path, line, _ = source.where("template")
-        text = (templates / campaign.template).read_text(encoding="utf-8")
+        # (A file that is not UTF-8 is reported by the template loader, at its position.)
+        text = (templates / campaign.template).read_text(encoding="utf-8", errors="replace")
         return Origin(path, line or 1, templates), text
     path, line, col = source.where("text")
     first = line or 1

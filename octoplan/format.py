@@ -10,6 +10,7 @@ value above it (ruamel's rule), so it moves with that key; an end-of-line commen
 from __future__ import annotations
 
 import io
+import warnings
 from typing import Any, Final
 
 from ruamel.yaml import YAML
@@ -62,7 +63,9 @@ def _reorder(mapping: CommentedMap, ranks: dict[str, int]) -> None:
 def format_text(text: str) -> str:
     """The canonical form of a campaign file's text (already checked to be safe YAML)."""
     yaml = _yaml()
-    data: Any = yaml.load(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. an anchor defined twice: valid YAML
+        data: Any = yaml.load(text)
     if not isinstance(data, CommentedMap):
         return text
     _reorder(data, _TOP)

@@ -72,10 +72,23 @@ def spec_of(desired: DesiredCampaign) -> CampaignSpec:
     )
 
 
-def make_plan(project: Project, store: StateStore, now: datetime, selection: Selection) -> Plan:
+def campaign_specs(project: Project) -> list[CampaignSpec]:
+    """What each campaign wants sent (contacts read, texts rendered): no state involved."""
     # A million messages are a few million small objects, none in a cycle.
     with paused_gc():
-        specs = [spec_of(build_campaign(project, source)) for source in project.campaigns]
+        return [spec_of(build_campaign(project, source)) for source in project.campaigns]
+
+
+def make_plan(
+    project: Project,
+    store: StateStore,
+    now: datetime,
+    selection: Selection,
+    specs: list[CampaignSpec] | None = None,
+) -> Plan:
+    if specs is None:
+        specs = campaign_specs(project)
+    with paused_gc():
         return build_plan(
             specs,
             store,

@@ -59,6 +59,7 @@ def load(path: Path) -> SavedPlan:
         OSError,
         UnicodeDecodeError,
         json.JSONDecodeError,
+        RecursionError,
         KeyError,
         TypeError,
         ValueError,

@@ -8,6 +8,10 @@ undefined value that is an error when printed but fine to test (`if contact.city
 
 Contact values are passed as data: `{{ contact.first_name }}` prints `{{ 7*7 }}` as written.
 
+Template files (a campaign's `template:`, and what it includes, imports or extends) are read
+only from inside `templates/`: `..` is refused by Jinja, and a symbolic link leading out of the
+folder is refused here, as are files over 1 MB, files that are not UTF-8 and control characters.
+
 Errors point at the template line: the template file's own line, or for an inline `text:` the
 campaign file's line (the caller says where the text starts). Messages name the campaign and the
 recipient as written in the contact list: validate and render are local output, not plans, so
@@ -25,17 +29,22 @@ from types import TracebackType
 from typing import Any
 
 from jinja2 import (
+    BaseLoader,
     ChainableUndefined,
-    FileSystemLoader,
+    Environment,
     Template,
+    TemplateError,
     TemplateNotFound,
     TemplateSyntaxError,
     UndefinedError,
 )
 from jinja2.exceptions import SecurityError
+from jinja2.loaders import split_template_path
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
+from octoplan.checks import too_large
 from octoplan.errors import Diagnostic
+from octoplan.yamlsource import unfit_character
 
 INLINE_NAME = "<text>"
 MAX_REPEAT = 10_000  # longest string or list a template may build with `*`
@@ -88,9 +97,61 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return {"*": operator.mul, "**": operator.pow}[op](left, right)
 
 
+class TemplateFileError(TemplateError):
+    """A template file that cannot be used: outside templates/, too large, not text."""
+
+    def __init__(
+        self, name: str, message: str, hint: str, line: int | None = None, col: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.name, self.hint, self.line, self.col = name, hint, line, col
+
+
+class _ConfinedLoader(BaseLoader):
+    """Templates by name from one folder, never from outside it, even through a link."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Any]:
+        file = self.directory.joinpath(*split_template_path(template))  # refuses '..'
+        if not file.is_file():
+            raise TemplateNotFound(template)
+        try:
+            file.resolve().relative_to(self.directory.resolve())
+        except ValueError:
+            raise TemplateFileError(
+                template,
+                f"template '{template}' is a link to a file outside templates/",
+                "templates may only use files under templates/",
+            ) from None
+        large = too_large(template, file.stat().st_size)
+        if large is not None:
+            raise TemplateFileError(template, large, "is this the right file?")
+        data = file.read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            col = exc.start - data.rfind(b"\n", 0, exc.start)
+            raise TemplateFileError(
+                template,
+                f"not UTF-8 text (byte 0x{data[exc.start]:02x})",
+                "save the file as UTF-8",
+                line,
+                col,
+            ) from None
+        unfit = unfit_character(text)
+        if unfit is not None:
+            at = next(i for i, char in enumerate(text) if unfit_character(char))
+            line = text.count("\n", 0, at) + 1
+            raise TemplateFileError(template, *unfit, line, at - text.rfind("\n", 0, at))
+        return text, os.path.normpath(file), lambda: True
+
+
 def make_environment(templates_dir: Path) -> SandboxedEnvironment:
     return _Sandbox(
-        loader=FileSystemLoader(templates_dir),
+        loader=_ConfinedLoader(templates_dir),
         undefined=_PrintUndefined,
         autoescape=False,
         keep_trailing_newline=False,
@@ -138,6 +199,24 @@ def compile_template(
     except TemplateNotFound as exc:
         message = f"template '{exc.name}' not found under {origin.templates_prefix}/"
         raise RenderError(Diagnostic(origin.path, origin.first_line, None, message)) from None
+    except TemplateFileError as exc:
+        raise RenderError(_file_diagnostic(exc, origin, origin.path, origin.first_line)) from None
+    except RecursionError:
+        path, line = (origin.path, origin.first_line)
+        if name is not None:
+            path, line = f"{origin.templates_prefix}/{name}", 1
+        message = "template syntax error: expressions nest too deeply"
+        raise RenderError(Diagnostic(path, line, None, message)) from None
+
+
+def _file_diagnostic(
+    exc: TemplateFileError, origin: Origin, path: str, line: int, who: str = ""
+) -> Diagnostic:
+    """Where the file itself is at fault (encoding, a character), else where it was named."""
+    if exc.line is not None:
+        path = f"{origin.templates_prefix}/{exc.name}"
+        line = exc.line
+    return Diagnostic(path, line, exc.col, f"{who}{exc}", exc.hint)
 
 
 def _template_frame(tb: TracebackType | None) -> tuple[str | None, int]:
@@ -210,6 +289,13 @@ class Renderer:
         if isinstance(exc, TemplateSyntaxError):
             path, line = self.origin.locate(exc.filename, exc.lineno)
             message, hint = f"template syntax error: {exc.message}", None
+        elif isinstance(exc, TemplateFileError):
+            return _file_diagnostic(exc, self.origin, path, line, f"{who}: ")
+        elif isinstance(exc, TemplateNotFound):
+            message = (
+                f"{who}: template '{exc.name}' not found under {self.origin.templates_prefix}/"
+            )
+            hint = None
         elif isinstance(exc, SecurityError | OverflowError):
             message, hint = f"{who}: refused by the template sandbox: {exc}", SANDBOX_HINT
         elif isinstance(exc, UndefinedError):

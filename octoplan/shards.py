@@ -35,6 +35,7 @@ from octoplan.contacts import (
     ContactSource,
     CsvSource,
     Deduper,
+    _not_text,
     identified,
     kept,
 )
@@ -72,6 +73,8 @@ def split(source: ContactSource) -> tuple[CsvSource, CsvSource] | None:
         return None
     try:
         if source.file.stat().st_size < _min_bytes():
+            return None
+        if _not_text(source.file, source.path) is not None:
             return None
         data = source.file.read_bytes()
         data.decode("utf-8")

@@ -2,20 +2,25 @@
 
 Only the safe subset of YAML is accepted: mappings, sequences and the core scalar types. Explicit
 tags outside that set (`!!python/object`, `!custom`...) are refused at their position, and so are
-duplicate keys, merge keys (`<<`), tabs in indentation, several documents in one file and alias
-expansions large enough to be a "billion laughs" bomb. Timestamps stay the strings they were
-written as: the model parses date-times itself, so `fmt` and JSON Schema see what the user wrote.
+duplicate keys, merge keys (`<<`), tabs in indentation, several documents in one file, alias
+expansions large enough to be a "billion laughs" bomb, nesting deeper than 64 levels, control
+characters, escapes that name no character, and files over 10 MB. Timestamps stay the strings
+they were written as: the model parses date-times itself, so `fmt` and JSON Schema see what the
+user wrote.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent, ScalarEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
@@ -27,12 +32,24 @@ Pos = tuple[int, int]  # 1-based line and column
 
 # A document expanding to more values than this through aliases is refused (billion laughs).
 MAX_ALIAS_EXPANSION: Final = 100_000
+# Deeper nodes are refused (the root is at depth 1): campaigns need a few levels, and the
+# parser recurses per level.
+MAX_DEPTH: Final = 64
+# Larger files are refused before they are read: YAML is parsed in pure Python (~1 MB/s), and
+# bulk contacts belong in CSV or JSON files.
+MAX_YAML_BYTES: Final = 10 * 1024 * 1024
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS: Final = frozenset(
     f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")
 )
 _SAFE_HINT: Final = "campaign files use plain YAML: strings, numbers, booleans, lists and mappings"
+# What the YAML reader refuses when written raw, and an escape (`"\0"`, `"\ud83d"`) can still
+# produce: control characters, and halves of UTF-16 pairs (not text that can be encoded).
+_UNFIT: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
+# Longer integers are refused: Python cannot even print one of over 4,300 digits.
+_MAX_INT_CHARS: Final = 1000
+_BIG_ESCAPE: Final = re.compile(r"\\U([0-9A-Fa-f]{8})")
 
 
 @dataclass(slots=True)
@@ -77,6 +94,8 @@ def _scalar(node: ScalarNode) -> Any:
     if tag == f"{_TAG}bool":
         return text.lower() == "true"
     if tag == f"{_TAG}int":
+        if len(text) > _MAX_INT_CHARS:
+            raise ValueError(text)
         digits = text.replace("_", "")
         sign = -1 if digits.startswith("-") else 1
         digits = digits.lstrip("+-")
@@ -106,6 +125,8 @@ class _Builder:
 
     def build(self, node: Node, loc: Loc) -> Any:
         self.doc.values[loc] = _pos(node)
+        if len(loc) >= MAX_DEPTH:  # the root is at depth 1
+            raise _too_deep(self.doc.path, _pos(node))
         if id(node) in self.seen:
             # An alias: count what it expands to, and refuse recursion.
             if id(node) in self.active:
@@ -124,7 +145,13 @@ class _Builder:
             if tag not in _SCALAR_TAGS:
                 self.error(node, f"YAML tag '{_short(tag)}' is not allowed", _SAFE_HINT)
                 return None
-            value = _scalar(node)
+            if not self.text_ok(node):
+                return None
+            try:
+                value = _scalar(node)
+            except ValueError:  # an integer too long to be of use
+                self.error(node, "number is too long", "quote it if it is text")
+                return None
             if not isinstance(value, str):
                 self.doc.raw[loc] = node.value
             return value
@@ -141,6 +168,13 @@ class _Builder:
         finally:
             self.active.discard(id(node))
 
+    def text_ok(self, node: ScalarNode) -> bool:
+        problem = unfit_character(node.value)
+        if problem is None:
+            return True
+        self.error(node, *problem)
+        return False
+
     def mapping(self, node: MappingNode, loc: Loc) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -153,6 +187,8 @@ class _Builder:
                 continue
             if not isinstance(key_node, ScalarNode) or str(key_node.tag) not in _SCALAR_TAGS:
                 self.error(key_node, "mapping keys must be plain words")
+                continue
+            if not self.text_ok(key_node):
                 continue
             key = str(key_node.value)
             if key in result:
@@ -185,6 +221,55 @@ def _tab_error(text: str, path: str) -> ValidationFailed | None:
     return None
 
 
+def unfit_character(text: str) -> tuple[str, str] | None:
+    """(message, hint) when `text` holds a character no message or contact field may hold:
+    a control character other than tab and newlines, or half of a UTF-16 pair."""
+    found = _UNFIT.search(text)
+    if found is None:
+        return None
+    code = ord(found.group())
+    if code >= 0xD800:
+        return (
+            f"invalid character \\u{code:04x}: half of a UTF-16 pair",
+            "write the character itself, or escape it whole (\\U0001F600 for 😀)",
+        )
+    return (
+        f"control character U+{code:04X} is not allowed",
+        "remove it: messages and contact fields are plain text",
+    )
+
+
+def _too_deep(path: str, pos: Pos | None) -> ValidationFailed:
+    return _fail(
+        path,
+        pos,
+        f"YAML nesting is deeper than {MAX_DEPTH} levels",
+        "campaign and contact files need a few levels of lists and mappings",
+    )
+
+
+def _deep_position(yaml: YAML, text: str) -> Pos | None:
+    """Where the first node deeper than MAX_DEPTH starts. Events come from a flat loop, so
+    this works on text that the recursive composer could not handle."""
+    depth = 0  # of the enclosing collections
+    try:
+        for event in yaml.parse(text):
+            if isinstance(event, CollectionStartEvent | ScalarEvent) and depth >= MAX_DEPTH:
+                return (event.start_mark.line + 1, event.start_mark.column + 1)
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    except (YAMLError, ValueError):
+        pass
+    return None
+
+
+def _position(text: str, index: int) -> Pos:
+    line = text.count("\n", 0, index) + 1
+    return (line, index - (text.rfind("\n", 0, index) + 1) + 1)
+
+
 def parse_yaml(text: str, path: str) -> YamlDocument:
     """Parse one YAML document; raise ValidationFailed with positioned diagnostics."""
     tab = _tab_error(text, path)
@@ -195,20 +280,42 @@ def parse_yaml(text: str, path: str) -> YamlDocument:
     # installed; it is not a dependency today, so this runs in pure Python (~0.3 ms per inline
     # recipient), which is why bulk contacts belong in contact files.
     yaml = YAML(typ="safe")
+    # Stops the composer at the first node deeper than MAX_DEPTH (ruamel.yaml >= 0.19; older
+    # ones go on until a RecursionError, after seconds of quadratic work on "[[[[...").
+    yaml.max_depth = MAX_DEPTH
     try:
-        nodes = list(yaml.compose_all(text))
+        with warnings.catch_warnings():
+            # ruamel.yaml warns on stderr about an anchor defined twice, which is valid YAML
+            # (aliases use the latest): a user should never see a library's warning.
+            warnings.simplefilter("ignore")
+            nodes = list(yaml.compose_all(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = (mark.line + 1, mark.column + 1) if mark is not None else None
+        if type(exc).__name__ == "MaxDepthExceededError":
+            raise _too_deep(path, pos) from None
         problem = (exc.problem or exc.context or "invalid YAML").strip()
         hint = None
         if exc.context and exc.context_mark is not None and exc.problem:
             hint = f"{exc.context} at line {exc.context_mark.line + 1}"
         raise _fail(path, pos, f"YAML syntax error: {problem}", hint) from None
     except ReaderError as exc:
-        raise _fail(path, None, f"unreadable character: {exc}") from None
+        character = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise _fail(
+            path,
+            _position(text, exc.position),
+            f"character U+{character:04X} is not allowed in YAML",
+            "remove it: control characters cannot be written in YAML files",
+        ) from None
     except YAMLError as exc:
         raise _fail(path, None, f"YAML error: {exc}") from None
+    except RecursionError:
+        raise _too_deep(path, _deep_position(yaml, text)) from None
+    except ValueError:  # an escape naming no character, e.g. \U00110000
+        big = next((m for m in _BIG_ESCAPE.finditer(text) if int(m[1], 16) > 0x10FFFF), None)
+        pos = _position(text, big.start()) if big else None
+        shown = big.group() if big else "escape"
+        raise _fail(path, pos, f"invalid character escape {shown}: no such character") from None
     if len(nodes) > 1:
         raise _fail(
             path,
@@ -229,6 +336,15 @@ def parse_yaml(text: str, path: str) -> YamlDocument:
 def read_yaml(file: Path, path: str) -> YamlDocument:
     """Read and parse `file`; `path` is how diagnostics name it (project-relative)."""
     try:
+        size = file.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise _fail(
+                path,
+                None,
+                f"file is {size / 1024 / 1024:.1f} MB; YAML files are limited to "
+                f"{MAX_YAML_BYTES // 1024 // 1024} MB",
+                "put contacts in a CSV or JSON file (contacts: [contacts/<file>.csv])",
+            )
         data = file.read_bytes()
     except FileNotFoundError:
         raise _fail(path, None, "no such file") from None

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.project",
     "tests.fixtures.sandbox",
     "tests.fixtures.postgres",
+    "tests.fixtures.hostile",
 ]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from octoplan.state.open import open_state
 from tests.fixtures.project import MakeProject, run_cli
 from tests.fixtures.sandbox import SandboxFactory
 
@@ -134,6 +135,37 @@ def test_ctrl_c_finishes_requests_in_flight_and_exits_130(
     rerun = run_cli("apply", "--auto-approve", cwd=root, env=env, timeout=300)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert f"{len(sent_before)} already sent" in rerun.stdout
+    deliveries = server.deliveries()
+    assert Counter(d.recipient for d in deliveries).most_common(1)[0][1] == 1
+    assert {d.recipient: d.text for d in deliveries} == expected()
+
+
+def test_a_killed_apply_never_blocks_the_next_one(
+    make_project: MakeProject, sandbox_factory: SandboxFactory, state_url: str
+) -> None:
+    root = make_project({"campaigns/c.yaml": CAMPAIGN, "contacts/c.csv": csv(RECIPIENTS)}, CONFIG)
+    server = sandbox_factory(latency=0.5)
+    env = {**server.env(), "OCTOPLAN_STATE": state_url}
+    process = start_apply(root, env)
+    deadline = time.monotonic() + 60
+    while not server.requests() and time.monotonic() < deadline:  # holding the lock, sending
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    server.set_faults(latency=0.0)
+
+    # A lock the dead apply left would make this wait 10 s and fail: it must be taken over.
+    result = run_cli("apply", "--auto-approve", "--lock-timeout", "10", cwd=root, env=env)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    store = open_state(state_url, root)
+    try:
+        [entry] = store.audit_log()
+        assert store.lock_info() is None
+    finally:
+        store.close()
+    assert entry.action == "takeover"
+    assert entry.detail.startswith("took over the lock of octoplan apply by ")
     deliveries = server.deliveries()
     assert Counter(d.recipient for d in deliveries).most_common(1)[0][1] == 1
     assert {d.recipient: d.text for d in deliveries} == expected()

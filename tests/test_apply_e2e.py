@@ -9,6 +9,7 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -289,46 +290,82 @@ def test_refusal_is_recorded_and_a_later_apply_retries_with_a_new_request_id(
 def test_unconfirmed_request_is_in_doubt_after_the_window_and_needs_resolve(
     project: Path, sandbox_factory: SandboxFactory
 ) -> None:
+    batches = {
+        b["request_id"]: b["recipient_count"] for b in plan_json(project)["campaigns"][0]["batches"]
+    }
     down = sandbox_factory(fail_rate=1.0)
     first = apply(project, down)
     assert first.returncode == 1
     assert "2 request(s) got no answer after retries" in first.stdout
 
+    # Within the API's 24 h memory of request_ids, a rerun resends under the same ids...
+    sooner = plan_json(project, env={"OCTOPLAN_CLOCK_OFFSET": str(22 * 3600)})
+    assert {b["request_id"]: b["kind"] for b in sooner["campaigns"][0]["batches"]} == {
+        rid: "resume" for rid in batches
+    }
+    # ... after it, never: the requests are in doubt and the plan says what to do.
     later = {"OCTOPLAN_CLOCK_OFFSET": str(25 * 3600)}
     up = sandbox_factory()
     plan = run_cli("plan", cwd=project, env=later)
-    assert "in doubt: request op-" in plan.stdout
+    for rid, count in batches.items():
+        assert (
+            f"    in doubt: request {rid} ({count} recipients) was sent more than 23 h ago with "
+            "no confirmation; it is never resent automatically. Check the Octopush dashboard, "
+            f"then run `octoplan state resolve {rid} --sent` or `--not-sent`\n" in plan.stdout
+        )
     again = apply(project, up, env=later)
     assert again.returncode == 0, again.stdout + again.stderr
     assert [r.path for r in up.requests() if r.method != "GET"] == []
     assert "2 request(s) are in doubt" in again.stdout
 
-    shown = run_cli("state", "show", "promo", "--format", "json", cwd=project)
-    for batch in json.loads(shown.stdout)["batches"]:
-        resolved = run_cli("state", "resolve", batch["request_id"], "--not-sent", cwd=project)
+    (sent, sent_count), (not_sent, not_sent_count) = batches.items()
+    for rid, flag in ((sent, "--sent"), (not_sent, "--not-sent")):
+        resolved = run_cli("state", "resolve", rid, flag, cwd=project, env=later)
         assert resolved.returncode == 0, resolved.stderr
     final = apply(project, up, env=later)
     assert final.returncode == 0, final.stderr
-    assert len(delivered(up)) == 7
+    assert len(delivered(up)) == not_sent_count  # the ones resolved as sent are not resent
+    assert f"{sent_count} already sent" in final.stdout
+    done = run_cli("plan", "--detailed-exitcode", cwd=project, env=later)
+    assert done.returncode == 0, done.stdout
 
 
-def test_api_key_appears_nowhere(project: Path, sandbox: SandboxServer) -> None:
-    secret = "sk-SECRET-4f9a2c7e1b"
-    env = {**sandbox.env(api_key=secret)}
-    outputs = [
-        run_cli("-v", "plan", "-o", "plan.json", cwd=project, env=env),
-        run_cli("-v", "--debug", "apply", "--auto-approve", cwd=project, env=env),
-        run_cli("-v", "plan", "--format", "json", cwd=project, env=env),
-        run_cli("-v", "plan", "--format", "markdown", cwd=project, env=env),
-        run_cli("state", "show", "promo", cwd=project, env=env),
-        run_cli("state", "list", "--format", "json", cwd=project, env=env),
+def test_mangled_answers_never_count_as_sent_and_a_rerun_sends_each_message_once(
+    project: Path, sandbox: SandboxServer, hostile_proxy: Any
+) -> None:
+    write_files(project, {"campaigns/promo.yaml": campaign(batch_size=2)})
+    first, second, third, lost = [
+        b["request_id"] for c in plan_json(project)["campaigns"] for b in c["batches"]
     ]
-    assert len(delivered(sandbox)) == 7
-    for result in outputs:
-        assert secret not in result.stdout + result.stderr
-    for file in [*project.rglob("*"), sandbox.data_path]:
-        if file.is_file():
-            assert secret.encode() not in file.read_bytes(), file
+    never = [f"never-{m}" for m in ("error-200", "html-200", "truncated", "cut", "html-502")]
+    proxy = hostile_proxy(
+        sandbox,
+        {
+            # accepted by the API, but the answer mangled on the way back (then passed)
+            first: ["truncated", "html-200"],
+            second: ["huge", "cut", "error-200"],
+            third: ["html-502"],
+            # never reaching the API: a hostile answer to every attempt (1 + 5 retries)
+            lost: [*never, "never-huge"],
+        },
+    )
+
+    result = run_cli("apply", "--auto-approve", cwd=project, env=proxy.env())
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "3 request(s) were confirmed by the API as already received" in result.stdout
+    assert "1 request(s) got no answer after retries" in result.stdout
+    assert {d.request_id for d in sandbox.deliveries()} == {first, second, third}
+    assert len(delivered(sandbox)) == 5
+    plan = plan_json(project)  # the lost request is still to send, under the same request_id
+    assert [b["request_id"] for b in plan["campaigns"][0]["batches"]] == [lost]
+    assert plan["summary"]["already_sent"] == 5
+
+    rerun = apply(project, sandbox)
+
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert delivered(sandbox) == {n: expected_text(i) for i, n in enumerate(numbers(0, 7))}
 
 
 def test_voice_on_list_goes_through_create_status_send(

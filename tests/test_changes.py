@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+from octoplan.changes import campaign_inputs
+from octoplan.loader import load_project
 from tests.fixtures.project import MakeProject, run_cli, write_files
 
 CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
@@ -116,3 +118,12 @@ def test_a_project_in_a_subdirectory_of_the_repository(make_project: MakeProject
     path = root / "campaigns/a.yaml"
     path.write_text(path.read_text() + "batch_size: 100\n")
     assert selected(root) == ["a"]
+
+
+def test_a_template_nested_too_deeply_has_no_known_dependencies(
+    make_project: MakeProject,
+) -> None:
+    deep = "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"
+    root = make_project({**FILES, "templates/b.sms.j2": deep}, CONFIG)
+    inputs = campaign_inputs(load_project(root))
+    assert inputs["b"] == {"campaigns/b.yaml", "octoplan.yaml", "templates/b.sms.j2"}

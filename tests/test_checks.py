@@ -342,6 +342,23 @@ def test_template_containment(make_project: MakeProject, name: str, message: str
     assert errors(make_project, text) == [f"campaigns/c.yaml:3:11: error: {message}"]
 
 
+def test_template_links_out_and_oversized_templates(make_project: MakeProject) -> None:
+    root = make_project(
+        {
+            "campaigns/a.yaml": campaign("sms").replace("text: Bonjour", "template: link.j2"),
+            "campaigns/b.yaml": campaign("sms").replace("text: Bonjour", "template: big.j2"),
+            "templates/big.j2": "x" * (3 * 1024 * 1024),
+        }
+    )
+    (root / "templates" / "link.j2").symlink_to("/etc/passwd")
+    with pytest.raises(ValidationFailed) as info:
+        load_project(root)
+    assert [d.format() for d in info.value.diagnostics] == [
+        "campaigns/a.yaml:3:11: error: template 'link.j2' is outside templates/",
+        "campaigns/b.yaml:3:11: error: template 'big.j2' is 3.0 MB; templates are limited to 1 MB",
+    ]
+
+
 def test_contacts_and_exclude_stay_inside_the_project(make_project: MakeProject) -> None:
     extra = "contacts: [contacts/ok.csv, ../x.csv, contacts/link.csv]\nexclude: [/tmp/x.csv]\n"
     root = make_project(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -456,3 +457,68 @@ def test_from_env_base_url_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
         "the Octopush base URL 'localhost:8642' is not an http(s) URL; "
         "fix OCTOPUSH_BASE_URL or api.base_url in octoplan.yaml"
     )
+
+
+# -- a hostile network between us and the API (a real proxy, tests/fixtures/hostile.py) -------
+
+HOSTILE = ["truncated", "html-200", "error-200", "huge", "html-502", "cut"]
+
+
+@pytest.mark.parametrize("mode", HOSTILE)
+def test_a_mangled_answer_to_an_accepted_send_is_retried_and_confirmed(
+    sandbox: SandboxServer, hostile_proxy: Any, mode: str
+) -> None:
+    proxy = hostile_proxy(sandbox, {"h-1": [mode]})
+    client = OctopushClient(proxy.base_url, "me@example.com", SANDBOX_KEY, backoff=0.001)
+    try:
+        with pytest.raises(RequestIdAlreadyUsed) as caught:
+            client.send_sms_campaign(sms("h-1"))
+    finally:
+        client.close()
+    assert caught.value.attempts == 2
+    assert proxy.log == [("h-1", mode), ("h-1", "pass")]
+    assert delivered(sandbox, "h-1") == ["+33612345678"]
+
+
+@pytest.mark.parametrize("mode", HOSTILE)
+def test_mangled_answers_that_never_reach_the_api_are_never_a_send(
+    sandbox: SandboxServer, hostile_proxy: Any, mode: str
+) -> None:
+    proxy = hostile_proxy(sandbox, {"n-1": [f"never-{mode}"] * 3})
+    client = OctopushClient(
+        proxy.base_url, "me@example.com", SANDBOX_KEY, backoff=0.001, max_retries=2
+    )
+    try:
+        with pytest.raises(TransientApiError) as caught:
+            client.send_sms_campaign(sms("n-1"))
+    finally:
+        client.close()
+    assert caught.value.attempts == 3
+    assert sandbox.deliveries() == [] and sandbox.requests() == []
+
+
+def test_an_answer_trickling_in_times_out_as_a_whole(
+    sandbox: SandboxServer, hostile_proxy: Any
+) -> None:
+    # One byte every 0.3 s never trips a per-read timeout of 1 s: the answer as a whole must.
+    proxy = hostile_proxy(sandbox, {"slow-2": ["trickle"]})
+    events: list[RetryEvent] = []
+    client = OctopushClient(
+        proxy.base_url,
+        "me@example.com",
+        SANDBOX_KEY,
+        timeout=1.0,
+        backoff=0.001,
+        on_retry=events.append,
+    )
+    started = time.monotonic()
+    try:
+        with pytest.raises(RequestIdAlreadyUsed):
+            client.send_sms_campaign(sms("slow-2"))
+    finally:
+        client.close()
+    assert time.monotonic() - started < 5
+    assert [e.reason for e in events] == [
+        "timed out waiting for the answer (the answer took over 1s)"
+    ]
+    assert delivered(sandbox, "slow-2") == ["+33612345678"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -308,3 +309,128 @@ def test_errors_are_capped_per_file(tmp_path: Path) -> None:
     assert (
         result.errors[-1].format() == "contacts/c.csv: error: 5 more errors in this file not shown"
     )
+
+
+# -- files that are not contact lists ---------------------------------------------------------
+
+NOT_TEXT_HINT = "\n  hint: contact files are UTF-8 text: is this a binary or UTF-16 file?"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        (
+            "c.csv",
+            b"phone_number,first_name\n+33612345678,A\x00B\n",
+            f"contacts/c.csv:2:15: error: control character 0x00 in a text file{NOT_TEXT_HINT}",
+        ),
+        (
+            "c.csv",
+            b"phone_number,first_name\n+33612345678,\xc3\xa9\x1b[2J\n",
+            f"contacts/c.csv:2:15: error: control character 0x1b in a text file{NOT_TEXT_HINT}",
+        ),
+        (
+            "c.csv",
+            "phone_number\n+33612345678\n".encode("utf-16"),
+            "contacts/c.csv:1:1: error: UTF-16 text, not UTF-8\n"
+            "  hint: save the file as UTF-8 (in Excel: 'CSV UTF-8')",
+        ),
+        (
+            "c.csv",
+            b'phone_number,n\n+33612345678,"' + b"x" * 200_000 + b'"\n',
+            "contacts/c.csv:2: error: a cell is longer than 131,072 characters\n"
+            "  hint: contact fields are short: is a quote left open on this line or above it?",
+        ),
+        (
+            "c.csv",
+            b'phone_number,n\n+33612345678,ok\n+33612345679,"open\n' + b"x,y\n" * 40_000,
+            "contacts/c.csv:32770: error: a cell is longer than 131,072 characters\n"
+            "  hint: contact fields are short: is a quote left open on this line or above it?",
+        ),
+        (
+            "c.csv",
+            b"c" * (1024 * 1024 + 1) + b"\n",
+            "contacts/c.csv:1: error: the header row is longer than 1,048,576 characters\n"
+            "  hint: the first line must name the columns: is this a contact list?",
+        ),
+        (
+            "c.json",
+            b'[{"phone_number": "+33612345678", "city": "B\xe9ziers"}]',
+            "contacts/c.json:1:45: error: not UTF-8 text (byte 0xe9)\n"
+            "  hint: save the file as UTF-8 (in Excel: 'CSV UTF-8')",
+        ),
+        (
+            "c.json",
+            b'[{"phone_number": "+33612345678"},\n ' + b"[" * 100_000 + b"]" * 100_000 + b"]",
+            "contacts/c.json:2: error: invalid JSON: nesting too deep for a contact",
+        ),
+        (
+            "c.json",
+            b'[{"phone_number": "+33612345678", "first_name": "A\\u0000B"}]',
+            "contacts/c.json:1: error: first_name: control character U+0000 is not allowed\n"
+            "  hint: remove it: messages and contact fields are plain text",
+        ),
+        (
+            "c.json",
+            b'[{"phone_number": "+33612345678", "first_name": "\\ud83d"}]',
+            "contacts/c.json:1: error: first_name: invalid character \\ud83d: half of a "
+            "UTF-16 pair\n  hint: write the character itself, or escape it whole "
+            "(\\U0001F600 for 😀)",
+        ),
+        (
+            "c.json",
+            b'[{"phone_number": "+33612345678", "": "x"}]',
+            "contacts/c.json:1: error: bad field name ''",
+        ),
+        (
+            "c.json",
+            b'[{"phone_number": "+33612345678", "\\f0": "x"}]',
+            "contacts/c.json:1: error: bad field name '\\x0c0': control character U+000C is "
+            "not allowed",
+        ),
+        (
+            "c.json",
+            b'[{"phone_number": "+33612345678", "first_name": "' + b"x" * 200_000 + b'"}]',
+            "contacts/c.json:1: error: first_name is longer than 131,072 characters\n"
+            "  hint: contact fields are short",
+        ),
+    ],
+    ids=[
+        "csv-nul",
+        "csv-escape",
+        "csv-utf16",
+        "csv-huge-cell",
+        "csv-open-quote",
+        "csv-huge-header",
+        "json-not-utf8",
+        "json-deep",
+        "json-nul-escape",
+        "json-surrogate",
+        "json-empty-name",
+        "json-control-name",
+        "json-huge-value",
+    ],
+)
+def test_files_that_are_not_contact_lists(
+    tmp_path: Path, name: str, data: bytes, expected: str
+) -> None:
+    result = load(tmp_path, name, data)
+    assert errors(result) == [expected]
+
+
+def test_a_row_of_a_million_cells(tmp_path: Path) -> None:
+    result = load(tmp_path, "c.csv", "phone_number,n\n" + "x," * 1_000_000 + "\n")
+    assert errors(result) == [
+        "contacts/c.csv:2: error: row has 1000001 cells, the header has 2\n"
+        "  hint: cells are separated by ','; quote values that contain it"
+    ]
+
+
+def test_an_unreadable_file(tmp_path: Path) -> None:
+    for name in ("c.csv", "c.json"):
+        (tmp_path / name).write_text("phone_number\n", encoding="utf-8")
+        (tmp_path / name).chmod(0)
+        result = collect([open_source(tmp_path / name, name)], [], "sms", "FR")
+        if os.geteuid() == 0:  # root reads anything
+            continue
+        assert errors(result) == [f"{name}: error: cannot read: Permission denied"]

@@ -6,6 +6,7 @@ Comments keep the column they were written at, so re-indenting can widen the gap
 from __future__ import annotations
 
 import itertools
+import warnings
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,30 @@ def test_broken_files_are_reported_and_left_alone(make_project: MakeProject) -> 
         "0 files reformatted, 1 file left unchanged\n"
     )
     assert (root / "campaigns/a.yaml").read_text(encoding="utf-8") == broken
+
+
+def test_hostile_files_are_reported_and_left_alone(make_project: MakeProject) -> None:
+    deep = "channel: sms\nvars: " + "[" * 5000 + "]" * 5000 + "\n"
+    root = make_project({"campaigns/deep.yaml": deep})
+    with (root / "campaigns" / "big.yaml").open("wb") as handle:
+        handle.truncate(11 * 1024 * 1024)
+    (root / "campaigns" / "latin1.yaml").write_bytes(b"channel: sms\ntext: caf\xe9\n")
+    result = run_cli("fmt", cwd=root)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "campaigns/big.yaml: error: file is 11.0 MB; YAML files are limited to 10 MB\n"
+        "  hint: put contacts in a CSV or JSON file (contacts: [contacts/<file>.csv])\n"
+        "campaigns/deep.yaml:2:70: error: YAML nesting is deeper than 64 levels\n"
+        "  hint: campaign and contact files need a few levels of lists and mappings\n"
+        "campaigns/latin1.yaml:2:10: error: not UTF-8 text (byte 0xe9)\n"
+        "  hint: save the file as UTF-8\n"
+        "0 files reformatted, 0 files left unchanged\n"
+    )
+    assert (root / "campaigns" / "deep.yaml").read_text(encoding="utf-8") == deep
+
+
+def test_an_anchor_defined_twice_is_formatted_silently() -> None:
+    text = "id: a\nchannel: sms\ntext: &x Hi\nvars: {a: &x 2, b: *x}\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert format_text(text) == text

@@ -224,3 +224,126 @@ def test_other_runtime_errors_are_diagnostics(templates: Path) -> None:
 
 def test_no_trailing_newline_and_no_autoescape(templates: Path) -> None:
     assert render(templates, "<b>{{ contact.first_name }} & co</b>\n") == "<b>Axelle & co</b>"
+
+
+# -- only files under templates/ --------------------------------------------------------------
+
+WHO = "campaign promo, recipient +33612345678"
+
+
+@pytest.fixture
+def links(templates: Path) -> Path:
+    """templates/ holding links out of it: to a file, and to a folder."""
+    (templates / "evil.j2").symlink_to(templates.parent / "secret.txt")
+    (templates / "outside").symlink_to(templates.parent)
+    (templates / "inside.j2").symlink_to(templates / "promo.j2")
+    return templates
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "{% include '../secret.txt' %}",
+            f"campaigns/promo.yaml:4: error: {WHO}: template '../secret.txt' not found under "
+            "templates/",
+        ),
+        (
+            "{% import '../../../../../../etc/passwd' as p %}",
+            f"campaigns/promo.yaml:4: error: {WHO}: template '../../../../../../etc/passwd' not "
+            "found under templates/",
+        ),
+        (
+            "\n{% extends 'macros/../../secret.txt' %}",
+            f"campaigns/promo.yaml:5: error: {WHO}: template 'macros/../../secret.txt' not found "
+            "under templates/",
+        ),
+        (
+            "{% include '/etc/passwd' %}",
+            f"campaigns/promo.yaml:4: error: {WHO}: template '/etc/passwd' not found under "
+            "templates/",
+        ),
+        (
+            "{% include 'evil.j2' %}",
+            f"campaigns/promo.yaml:4: error: {WHO}: template 'evil.j2' is a link to a file "
+            "outside templates/\n  hint: templates may only use files under templates/",
+        ),
+        (
+            "{% from 'outside/secret.txt' import x %}",
+            f"campaigns/promo.yaml:4: error: {WHO}: template 'outside/secret.txt' is a link to a "
+            "file outside templates/\n  hint: templates may only use files under templates/",
+        ),
+        (
+            "{% include ['nope.j2', 'evil.j2'] %}",
+            f"campaigns/promo.yaml:4: error: {WHO}: template 'evil.j2' is a link to a file "
+            "outside templates/\n  hint: templates may only use files under templates/",
+        ),
+    ],
+    ids=[
+        "include-dotdot",
+        "import-etc-passwd",
+        "extends-dotdot",
+        "absolute",
+        "link",
+        "dir-link",
+        "select",
+    ],
+)
+def test_included_files_stay_under_templates(links: Path, text: str, expected: str) -> None:
+    assert error(links, text) == expected
+
+
+def test_a_link_inside_templates_is_fine(links: Path) -> None:
+    contact = {**CONTACT, "code": "X1"}
+    assert render(links, "{% include 'inside.j2' %}", contact=contact).startswith("Bonjour")
+
+
+def test_a_template_named_through_a_link_out_is_refused(links: Path) -> None:
+    assert error(links, name="evil.j2") == (
+        "campaigns/promo.yaml:4: error: template 'evil.j2' is a link to a file outside "
+        "templates/\n  hint: templates may only use files under templates/"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            b"Bonjour\ncaf\xe9",
+            "templates/bad.j2:2:4: error: not UTF-8 text (byte 0xe9)\n"
+            "  hint: save the file as UTF-8",
+        ),
+        (
+            b"Bonjour\n{{ x }}\x00",
+            "templates/bad.j2:2:8: error: control character U+0000 is not allowed\n"
+            "  hint: remove it: messages and contact fields are plain text",
+        ),
+        (
+            b"x" * (1024 * 1024 + 1),
+            "campaigns/promo.yaml:4: error: template 'bad.j2' is 1.0 MB; templates are "
+            "limited to 1 MB\n  hint: is this the right file?",
+        ),
+    ],
+    ids=["not-utf8", "nul", "too-large"],
+)
+def test_template_files_that_are_not_templates(templates: Path, data: bytes, expected: str) -> None:
+    (templates / "bad.j2").write_bytes(data)
+    assert error(templates, name="bad.j2") == expected
+    included = error(templates, "{% include 'bad.j2' %}")
+    prefix, _, rest = expected.partition(": error: ")
+    assert included == f"{prefix}: error: {WHO}: {rest}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}",
+        "{{ 1" + " + 1" * 20000 + " }}",
+        "{% if 1 %}" * 3000,
+    ],
+    ids=["parentheses", "long-sum", "nested-ifs"],
+)
+def test_expressions_nested_too_deeply(templates: Path, text: str) -> None:
+    assert error(templates, text) == (
+        "campaigns/promo.yaml:4: error: template syntax error: expressions nest too deeply"
+    )

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from octoplan.state.base import BatchStatus
-from octoplan.state.open import describe, open_state
+from octoplan.sandbox import SandboxServer
+from octoplan.state.base import SCHEMA_VERSION, BatchStatus
+from octoplan.state.open import describe, is_postgres, open_state
 from octoplan.state.procs import default_actor
+from tests.fixtures.project import run_cli, write_files
 from tests.state.helpers import at, batch_in, intent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -228,3 +232,121 @@ def test_a_bad_state_key_is_reported(tmp_path: Path) -> None:
         f"error: {tmp_path / 'octoplan.yaml'}: `state` must be a file path or a "
         "postgresql:// URL, not ['a', 'b']\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (
+            "state: !!python/object/apply:os.system [touch pwned]\n",
+            "octoplan.yaml:1:8: error: YAML tag '!!python/object/apply:os.system' is not "
+            "allowed\n  hint: campaign files use plain YAML: strings, numbers, booleans, lists "
+            "and mappings\n",
+        ),
+        (
+            "state: " + "[" * 3000 + "]" * 3000 + "\n",
+            "octoplan.yaml:1:71: error: YAML nesting is deeper than 64 levels\n"
+            "  hint: campaign and contact files need a few levels of lists and mappings\n",
+        ),
+    ],
+    ids=["python-tag", "deep"],
+)
+def test_a_hostile_config_is_refused_by_state_commands(
+    tmp_path: Path, config: str, expected: str
+) -> None:
+    (tmp_path / "octoplan.yaml").write_text(config)
+    result = octoplan(tmp_path, "state", "list")
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["octoplan.yaml"]
+
+
+# -- a damaged or newer state: refused by every command, untouched ---------------------------
+
+CAMPAIGN = (
+    "channel: sms\npurpose: alert\nsender: ShopX\ntext: Bonjour\n"
+    'recipients: [{phone_number: "+33612345678"}]\n'
+)
+
+
+def _truncate(path: Path) -> str:
+    path.write_bytes(path.read_bytes()[:1000])
+    return "database disk image is malformed"
+
+
+def _text(path: Path) -> str:
+    path.write_text("region: FR\n")
+    return "file is not a database"
+
+
+def _newer(location: str) -> None:
+    if is_postgres(location):
+        with psycopg.connect(location) as conn:
+            conn.execute("UPDATE meta SET schema_version = 99")
+    else:
+        with sqlite3.connect(location) as conn:
+            conn.execute("UPDATE meta SET schema_version = 99")
+        conn.close()
+
+
+def _snapshot(location: str) -> object:
+    if is_postgres(location):
+        with psycopg.connect(location) as conn:
+            return [conn.execute(f"SELECT * FROM {t}").fetchall() for t in ("meta", "batches")]
+    folder = Path(location).parent
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize(
+    ("backend", "damage"),
+    [
+        ("sqlite", "truncated"),
+        ("sqlite", "text"),
+        ("sqlite", "newer"),
+        pytest.param("postgres", "newer", marks=pytest.mark.postgres),
+    ],
+)
+def test_a_damaged_or_newer_state_is_refused_untouched_and_nothing_is_sent(
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    sandbox: SandboxServer,
+    backend: str,
+    damage: str,
+) -> None:
+    state_url = (
+        request.getfixturevalue("pg_url")
+        if backend == "postgres"
+        else str(tmp_path / "state" / "state.db")
+    )
+    project = write_files(
+        tmp_path / "p", {"octoplan.yaml": "region: FR\n", "campaigns/c.yaml": CAMPAIGN}
+    )
+    store = open_state(state_url, project)
+    store.record_intent(intent("r1", ["+33698765432"], campaign_id="c"), at(0))
+    store.close()
+    if damage == "newer":
+        _newer(state_url)
+        reason = None
+    else:
+        reason = (_truncate if damage == "truncated" else _text)(Path(state_url))
+    before = _snapshot(state_url)
+    env = {**sandbox.env(), "OCTOPLAN_STATE": state_url}
+
+    results = [
+        run_cli("apply", "--auto-approve", cwd=project, env=env),
+        run_cli("plan", cwd=project, env=env),
+    ]
+
+    if reason is None:
+        message = (
+            f"{describe(state_url)}: state schema version 99 is newer than this octoplan "
+            f"(max {SCHEMA_VERSION}); upgrade octoplan"
+        )
+    else:
+        message = (
+            f"{state_url}: not a readable octoplan state ({reason}); nothing was changed. "
+            "Restore it from a backup, or move it away to start a new state"
+        )
+    for result in results:
+        assert (result.returncode, result.stdout, result.stderr) == (1, "", f"error: {message}\n")
+    assert sandbox.requests() == []
+    assert _snapshot(state_url) == before

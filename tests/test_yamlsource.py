@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
 
 from octoplan.errors import ValidationFailed
-from octoplan.yamlsource import MAX_ALIAS_EXPANSION, parse_yaml, read_yaml
+from octoplan.yamlsource import MAX_ALIAS_EXPANSION, MAX_YAML_BYTES, parse_yaml, read_yaml
 
 
 def error_of(text: str) -> str:
@@ -134,3 +135,106 @@ def test_read_yaml_names_missing_and_undecodable_files(tmp_path: Path) -> None:
 def test_a_bom_is_accepted(tmp_path: Path) -> None:
     (tmp_path / "bom.yaml").write_bytes("\ufeffa: é\n".encode())
     assert read_yaml(tmp_path / "bom.yaml", "bom.yaml").data == {"a": "é"}
+
+
+DEEP_HINT = "\n  hint: campaign and contact files need a few levels of lists and mappings"
+
+
+@pytest.mark.parametrize(
+    ("text", "pos"),
+    [
+        ("a: " + "[" * 3000 + "]" * 3000 + "\n", "1:67"),  # beyond the recursive composer
+        ("a: " + "{b: " * 70 + "}" * 70 + "\n", "1:253"),
+        ("a:\n" + "".join("  " * i + "-\n" for i in range(1, 70)), "65:129"),
+    ],
+    ids=["flow-list", "flow-map", "block-list"],
+)
+def test_deep_nesting_is_refused_where_it_gets_too_deep(text: str, pos: str) -> None:
+    assert error_of(text) == (
+        f"f.yaml:{pos}: error: YAML nesting is deeper than 64 levels{DEEP_HINT}"
+    )
+
+
+def test_control_characters_are_refused_at_their_position() -> None:
+    assert error_of("a: 1\nb: x\x00y\n") == (
+        "f.yaml:2:5: error: character U+0000 is not allowed in YAML\n"
+        "  hint: remove it: control characters cannot be written in YAML files"
+    )
+    assert error_of("a: \x1b[31m\n").startswith("f.yaml:1:4: error: character U+001B is not")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'a: "\\ud83d\\ude00"\n',
+            "f.yaml:1:4: error: invalid character \\ud83d: half of a UTF-16 pair\n"
+            "  hint: write the character itself, or escape it whole (\\U0001F600 for 😀)",
+        ),
+        (
+            '"\\udc00": 1\n',
+            "f.yaml:1:1: error: invalid character \\udc00: half of a UTF-16 pair\n"
+            "  hint: write the character itself, or escape it whole (\\U0001F600 for 😀)",
+        ),
+        (
+            'a: ok\nb: "\\U0010ffff\\U00110000"\n',
+            "f.yaml:2:15: error: invalid character escape \\U00110000: no such character",
+        ),
+        (
+            'a: "nul\\0"\n',
+            "f.yaml:1:4: error: control character U+0000 is not allowed\n"
+            "  hint: remove it: messages and contact fields are plain text",
+        ),
+        (
+            'a: ["\\e[31m"]\n',
+            "f.yaml:1:5: error: control character U+001B is not allowed\n"
+            "  hint: remove it: messages and contact fields are plain text",
+        ),
+        ('a: "tab\\tnew\\nline\\r"\n', None),
+        (
+            "a: " + "1" * 5000 + "\n",
+            "f.yaml:1:4: error: number is too long\n  hint: quote it if it is text",
+        ),
+        (
+            "a: 0x" + "f" * 4000 + "\n",
+            "f.yaml:1:4: error: number is too long\n  hint: quote it if it is text",
+        ),
+    ],
+    ids=[
+        "surrogate-value",
+        "surrogate-key",
+        "beyond-unicode",
+        "nul-escape",
+        "escape-escape",
+        "tab-newline-ok",
+        "long-int",
+        "long-hex",
+    ],
+)
+def test_values_that_are_not_text_or_numbers(text: str, expected: str | None) -> None:
+    if expected is None:
+        assert parse_yaml(text, "f.yaml").data == {"a": "tab\tnew\nline\r"}
+    else:
+        assert error_of(text) == expected
+
+
+def test_a_file_over_the_size_limit_is_not_read(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as handle:
+        handle.truncate(MAX_YAML_BYTES + 1)  # sparse: instant, and never read
+    with pytest.raises(ValidationFailed) as info:
+        read_yaml(big, "campaigns/big.yaml")
+    assert str(info.value) == (
+        "campaigns/big.yaml: error: file is 10.0 MB; YAML files are limited to 10 MB\n"
+        "  hint: put contacts in a CSV or JSON file (contacts: [contacts/<file>.csv])"
+    )
+
+
+def test_an_anchor_defined_twice_is_valid_yaml_and_silent(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        doc = parse_yaml("a: &x 1\nb: &x 2\nc: *x\n", "f.yaml")
+    assert doc.data == {"a": 1, "b": 2, "c": 2}
+    assert capfd.readouterr() == ("", "")

@@ -11,13 +11,14 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 from octoplan import clock, planfile
 from octoplan.apply import ApplyReport, Progress, apply_plan
 from octoplan.commands.context import AppContext, seconds_since
 from octoplan.commands.session import ClientSender, connect, open_store, require_credentials
-from octoplan.errors import OctoplanError, UsageError
-from octoplan.pipeline import Selection, all_errors, load, make_plan
+from octoplan.errors import Diagnostic, OctoplanError, UsageError
+from octoplan.pipeline import Selection, all_errors, campaign_specs, load, make_plan
 from octoplan.plan import Plan
 from octoplan.planview import money, plan_text, summary_line
 from octoplan.words import plural
@@ -44,6 +45,13 @@ def run(
     start = time.perf_counter()
     project = load(app.root, selection)
     app.detail(f"loaded {plural(len(project.campaigns), 'campaign')} in {seconds_since(start)}")
+    # Contacts and templates are read before the state is opened: bad input creates, locks and
+    # writes nothing. (They depend on the files only, so reading them under the lock would
+    # change nothing.)
+    specs = campaign_specs(project)
+    errors = [d for spec in specs for d in spec.errors]
+    if errors:
+        _refuse(app, errors)
 
     holder = f"octoplan apply by {_user()}"
     # Like Terraform, lock first and plan under the lock: what is shown is what gets sent,
@@ -53,7 +61,7 @@ def run(
         store.locked(holder, lock_timeout),
     ):
         start = time.perf_counter()
-        plan = make_plan(project, store, clock.now(), selection)
+        plan = make_plan(project, store, clock.now(), selection, specs)
         app.detail(
             f"planned against state {plan.state.url} (serial {plan.state.serial}) "
             f"in {seconds_since(start)}"
@@ -61,9 +69,7 @@ def run(
         if saved is not None:
             planfile.check_fresh(saved, plan)
         if plan.blocked:
-            for diagnostic in all_errors(plan):
-                app.error(diagnostic.format())
-            raise OctoplanError("the plan has errors: nothing was sent")
+            _refuse(app, all_errors(plan))
         if not plan.has_changes:
             app.echo(summary_line(plan) if app.quiet else plan_text(plan, requests=app.verbose))
             return 0
@@ -94,6 +100,12 @@ def run(
     if report.interrupted:
         return EXIT_INTERRUPTED
     return 0 if report.ok else 1
+
+
+def _refuse(app: AppContext, errors: list[Diagnostic]) -> NoReturn:
+    for diagnostic in errors:
+        app.error(diagnostic.format())
+    raise OctoplanError("the plan has errors: nothing was sent")
 
 
 def _user() -> str:

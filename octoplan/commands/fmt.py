@@ -14,7 +14,7 @@ from octoplan.errors import Diagnostic, ValidationFailed
 from octoplan.format import format_text
 from octoplan.loader import campaign_files, display_path
 from octoplan.words import plural
-from octoplan.yamlsource import parse_yaml
+from octoplan.yamlsource import read_yaml
 
 
 def run(app: AppContext, paths: list[Path], check: bool) -> int:
@@ -25,8 +25,8 @@ def run(app: AppContext, paths: list[Path], check: bool) -> int:
     for file in files:
         name = display_path(root, file)
         try:
+            read_yaml(file, name)  # refuses oversized, unsafe or broken YAML with positions
             text = file.read_text(encoding="utf-8-sig")
-            parse_yaml(text, name)  # refuses unsafe or broken YAML with positions
         except ValidationFailed as exc:
             diags.extend(exc.diagnostics)
             continue

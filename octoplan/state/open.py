@@ -11,12 +11,10 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from octoplan.errors import StateError
 from octoplan.project import CONFIG_NAME
 from octoplan.state.base import StateStore
+from octoplan.yamlsource import read_yaml
 
 DEFAULT_LOCATION = ".octoplan/state.db"
 ENV_VAR = "OCTOPLAN_STATE"
@@ -31,16 +29,10 @@ def state_location(root: Path) -> str:
     """The `state:` value of root's octoplan.yaml, or the default. (Only that key is read: the
     full project loader owns the rest of the file.)"""
     path = root / CONFIG_NAME
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         return DEFAULT_LOCATION
-    except OSError as exc:
-        raise StateError(f"{path}: cannot read: {exc.strerror}") from exc
-    try:
-        data = YAML(typ="safe").load(text)
-    except YAMLError as exc:
-        raise StateError(f"{path}: not valid YAML: {exc}") from exc
+    # The loader's own reader: unsafe, oversized or broken YAML is refused with positions.
+    data = read_yaml(path, CONFIG_NAME).data
     value = data.get("state") if isinstance(data, dict) else None
     if value is None:
         return DEFAULT_LOCATION

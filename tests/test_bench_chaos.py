@@ -1,0 +1,30 @@
+"""bench/chaos.py in a small configuration, so the script CI does not run large keeps working:
+a hundred recipients, a few SIGKILLs, faults on; it exits 0 only with 0 duplicates and 0 lost.
+(tests/test_apply_crash.py runs the same drill on both backends; the large run's figures are in
+the notes.)
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["--recipients", "100", "--kills", "3", "--batch", "10", "--kill-after", "0.8", "1.2"]
+
+
+def test_small_chaos_run_delivers_each_message_exactly_once() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "chaos.py"), *SMALL],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = dict(re.findall(r"^(\S.*?)\s{2,}(.*)$", result.stdout, re.MULTILINE))
+    assert figures["recipients"] == "100"
+    assert "(3 SIGKILLed" in figures["apply runs"]
+    assert (figures["duplicates"], figures["lost"], figures["wrong text"]) == ("0", "0", "0")
