@@ -42,7 +42,7 @@ from octoplan.errors import Diagnostic
 from octoplan.gcpause import paused_gc
 from octoplan.loader import Project
 from octoplan.merge import FieldUse, field_use, make_skeleton, skeleton_fields
-from octoplan.messages import DesiredMessage, Messages, Recipient
+from octoplan.messages import FIELD, DesiredMessage, Messages, Packed, Recipient
 from octoplan.payload import shape
 from octoplan.placeholders import (
     MAX_VALUE_LENGTH,
@@ -271,16 +271,29 @@ class _Builder:
         self._optimized: dict[str, str] = {}
         self._offset = 0  # order of the current chunk's first contact
 
-    def result(self) -> tuple[Messages, MessageChecks, _RenderErrors, int]:
-        """What a shard built (see octoplan/shards.py), for `absorb`."""
-        return self.messages, self.checks, self.errors, self._offset
+    def take(self) -> Packed:
+        """The messages built so far, packed to go to another process (see octoplan/shards.py),
+        and forgotten here."""
+        packed = self.messages.pack()
+        self.messages = Messages()
+        return packed
 
-    def absorb(self, result: tuple[Messages, MessageChecks, _RenderErrors, int]) -> None:
+    def open(self, packed: Packed) -> Messages:
+        return Messages.unpack(packed)
+
+    def result(self) -> tuple[MessageChecks, _RenderErrors, int]:
+        """What a shard saw besides its messages, for `absorb`."""
+        return self.checks, self.errors, self._offset
+
+    def absorb(
+        self, parts: list[Messages], result: tuple[MessageChecks, _RenderErrors, int]
+    ) -> None:
         """Append what another builder built from the contacts after this one's."""
-        messages, checks, errors, rows = result
+        checks, errors, rows = result
         offset = self._offset
-        messages.order = [offset + order for order in messages.order]
-        self.messages.extend(messages)
+        for messages in parts:
+            messages.order = [offset + order for order in messages.order]
+            self.messages.extend(messages)
         self.checks.absorb(checks, offset)
         self.errors.absorb(errors)
         self._offset += rows
@@ -420,7 +433,7 @@ class _Builder:
                 else:
                     self._bucket(layout, chunk, group_key, [row])
             return
-        names, values, texts, request_texts, basic = composed
+        names, records, texts, request_texts, basic = composed
         keys = list(_take(rows)(chunk.keys))
         orders = [self._offset + row for row in rows]
         if basic:  # one septet per character: parts from lengths alone
@@ -443,7 +456,7 @@ class _Builder:
             Messages(
                 keys=keys,
                 names=names,
-                values=values,
+                records=records,
                 texts=texts,
                 request_texts=request_texts,
                 segments=segments,
@@ -494,8 +507,8 @@ class _Builder:
         composed = self._compose(chunk, group, [row])
         if composed is None:
             return None, full
-        names, values, texts, request_texts, _ = composed
-        delivered = apply_placeholders(request_texts[0], Recipient(names[0], values[0]))
+        names, records, texts, request_texts, _ = composed
+        delivered = apply_placeholders(request_texts[0], Recipient.of(names[0], records[0]))
         if self.optimize:
             delivered = auto_optimize(delivered)
         if texts[0] != full.text or delivered != full.text:
@@ -503,7 +516,7 @@ class _Builder:
         return group, full
 
     def _compose(self, chunk: Chunk, group: _Group, rows: list[int]) -> _Composed | None:
-        """(recipient names, recipient values, texts, request texts, all one-septet GSM-7?)
+        """(recipient names, recipient records, texts, request texts, one-septet GSM-7 only?)
         of `rows` by the group's skeleton, or None when a text holds a `{` (a placeholder-like
         value or literal that the API would substitute)."""
         take = _take(rows)
@@ -524,9 +537,9 @@ class _Builder:
         basic = group.basic and all(_basic("".join(v)) for v in shown.values())
         identity = group.names[:1]
         if not self.personalizes:
-            return [identity] * len(rows), list(zip(keys)), texts, texts, basic
+            return [identity] * len(rows), list(keys), texts, texts, basic
         slots = [holes[c] for c in group.slotted]
-        values = list(zip(keys, *slots, strict=True))
+        records = list(map(FIELD.join, zip(keys, *slots, strict=True)))
         names = [group.names] * len(rows)
         if group.request_text is not None:
             request_texts = [group.request_text] * len(rows)
@@ -538,12 +551,12 @@ class _Builder:
             raw = [holes[c] for c in group.holes]
             for i in range(len(rows)):
                 if any(len(column[i]) > MAX_VALUE_LENGTH for column in slots):
-                    names[i], values[i] = identity, (keys[i],)
+                    names[i], records[i] = identity, keys[i]
                     request_texts[i] = group.raw_format % tuple(column[i] for column in raw)
-        return names, values, texts, request_texts, basic
+        return names, records, texts, request_texts, basic
 
 
-_Composed = tuple[list[tuple[str, ...]], list[tuple[str, ...]], list[str], list[str], bool]
+_Composed = tuple[list[tuple[str, ...]], list[str], list[str], list[str], bool]
 
 
 def _by_first_row(

@@ -30,8 +30,8 @@ def request_id(
 
 
 # A batch's recipients: the distinct field-name tuples, which one each recipient uses, and
-# each recipient's values.
-Recipients = tuple[list[tuple[str, ...]], list[int], list[tuple[str, ...]]]
+# each recipient's record (its values joined by US, see messages.py).
+Recipients = tuple[list[tuple[str, ...]], list[int], list[str]]
 
 
 def batch_request_id(
@@ -44,8 +44,8 @@ def batch_request_id(
     """The request_id of a batch: `base` is its body without recipients (text and options),
     `recipients` who it goes to, field by field.
 
-    Hashed as JSON of tuples rather than of one body with a dict per recipient, so that a
-    million recipients are serialized at C speed without building a million dicts first.
+    Hashed from the recipients' records rather than from a body with a dict per recipient, so
+    that a million recipients are serialized at C speed without building a million dicts.
     """
     digest = hashlib.sha256()
     digest.update(canonical_json([campaign_id, endpoint, base, sorted(set(earlier))]).encode())
@@ -55,15 +55,12 @@ def batch_request_id(
 
 
 def _recipients_text(recipients: Recipients) -> str:
-    """An unambiguous text of the recipients: fields joined by US and recipients by RS when no
-    value holds either (counted, not assumed), JSON otherwise."""
-    names, which, values = recipients
-    joined = "\x1e".join(map("\x1f".join, values))
-    fields = sum(map(len, values))
-    if joined.count("\x1f") == fields - len(values) and joined.count("\x1e") == len(values) - 1:
-        head = json.dumps([names, which], ensure_ascii=False, separators=(",", ":"))
-        return head + "\n" + joined
-    return json.dumps(recipients, ensure_ascii=False, separators=(",", ":"))
+    """The recipients as text: the names as JSON, then the records joined by RS (records hold
+    no RS: contact values never hold control characters)."""
+    names, which, records = recipients
+    shape = [names, which] if len(names) > 1 else [names, len(records)]
+    head = json.dumps(shape, ensure_ascii=False, separators=(",", ":"))
+    return head + "\n" + "\x1e".join(records)
 
 
 def options_digest(options: Mapping[str, Any]) -> bytes:

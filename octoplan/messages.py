@@ -3,24 +3,36 @@
 A plan over a million contacts holds a million messages; as columns of shared strings and small
 tuples they take a fraction of the memory of a million objects, and the planner and the checks
 work on whole columns at C speed (`map`, `zip`, `join`) instead of a Python loop per message.
+
+A recipient's API fields are a `names` tuple (shared by a whole group) and a `record`: the
+values joined by US (0x1F). Contact values never hold control characters (contacts.py refuses
+them), so the join is unambiguous, and a batch's recipients hash and travel between processes
+as one string.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
+
+FIELD, RECORD = "\x1f", "\x1e"  # ASCII unit and record separators
+T = TypeVar("T")
 
 
 class Recipient(Mapping[str, str]):
-    """A recipient object as the API gets it: a read-only mapping over two tuples (`names` is
-    shared by every recipient of a group)."""
+    """A recipient object as the API gets it: a read-only mapping over names and values."""
 
     __slots__ = ("_names", "_values")
 
-    def __init__(self, names: tuple[str, ...], values: tuple[str, ...]) -> None:
+    def __init__(self, names: tuple[str, ...], values: Sequence[str]) -> None:
         self._names = names
         self._values = values
+
+    @classmethod
+    def of(cls, names: tuple[str, ...], record: str) -> Recipient:
+        return cls(names, record.split(FIELD))
 
     def __getitem__(self, name: str) -> str:
         try:
@@ -38,6 +50,13 @@ class Recipient(Mapping[str, str]):
         return repr(dict(zip(self._names, self._values, strict=True)))
 
 
+def record_of(values: Sequence[str]) -> str:
+    """The record of one recipient's values (ValueError if a value holds a separator)."""
+    if any(FIELD in value or RECORD in value for value in values):
+        raise ValueError("a recipient value holds a control character")
+    return FIELD.join(values)
+
+
 class DesiredMessage(NamedTuple):
     key: str  # recipient identity in state
     fields: Mapping[str, str]  # the recipient object as the API gets it
@@ -48,13 +67,44 @@ class DesiredMessage(NamedTuple):
     cost: float
 
 
+class Packed(NamedTuple):
+    """Messages as a few long strings and arrays: what pickle sends between processes fast
+    (it would memoize millions of small objects one by one)."""
+
+    keys: str
+    names: tuple[list[tuple[str, ...]], array[int]]
+    records: str
+    texts: str | list[str]
+    request_texts: tuple[list[str], array[int]]
+    segments: array[int]
+    encodings: tuple[list[str], array[int]]
+    costs: array[float]
+    order: array[int]
+
+
+def _indexed(column: list[T]) -> tuple[list[T], array[int]]:
+    """Distinct values (a few: shared by groups) and each row's index among them."""
+    distinct = list(dict.fromkeys(column))
+    where = {value: index for index, value in enumerate(distinct)}
+    return distinct, array("q", map(where.__getitem__, column))
+
+
+def _expanded(indexed: tuple[list[T], array[int]]) -> list[T]:
+    distinct, indexes = indexed
+    return list(map(distinct.__getitem__, indexes))
+
+
+def _split(joined: str, count: int) -> list[str]:
+    return joined.split(RECORD) if count else []
+
+
 @dataclass
 class Messages:
-    """Messages as aligned columns; `names[i]`/`values[i]` are recipient i's API fields."""
+    """Messages as aligned columns; `names[i]` and `records[i]` are recipient i's API fields."""
 
     keys: list[str] = field(default_factory=list)
     names: list[tuple[str, ...]] = field(default_factory=list)
-    values: list[tuple[str, ...]] = field(default_factory=list)
+    records: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     request_texts: list[str] = field(default_factory=list)
     segments: list[int] = field(default_factory=list)
@@ -69,7 +119,7 @@ class Messages:
         fields = message.fields
         self.keys.append(message.key)
         self.names.append(tuple(fields))
-        self.values.append(tuple(fields.values()))
+        self.records.append(record_of(list(fields.values())))
         self.texts.append(message.text)
         self.request_texts.append(message.request_text)
         self.segments.append(message.segments)
@@ -80,7 +130,7 @@ class Messages:
     def extend(self, other: Messages) -> None:
         self.keys.extend(other.keys)
         self.names.extend(other.names)
-        self.values.extend(other.values)
+        self.records.extend(other.records)
         self.texts.extend(other.texts)
         self.request_texts.extend(other.request_texts)
         self.segments.extend(other.segments)
@@ -88,8 +138,39 @@ class Messages:
         self.costs.extend(other.costs)
         self.order.extend(other.order)
 
+    def pack(self) -> Packed:
+        texts = RECORD.join(self.texts)
+        return Packed(
+            keys="\n".join(self.keys),  # keys are E.164 numbers, e-mails or UUIDs
+            names=_indexed(self.names),
+            records=RECORD.join(self.records),
+            # A template may write a control character itself: then texts go as a list.
+            texts=texts if texts.count(RECORD) == max(len(self.texts) - 1, 0) else self.texts,
+            request_texts=_indexed(self.request_texts),
+            segments=array("q", self.segments),
+            encodings=_indexed(self.encodings),
+            costs=array("d", self.costs),
+            order=array("q", self.order),
+        )
+
+    @classmethod
+    def unpack(cls, packed: Packed) -> Messages:
+        keys = packed.keys.split("\n") if packed.keys else []
+        texts = packed.texts
+        return cls(
+            keys=keys,
+            names=_expanded(packed.names),
+            records=_split(packed.records, len(keys)),
+            texts=_split(texts, len(keys)) if isinstance(texts, str) else texts,
+            request_texts=_expanded(packed.request_texts),
+            segments=packed.segments.tolist(),
+            encodings=_expanded(packed.encodings),
+            costs=packed.costs.tolist(),
+            order=packed.order.tolist(),
+        )
+
     def fields(self, index: int) -> Recipient:
-        return Recipient(self.names[index], self.values[index])
+        return Recipient.of(self.names[index], self.records[index])
 
     def message(self, index: int) -> DesiredMessage:
         return DesiredMessage(

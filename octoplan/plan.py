@@ -28,7 +28,7 @@ from typing import Any
 
 from octoplan import ids
 from octoplan.errors import Diagnostic
-from octoplan.messages import Messages
+from octoplan.messages import FIELD, Messages
 from octoplan.state.base import BatchRecord, BatchStatus, StateInfo, StateStore
 
 FORMAT_VERSION = "1"
@@ -427,7 +427,7 @@ def _new_batches(
         for start in range(0, len(members), spec.batch_size):
             chunk = members[start : start + spec.batch_size]
             take = _take(chunk)
-            recipients = _recipients(take(messages.names), take(messages.values), allowed)
+            recipients = _recipients(take(messages.names), take(messages.records), allowed)
             chunk_keys = take(keys)
             earlier = (
                 sorted({earlier_by_key[k] for k in chunk_keys if k in earlier_by_key})
@@ -464,26 +464,28 @@ def _take(indexes: Sequence[int]) -> Callable[[Sequence[Any]], Sequence[Any]]:
 
 
 def _recipients(
-    names: Sequence[tuple[str, ...]], values: Sequence[tuple[str, ...]], allowed: frozenset[str]
+    names: Sequence[tuple[str, ...]], records: Sequence[str], allowed: frozenset[str]
 ) -> ids.Recipients:
-    """The recipients of a batch as the API gets them: field names, and each one's values
-    (fields the endpoint does not take are left out)."""
-    distinct = list(dict.fromkeys(names))
-    if len(distinct) == 1 and allowed.issuperset(distinct[0]):
-        return distinct, [0] * len(values), list(values)
+    """The recipients of a batch as the API gets them: the field names, which names each one
+    uses, and each one's record (fields the endpoint does not take are left out)."""
+    first = names[0]
+    # Usually one shared tuple: counting compares identities, without hashing 500 tuples.
+    if names.count(first) == len(names) and allowed.issuperset(first):
+        return [first], [0] * len(records), list(records)
     layouts: dict[tuple[str, ...], int] = {}
     kept_names: list[tuple[str, ...]] = []
     which: list[int] = []
-    kept_values: list[tuple[str, ...]] = []
-    for row_names, row_values in zip(names, values, strict=True):
-        kept = tuple(i for i, name in enumerate(row_names) if name in allowed)
+    kept_records: list[str] = []
+    for row_names, record in zip(names, records, strict=True):
+        kept = [i for i, name in enumerate(row_names) if name in allowed]
         shown = tuple(row_names[i] for i in kept)
         if shown not in layouts:
             layouts[shown] = len(kept_names)
             kept_names.append(shown)
         which.append(layouts[shown])
-        kept_values.append(tuple(row_values[i] for i in kept))
-    return kept_names, which, kept_values
+        values = record.split(FIELD)
+        kept_records.append(FIELD.join(values[i] for i in kept))
+    return kept_names, which, kept_records
 
 
 def _contents(
@@ -495,9 +497,10 @@ def _contents(
     request_id: str,
 ) -> tuple[Mapping[str, Any], tuple[str, ...]]:
     body = spec.make_body(request_text, [])
-    names, which, values = recipients
+    names, which, records = recipients
     body["recipients"] = [
-        dict(zip(names[n], row, strict=True)) for n, row in zip(which, values, strict=True)
+        dict(zip(names[n], record.split(FIELD), strict=True))
+        for n, record in zip(which, records, strict=True)
     ]
     if spec.request_id_in_metadata:
         body["metadata"] = {**body.get("metadata", {}), "request_id": request_id}

@@ -10,8 +10,9 @@ the first, in two steps so that the result is exactly that of reading the file i
 2. here, the keys of both halves go through one `Deduper`, first half first: the first
    occurrence of a number wins across the halves as in one file. The child gets, per chunk,
    which rows to keep;
-3. both build the messages of their kept rows; the child sends its messages, its policy
-   counters and render errors here, where they are appended after the first half's.
+3. both build the messages of their kept rows; the child sends its messages a chunk at a time
+   (read here between the chunks built here), then its policy counters and render errors,
+   which are added after the first half's.
 
 Merged groups are compiled on each side (the same skeletons: they depend only on the template
 and the group's values). If the child fails in any way, this process reads the second half
@@ -24,10 +25,13 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import pickle
+import tempfile
 import traceback
 from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, Protocol
 
 from octoplan.contacts import (
@@ -49,9 +53,13 @@ class Builder(Protocol):
 
     def add(self, chunk: Chunk) -> None: ...
 
+    def take(self) -> Any: ...
+
+    def open(self, part: Any) -> Any: ...
+
     def result(self) -> Any: ...
 
-    def absorb(self, result: Any) -> None: ...
+    def absorb(self, parts: list[Any], result: Any) -> None: ...
 
 
 def jobs() -> int:
@@ -128,8 +136,12 @@ def build(
     first, second = halves
     context = multiprocessing.get_context("fork")
     here, there = context.Pipe()
+    # Parts go through files: a pipe would hold the child until this process reads them.
+    spool = tempfile.TemporaryDirectory(prefix="octoplan-shard-")
     child = context.Process(
-        target=_child, args=(there, second, channel, region, make_builder), daemon=True
+        target=_child,
+        args=(there, second, channel, region, make_builder, Path(spool.name)),
+        daemon=True,
     )
     child.start()
     there.close()
@@ -142,14 +154,21 @@ def build(
             their_keeps = [deduper.keep(keys) for keys in theirs[0]]
             if not _send(here, their_keeps):
                 theirs = None
+        # The child sends its messages a chunk at a time: they are read between the chunks
+        # built here, so that neither side waits for the other's pickling.
+        parts: list[Any] = []
+        done: Any = None
         for (keys, columns, lines), keep in zip(mine, keeps, strict=True):
             chunk = kept(first, keys, columns, lines, keep)
             if chunk is not None:
                 builder.add(chunk)
-        done = _receive(here, "done") if theirs is not None else None
-        if done is not None:
+            if theirs is not None and done is None:
+                done = _drain(here, parts, builder.open, wait=False)
+        if theirs is not None and done is None:
+            done = _drain(here, parts, builder.open, wait=True)
+        if done is not None and done is not _FAILED:
             result, errors = done
-            builder.absorb(result)
+            builder.absorb(parts, result)
             second_errors: list[Diagnostic] = errors
         else:
             second_errors = _build_here(second, deduper, builder, their_keeps, channel, region)
@@ -159,6 +178,7 @@ def build(
         child.join(timeout=5)
         if child.is_alive():
             child.kill()
+        spool.cleanup()
 
 
 def _build_here(
@@ -177,6 +197,33 @@ def _build_here(
         if chunk is not None:
             builder.add(chunk)
     return half.errors
+
+
+_FAILED = ("failed",)
+
+
+def _drain(
+    connection: Connection, parts: list[Any], open_part: Callable[[Any], Any], *, wait: bool
+) -> Any:
+    """Read the child's parts, opened, into `parts` (those there are, or until it is done if
+    `wait`); (result, errors) once it is done, _FAILED if it failed, None if not done yet."""
+    try:
+        while wait or connection.poll():
+            message = connection.recv()
+            if not isinstance(message, tuple):
+                return _FAILED
+            if message[0] == "part":
+                file = Path(message[1])
+                with file.open("rb") as handle:
+                    parts.append(open_part(pickle.load(handle)))
+                file.unlink()
+            elif message[0] == "done":
+                return message[1:]
+            else:
+                return _FAILED
+    except (EOFError, OSError):
+        return _FAILED
+    return None
 
 
 def _receive(connection: Connection, kind: str) -> Any:
@@ -203,16 +250,21 @@ def _child(
     channel: str,
     region: str,
     make_builder: Callable[[], Builder],
+    spool: Path,
 ) -> None:  # pragma: no cover - runs in the forked child (tests compare its results)
     try:
         chunks = list(identified(half, channel, region))
         connection.send(("keys", [keys for keys, _, _ in chunks]))
         keeps = connection.recv()
         builder = make_builder()
-        for (keys, columns, lines), keep in zip(chunks, keeps, strict=True):
+        for index, ((keys, columns, lines), keep) in enumerate(zip(chunks, keeps, strict=True)):
             chunk = kept(half, keys, columns, lines, keep)
             if chunk is not None:
                 builder.add(chunk)
+                file = spool / f"part-{index}.pickle"
+                with file.open("wb") as handle:
+                    pickle.dump(builder.take(), handle, protocol=pickle.HIGHEST_PROTOCOL)
+                connection.send(("part", str(file)))
         connection.send(("done", builder.result(), half.errors))
     except BaseException:
         with contextlib.suppress(BaseException):
