@@ -228,6 +228,9 @@ class OctopushClient:
         self.on_retry = on_retry
         self._lock = threading.Lock()
         self._retries = 0
+        # HTTP exchanges (request sent to answer read), for `apply --verbose` and bench/.
+        self.round_trips = 0
+        self.round_trip_seconds = 0.0
         self._random = random.Random()
         self._http = httpx.Client(
             base_url=self.base_url + "/",
@@ -439,6 +442,22 @@ class OctopushClient:
         # httpx times out each read, not the whole answer: a server sending a byte now and
         # then would hold a worker forever. The body gets `timeout` seconds in all.
         deadline = time.monotonic() + self.timeout
+        started = time.perf_counter()
+        try:
+            return self._exchange(method, endpoint, content, params, deadline)
+        finally:
+            with self._lock:
+                self.round_trips += 1
+                self.round_trip_seconds += time.perf_counter() - started
+
+    def _exchange(
+        self,
+        method: str,
+        endpoint: str,
+        content: bytes | None,
+        params: Mapping[str, str] | None,
+        deadline: float,
+    ) -> _Answer:
         with self._http.stream(method, endpoint, content=content, params=params) as response:
             chunks: list[bytes] = []
             size = 0

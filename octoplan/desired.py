@@ -23,7 +23,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from octoplan import shards
+from octoplan import ids, shards
 from octoplan.contacts import (
     Chunk,
     ContactSet,
@@ -43,7 +43,7 @@ from octoplan.gcpause import paused_gc
 from octoplan.loader import Project
 from octoplan.merge import FieldUse, field_use, make_skeleton, skeleton_fields
 from octoplan.messages import FIELD, DesiredMessage, Messages, Packed, Recipient
-from octoplan.payload import shape
+from octoplan.payload import options_of, shape
 from octoplan.placeholders import (
     MAX_VALUE_LENGTH,
     PLACEHOLDER_FIELDS,
@@ -257,13 +257,17 @@ class _Builder:
         *,
         personalizes: bool,
         optimize: bool,
+        options: bytes,
+        keep_texts: bool,
     ) -> None:
         self.render = render
+        self.options = options
+        self.keep_texts = keep_texts
         self.use = use
         self.checks = checks
         self.personalizes = personalizes
         self.optimize = optimize
-        self.messages = Messages()
+        self.messages = self._new_messages()
         self.errors = _RenderErrors()
         self.layouts: dict[int, _Layout] = {}
         self._keyed_on = sorted(use.valued) if use else []
@@ -271,11 +275,20 @@ class _Builder:
         self._optimized: dict[str, str] = {}
         self._offset = 0  # order of the current chunk's first contact
 
+    def _new_messages(self) -> Messages:
+        return Messages(
+            keep_texts=self.keep_texts, personalized=self.personalizes, optimized=self.optimize
+        )
+
+    def _append(self, message: DesiredMessage, order: int) -> None:
+        content_hash = ids.content_hash(self.options, message.text)
+        self.messages.append(message, order, content_hash)
+
     def take(self) -> Packed:
         """The messages built so far, packed to go to another process (see octoplan/shards.py),
         and forgotten here."""
         packed = self.messages.pack()
-        self.messages = Messages()
+        self.messages = self._new_messages()
         return packed
 
     def open(self, packed: Packed) -> Messages:
@@ -343,7 +356,7 @@ class _Builder:
             except RenderError as exc:
                 self.errors.add(exc.diagnostic)
                 continue
-            self.messages.append(message, self._offset + index)
+            self._append(message, self._offset + index)
 
     # --- chunks --------------------------------------------------------------------------
 
@@ -417,7 +430,7 @@ class _Builder:
                 if full is not None:
                     order = self._offset + rows[0]
                     cost = self.checks.check(full.key, full.text, measure(full.text), order)
-                    self.messages.append(full._replace(cost=cost), order)
+                    self._append(full._replace(cost=cost), order)
                 rows = rows[1:]
                 if not rows:
                     return
@@ -457,12 +470,13 @@ class _Builder:
                 keys=keys,
                 names=names,
                 records=records,
-                texts=texts,
+                texts=texts if self.keep_texts else [],
                 request_texts=request_texts,
                 segments=segments,
                 encodings=encodings,
                 costs=costs,
                 order=orders,
+                hashes=ids.content_hashes(self.options, texts),
             )
         )
 
@@ -571,7 +585,10 @@ def _format(literals: Sequence[str]) -> str:
     return "%s".join(literal.replace("%", "%%") for literal in literals)
 
 
-def build_campaign(project: Project, source: CampaignSource) -> DesiredCampaign:
+def build_campaign(
+    project: Project, source: CampaignSource, *, keep_texts: bool = True
+) -> DesiredCampaign:
+    """The campaign's messages; a plan asks for no texts (see Messages.text)."""
     campaign = source.campaign
     config = project.config
     result = DesiredCampaign(source)
@@ -620,6 +637,8 @@ def build_campaign(project: Project, source: CampaignSource) -> DesiredCampaign:
             new_checks(),
             personalizes=request.personalizes,
             optimize=campaign.channel == "sms" and campaign.auto_optimize_text is not False,
+            options=ids.options_digest(options_of(request)),
+            keep_texts=keep_texts,
         )
 
     use = field_use(env, template_text)

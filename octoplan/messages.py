@@ -80,6 +80,8 @@ class Packed(NamedTuple):
     encodings: tuple[list[str], array[int]]
     costs: array[float]
     order: array[int]
+    hashes: str
+    keep_texts: bool
 
 
 def _indexed(column: list[T]) -> tuple[list[T], array[int]]:
@@ -105,22 +107,30 @@ class Messages:
     keys: list[str] = field(default_factory=list)
     names: list[tuple[str, ...]] = field(default_factory=list)
     records: list[str] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # empty unless `keep_texts`
     request_texts: list[str] = field(default_factory=list)
     segments: list[int] = field(default_factory=list)
     encodings: list[str] = field(default_factory=list)
     costs: list[float] = field(default_factory=list)
     order: list[int] = field(default_factory=list)  # each contact's place in the contact lists
+    hashes: list[str] = field(default_factory=list)  # content hash of each text (ids.py)
+    # A plan keeps no texts (a million of them): `text(i)` gives one back from its request
+    # text and fields, as the API would deliver it (personalized? auto-optimized?).
+    keep_texts: bool = True
+    personalized: bool = True
+    optimized: bool = True
 
     def __len__(self) -> int:
         return len(self.keys)
 
-    def append(self, message: DesiredMessage, order: int) -> None:
+    def append(self, message: DesiredMessage, order: int, content_hash: str) -> None:
         fields = message.fields
         self.keys.append(message.key)
         self.names.append(tuple(fields))
         self.records.append(record_of(list(fields.values())))
-        self.texts.append(message.text)
+        if self.keep_texts:
+            self.texts.append(message.text)
+        self.hashes.append(content_hash)
         self.request_texts.append(message.request_text)
         self.segments.append(message.segments)
         self.encodings.append(message.encoding)
@@ -137,20 +147,24 @@ class Messages:
         self.encodings.extend(other.encodings)
         self.costs.extend(other.costs)
         self.order.extend(other.order)
+        self.hashes.extend(other.hashes)
 
     def pack(self) -> Packed:
-        texts = RECORD.join(self.texts)
+        texts: str | list[str] = RECORD.join(self.texts)
+        if texts.count(RECORD) != max(len(self.texts) - 1, 0):
+            texts = self.texts  # a template may write a control character itself
         return Packed(
             keys="\n".join(self.keys),  # keys are E.164 numbers, e-mails or UUIDs
             names=_indexed(self.names),
             records=RECORD.join(self.records),
-            # A template may write a control character itself: then texts go as a list.
-            texts=texts if texts.count(RECORD) == max(len(self.texts) - 1, 0) else self.texts,
+            texts=texts,
             request_texts=_indexed(self.request_texts),
             segments=array("q", self.segments),
             encodings=_indexed(self.encodings),
             costs=array("d", self.costs),
             order=array("q", self.order),
+            hashes="\n".join(self.hashes),
+            keep_texts=self.keep_texts,
         )
 
     @classmethod
@@ -161,22 +175,38 @@ class Messages:
             keys=keys,
             names=_expanded(packed.names),
             records=_split(packed.records, len(keys)),
-            texts=_split(texts, len(keys)) if isinstance(texts, str) else texts,
+            texts=(texts.split(RECORD) if packed.keep_texts else [])
+            if isinstance(texts, str)
+            else texts,
+            keep_texts=packed.keep_texts,
             request_texts=_expanded(packed.request_texts),
             segments=packed.segments.tolist(),
             encodings=_expanded(packed.encodings),
             costs=packed.costs.tolist(),
             order=packed.order.tolist(),
+            hashes=packed.hashes.split("\n") if keys else [],
         )
 
     def fields(self, index: int) -> Recipient:
         return Recipient.of(self.names[index], self.records[index])
 
+    def text(self, index: int) -> str:
+        """What recipient `index` receives."""
+        if self.keep_texts:
+            return self.texts[index]
+        from octoplan.placeholders import apply_placeholders
+        from octoplan.sms import auto_optimize
+
+        text = self.request_texts[index]
+        if self.personalized:
+            text = apply_placeholders(text, self.fields(index))
+        return auto_optimize(text) if self.optimized else text
+
     def message(self, index: int) -> DesiredMessage:
         return DesiredMessage(
             self.keys[index],
             self.fields(index),
-            self.texts[index],
+            self.text(index),
             self.request_texts[index],
             self.segments[index],
             self.encodings[index],

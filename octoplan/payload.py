@@ -77,6 +77,11 @@ class RequestShape:
         return body
 
 
+def options_of(request: RequestShape) -> dict[str, Any]:
+    """What, besides the text, makes two sends different (see ids.options_digest)."""
+    return {"endpoint": request.endpoint, **request.base}
+
+
 def _copy_options(campaign: Campaign, names: tuple[str, ...], into: dict[str, Any]) -> None:
     """Declared options (top level or metadata form) into a request body part."""
     for name in names:

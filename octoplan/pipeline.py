@@ -14,7 +14,7 @@ from octoplan.desired import DesiredCampaign, build_campaign
 from octoplan.errors import Diagnostic, UsageError
 from octoplan.gcpause import paused_gc
 from octoplan.loader import Project, load_project
-from octoplan.payload import shape
+from octoplan.payload import options_of, shape
 from octoplan.plan import CampaignSpec, Plan, build_plan
 from octoplan.state.base import StateStore
 
@@ -52,7 +52,7 @@ def load(root: Path, selection: Selection) -> Project:
 def spec_of(desired: DesiredCampaign) -> CampaignSpec:
     campaign = desired.source.campaign
     request = shape(campaign)
-    options = {"endpoint": request.endpoint, **request.base}
+    options = options_of(request)
     return CampaignSpec(
         id=campaign.id,
         file=desired.source.path,
@@ -76,7 +76,10 @@ def campaign_specs(project: Project) -> list[CampaignSpec]:
     """What each campaign wants sent (contacts read, texts rendered): no state involved."""
     # A million messages are a few million small objects, none in a cycle.
     with paused_gc():
-        return [spec_of(build_campaign(project, source)) for source in project.campaigns]
+        return [
+            spec_of(build_campaign(project, source, keep_texts=False))
+            for source in project.campaigns
+        ]
 
 
 def make_plan(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ FORMAT_VERSION = "1"
 
 # The API forgets a request_id after 24 h; we stop trusting a resend an hour before that.
 REQUEST_ID_WINDOW = timedelta(hours=23)
+_UNSETTLED = frozenset({BatchStatus.INTENT.value, BatchStatus.IN_DOUBT.value})
 # Octopush cancels a scheduled send only while it is more than ~10 minutes away.
 CANCEL_MARGIN = timedelta(minutes=10)
 
@@ -278,7 +280,7 @@ def _scheduled_and_cancellable(record: BatchRecord, now: datetime) -> bool | Non
 
 def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> CampaignPlan:
     options = ids.options_digest(spec.options)
-    records = store.recipients(spec.id)
+    records = store.recipient_rows(spec.id)
     messages = spec.messages
     keys = messages.keys
 
@@ -297,7 +299,7 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
                 )
             )
     desired_keys: set[str] | None = None
-    for record in store.batches(spec.id, [BatchStatus.ACCEPTED]):
+    for record in store.batches(spec.id, [BatchStatus.ACCEPTED], scheduled=True):
         cancellable = _scheduled_and_cancellable(record, now)
         if cancellable is None:
             continue
@@ -325,30 +327,31 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
     if not records:
         to_send = list(range(len(keys)))
     else:
-        to_send = []
+        # (content_hash, request_id, status) of each message's recipient, None if new: looked
+        # up for the whole column at once; only the known ones are looked at one by one.
+        known = list(map(records.get, keys))
+        to_send = list(compress(range(len(keys)), map(operator.not_, known)))
         sent: list[int] = []
-        get = records.get
-        for index, key in enumerate(keys):
-            known = get(key)
-            if known is not None and key not in released:
-                if known.status is BatchStatus.ACCEPTED:
+        later: list[int] = []
+        accepted, unsettled = BatchStatus.ACCEPTED.value, _UNSETTLED
+        hashes = messages.hashes
+        for index in compress(range(len(keys)), known):
+            content_hash, request_id, status = known[index]  # type: ignore[misc]
+            key = keys[index]
+            if key not in released:
+                if status == accepted:
                     sent.append(index)
+                    changed += content_hash != hashes[index]
                     continue
-                if known.status in (BatchStatus.INTENT, BatchStatus.IN_DOUBT):
+                if status in unsettled:
                     pending += 1
                     continue
-            if known is not None:
-                # refused, not sent or cancelled: send again, under a fresh request_id
-                earlier_by_key[key] = known.request_id
-            to_send.append(index)
+            # refused, not sent or cancelled: send again, under a fresh request_id
+            earlier_by_key[key] = request_id
+            later.append(index)
         already_sent = len(sent)
-        texts = messages.texts
-        hashes = ids.content_hashes(options, [texts[i] for i in sent])
-        changed = sum(
-            1
-            for index, hashed in zip(sent, hashes, strict=True)
-            if records[keys[index]].content_hash != hashed
-        )
+        if later:
+            to_send = sorted(to_send + later)
 
     batches.extend(_new_batches(spec, options, to_send, earlier_by_key))
     if changed:
@@ -380,7 +383,7 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
         excluded=spec.excluded,
         warnings=tuple(spec.warnings),
         errors=tuple(spec.errors),
-        samples=tuple((keys[i], messages.texts[i]) for i in shown),
+        samples=tuple((keys[i], messages.text(i)) for i in shown),
         notes=tuple(notes),
     )
 
@@ -506,8 +509,8 @@ def _contents(
         body["metadata"] = {**body.get("metadata", {}), "request_id": request_id}
     else:
         body["request_id"] = request_id
-    texts = spec.messages.texts
-    return body, tuple(ids.content_hashes(options, [texts[i] for i in chunk]))
+    hashes = spec.messages.hashes
+    return body, tuple(hashes[i] for i in chunk)
 
 
 def plan_removed_campaign(
@@ -516,7 +519,7 @@ def plan_removed_campaign(
     """A campaign in state with no file any more: cancel what is still scheduled."""
     batches: list[PlannedBatch] = []
     notes: list[str] = []
-    for record in store.batches(campaign_id, [BatchStatus.ACCEPTED]):
+    for record in store.batches(campaign_id, [BatchStatus.ACCEPTED], scheduled=True):
         cancellable = _scheduled_and_cancellable(record, now)
         if cancellable:
             batches.append(_cancel_batch(record, store.batch_recipients(record.request_id)))

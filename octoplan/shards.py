@@ -158,7 +158,10 @@ def build(
         # built here, so that neither side waits for the other's pickling.
         parts: list[Any] = []
         done: Any = None
-        for (keys, columns, lines), keep in zip(mine, keeps, strict=True):
+        mine.reverse()  # popped from the end: each chunk's columns are freed once built
+        keeps.reverse()
+        while mine:
+            (keys, columns, lines), keep = mine.pop(), keeps.pop()
             chunk = kept(first, keys, columns, lines, keep)
             if chunk is not None:
                 builder.add(chunk)
@@ -257,7 +260,12 @@ def _child(
         connection.send(("keys", [keys for keys, _, _ in chunks]))
         keeps = connection.recv()
         builder = make_builder()
-        for index, ((keys, columns, lines), keep) in enumerate(zip(chunks, keeps, strict=True)):
+        chunks.reverse()  # popped from the end: each chunk's columns are freed once built
+        keeps.reverse()
+        index = 0
+        while chunks:
+            (keys, columns, lines), keep = chunks.pop(), keeps.pop()
+            index += 1
             chunk = kept(half, keys, columns, lines, keep)
             if chunk is not None:
                 builder.add(chunk)

@@ -95,7 +95,17 @@ def run(
                     stop=stop,
                     on_progress=on_progress,
                 )
+            elapsed = time.perf_counter() - start
+            trips, waited = client.round_trips, client.round_trip_seconds
     app.detail(f"sent in {seconds_since(start)}")
+    if trips and concurrency == 1:
+        # One request at a time: what is not an HTTP round trip is octoplan's own work
+        # (journal writes, bodies, parsing answers).
+        own = (elapsed - waited) / trips * 1000
+        app.detail(
+            f"{plural(trips, 'HTTP round trip')} took {waited:.2f} s; "
+            f"octoplan's own time: {own:.2f} ms per request"
+        )
     _print_report(app, report, plan.currency, sandbox)
     if report.interrupted:
         return EXIT_INTERRUPTED

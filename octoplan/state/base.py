@@ -157,9 +157,20 @@ class StateStore(ABC):
         """recipient_key -> deciding record, for every recipient ever batched in the campaign."""
 
     @abstractmethod
+    def recipient_rows(self, campaign_id: str) -> dict[str, tuple[str, str, str]]:
+        """`recipients` as plain tuples, recipient_key -> (content_hash, request_id, status
+        value), for the planner: half a million of them are read in a fraction of the time."""
+
+    @abstractmethod
     def batches(
-        self, campaign_id: str | None = None, statuses: Sequence[BatchStatus] | None = None
-    ) -> list[BatchRecord]: ...
+        self,
+        campaign_id: str | None = None,
+        statuses: Sequence[BatchStatus] | None = None,
+        *,
+        scheduled: bool = False,
+    ) -> list[BatchRecord]:
+        """Batches in journal order; `scheduled`: only those with a send_at and a ticket (the
+        ones a plan may cancel), without reading every sent body."""
 
     @abstractmethod
     def batch(self, request_id: str) -> BatchRecord | None: ...

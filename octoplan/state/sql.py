@@ -11,6 +11,7 @@ from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, Protocol
 
 from octoplan.errors import StateError
@@ -161,10 +162,31 @@ class SqlStore(StateStore):
                 records = _deciding(rows)
         return records
 
+    def recipient_rows(self, campaign_id: str) -> dict[str, tuple[str, str, str]]:
+        with self._read() as tx:
+            rows = tx.all(
+                "SELECT recipient_key, content_hash, request_id, status, seq "
+                "FROM batch_recipients WHERE campaign_id = ?",
+                (campaign_id,),
+            )
+        with paused_gc():
+            keys = list(map(itemgetter(0), rows))
+            found = dict(zip(keys, map(itemgetter(1, 2, 3), rows), strict=True))
+            if len(found) != len(rows):  # some recipients are in several batches
+                found = {
+                    key: (record.content_hash, record.request_id, record.status.value)
+                    for key, record in _deciding(rows).items()
+                }
+        return found
+
     def batches(
-        self, campaign_id: str | None = None, statuses: Sequence[BatchStatus] | None = None
+        self,
+        campaign_id: str | None = None,
+        statuses: Sequence[BatchStatus] | None = None,
+        *,
+        scheduled: bool = False,
     ) -> list[BatchRecord]:
-        where: list[str] = []
+        where: list[str] = ["send_at IS NOT NULL AND ticket IS NOT NULL"] if scheduled else []
         params: list[object] = []
         if campaign_id is not None:
             where.append("campaign_id = ?")

@@ -1,0 +1,87 @@
+"""`octoplan plan` over 10k, 100k and 1M personalized contacts, beside the hand-written baseline
+(bench/baseline.py) on the same files, in one run; then 1M contacts with 500k already in state.
+
+    python bench/plan_bench.py [--sizes 10000,100000,1000000] [--in-state 500000]
+                               [--baseline-up-to 1000000]
+
+For each size: wall time, contacts per second, the largest process's peak RSS and the whole
+process tree's (octoplan reads a big file on two cores), requests, and the ratio to the
+baseline. The 500k already in state are sent for real: `octoplan apply` of the first 500k
+contacts against `octoplan sandbox` (in its own process), then `plan` of all 1M.
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.scale import OCTOPLAN, REPO, Run, Sandbox, make_project, mb, run
+
+
+def _requests(output: str) -> str:
+    found = re.search(r"in ([\d,]+) requests?", output)
+    return found.group(1) if found else "?"
+
+
+def _row(label: str, contacts: int, result: Run, requests: str, ratio: str = "") -> str:
+    rate = contacts / result.seconds
+    return (
+        f"{label:<28} {contacts:>9,} {result.seconds:>8.2f} s {rate:>11,.0f}/s "
+        f"{mb(result.peak_rss):>9} {mb(result.peak_tree_rss):>9} {requests:>10} {ratio:>7}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--in-state", type=int, default=500_000)
+    parser.add_argument("--baseline-up-to", type=int, default=1_000_000)
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+
+    print(
+        f"{'':<28} {'contacts':>9} {'wall':>10} {'rate':>13} {'peak RSS':>9} "
+        f"{'all procs':>9} {'requests':>10} {'vs base':>7}"
+    )
+    with tempfile.TemporaryDirectory(prefix="octoplan-bench-") as tmp:
+        work, cache = Path(tmp), {}
+        for size in sizes:
+            root = make_project(work / f"p{size}", size, cache)
+            baseline = None
+            if size <= args.baseline_up_to:
+                baseline = run([sys.executable, str(REPO / "bench/baseline.py"), str(root)], root)
+                print(_row("baseline (hand-written)", size, baseline, baseline.stdout.split()[-1]))
+            result = run([*OCTOPLAN, "plan"], root)
+            if result.returncode != 0:
+                sys.exit(f"octoplan plan failed:\n{result.stdout}\n{result.stderr}")
+            ratio = f"{baseline.seconds / result.seconds:.1f}x" if baseline else ""
+            print(_row("octoplan plan", size, result, _requests(result.stdout), ratio))
+
+        if args.in_state:
+            total = max(sizes)
+            root = make_project(work / "state", args.in_state, cache)
+            sandbox = Sandbox(work / "sandbox.db")
+            try:
+                sent = run([*OCTOPLAN, "apply", "--auto-approve"], root, sandbox.env())
+                if sent.returncode != 0:
+                    sys.exit(f"octoplan apply failed:\n{sent.stdout}\n{sent.stderr}")
+                print(_row("apply (fills state)", args.in_state, sent, _requests(sent.stdout)))
+                make_project(root, total, cache)  # the same first rows, and more
+                result = run([*OCTOPLAN, "plan"], root)
+            finally:
+                sandbox.stop()
+            if result.returncode != 0:
+                sys.exit(f"octoplan plan failed:\n{result.stdout}\n{result.stderr}")
+            label = f"plan, {args.in_state:,} in state"
+            print(_row(label, total, result, _requests(result.stdout)))
+            print(result.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""What the scale benchmarks share: a project with N contacts, running a command while sampling
+the memory of its whole process tree, and a sandbox server in its own process.
+
+The campaign is issue 7's: a template printing `contact.first_name`, a condition on
+`contact.city` (empty for a third of the contacts) and a per-contact code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.gen_contacts import main as generate  # noqa: E402
+
+OCTOPLAN = [sys.executable, "-m", "octoplan"]
+TEMPLATE = (
+    "Bonjour {{ contact.first_name }},\n"
+    "{% if contact.city %}Votre magasin de {{ contact.city }} vous attend. {% endif %}"
+    "Code {{ contact.code }} : -20% avec {{ vars.brand }}. STOP au 30101\n"
+)
+CAMPAIGN = (
+    "channel: sms\npurpose: wholesale\nsender: ShopX\ntemplate: promo.sms.j2\n"
+    "contacts: [contacts/big.csv]\n"
+)
+
+
+def make_project(root: Path, contacts: int, csv_cache: dict[int, Path]) -> Path:
+    """A project with `contacts` contacts (CSV files generated once per size and copied)."""
+    for part in ("contacts", "templates", "campaigns"):
+        (root / part).mkdir(parents=True, exist_ok=True)
+    (root / "octoplan.yaml").write_text(
+        "region: FR\nvars: {brand: ShopX}\npricing: {currency: EUR, sms: {FR: 0.045}}\n",
+        encoding="utf-8",
+    )
+    (root / "templates" / "promo.sms.j2").write_text(TEMPLATE, encoding="utf-8")
+    (root / "campaigns" / "promo.yaml").write_text(CAMPAIGN, encoding="utf-8")
+    if contacts not in csv_cache:
+        cached = root.parent / f"contacts-{contacts}.csv"
+        generate(contacts, cached)
+        csv_cache[contacts] = cached
+    shutil.copyfile(csv_cache[contacts], root / "contacts" / "big.csv")
+    return root
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident memory of `pid` and its descendants, in bytes (Linux /proc)."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            match = re.search(r"VmRSS:\s+(\d+) kB", status)
+            total += int(match.group(1)) * 1024 if match else 0
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                stack.extend(int(child) for child in children)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss: int  # the largest single process (kernel's figure)
+    peak_tree_rss: int  # all the processes together (sampled every 20 ms)
+    stdout: str
+    stderr: str
+    returncode: int
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
+    """Run `command`, timing it and sampling the memory of its process tree."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _tree_rss(process.pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout_lines: list[str] = []
+    reader = threading.Thread(target=lambda: stdout_lines.append(process.stdout.read()))  # type: ignore[union-attr]
+    reader.start()
+    stderr = process.stderr.read()  # type: ignore[union-attr]
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    reader.join()
+    done.set()
+    sampler.join()
+    returncode = os.waitstatus_to_exitcode(status)
+    process.returncode = returncode
+    return Run(seconds, usage.ru_maxrss * 1024, peak[0], "".join(stdout_lines), stderr, returncode)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Sandbox:
+    """`octoplan sandbox` in its own process (it must not share the GIL with the client)."""
+
+    def __init__(self, data: Path) -> None:
+        self.port = free_port()
+        self.data = data
+        self.process = subprocess.Popen(
+            [
+                *OCTOPLAN,
+                "sandbox",
+                "--port",
+                str(self.port),
+                "--data",
+                str(data),
+                "--credit",
+                "100000000",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the sandbox did not start")
+
+    def env(self) -> dict[str, str]:
+        return {
+            "OCTOPUSH_BASE_URL": f"http://127.0.0.1:{self.port}/v1/public",
+            "OCTOPUSH_API_LOGIN": "bench@example.com",
+            "OCTOPUSH_API_KEY": "bench-key",
+        }
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=20)
+
+
+def mb(size: int) -> str:
+    return f"{size / 2**20:,.0f} MB"
+
+
+def self_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
