@@ -335,7 +335,15 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
         later: list[int] = []
         accepted, unsettled = BatchStatus.ACCEPTED.value, _UNSETTLED
         hashes = messages.hashes
-        for index in compress(range(len(keys)), known):
+        seen = list(compress(range(len(keys)), known))
+        rows: list[tuple[str, str, str]] = [known[i] for i in seen]  # type: ignore[misc]
+        if not released and [row[2] for row in rows].count(accepted) == len(rows):
+            # The usual case, all known recipients sent: compared a column at a time.
+            sent = seen
+            now_hashes = [hashes[i] for i in seen]
+            changed = sum(map(operator.ne, map(itemgetter(0), rows), now_hashes))
+            seen = []
+        for index in seen:
             content_hash, request_id, status = known[index]  # type: ignore[misc]
             key = keys[index]
             if key not in released:
@@ -563,9 +571,9 @@ def build_plan(
     if whole_project:
         # Only a plan over the whole project may conclude that a campaign was removed.
         known = {spec.id for spec in specs}
-        for summary in store.campaigns():
-            if summary.campaign_id not in known:
-                removed = plan_removed_campaign(summary.campaign_id, store, now)
+        for campaign_id in store.campaign_ids():
+            if campaign_id not in known:
+                removed = plan_removed_campaign(campaign_id, store, now)
                 if removed is not None:
                     campaigns.append(removed)
     return Plan(

@@ -157,6 +157,10 @@ class StateStore(ABC):
         """recipient_key -> deciding record, for every recipient ever batched in the campaign."""
 
     @abstractmethod
+    def campaign_ids(self) -> list[str]:
+        """Every campaign with a batch in state (without `campaigns()`'s counting)."""
+
+    @abstractmethod
     def recipient_rows(self, campaign_id: str) -> dict[str, tuple[str, str, str]]:
         """`recipients` as plain tuples, recipient_key -> (content_hash, request_id, status
         value), for the planner: half a million of them are read in a fraction of the time."""

@@ -217,6 +217,11 @@ class SqlStore(StateStore):
             )
         return [(row[0], row[1]) for row in rows]
 
+    def campaign_ids(self) -> list[str]:
+        with self._read() as tx:
+            rows = tx.all("SELECT DISTINCT campaign_id FROM batches ORDER BY campaign_id")
+        return [str(row[0]) for row in rows]
+
     def campaigns(self) -> list[CampaignSummary]:
         with self._read() as tx:
             totals = tx.all(
