@@ -259,10 +259,12 @@ class _Builder:
         optimize: bool,
         options: bytes,
         keep_texts: bool,
+        hashes: bool,
     ) -> None:
         self.render = render
         self.options = options
         self.keep_texts = keep_texts
+        self.hashes = hashes
         self.use = use
         self.checks = checks
         self.personalizes = personalizes
@@ -277,11 +279,14 @@ class _Builder:
 
     def _new_messages(self) -> Messages:
         return Messages(
-            keep_texts=self.keep_texts, personalized=self.personalizes, optimized=self.optimize
+            keep_texts=self.keep_texts,
+            personalized=self.personalizes,
+            optimized=self.optimize,
+            options=self.options,
         )
 
     def _append(self, message: DesiredMessage, order: int) -> None:
-        content_hash = ids.content_hash(self.options, message.text)
+        content_hash = ids.content_hash(self.options, message.text) if self.hashes else None
         self.messages.append(message, order, content_hash)
 
     def take(self) -> Packed:
@@ -476,7 +481,11 @@ class _Builder:
                 encodings=encodings,
                 costs=costs,
                 order=orders,
-                hashes=ids.content_hashes(self.options, texts),
+                hashes=ids.content_hashes(self.options, texts) if self.hashes else [],
+                options=self.options,
+                keep_texts=self.keep_texts,
+                personalized=self.personalizes,
+                optimized=self.optimize,
             )
         )
 
@@ -586,9 +595,10 @@ def _format(literals: Sequence[str]) -> str:
 
 
 def build_campaign(
-    project: Project, source: CampaignSource, *, keep_texts: bool = True
+    project: Project, source: CampaignSource, *, keep_texts: bool = True, hashes: bool = True
 ) -> DesiredCampaign:
-    """The campaign's messages; a plan asks for no texts (see Messages.text)."""
+    """The campaign's messages; a plan asks for no texts (see Messages.text), and for content
+    hashes only when state knows the campaign (see Messages.hash)."""
     campaign = source.campaign
     config = project.config
     result = DesiredCampaign(source)
@@ -639,6 +649,7 @@ def build_campaign(
             optimize=campaign.channel == "sms" and campaign.auto_optimize_text is not False,
             options=ids.options_digest(options_of(request)),
             keep_texts=keep_texts,
+            hashes=hashes,
         )
 
     use = field_use(env, template_text)

@@ -113,7 +113,10 @@ class Messages:
     encodings: list[str] = field(default_factory=list)
     costs: list[float] = field(default_factory=list)
     order: list[int] = field(default_factory=list)  # each contact's place in the contact lists
-    hashes: list[str] = field(default_factory=list)  # content hash of each text (ids.py)
+    # The content hash of each text (ids.py); empty when a plan did not need them (nothing of
+    # the campaign in state): `hash(i)` then computes one.
+    hashes: list[str] = field(default_factory=list)
+    options: bytes = b""  # the campaign's options digest, for `hash(i)`
     # A plan keeps no texts (a million of them): `text(i)` gives one back from its request
     # text and fields, as the API would deliver it (personalized? auto-optimized?).
     keep_texts: bool = True
@@ -123,14 +126,15 @@ class Messages:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def append(self, message: DesiredMessage, order: int, content_hash: str) -> None:
+    def append(self, message: DesiredMessage, order: int, content_hash: str | None) -> None:
         fields = message.fields
         self.keys.append(message.key)
         self.names.append(tuple(fields))
         self.records.append(record_of(list(fields.values())))
         if self.keep_texts:
             self.texts.append(message.text)
-        self.hashes.append(content_hash)
+        if content_hash is not None:
+            self.hashes.append(content_hash)
         self.request_texts.append(message.request_text)
         self.segments.append(message.segments)
         self.encodings.append(message.encoding)
@@ -184,11 +188,18 @@ class Messages:
             encodings=_expanded(packed.encodings),
             costs=packed.costs.tolist(),
             order=packed.order.tolist(),
-            hashes=packed.hashes.split("\n") if keys else [],
+            hashes=packed.hashes.split("\n") if packed.hashes else [],
         )
 
     def fields(self, index: int) -> Recipient:
         return Recipient.of(self.names[index], self.records[index])
+
+    def hash(self, index: int) -> str:
+        if self.hashes:
+            return self.hashes[index]
+        from octoplan.ids import content_hash
+
+        return content_hash(self.options, self.text(index))
 
     def text(self, index: int) -> str:
         """What recipient `index` receives."""

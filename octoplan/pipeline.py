@@ -6,6 +6,7 @@ drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -72,12 +73,21 @@ def spec_of(desired: DesiredCampaign) -> CampaignSpec:
     )
 
 
-def campaign_specs(project: Project) -> list[CampaignSpec]:
-    """What each campaign wants sent (contacts read, texts rendered): no state involved."""
+def campaign_specs(project: Project, in_state: Collection[str] | None = None) -> list[CampaignSpec]:
+    """What each campaign wants sent (contacts read, texts rendered): no state involved.
+    `in_state`: the campaigns state knows (their content hashes are computed up front, to
+    compare with what was sent); None: all of them."""
     # A million messages are a few million small objects, none in a cycle.
     with paused_gc():
         return [
-            spec_of(build_campaign(project, source, keep_texts=False))
+            spec_of(
+                build_campaign(
+                    project,
+                    source,
+                    keep_texts=False,
+                    hashes=in_state is None or source.campaign.id in in_state,
+                )
+            )
             for source in project.campaigns
         ]
 
@@ -90,7 +100,7 @@ def make_plan(
     specs: list[CampaignSpec] | None = None,
 ) -> Plan:
     if specs is None:
-        specs = campaign_specs(project)
+        specs = campaign_specs(project, set(store.campaign_ids()))
     with paused_gc():
         return build_plan(
             specs,

@@ -334,13 +334,12 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
         sent: list[int] = []
         later: list[int] = []
         accepted, unsettled = BatchStatus.ACCEPTED.value, _UNSETTLED
-        hashes = messages.hashes
         seen = list(compress(range(len(keys)), known))
         rows: list[tuple[str, str, str]] = [known[i] for i in seen]  # type: ignore[misc]
         if not released and [row[2] for row in rows].count(accepted) == len(rows):
             # The usual case, all known recipients sent: compared a column at a time.
             sent = seen
-            now_hashes = [hashes[i] for i in seen]
+            now_hashes = list(map(messages.hash, seen))
             changed = sum(map(operator.ne, map(itemgetter(0), rows), now_hashes))
             seen = []
         for index in seen:
@@ -349,7 +348,7 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
             if key not in released:
                 if status == accepted:
                     sent.append(index)
-                    changed += content_hash != hashes[index]
+                    changed += content_hash != messages.hash(index)
                     continue
                 if status in unsettled:
                     pending += 1
@@ -517,8 +516,7 @@ def _contents(
         body["metadata"] = {**body.get("metadata", {}), "request_id": request_id}
     else:
         body["request_id"] = request_id
-    hashes = spec.messages.hashes
-    return body, tuple(hashes[i] for i in chunk)
+    return body, tuple(map(spec.messages.hash, chunk))
 
 
 def plan_removed_campaign(
