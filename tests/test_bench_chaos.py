@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL = ["--recipients", "100", "--kills", "3", "--batch", "10", "--kill-after", "0.8", "1.2"]
+# Kills land 0.3 to 0.9 s into an apply: a whole apply of 100 recipients can take about a
+# second, so an apply may finish before its kill (the script then stops killing).
+SMALL = ["--recipients", "100", "--kills", "3", "--batch", "10", "--kill-after", "0.3", "0.9"]
 
 
 def test_small_chaos_run_delivers_each_message_exactly_once() -> None:
@@ -26,5 +28,6 @@ def test_small_chaos_run_delivers_each_message_exactly_once() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     figures = dict(re.findall(r"^(\S.*?)\s{2,}(.*)$", result.stdout, re.MULTILINE))
     assert figures["recipients"] == "100"
-    assert "(3 SIGKILLed" in figures["apply runs"]
+    kills = re.search(r"\((\d+) SIGKILLed", figures["apply runs"])
+    assert kills is not None and int(kills.group(1)) >= 1, figures["apply runs"]
     assert (figures["duplicates"], figures["lost"], figures["wrong text"]) == ("0", "0", "0")
