@@ -19,7 +19,6 @@ import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,7 @@ from octoplan.errors import Diagnostic
 from octoplan.gcpause import paused_gc
 from octoplan.loader import Project
 from octoplan.merge import FieldUse, field_use, make_skeleton, skeleton_fields
-from octoplan.messages import FIELD, DesiredMessage, Messages, Packed, Recipient
+from octoplan.messages import FIELD, DesiredMessage, Messages, Packed, Recipient, gather
 from octoplan.payload import options_of, shape
 from octoplan.placeholders import (
     MAX_VALUE_LENGTH,
@@ -172,14 +171,6 @@ class _RenderErrors:
 
 _environments: dict[Path, Any] = {}
 _ALL_PRESENT = ()
-
-
-def _take(indexes: Sequence[int]) -> Callable[[Sequence[Any]], Sequence[Any]]:
-    """column -> its values at `indexes`, in that order (a gather at C speed)."""
-    if len(indexes) == 1:
-        (only,) = indexes
-        return lambda column: (column[only],)
-    return itemgetter(*indexes)
 
 
 def _optimized_column(values: Sequence[str], cache: dict[str, str]) -> Sequence[str]:
@@ -452,7 +443,7 @@ class _Builder:
                     self._bucket(layout, chunk, group_key, [row])
             return
         names, records, texts, request_texts, basic = composed
-        keys = list(_take(rows)(chunk.keys))
+        keys = list(gather(rows)(chunk.keys))
         orders = [self._offset + row for row in rows]
         if basic:  # one septet per character: parts from lengths alone
             lengths = list(map(len, texts))
@@ -542,7 +533,7 @@ class _Builder:
         """(recipient names, recipient records, texts, request texts, one-septet GSM-7 only?)
         of `rows` by the group's skeleton, or None when a text holds a `{` (a placeholder-like
         value or literal that the API would substitute)."""
-        take = _take(rows)
+        take = gather(rows)
         columns = chunk.columns
         keys = take(chunk.keys)
         holes = {c: take(columns[c]) for c in dict.fromkeys(group.holes)}

@@ -21,14 +21,6 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def request_id(
-    campaign_id: str, endpoint: str, body: Mapping[str, Any], earlier: Iterable[str] = ()
-) -> str:
-    digest = hashlib.sha256()
-    digest.update(canonical_json([campaign_id, endpoint, body, sorted(set(earlier))]).encode())
-    return REQUEST_ID_PREFIX + digest.hexdigest()[:32]
-
-
 # A batch's recipients: the distinct field-name tuples, which one each recipient uses, and
 # each recipient's record (its values joined by US, see messages.py).
 Recipients = tuple[list[tuple[str, ...]], list[int], list[str]]

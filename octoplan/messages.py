@@ -13,9 +13,14 @@ as one string.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import NamedTuple, TypeVar
+
+from octoplan.ids import content_hash
+from octoplan.placeholders import apply_placeholders
+from octoplan.sms import auto_optimize
 
 FIELD, RECORD = "\x1f", "\x1e"  # ASCII unit and record separators
 T = TypeVar("T")
@@ -48,6 +53,14 @@ class Recipient(Mapping[str, str]):
 
     def __repr__(self) -> str:
         return repr(dict(zip(self._names, self._values, strict=True)))
+
+
+def gather(indexes: Sequence[int]) -> Callable[[Sequence[T]], Sequence[T]]:
+    """column -> its values at `indexes`, in that order (a gather at C speed)."""
+    if len(indexes) == 1:
+        (only,) = indexes
+        return lambda column: (column[only],)
+    return itemgetter(*indexes)
 
 
 def record_of(values: Sequence[str]) -> str:
@@ -197,17 +210,12 @@ class Messages:
     def hash(self, index: int) -> str:
         if self.hashes:
             return self.hashes[index]
-        from octoplan.ids import content_hash
-
         return content_hash(self.options, self.text(index))
 
     def text(self, index: int) -> str:
         """What recipient `index` receives."""
         if self.keep_texts:
             return self.texts[index]
-        from octoplan.placeholders import apply_placeholders
-        from octoplan.sms import auto_optimize
-
         text = self.request_texts[index]
         if self.personalized:
             text = apply_placeholders(text, self.fields(index))

@@ -15,7 +15,7 @@ from octoplan.desired import DesiredCampaign, build_campaign
 from octoplan.errors import Diagnostic, UsageError
 from octoplan.gcpause import paused_gc
 from octoplan.loader import Project, load_project
-from octoplan.payload import options_of, shape
+from octoplan.payload import shape
 from octoplan.plan import CampaignSpec, Plan, build_plan
 from octoplan.state.base import StateStore
 
@@ -53,7 +53,6 @@ def load(root: Path, selection: Selection) -> Project:
 def spec_of(desired: DesiredCampaign) -> CampaignSpec:
     campaign = desired.source.campaign
     request = shape(campaign)
-    options = options_of(request)
     return CampaignSpec(
         id=campaign.id,
         file=desired.source.path,
@@ -61,7 +60,6 @@ def spec_of(desired: DesiredCampaign) -> CampaignSpec:
         endpoint=request.endpoint,
         send_at=campaign.send_at,
         batch_size=campaign.batch_size,
-        options=options,
         make_body=request.body,
         request_id_in_metadata=request.request_id_in_metadata,
         recipient_fields=request.recipient_fields,

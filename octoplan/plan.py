@@ -29,7 +29,7 @@ from typing import Any
 
 from octoplan import ids
 from octoplan.errors import Diagnostic
-from octoplan.messages import FIELD, Messages
+from octoplan.messages import FIELD, Messages, gather
 from octoplan.state.base import BatchRecord, BatchStatus, StateInfo, StateStore
 
 FORMAT_VERSION = "1"
@@ -68,7 +68,6 @@ class CampaignSpec:
     endpoint: str
     send_at: datetime | None
     batch_size: int
-    options: Mapping[str, Any]  # channel options that make a send different (sender, ...)
     make_body: Callable[[str, list[Mapping[str, str]]], dict[str, Any]]  # (text, recipients)
     request_id_in_metadata: bool  # multi-channel/send: metadata.request_id; else top level
     recipient_fields: tuple[str, ...]  # the recipient fields the API gets
@@ -279,7 +278,6 @@ def _scheduled_and_cancellable(record: BatchRecord, now: datetime) -> bool | Non
 
 
 def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> CampaignPlan:
-    options = ids.options_digest(spec.options)
     records = store.recipient_rows(spec.id)
     messages = spec.messages
     keys = messages.keys
@@ -360,7 +358,7 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
         if later:
             to_send = sorted(to_send + later)
 
-    batches.extend(_new_batches(spec, options, to_send, earlier_by_key))
+    batches.extend(_new_batches(spec, to_send, earlier_by_key))
     if changed:
         notes.append(
             f"the text changed for {changed} recipient(s) who already received the old one: "
@@ -411,7 +409,7 @@ def _action(
 
 
 def _new_batches(
-    spec: CampaignSpec, options: bytes, to_send: list[int], earlier_by_key: Mapping[str, str]
+    spec: CampaignSpec, to_send: list[int], earlier_by_key: Mapping[str, str]
 ) -> list[PlannedBatch]:
     """One request carries one text: group by request text, in recipient order, then chunk."""
     messages = spec.messages
@@ -436,7 +434,7 @@ def _new_batches(
     for request_text, members in groups.items():
         for start in range(0, len(members), spec.batch_size):
             chunk = members[start : start + spec.batch_size]
-            take = _take(chunk)
+            take = gather(chunk)
             recipients = _recipients(take(messages.names), take(messages.records), allowed)
             chunk_keys = take(keys)
             earlier = (
@@ -453,9 +451,7 @@ def _new_batches(
                     request_id=rid,
                     endpoint=spec.endpoint,
                     recipients=tuple(chunk_keys),
-                    contents=partial(
-                        _contents, spec, options, request_text, chunk, recipients, rid
-                    ),
+                    contents=partial(_contents, spec, request_text, chunk, recipients, rid),
                     text=request_text,
                     segments=max(segments),
                     # Only SMS are billed by the part; other channels' segments mean nothing.
@@ -464,13 +460,6 @@ def _new_batches(
                 )
             )
     return batches
-
-
-def _take(indexes: Sequence[int]) -> Callable[[Sequence[Any]], Sequence[Any]]:
-    if len(indexes) == 1:
-        (only,) = indexes
-        return lambda column: (column[only],)
-    return itemgetter(*indexes)
 
 
 def _recipients(
@@ -500,7 +489,6 @@ def _recipients(
 
 def _contents(
     spec: CampaignSpec,
-    options: bytes,
     request_text: str,
     chunk: list[int],
     recipients: ids.Recipients,
