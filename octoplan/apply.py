@@ -2,8 +2,9 @@
 
 The order of writes is the whole guarantee:
 
-1. `record_intent` commits the request_id, the exact body and its recipients, then
-   `mark_attempt` commits that the request is about to leave (the 24 h window starts);
+1. `record_intent` commits the request_id, the exact body and its recipients, and that the
+   request is about to leave (the 24 h window starts) (a resumed request only gets
+   `mark_attempt`);
 2. the request is sent (the client retries 5xx, 429, timeouts and dropped connections itself,
    with the same body and request_id);
 3. the outcome is committed: accepted (2xx, or "request_id already used", which means an
@@ -13,18 +14,27 @@ The order of writes is the whole guarantee:
 
 A crash between any two steps leaves state that the next plan reads correctly. All state
 writes happen on the calling thread; worker threads only talk HTTP.
+
+Commits are grouped and pipelined (`StateStore.grouped`): while a request is on the wire, one
+transaction records the outcomes that came in and journals the next request, so that request
+leaves as soon as the previous answer is in, its intent already on disk: one fsync per
+request, hidden in the round trip. An outcome waits for the next commit; lost to a crash in
+between, it is the case of step 3 without an answer, and the resend under the same request_id
+is confirmed by the API's "request_id already used". A request journaled ahead but never sent
+(interrupted run) has its attempt withdrawn; killed before that, it is resent under its
+request_id by the next apply, like any unconfirmed one.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from octoplan import ids
 from octoplan.client import SendResult
 from octoplan.client_errors import (
     ApiError,
@@ -39,7 +49,8 @@ from octoplan.state.base import BatchIntent, BatchStatus, StateStore
 class Sender(Protocol):
     """What apply needs from an Octopush client."""
 
-    def send(self, endpoint: str, body: dict[str, Any]) -> SendResult: ...
+    def send(self, endpoint: str, payload: str, request_id: str) -> SendResult:
+        """Send `payload`, the request's JSON body exactly as journaled."""
 
     def cancel(self, endpoint: str, body: dict[str, Any]) -> None: ...
 
@@ -96,15 +107,15 @@ def _jobs(plan: Plan, skip_campaigns: set[str]) -> Iterator[_Job]:
 
 
 def _intent(campaign: CampaignPlan, batch: PlannedBatch) -> BatchIntent:
-    body = batch.body
     return BatchIntent(
         request_id=batch.request_id,
         campaign_id=campaign.id,
         channel=campaign.channel,
         endpoint=batch.endpoint,
-        payload=ids.canonical_json(body),
-        recipients=list(zip(batch.recipients, batch.content_hashes, strict=True)),
-        send_at=body.get("send_at"),
+        payload=batch.payload,
+        recipients=batch.recipients,
+        content_hashes=batch.content_hashes,
+        send_at=batch.send_at,
         estimated_cost=batch.estimated_cost,
     )
 
@@ -156,7 +167,7 @@ def apply_plan(
     total, done = len(jobs), 0
     fatal = False
     in_flight: dict[Future[SendResult], _Job] = {}
-    pending = iter(jobs)
+    queue = deque(jobs)
 
     def settle(future: Future[SendResult], job: _Job) -> bool:
         """Record one outcome; True when no further request should be started."""
@@ -198,35 +209,75 @@ def apply_plan(
         report.messages_sent += len(batch.recipients)
         report.cost += result.total_cost or 0.0
         if result.residual_credit is not None:
-            report.residual_credit = result.residual_credit
+            # Answers to parallel requests settle in any order; each send only lowers the
+            # credit, so the lowest figure is the one after the last of them.
+            credit = report.residual_credit
+            report.residual_credit = (
+                result.residual_credit if credit is None else min(credit, result.residual_credit)
+            )
         return False
 
+    def journal(job: _Job) -> None:
+        batch = job.batch
+        if batch.kind is BatchKind.NEW:
+            store.record_intent(_intent(campaigns[job.campaign_id], batch), now(), attempt=True)
+        else:
+            store.mark_attempt(batch.request_id, now())
+
+    # Journaled and committed, not sent yet: each request's intent is committed while the ones
+    # before it are on the wire, so no commit (no fsync) stands between two requests.
+    ready: deque[_Job] = deque()
+    finished: set[Future[SendResult]] = set()
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="octoplan-send") as pool:
         while True:
-            while len(in_flight) < concurrency and not stop.is_set() and not fatal:
-                job = next(pending, None)
-                if job is None:
-                    break
-                if job.batch.kind is BatchKind.NEW:
-                    store.record_intent(_intent(campaigns[job.campaign_id], job.batch), now())
-                store.mark_attempt(job.batch.request_id, now())
-                future = pool.submit(sender.send, job.batch.endpoint, dict(job.batch.body))
+            while ready and len(in_flight) < concurrency and not stop.is_set() and not fatal:
+                job = ready.popleft()
+                batch = job.batch
+                started = threading.Event()
+                future = pool.submit(_send, sender, batch, started)
                 in_flight[future] = job
+                # Let the worker take the interpreter first: otherwise the journal work below
+                # holds it and the request leaves only once that work is done.
+                started.wait()
+            # One transaction, one commit: the outcomes that came in, and the intents of the
+            # next requests, which leave only once it is committed.
+            progress: list[Progress] = []
+            with store.grouped():
+                for future in finished:
+                    fatal = settle(future, in_flight.pop(future)) or fatal
+                    done += 1
+                    progress.append(Progress(done, total, report.messages_sent))
+                while queue and len(ready) < concurrency and not stop.is_set() and not fatal:
+                    job = queue.popleft()
+                    journal(job)
+                    ready.append(job)
+            if on_progress is not None:
+                for step in progress:  # once committed
+                    on_progress(step)
+            finished = set()
             if not in_flight:
+                if ready and not stop.is_set() and not fatal:
+                    continue  # the first requests: journaled, now to be sent
                 break
             finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-            for future in finished:
-                job = in_flight.pop(future)
-                fatal = settle(future, job) or fatal
-                done += 1
-                if on_progress is not None:
-                    on_progress(Progress(done, total, report.messages_sent))
 
-    not_started = sum(1 for _ in pending)
+    if ready:
+        # Journaled ahead, never sent (interrupted, or a refused login): their attempt did not
+        # happen, so they are not left looking as if they might have been sent.
+        with store.grouped():
+            for job in ready:
+                store.withdraw_attempt(job.batch.request_id, now())
+        queue.extendleft(reversed(ready))
+    not_started = len(queue)
     report.skipped += not_started
     report.interrupted = stop.is_set() and not_started > 0
     report.cost = round(report.cost, 6)
     return report
+
+
+def _send(sender: Sender, batch: PlannedBatch, started: threading.Event) -> SendResult:
+    started.set()
+    return sender.send(batch.endpoint, batch.payload, batch.request_id)
 
 
 def _refusal(campaign_id: str, batch: PlannedBatch, exc: ApiError) -> Refusal:

@@ -28,6 +28,7 @@ from operator import itemgetter
 from typing import Any
 
 from octoplan import ids
+from octoplan.encode import encode_body
 from octoplan.errors import Diagnostic
 from octoplan.messages import FIELD, Messages, gather
 from octoplan.state.base import BatchRecord, BatchStatus, StateInfo, StateStore
@@ -90,26 +91,34 @@ class PlannedBatch:
     request_id: str
     endpoint: str
     recipients: tuple[str, ...]  # recipient keys (clear: never written to plan files)
-    # -> (the exact request body (for cancel: ticket and channel), each recipient's content
-    # hash): built when apply needs them, so a plan of a million recipients holds no bodies.
-    contents: Callable[[], tuple[Mapping[str, Any], tuple[str, ...]]]
+    # -> (the exact request body as JSON (for cancel: ticket and channel), each recipient's
+    # content hash): built when apply needs them, so a plan of a million recipients holds no
+    # bodies.
+    contents: Callable[[], tuple[str, tuple[str, ...]]]
     text: str  # the request text (for display)
     segments: int  # largest number of parts of one message in the batch
     parts: int  # SMS parts of all messages of the batch
     estimated_cost: float
     ticket: str | None = None
+    send_at: str | None = None
 
     @cached_property
-    def _contents(self) -> tuple[Mapping[str, Any], tuple[str, ...]]:
+    def _contents(self) -> tuple[str, tuple[str, ...]]:
         return self.contents()
 
     @property
-    def body(self) -> Mapping[str, Any]:
+    def payload(self) -> str:
+        """The body as canonical JSON, as journaled and as sent: the very same text."""
         return self._contents[0]
 
     @property
     def content_hashes(self) -> tuple[str, ...]:
         return self._contents[1]
+
+    @cached_property
+    def body(self) -> Mapping[str, Any]:
+        value: Mapping[str, Any] = json.loads(self.payload)
+        return value
 
 
 @dataclass(frozen=True)
@@ -230,19 +239,23 @@ def _in_window(batch: BatchRecord, now: datetime) -> bool:
     return batch.first_sent_at is None or now - batch.first_sent_at < REQUEST_ID_WINDOW
 
 
-def _fixed(body: Mapping[str, Any], hashes: tuple[str, ...]) -> Callable[[], Any]:
-    return lambda: (body, hashes)
+def _fixed(payload: str, hashes: tuple[str, ...]) -> Callable[[], tuple[str, tuple[str, ...]]]:
+    return lambda: (payload, hashes)
 
 
-def _resume_batch(record: BatchRecord, hashes: Sequence[tuple[str, str]]) -> PlannedBatch:
-    body = json.loads(record.payload)
+def _resume_batch(
+    record: BatchRecord, payload: str, hashes: Sequence[tuple[str, str]]
+) -> PlannedBatch:
+    body = json.loads(payload)
     return PlannedBatch(
         kind=BatchKind.RESUME,
         request_id=record.request_id,
         endpoint=record.endpoint,
         recipients=tuple(k for k, _ in hashes),
-        contents=_fixed(body, tuple(h for _, h in hashes)),
+        # Resent as journaled, to the byte.
+        contents=_fixed(payload, tuple(h for _, h in hashes)),
         text=str(body.get("text", "")),
+        send_at=record.send_at,
         segments=0,
         parts=0,
         estimated_cost=record.estimated_cost,
@@ -258,7 +271,7 @@ def _cancel_batch(record: BatchRecord, recipients: Sequence[tuple[str, str]]) ->
         request_id=record.request_id,
         endpoint=record.endpoint,
         recipients=tuple(k for k, _ in recipients),
-        contents=_fixed(body, tuple(h for _, h in recipients)),
+        contents=_fixed(ids.canonical_json(body), tuple(h for _, h in recipients)),
         text="",
         segments=0,
         parts=0,
@@ -289,7 +302,11 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
     released: set[str] = set()  # recipients of batches cancelled by this plan: sendable again
     for record in store.batches(spec.id, [BatchStatus.INTENT, BatchStatus.IN_DOUBT]):
         if record.status is BatchStatus.INTENT and _in_window(record, now):
-            batches.append(_resume_batch(record, store.batch_recipients(record.request_id)))
+            payload, members = (
+                store.payload(record.request_id),
+                store.batch_recipients(record.request_id),
+            )
+            batches.append(_resume_batch(record, payload, members))
         else:
             in_doubt.append(
                 InDoubt(
@@ -457,6 +474,7 @@ def _new_batches(
                     # Only SMS are billed by the part; other channels' segments mean nothing.
                     parts=sum(segments) if sms else 0,
                     estimated_cost=round(sum(take(messages.costs)), 6),
+                    send_at=base.get("send_at"),
                 )
             )
     return batches
@@ -493,18 +511,13 @@ def _contents(
     chunk: list[int],
     recipients: ids.Recipients,
     request_id: str,
-) -> tuple[Mapping[str, Any], tuple[str, ...]]:
+) -> tuple[str, tuple[str, ...]]:
     body = spec.make_body(request_text, [])
-    names, which, records = recipients
-    body["recipients"] = [
-        dict(zip(names[n], record.split(FIELD), strict=True))
-        for n, record in zip(which, records, strict=True)
-    ]
     if spec.request_id_in_metadata:
         body["metadata"] = {**body.get("metadata", {}), "request_id": request_id}
     else:
         body["request_id"] = request_id
-    return body, tuple(map(spec.messages.hash, chunk))
+    return encode_body(body, recipients), tuple(map(spec.messages.hash, chunk))
 
 
 def plan_removed_campaign(

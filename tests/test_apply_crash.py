@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from octoplan.state.base import BatchStatus
 from octoplan.state.open import open_state
 from tests.fixtures.project import MakeProject, run_cli
 from tests.fixtures.sandbox import SandboxFactory
@@ -131,6 +132,19 @@ def test_ctrl_c_finishes_requests_in_flight_and_exits_130(
     assert b"Interrupted: finishing the requests in flight" in err
     sent_before = {d.recipient for d in server.deliveries()}
     assert 0 < len(sent_before) < RECIPIENTS
+    # Requests journaled ahead but never sent have their attempt withdrawn: nothing in state
+    # looks as if it might have left when it did not.
+    received = {r.request_id for r in server.requests()}
+    store = open_state(".octoplan/state.db", root)
+    try:
+        batches = store.batches("crash")
+    finally:
+        store.close()
+    assert {b.request_id for b in batches if b.status is BatchStatus.ACCEPTED} == received
+    unsent = [b for b in batches if b.status is BatchStatus.INTENT]
+    assert unsent
+    assert all((b.attempts, b.first_sent_at) == (0, None) for b in unsent), unsent
+    assert not received & {b.request_id for b in unsent}
     # What was in flight was recorded: the rerun sends only the rest, each exactly once.
     rerun = run_cli("apply", "--auto-approve", cwd=root, env=env, timeout=300)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr

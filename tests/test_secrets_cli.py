@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from octoplan.state.open import is_postgres
+from octoplan.state.open import is_postgres, open_state
 from tests.fixtures.project import run_cli, write_files
 
 SECRET = "sk-live-7f3a9c0e5b1d4a2f"
@@ -61,6 +61,14 @@ def everything_in(database: str) -> str:
         return "\n".join(
             str(conn.execute(f'SELECT * FROM "{name}"').fetchall()) for (name,) in tables
         )
+
+
+def journaled_bodies(state_url: str, root: Path) -> str:
+    store = open_state(state_url, root)
+    try:
+        return "\n".join(store.payload(b.request_id) for b in store.batches())
+    finally:
+        store.close()
 
 
 def test_the_api_key_is_in_no_output_and_no_artifact(
@@ -113,6 +121,9 @@ def test_the_api_key_is_in_no_output_and_no_artifact(
         assert "promo" in texts[-1]
     else:
         assert any(p.name == "state.db" for p in files)
+    # Request bodies are stored compressed in SQLite: read them back as text too.
+    texts.append(journaled_bodies(state_url, root))
+    assert '"recipients"' in texts[-1]
     for secret in (SECRET, WRONG):
         for text in texts:
             assert secret not in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -47,13 +48,11 @@ class ClientSender:
     def __init__(self, client: OctopushClient) -> None:
         self.client = client
 
-    def send(self, endpoint: str, body: dict[str, Any]) -> SendResult:
-        if endpoint == SMS_SEND:
-            return self.client.send_sms_campaign(body)
-        if endpoint == MULTI_SEND:
-            return self.client.send_multichannel(body)
+    def send(self, endpoint: str, payload: str, request_id: str) -> SendResult:
+        if endpoint in (SMS_SEND, MULTI_SEND):
+            return self.client.send_encoded(endpoint, payload, request_id)
         if endpoint == VOICE_LIST_CREATE:
-            return self._voice_on_list(body)
+            return self._voice_on_list(json.loads(payload))
         raise UsageError(f"octoplan cannot send through {endpoint} yet")
 
     def _voice_on_list(self, body: dict[str, Any]) -> SendResult:

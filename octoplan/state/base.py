@@ -2,9 +2,13 @@
 
 State is a write-ahead journal of requests ("batches"). A batch is committed as an *intent*
 (request_id, exact payload, recipients) before its request leaves; its *outcome* is committed
-after. Every write is one transaction and bumps `serial`, so a saved plan can tell whether state
-moved since it was made. `lineage` is a random id fixed when the state is created: a plan made
-against one state is never applied to another.
+after. Every write is one transaction (or part of one `grouped` transaction) and bumps
+`serial`, so a saved plan can tell whether state moved since it was made. `lineage` is a random
+id fixed when the state is created: a plan made against one state is never applied to another.
+
+Schema version 2 keeps a batch's status in a small `batches` row and what never changes (its
+recipients, their content hashes, the body) in `batch_bodies`, written once: a recipient's
+status is its batch's, so 500 recipients are one row to write and to read, not 500.
 
 Batch status transitions::
 
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -27,7 +31,7 @@ from typing import NamedTuple
 
 from octoplan.errors import StateError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class BatchStatus(StrEnum):
@@ -60,7 +64,8 @@ class BatchIntent:
     channel: str
     endpoint: str  # API path, e.g. "sms-campaign/send"
     payload: str  # the JSON body exactly as sent (recipients included, never credentials)
-    recipients: Sequence[tuple[str, str]]  # (recipient_key, content_hash)
+    recipients: Sequence[str]  # recipient keys
+    content_hashes: Sequence[str]  # what each recipient gets, in the same order
     send_at: str | None
     estimated_cost: float
 
@@ -71,7 +76,6 @@ class BatchRecord:
     campaign_id: str
     channel: str
     endpoint: str
-    payload: str
     status: BatchStatus
     recipients_count: int
     created_at: datetime  # intent committed (UTC)
@@ -180,6 +184,10 @@ class StateStore(ABC):
     def batch(self, request_id: str) -> BatchRecord | None: ...
 
     @abstractmethod
+    def payload(self, request_id: str) -> str:
+        """The body of one request exactly as journaled (and sent)."""
+
+    @abstractmethod
     def batch_recipients(self, request_id: str) -> list[tuple[str, str]]:
         """(recipient_key, content_hash) of one batch."""
 
@@ -191,12 +199,25 @@ class StateStore(ABC):
 
     # -- writing: each call is one transaction and bumps serial ----------------------------
     @abstractmethod
-    def record_intent(self, intent: BatchIntent, now: datetime) -> None:
-        """Commit the intent. Raises StateError if request_id exists with another payload."""
+    def grouped(self) -> AbstractContextManager[None]:
+        """The writes made inside share one transaction, committed at the end (one commit,
+        one fsync, for apply's outcome of one request and intent of the next); should one
+        fail, none of them is kept."""
+
+    @abstractmethod
+    def record_intent(self, intent: BatchIntent, now: datetime, *, attempt: bool = False) -> None:
+        """Commit the intent. Raises StateError if request_id exists with another payload.
+        `attempt`: the request leaves right after, so `mark_attempt` is done in the same
+        transaction (one commit instead of two)."""
 
     @abstractmethod
     def mark_attempt(self, request_id: str, now: datetime) -> None:
         """The request is leaving now: attempts += 1, first_sent_at set if unset."""
+
+    @abstractmethod
+    def withdraw_attempt(self, request_id: str, now: datetime) -> None:
+        """Undo the attempt counted by `record_intent(attempt=True)` or `mark_attempt` for a
+        request that did not leave after all (apply journals one request ahead)."""
 
     @abstractmethod
     def record_outcome(

@@ -8,10 +8,12 @@ and from its column type. Locking differs too much to share and lives in each ba
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
-from operator import itemgetter
+from functools import partial
+from itertools import repeat
 from typing import Any, Protocol
 
 from octoplan.errors import StateError
@@ -30,19 +32,12 @@ from octoplan.state.base import (
 Row = tuple[Any, ...]
 
 BATCH_COLUMNS = (
-    "request_id, campaign_id, channel, endpoint, payload, status, recipients_count, created_at, "
+    "request_id, campaign_id, channel, endpoint, status, recipients_count, created_at, "
     "updated_at, first_sent_at, attempts, send_at, estimated_cost, ticket, cost, error_code, "
     "error_message"
 )
 _STATUS: dict[str, BatchStatus] = {status.value: status for status in BatchStatus}
 _RANK: dict[str, int] = {status.value: rank for rank, status in enumerate(STATUS_PRECEDENCE)}
-_RANK_SQL = (
-    "CASE status "
-    + " ".join(
-        f"WHEN '{status.value}' THEN {rank}" for rank, status in enumerate(STATUS_PRECEDENCE)
-    )
-    + " END"
-)
 _PENDING = (BatchStatus.INTENT, BatchStatus.IN_DOUBT)
 # Once the API took a request, nothing but a cancellation may say otherwise: a later "refused"
 # or "in doubt" for it would let the recipients be sent twice.
@@ -52,21 +47,20 @@ _FINAL_ONWARDS: dict[BatchStatus, tuple[BatchStatus, ...]] = {
 }
 
 
-def _deciding(rows: list[Row]) -> dict[str, RecipientRecord]:
-    """rows: (recipient_key, content_hash, request_id, status, seq), keys repeated."""
-    best: dict[str, Row] = {}
+# A batch's recipients are two columns of its row, keys and content hashes joined by this.
+SEPARATOR = "\n"
+
+
+def _members(count: int, joined: str) -> list[str]:
+    return joined.split(SEPARATOR) if count else []
+
+
+def _by_precedence(rows: list[Row]) -> list[Row]:
+    """Batch rows (..., status, seq, ...) ordered so that, applied one after another, the
+    deciding batch of each recipient (STATUS_PRECEDENCE, then the later batch) comes last:
+    a dict update per batch then leaves every recipient with its deciding record."""
     rank = _RANK
-    for row in rows:
-        current = best.get(row[0])
-        if current is None:
-            best[row[0]] = row
-            continue
-        new_rank, current_rank = rank[row[3]], rank[current[3]]
-        # The same status twice: the later batch (higher seq) decides.
-        if new_rank < current_rank or (new_rank == current_rank and row[4] > current[4]):
-            best[row[0]] = row
-    status = _STATUS
-    return {key: RecipientRecord(key, row[1], row[2], status[row[3]]) for key, row in best.items()}
+    return sorted(rows, key=lambda row: (-rank[row[1]], row[2]))
 
 
 class Tx(Protocol):
@@ -102,6 +96,34 @@ class SqlStore(StateStore):
     @abstractmethod
     def _time_out(self, value: Any) -> datetime: ...
 
+    def _payload_in(self, payload: str) -> object:
+        """A request body as stored (a backend may compress it)."""
+        return payload
+
+    def _payload_out(self, value: Any) -> str:
+        return str(value)
+
+    # -- grouping writes -------------------------------------------------------------------
+    _group: Tx | None = None
+
+    @contextmanager
+    def grouped(self) -> Iterator[None]:
+        if self._group is not None:  # already inside a group: join it
+            yield
+            return
+        with self._write() as tx:
+            self._group = tx
+            try:
+                yield
+            finally:
+                self._group = None
+
+    def _writing(self) -> AbstractContextManager[Tx]:
+        """A write transaction of its own, or the open group's."""
+        if self._group is not None:
+            return nullcontext(self._group)
+        return self._write()
+
     # -- shared helpers --------------------------------------------------------------------
     def _bump(self, tx: Tx) -> int:
         tx.run("UPDATE meta SET serial = serial + 1 WHERE id = 1")
@@ -124,19 +146,18 @@ class SqlStore(StateStore):
             campaign_id=row[1],
             channel=row[2],
             endpoint=row[3],
-            payload=row[4],
-            status=_STATUS[row[5]],
-            recipients_count=row[6],
-            created_at=self._time_out(row[7]),
-            updated_at=self._time_out(row[8]),
-            first_sent_at=self._maybe_time(row[9]),
-            attempts=row[10],
-            send_at=row[11],
-            estimated_cost=row[12],
-            ticket=row[13],
-            cost=row[14],
-            error_code=row[15],
-            error_message=row[16],
+            status=_STATUS[row[4]],
+            recipients_count=row[5],
+            created_at=self._time_out(row[6]),
+            updated_at=self._time_out(row[7]),
+            first_sent_at=self._maybe_time(row[8]),
+            attempts=row[9],
+            send_at=row[10],
+            estimated_cost=row[11],
+            ticket=row[12],
+            cost=row[13],
+            error_code=row[14],
+            error_message=row[15],
         )
 
     @staticmethod
@@ -146,40 +167,43 @@ class SqlStore(StateStore):
         return row
 
     # -- reading ---------------------------------------------------------------------------
-    def recipients(self, campaign_id: str) -> dict[str, RecipientRecord]:
+    def _campaign_members(self, campaign_id: str) -> list[Row]:
+        """(request_id, status, seq, recipients_count, recipient_keys, content_hashes) of
+        each batch of the campaign, in precedence order (see _by_precedence)."""
         with self._read() as tx:
             rows = tx.all(
-                "SELECT recipient_key, content_hash, request_id, status, seq "
-                "FROM batch_recipients WHERE campaign_id = ?",
+                "SELECT request_id, status, seq, recipients_count, recipient_keys, "
+                "content_hashes FROM batches JOIN batch_bodies USING (request_id) "
+                "WHERE campaign_id = ?",
                 (campaign_id,),
             )
-        status = _STATUS
+        return _by_precedence(rows)
+
+    def recipients(self, campaign_id: str) -> dict[str, RecipientRecord]:
+        found: dict[str, RecipientRecord] = {}
         with paused_gc():
-            records = {
-                row[0]: RecipientRecord(row[0], row[1], row[2], status[row[3]]) for row in rows
-            }
-            if len(records) != len(rows):  # some recipients are in several batches
-                records = _deciding(rows)
-        return records
+            for request_id, status, _, count, keys, hashes in self._campaign_members(campaign_id):
+                record = partial(RecipientRecord, request_id=request_id, status=_STATUS[status])
+                members = _members(count, keys)
+                found.update(
+                    zip(members, map(record, members, _members(count, hashes)), strict=True)
+                )
+        return found
 
     def recipient_rows(self, campaign_id: str) -> dict[str, tuple[str, str, str]]:
-        # The planner needs the request_id of unsent recipients only (to salt a new one);
-        # leaving it out of the sent ones spares half a million strings.
-        with self._read() as tx:
-            rows = tx.all(
-                "SELECT recipient_key, content_hash, "
-                "CASE WHEN status = 'accepted' THEN '' ELSE request_id END, status, seq "
-                "FROM batch_recipients WHERE campaign_id = ?",
-                (campaign_id,),
-            )
+        found: dict[str, tuple[str, str, str]] = {}
         with paused_gc():
-            keys = list(map(itemgetter(0), rows))
-            found = dict(zip(keys, map(itemgetter(1, 2, 3), rows), strict=True))
-            if len(found) != len(rows):  # some recipients are in several batches
-                found = {
-                    key: (record.content_hash, record.request_id, record.status.value)
-                    for key, record in _deciding(rows).items()
-                }
+            for request_id, status, _, count, keys, hashes in self._campaign_members(campaign_id):
+                # The planner needs the request_id of unsent recipients only (to salt a new
+                # one); leaving it out of the sent ones spares half a million references.
+                salt = "" if status == BatchStatus.ACCEPTED.value else request_id
+                found.update(
+                    zip(
+                        _members(count, keys),
+                        zip(_members(count, hashes), repeat(salt), repeat(status), strict=False),
+                        strict=True,
+                    )
+                )
         return found
 
     def batches(
@@ -213,12 +237,20 @@ class SqlStore(StateStore):
 
     def batch_recipients(self, request_id: str) -> list[tuple[str, str]]:
         with self._read() as tx:
-            rows = tx.all(
-                "SELECT recipient_key, content_hash FROM batch_recipients "
-                "WHERE request_id = ? ORDER BY recipient_key",
+            row = tx.one(
+                "SELECT recipients_count, recipient_keys, content_hashes "
+                "FROM batches JOIN batch_bodies USING (request_id) WHERE request_id = ?",
                 (request_id,),
             )
-        return [(row[0], row[1]) for row in rows]
+        if row is None:
+            return []
+        count, keys, hashes = row
+        return sorted(zip(_members(count, keys), _members(count, hashes), strict=True))
+
+    def payload(self, request_id: str) -> str:
+        with self._read() as tx:
+            row = tx.one("SELECT payload FROM batch_bodies WHERE request_id = ?", (request_id,))
+        return self._payload_out(self._require(row, request_id)[0])
 
     def campaign_ids(self) -> list[str]:
         with self._read() as tx:
@@ -231,19 +263,25 @@ class SqlStore(StateStore):
                 "SELECT campaign_id, COUNT(*), COALESCE(SUM(cost), 0), MAX(updated_at) "
                 "FROM batches GROUP BY campaign_id ORDER BY campaign_id"
             )
-            # Each recipient counts once, under its deciding status (STATUS_PRECEDENCE).
-            deciding = tx.all(
-                "SELECT campaign_id, best, COUNT(*) FROM ("
-                f"SELECT campaign_id, recipient_key, MIN({_RANK_SQL}) AS best "
-                "FROM batch_recipients GROUP BY campaign_id, recipient_key"
-                ") AS deciding GROUP BY campaign_id, best"
+            members = tx.all(
+                "SELECT campaign_id, status, seq, recipients_count, recipient_keys "
+                "FROM batches JOIN batch_bodies USING (request_id)"
             )
-        counts: dict[tuple[str, BatchStatus], int] = {
-            (campaign, STATUS_PRECEDENCE[best]): count for campaign, best, count in deciding
+        # Each recipient counts once, under its deciding status (STATUS_PRECEDENCE).
+        deciding: dict[str, dict[str, str]] = {}
+        with paused_gc():
+            for campaign, status, _, size, keys in _by_precedence(members):
+                deciding.setdefault(campaign, {}).update(
+                    zip(_members(size, keys), repeat(status), strict=False)
+                )
+        counts = {
+            (campaign, status): number
+            for campaign, statuses in deciding.items()
+            for status, number in Counter(statuses.values()).items()
         }
 
         def count(campaign: str, *statuses: BatchStatus) -> int:
-            return sum(counts.get((campaign, status), 0) for status in statuses)
+            return sum(counts.get((campaign, status.value), 0) for status in statuses)
 
         return [
             CampaignSummary(
@@ -267,73 +305,99 @@ class SqlStore(StateStore):
         ]
 
     # -- writing ---------------------------------------------------------------------------
-    def record_intent(self, intent: BatchIntent, now: datetime) -> None:
-        with self._write() as tx:
+    def record_intent(self, intent: BatchIntent, now: datetime, *, attempt: bool = False) -> None:
+        keys, hashes = intent.recipients, intent.content_hashes
+        if len(set(keys)) != len(keys):
+            raise StateError(f"request {intent.request_id} lists a recipient twice")
+        joined_keys, joined_hashes = SEPARATOR.join(keys), SEPARATOR.join(hashes)
+        # Each column must split back into exactly its members.
+        separators = max(len(keys) - 1, 0)
+        if (
+            len(hashes) != len(keys)
+            or joined_keys.count(SEPARATOR) != separators
+            or joined_hashes.count(SEPARATOR) != separators
+            or "" in keys
+        ):
+            raise StateError(
+                f"request {intent.request_id}: recipient keys and content hashes must pair up "
+                "and hold no line breaks"
+            )
+        with self._writing() as tx:
             existing = tx.one(
-                "SELECT campaign_id, endpoint, payload FROM batches WHERE request_id = ?",
+                "SELECT campaign_id, endpoint, payload "
+                "FROM batches JOIN batch_bodies USING (request_id) WHERE request_id = ?",
                 (intent.request_id,),
             )
             if existing is not None:
-                if existing == (intent.campaign_id, intent.endpoint, intent.payload):
-                    return  # a resume: the journal already holds this very request
-                raise StateError(
-                    f"request {intent.request_id} is already in state with another payload; "
-                    "request ids must be derived from the whole content of a request"
-                )
-            keys = [key for key, _ in intent.recipients]
-            if len(set(keys)) != len(keys):
-                raise StateError(f"request {intent.request_id} lists a recipient twice")
+                campaign_id, endpoint, payload = existing
+                if (campaign_id, endpoint, self._payload_out(payload)) != (
+                    intent.campaign_id,
+                    intent.endpoint,
+                    intent.payload,
+                ):
+                    raise StateError(
+                        f"request {intent.request_id} is already in state with another payload; "
+                        "request ids must be derived from the whole content of a request"
+                    )
+                # A resume: the journal already holds this very request.
+                if attempt:
+                    self._attempt(tx, intent.request_id, now)
+                return
             serial = self._bump(tx)
             at = self._time_in(now)
             tx.run(
                 f"INSERT INTO batches ({BATCH_COLUMNS}, seq) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, ?, NULL, NULL, NULL, NULL, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?)",
                 (
                     intent.request_id,
                     intent.campaign_id,
                     intent.channel,
                     intent.endpoint,
-                    intent.payload,
                     BatchStatus.INTENT.value,
                     len(keys),
                     at,
                     at,
+                    at if attempt else None,
+                    1 if attempt else 0,
                     intent.send_at,
                     intent.estimated_cost,
                     serial,
                 ),
             )
-            tx.many(
-                "INSERT INTO batch_recipients "
-                "(request_id, campaign_id, recipient_key, content_hash, status, seq) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (intent.request_id, intent.campaign_id, key, content_hash, "intent", serial)
-                    for key, content_hash in intent.recipients
-                ],
+            # Written once, never updated: status changes rewrite only the small row above.
+            tx.run(
+                "INSERT INTO batch_bodies (request_id, recipient_keys, content_hashes, payload) "
+                "VALUES (?, ?, ?, ?)",
+                (intent.request_id, joined_keys, joined_hashes, self._payload_in(intent.payload)),
             )
+
+    def _attempt(self, tx: Tx, request_id: str, now: datetime) -> None:
+        at = self._time_in(now)
+        changed = tx.run(
+            "UPDATE batches SET attempts = attempts + 1, "
+            "first_sent_at = COALESCE(first_sent_at, ?), updated_at = ? WHERE request_id = ?",
+            (at, at, request_id),
+        )
+        if not changed:
+            raise StateError(f"no request {request_id} in state")
+        self._bump(tx)
 
     def mark_attempt(self, request_id: str, now: datetime) -> None:
-        with self._write() as tx:
-            at = self._time_in(now)
+        with self._writing() as tx:
+            self._attempt(tx, request_id, now)
+
+    def withdraw_attempt(self, request_id: str, now: datetime) -> None:
+        with self._writing() as tx:
+            # SET reads the row as it was: `attempts = 1` is the attempt being withdrawn.
             changed = tx.run(
-                "UPDATE batches SET attempts = attempts + 1, "
-                "first_sent_at = COALESCE(first_sent_at, ?), updated_at = ? WHERE request_id = ?",
-                (at, at, request_id),
+                "UPDATE batches SET attempts = attempts - 1, first_sent_at = "
+                "CASE WHEN attempts = 1 THEN NULL ELSE first_sent_at END, updated_at = ? "
+                "WHERE request_id = ? AND status = ? AND attempts > 0",
+                (self._time_in(now), request_id, BatchStatus.INTENT.value),
             )
             if not changed:
-                raise StateError(f"no request {request_id} in state")
+                raise StateError(f"request {request_id} has no attempt to withdraw")
             self._bump(tx)
-
-    def _set_status(self, tx: Tx, request_id: str, status: BatchStatus, at: object) -> None:
-        tx.run(
-            "UPDATE batch_recipients SET status = ? WHERE request_id = ?",
-            (status.value, request_id),
-        )
-        tx.run(
-            "UPDATE batches SET status = ?, updated_at = ? WHERE request_id = ?",
-            (status.value, at, request_id),
-        )
 
     def record_outcome(
         self,
@@ -348,7 +412,7 @@ class SqlStore(StateStore):
     ) -> None:
         if status is BatchStatus.INTENT:
             raise ValueError("an outcome cannot be 'intent': use record_intent")
-        with self._write() as tx:
+        with self._writing() as tx:
             row = self._require(
                 tx.one("SELECT status FROM batches WHERE request_id = ?", (request_id,)),
                 request_id,
@@ -357,17 +421,24 @@ class SqlStore(StateStore):
             allowed = _FINAL_ONWARDS.get(current)
             if allowed is not None and status not in allowed:
                 raise StateError(f"request {request_id} is {current}; it cannot become {status}")
-            at = self._time_in(now)
-            self._set_status(tx, request_id, status, at)
             tx.run(
-                "UPDATE batches SET ticket = COALESCE(?, ticket), cost = COALESCE(?, cost), "
-                "error_code = ?, error_message = ? WHERE request_id = ?",
-                (ticket, cost, error_code, error_message, request_id),
+                "UPDATE batches SET status = ?, updated_at = ?, ticket = COALESCE(?, ticket), "
+                "cost = COALESCE(?, cost), error_code = ?, error_message = ? "
+                "WHERE request_id = ?",
+                (
+                    status.value,
+                    self._time_in(now),
+                    ticket,
+                    cost,
+                    error_code,
+                    error_message,
+                    request_id,
+                ),
             )
             self._bump(tx)
 
     def resolve(self, request_id: str, sent: bool, now: datetime, actor: str) -> None:
-        with self._write() as tx:
+        with self._writing() as tx:
             row = tx.one(
                 "SELECT status, campaign_id FROM batches WHERE request_id = ?", (request_id,)
             )
@@ -383,7 +454,10 @@ class SqlStore(StateStore):
                     "left as intent or in_doubt can be resolved"
                 )
             new = BatchStatus.ACCEPTED if sent else BatchStatus.NOT_SENT
-            self._set_status(tx, request_id, new, self._time_in(now))
+            tx.run(
+                "UPDATE batches SET status = ?, updated_at = ? WHERE request_id = ?",
+                (new.value, self._time_in(now), request_id),
+            )
             self._audit(
                 tx, now, "resolve", actor, f"request {request_id} of {row[1]}: {current} -> {new}"
             )

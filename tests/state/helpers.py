@@ -26,7 +26,8 @@ def intent(
         channel="sms",
         endpoint="sms-campaign/send",
         payload=payload if payload is not None else f'{{"request_id": "{request_id}"}}',
-        recipients=[(key, content_hash) for key in keys],
+        recipients=keys,
+        content_hashes=[content_hash] * len(keys),
         send_at=None,
         estimated_cost=0.045 * len(keys),
     )

@@ -11,13 +11,13 @@ import psycopg
 import pytest
 
 from octoplan.errors import StateError
-from octoplan.state.base import SCHEMA_VERSION
+from octoplan.state.base import SCHEMA_VERSION, BatchStatus
 from octoplan.state.migrations import postgres as pg_migrations
 from octoplan.state.migrations import sqlite as sqlite_migrations
 from octoplan.state.open import describe, open_state
 from tests.state.helpers import at, intent
 
-TABLES = ["audit", "batch_recipients", "batches", "locks", "meta"]
+TABLES = ["audit", "batch_bodies", "batches", "locks", "meta"]
 
 
 def unreadable(path: Path, reason: str) -> str:
@@ -191,3 +191,128 @@ def test_processes_creating_one_postgres_state_at_once_agree(pg_url: str) -> Non
     outputs = [child.communicate(timeout=60) for child in children]
     assert [child.returncode for child in children] == [0, 0, 0, 0], outputs
     assert len({out for out, _ in outputs}) == 1  # one state, one lineage
+
+
+# A version 1 state, written the way octoplan 1 wrote it: one batch_recipients row per
+# recipient. "+33600000002" is in two batches of spring (refused, then accepted).
+V1_BATCHES = [
+    # request_id, campaign, status, seq, ticket, cost, recipients (key, hash)
+    ("r1", "spring", "accepted", 1, "t1", 0.09, [("+33600000002", "h2"), ("+33600000001", "h1")]),
+    ("r0", "spring", "refused", 2, None, None, [("+33600000002", "h2"), ("+33600000003", "h3")]),
+    ("r2", "autumn", "intent", 3, None, None, [("+33600000009", "h9")]),
+]
+
+
+def _v1_rows(at_value: object) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    batches = [
+        (
+            rid,
+            campaign,
+            "sms",
+            "sms-campaign/send",
+            f'{{"request_id":"{rid}"}}',
+            status,
+            len(members),
+            at_value,
+            at_value,
+            None,
+            1,
+            None,
+            0.045 * len(members),
+            ticket,
+            cost,
+            None,
+            None,
+            seq,
+        )
+        for rid, campaign, status, seq, ticket, cost, members in V1_BATCHES
+    ]
+    recipients = [
+        (rid, campaign, key, content_hash, status, seq)
+        for rid, campaign, status, seq, _, _, members in V1_BATCHES
+        for key, content_hash in members
+    ]
+    return batches, recipients
+
+
+V1_BATCH_INSERT = (
+    "INSERT INTO batches (request_id, campaign_id, channel, endpoint, payload, status, "
+    "recipients_count, created_at, updated_at, first_sent_at, attempts, send_at, "
+    "estimated_cost, ticket, cost, error_code, error_message, seq) "
+    "VALUES ({})".format(", ".join(["{0}"] * 18))
+)
+V1_RECIPIENT_INSERT = (
+    "INSERT INTO batch_recipients (request_id, campaign_id, recipient_key, content_hash, "
+    "status, seq) VALUES ({})".format(", ".join(["{0}"] * 6))
+)
+
+
+def _check_migrated(location: str, tmp_path: Path) -> None:
+    store = open_state(location, tmp_path)
+    try:
+        info = store.info()
+        assert (info.lineage, info.serial, info.schema_version) == ("lineage-v1", 3, 2)
+        spring = store.recipients("spring")
+        assert {
+            key: (r.request_id, r.status.value, r.content_hash) for key, r in spring.items()
+        } == {
+            "+33600000001": ("r1", "accepted", "h1"),
+            "+33600000002": ("r1", "accepted", "h2"),
+            "+33600000003": ("r0", "refused", "h3"),
+        }
+        assert store.recipient_rows("autumn") == {"+33600000009": ("h9", "r2", "intent")}
+        assert store.batch_recipients("r1") == [("+33600000001", "h1"), ("+33600000002", "h2")]
+        assert store.batch("r1") is not None
+        assert store.payload("r1") == '{"request_id":"r1"}'
+        assert store.batch_recipients("r2") == [("+33600000009", "h9")]
+        summaries = {c.campaign_id: c for c in store.campaigns()}
+        assert (summaries["spring"].recipients_sent, summaries["spring"].recipients_refused) == (
+            2,
+            1,
+        )
+        assert summaries["autumn"].recipients_pending == 1
+        # And it works on as a version 2 state.
+        store.record_intent(intent("r3", ["+33600000003"], content_hash="h3b"), at(5))
+        store.record_outcome("r3", BatchStatus.ACCEPTED, at(6))
+        assert store.recipients("spring")["+33600000003"].request_id == "r3"
+    finally:
+        store.close()
+
+
+def test_a_version_1_sqlite_state_is_migrated_with_every_recipient(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    conn = sqlite3.connect(path)
+    for statement in sqlite_migrations.MIGRATIONS[0]:
+        assert isinstance(statement, str)
+        conn.execute(statement)
+    conn.execute("INSERT INTO meta VALUES (1, 'lineage-v1', 3, 1)")
+    batches, recipients = _v1_rows("2026-03-01T09:00:00.000000+00:00")
+    conn.executemany(V1_BATCH_INSERT.format("?"), batches)
+    conn.executemany(V1_RECIPIENT_INSERT.format("?"), recipients)
+    conn.commit()
+    conn.close()
+    _check_migrated(str(path), tmp_path)
+    with sqlite3.connect(path) as conn:
+        tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    conn.close()
+    assert sorted(name for (name,) in tables if not name.startswith("sqlite_")) == TABLES
+
+
+@pytest.mark.postgres
+def test_a_version_1_postgres_state_is_migrated_with_every_recipient(
+    pg_url: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(pg_url) as conn:
+        for statement in pg_migrations.MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO meta VALUES (1, 'lineage-v1', 3, 1)")
+        batches, recipients = _v1_rows(at(0))
+        with conn.cursor() as cur:
+            cur.executemany(V1_BATCH_INSERT.format("%s"), batches)
+            cur.executemany(V1_RECIPIENT_INSERT.format("%s"), recipients)
+    _check_migrated(pg_url, tmp_path)
+    with psycopg.connect(pg_url) as conn:
+        names = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+        ).fetchall()
+    assert [name for (name,) in names] == TABLES

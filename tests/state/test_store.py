@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_a_new_state_is_empty_at_serial_zero(store: StateStore, state_url: str) -> None:
     info = store.info()
-    assert (info.serial, info.schema_version, info.url) == (0, 1, describe(state_url))
+    assert (info.serial, info.schema_version, info.url) == (0, 2, describe(state_url))
     assert len(info.lineage) == 32
     assert store.campaigns() == []
     assert store.recipients("spring") == {}
@@ -60,7 +61,7 @@ def test_an_intent_is_recorded_whole(store: StateStore) -> None:
         "sms",
         "sms-campaign/send",
     )
-    assert batch.payload == '{"request_id": "r1"}'
+    assert store.payload("r1") == '{"request_id": "r1"}'
     assert (batch.status, batch.recipients_count, batch.attempts) == (BatchStatus.INTENT, 2, 0)
     assert (batch.created_at, batch.updated_at, batch.first_sent_at) == (T0, T0, None)
     assert batch.created_at.tzinfo is UTC
@@ -127,6 +128,98 @@ def test_attempts_count_and_the_first_send_is_kept(store: StateStore) -> None:
     batch = store.batch("r1")
     assert batch is not None
     assert (batch.attempts, batch.first_sent_at, batch.updated_at) == (2, at(1), at(2))
+
+
+def test_an_intent_leaving_now_counts_its_attempt_in_the_same_write(store: StateStore) -> None:
+    store.record_intent(intent("r1", ["+33600000001"]), at(0), attempt=True)
+    batch = store.batch("r1")
+    assert batch is not None
+    assert (batch.status, batch.attempts, batch.first_sent_at) == (BatchStatus.INTENT, 1, T0)
+    assert store.info().serial == 1
+    # A resume of the same intent counts one more attempt and keeps the first send.
+    store.record_intent(intent("r1", ["+33600000001"]), at(5), attempt=True)
+    batch = store.batch("r1")
+    assert batch is not None
+    assert (batch.attempts, batch.first_sent_at, batch.created_at) == (2, T0, T0)
+
+
+def test_a_withdrawn_attempt_leaves_the_request_as_never_sent(store: StateStore) -> None:
+    store.record_intent(intent("r1", ["+33600000001"]), at(0), attempt=True)
+    store.withdraw_attempt("r1", at(1))
+    batch = store.batch("r1")
+    assert batch is not None
+    assert (batch.status, batch.attempts, batch.first_sent_at) == (BatchStatus.INTENT, 0, None)
+    # An earlier attempt that did leave keeps its time: the 24 h window runs from it.
+    store.mark_attempt("r1", at(2))
+    store.mark_attempt("r1", at(3))
+    store.withdraw_attempt("r1", at(4))
+    batch = store.batch("r1")
+    assert batch is not None
+    assert (batch.attempts, batch.first_sent_at) == (1, at(2))
+    assert store.info().serial == 5
+
+
+def test_only_an_attempt_of_an_unconfirmed_request_can_be_withdrawn(store: StateStore) -> None:
+    store.record_intent(intent("r1", ["+33600000001"]), at(0))
+    with pytest.raises(StateError) as caught:
+        store.withdraw_attempt("r1", at(1))
+    assert str(caught.value) == "request r1 has no attempt to withdraw"
+    store.mark_attempt("r1", at(1))
+    store.record_outcome("r1", BatchStatus.ACCEPTED, at(2))
+    with pytest.raises(StateError) as caught:
+        store.withdraw_attempt("r1", at(3))
+    assert str(caught.value) == "request r1 has no attempt to withdraw"
+    batch = store.batch("r1")
+    assert batch is not None
+    assert (batch.status, batch.attempts) == (BatchStatus.ACCEPTED, 1)
+
+
+def test_grouped_writes_are_seen_together_once_the_group_ends(
+    store: StateStore, state_url: str, tmp_path: Path
+) -> None:
+    store.record_intent(intent("r1", ["+33600000001"]), at(0), attempt=True)
+    other = open_state(state_url, tmp_path)
+    try:
+        with store.grouped():
+            store.record_outcome("r1", BatchStatus.ACCEPTED, at(1))
+            store.record_intent(intent("r2", ["+33600000002"]), at(1), attempt=True)
+            assert other.batch("r2") is None  # not committed yet
+            assert other.recipients("spring")["+33600000001"].status is BatchStatus.INTENT
+        assert other.recipients("spring")["+33600000001"].status is BatchStatus.ACCEPTED
+        assert other.batch("r2") is not None
+        assert other.info().serial == 3
+    finally:
+        other.close()
+
+
+def test_a_failed_write_in_a_group_keeps_none_of_it(store: StateStore) -> None:
+    store.record_intent(intent("r1", ["+33600000001"]), at(0), attempt=True)
+    with pytest.raises(StateError) as caught, store.grouped():
+        store.record_outcome("r1", BatchStatus.ACCEPTED, at(1))
+        store.record_intent(intent("r2", ["+33600000002", "+33600000002"]), at(1))
+    assert str(caught.value) == "request r2 lists a recipient twice"
+    assert store.recipients("spring")["+33600000001"].status is BatchStatus.INTENT
+    assert store.info().serial == 1
+    # The store works on after the failed group.
+    store.record_outcome("r1", BatchStatus.ACCEPTED, at(2))
+    assert store.info().serial == 2
+
+
+@pytest.mark.parametrize(
+    ("keys", "hashes"),
+    [(["+33600000001\n+33600000002"], ["h1"]), (["+33600000001"], ["h1\nh2"]), ([""], ["h1"])],
+    ids=["line-break-in-key", "line-break-in-hash", "empty-key"],
+)
+def test_recipients_that_would_not_read_back_are_refused(
+    store: StateStore, keys: list[str], hashes: list[str]
+) -> None:
+    broken = replace(intent("r1", ["+33600000009"]), recipients=keys, content_hashes=hashes)
+    with pytest.raises(StateError) as caught:
+        store.record_intent(broken, at(0))
+    assert str(caught.value) == (
+        "request r1: recipient keys and content hashes must pair up and hold no line breaks"
+    )
+    assert store.batch("r1") is None
 
 
 def test_writes_to_an_unknown_request_are_refused(store: StateStore) -> None:

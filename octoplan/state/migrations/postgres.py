@@ -1,4 +1,9 @@
-"""PostgreSQL schema migrations (see the package docstring). Times are timestamptz."""
+"""PostgreSQL schema migrations (see the package docstring). Times are timestamptz.
+
+Version 2 moves what a batch holds for good (recipients, body) to `batch_bodies`, written once:
+its recipients as two columns, keys and content hashes joined by newlines in the same (key)
+order, written and read in one go instead of one row per recipient.
+"""
 
 from __future__ import annotations
 
@@ -59,5 +64,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             actor text NOT NULL,
             detail text NOT NULL
         )""",
+    ),
+    (
+        # Written once, never updated: status changes rewrite only the small batches row.
+        """CREATE TABLE batch_bodies (
+            request_id text PRIMARY KEY REFERENCES batches (request_id),
+            recipient_keys text NOT NULL,
+            content_hashes text NOT NULL,
+            payload text NOT NULL
+        )""",
+        """INSERT INTO batch_bodies (request_id, recipient_keys, content_hashes, payload)
+        SELECT batches.request_id, COALESCE(members.keys, ''), COALESCE(members.hashes, ''),
+            batches.payload
+        FROM batches LEFT JOIN (
+            SELECT request_id,
+                string_agg(recipient_key, E'\\n' ORDER BY recipient_key) AS keys,
+                string_agg(content_hash, E'\\n' ORDER BY recipient_key) AS hashes
+            FROM batch_recipients GROUP BY request_id
+        ) AS members ON members.request_id = batches.request_id""",
+        "DROP TABLE batch_recipients",
+        "ALTER TABLE batches DROP COLUMN payload",
     ),
 )

@@ -1,12 +1,59 @@
 """SQLite schema migrations (see the package docstring). Times are ISO 8601 UTC text.
 
-`batch_recipients` is a WITHOUT ROWID table clustered on (campaign_id, recipient_key), so reading
-one campaign's recipients is a single range scan, the query planning depends on.
+A step is a statement, or a function given the connection when SQL alone cannot do it safely
+(SQLite 3.40 cannot order what `group_concat` joins).
 """
 
 from __future__ import annotations
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+import sqlite3
+import zlib
+from collections.abc import Callable
+
+Step = str | Callable[[sqlite3.Connection], None]
+
+
+def compress_payload(payload: str) -> bytes:
+    """How version 2 stores a request body: zlib, level 1 (fast; JSON shrinks ~10x anyway)."""
+    return zlib.compress(payload.encode(), 1)
+
+
+def _batch_bodies(conn: sqlite3.Connection) -> None:
+    """Version 2: what a batch holds for good (its recipients and body) moves to batch_bodies,
+    written once; its recipients become two columns there (keys and content hashes joined by
+    newlines, in the same order) instead of a row each, and the body is compressed. `batches`
+    keeps the small row that status changes rewrite (SQLite rewrites a whole row, body
+    included, on any update)."""
+    conn.execute(
+        """CREATE TABLE batch_bodies (
+            request_id TEXT PRIMARY KEY,
+            recipient_keys TEXT NOT NULL,
+            content_hashes TEXT NOT NULL,
+            payload BLOB NOT NULL
+        )"""
+    )
+    members: dict[str, tuple[list[str], list[str]]] = {}
+    for request_id, key, content_hash in conn.execute(
+        "SELECT request_id, recipient_key, content_hash FROM batch_recipients "
+        "ORDER BY request_id, recipient_key"
+    ):
+        keys, hashes = members.setdefault(request_id, ([], []))
+        keys.append(key)
+        hashes.append(content_hash)
+    conn.executemany(
+        "INSERT INTO batch_bodies (request_id, recipient_keys, content_hashes, payload) "
+        "VALUES (?, ?, ?, ?)",
+        [
+            (request_id, "\n".join(keys), "\n".join(hashes), compress_payload(payload))
+            for request_id, payload in conn.execute("SELECT request_id, payload FROM batches")
+            for keys, hashes in [members.get(request_id, ([], []))]
+        ],
+    )
+    conn.execute("DROP TABLE batch_recipients")
+    conn.execute("ALTER TABLE batches DROP COLUMN payload")
+
+
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     (
         """CREATE TABLE meta (
             id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -63,4 +110,5 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             detail TEXT NOT NULL
         )""",
     ),
+    (_batch_bodies,),
 )
