@@ -5,7 +5,8 @@
 Prints: requests sent against the bound issue 7 sets (ceil(n/500) per distinct message
 skeleton: the template has two, with and without a city), every contact delivered exactly
 once (from the sandbox's log), and the time octoplan adds per request outside the HTTP round
-trip (`apply --verbose --concurrency 1` measures it: wall time minus round trips).
+trip (`apply --verbose --concurrency 1` measures it: the time from the first request's journal
+write to the last answer, minus the HTTP round trips, per request).
 Prints figures; asserts nothing.
 """
 

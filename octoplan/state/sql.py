@@ -124,6 +124,12 @@ class SqlStore(StateStore):
             return nullcontext(self._group)
         return self._write()
 
+    def _reading(self) -> AbstractContextManager[Tx]:
+        """A read transaction of its own, or the open group's (which sees its own writes)."""
+        if self._group is not None:
+            return nullcontext(self._group)
+        return self._read()
+
     # -- shared helpers --------------------------------------------------------------------
     def _bump(self, tx: Tx) -> int:
         tx.run("UPDATE meta SET serial = serial + 1 WHERE id = 1")
@@ -170,7 +176,7 @@ class SqlStore(StateStore):
     def _campaign_members(self, campaign_id: str) -> list[Row]:
         """(request_id, status, seq, recipients_count, recipient_keys, content_hashes) of
         each batch of the campaign, in precedence order (see _by_precedence)."""
-        with self._read() as tx:
+        with self._reading() as tx:
             rows = tx.all(
                 "SELECT request_id, status, seq, recipients_count, recipient_keys, "
                 "content_hashes FROM batches JOIN batch_bodies USING (request_id) "
@@ -226,17 +232,17 @@ class SqlStore(StateStore):
         sql = f"SELECT {BATCH_COLUMNS} FROM batches"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        with self._read() as tx:
+        with self._reading() as tx:
             rows = tx.all(sql + " ORDER BY seq, request_id", params)
         return [self._batch(row) for row in rows]
 
     def batch(self, request_id: str) -> BatchRecord | None:
-        with self._read() as tx:
+        with self._reading() as tx:
             row = tx.one(f"SELECT {BATCH_COLUMNS} FROM batches WHERE request_id = ?", (request_id,))
         return None if row is None else self._batch(row)
 
     def batch_recipients(self, request_id: str) -> list[tuple[str, str]]:
-        with self._read() as tx:
+        with self._reading() as tx:
             row = tx.one(
                 "SELECT recipients_count, recipient_keys, content_hashes "
                 "FROM batches JOIN batch_bodies USING (request_id) WHERE request_id = ?",
@@ -248,17 +254,17 @@ class SqlStore(StateStore):
         return sorted(zip(_members(count, keys), _members(count, hashes), strict=True))
 
     def payload(self, request_id: str) -> str:
-        with self._read() as tx:
+        with self._reading() as tx:
             row = tx.one("SELECT payload FROM batch_bodies WHERE request_id = ?", (request_id,))
         return self._payload_out(self._require(row, request_id)[0])
 
     def campaign_ids(self) -> list[str]:
-        with self._read() as tx:
+        with self._reading() as tx:
             rows = tx.all("SELECT DISTINCT campaign_id FROM batches ORDER BY campaign_id")
         return [str(row[0]) for row in rows]
 
     def campaigns(self) -> list[CampaignSummary]:
-        with self._read() as tx:
+        with self._reading() as tx:
             totals = tx.all(
                 "SELECT campaign_id, COUNT(*), COALESCE(SUM(cost), 0), MAX(updated_at) "
                 "FROM batches GROUP BY campaign_id ORDER BY campaign_id"
@@ -297,7 +303,7 @@ class SqlStore(StateStore):
         ]
 
     def audit_log(self) -> list[AuditEntry]:
-        with self._read() as tx:
+        with self._reading() as tx:
             rows = tx.all("SELECT at, action, actor, detail FROM audit ORDER BY id")
         return [
             AuditEntry(at=self._time_out(at), action=action, detail=f"{detail} (by {actor})")

@@ -184,6 +184,7 @@ def test_grouped_writes_are_seen_together_once_the_group_ends(
             store.record_outcome("r1", BatchStatus.ACCEPTED, at(1))
             store.record_intent(intent("r2", ["+33600000002"]), at(1), attempt=True)
             assert other.batch("r2") is None  # not committed yet
+            assert store.batch("r2") is not None  # reads inside the group see its writes
             assert other.recipients("spring")["+33600000001"].status is BatchStatus.INTENT
         assert other.recipients("spring")["+33600000001"].status is BatchStatus.ACCEPTED
         assert other.batch("r2") is not None
