@@ -125,9 +125,12 @@ class PostgresStore(SqlStore):
                 self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_key(schema, "migrate"),))
                 version = self._version()
                 check_version(version, self._where)
-                for statements in MIGRATIONS[version:]:
-                    for statement in statements:
-                        self._conn.execute(statement)
+                for steps in MIGRATIONS[version:]:
+                    for step in steps:
+                        if isinstance(step, str):
+                            self._conn.execute(step)
+                        else:
+                            step(self._conn)
                 if version == 0:
                     self._conn.execute(
                         "INSERT INTO meta (id, lineage, serial, schema_version) "

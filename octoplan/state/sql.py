@@ -28,6 +28,7 @@ from octoplan.state.base import (
     RecipientRecord,
     StateStore,
 )
+from octoplan.state.migrations import compress_payload, decompress_payload
 
 Row = tuple[Any, ...]
 
@@ -96,13 +97,6 @@ class SqlStore(StateStore):
     @abstractmethod
     def _time_out(self, value: Any) -> datetime: ...
 
-    def _payload_in(self, payload: str) -> object:
-        """A request body as stored (a backend may compress it)."""
-        return payload
-
-    def _payload_out(self, value: Any) -> str:
-        return str(value)
-
     # -- grouping writes -------------------------------------------------------------------
     _group: Tx | None = None
 
@@ -132,8 +126,7 @@ class SqlStore(StateStore):
 
     # -- shared helpers --------------------------------------------------------------------
     def _bump(self, tx: Tx) -> int:
-        tx.run("UPDATE meta SET serial = serial + 1 WHERE id = 1")
-        row = tx.one("SELECT serial FROM meta WHERE id = 1")
+        row = tx.one("UPDATE meta SET serial = serial + 1 WHERE id = 1 RETURNING serial")
         assert row is not None
         return int(row[0])
 
@@ -256,7 +249,7 @@ class SqlStore(StateStore):
     def payload(self, request_id: str) -> str:
         with self._reading() as tx:
             row = tx.one("SELECT payload FROM batch_bodies WHERE request_id = ?", (request_id,))
-        return self._payload_out(self._require(row, request_id)[0])
+        return decompress_payload(self._require(row, request_id)[0])
 
     def campaign_ids(self) -> list[str]:
         with self._reading() as tx:
@@ -336,7 +329,7 @@ class SqlStore(StateStore):
             )
             if existing is not None:
                 campaign_id, endpoint, payload = existing
-                if (campaign_id, endpoint, self._payload_out(payload)) != (
+                if (campaign_id, endpoint, decompress_payload(payload)) != (
                     intent.campaign_id,
                     intent.endpoint,
                     intent.payload,
@@ -374,7 +367,7 @@ class SqlStore(StateStore):
             tx.run(
                 "INSERT INTO batch_bodies (request_id, recipient_keys, content_hashes, payload) "
                 "VALUES (?, ?, ?, ?)",
-                (intent.request_id, joined_keys, joined_hashes, self._payload_in(intent.payload)),
+                (intent.request_id, joined_keys, joined_hashes, compress_payload(intent.payload)),
             )
 
     def _attempt(self, tx: Tx, request_id: str, now: datetime) -> None:

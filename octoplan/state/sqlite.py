@@ -11,7 +11,6 @@ import os
 import sqlite3
 import time
 import uuid
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
@@ -22,7 +21,7 @@ from octoplan import clock
 from octoplan.errors import StateError
 from octoplan.state.base import SCHEMA_VERSION, LockHeld, LockInfo, StateInfo
 from octoplan.state.migrations import check_version
-from octoplan.state.migrations.sqlite import MIGRATIONS, compress_payload
+from octoplan.state.migrations.sqlite import MIGRATIONS
 from octoplan.state.procs import describe_lock, host_name, pid_alive, process_start
 from octoplan.state.sql import Row, SqlStore, Tx, utc
 
@@ -167,14 +166,6 @@ class SqliteStore(SqlStore):
 
     def _time_out(self, value: Any) -> datetime:
         return datetime.fromisoformat(value)
-
-    # Bodies are zlib-compressed (PostgreSQL compresses large values itself): a 500-recipient
-    # body shrinks about tenfold, and apply's commit before each request writes that much less.
-    def _payload_in(self, payload: str) -> object:
-        return compress_payload(payload)
-
-    def _payload_out(self, value: Any) -> str:
-        return zlib.decompress(value).decode()
 
     def info(self) -> StateInfo:
         with self._read() as tx:

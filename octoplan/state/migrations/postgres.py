@@ -1,13 +1,54 @@
 """PostgreSQL schema migrations (see the package docstring). Times are timestamptz.
 
-Version 2 moves what a batch holds for good (recipients, body) to `batch_bodies`, written once:
-its recipients as two columns, keys and content hashes joined by newlines in the same (key)
-order, written and read in one go instead of one row per recipient.
+A step is a statement, or a function given the connection (version 2 compresses bodies, which
+SQL cannot do).
 """
 
 from __future__ import annotations
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from octoplan.state.migrations import compress_payload
+
+Step = str | Callable[[psycopg.Connection[Any]], None]
+
+
+def _batch_bodies(conn: psycopg.Connection[Any]) -> None:
+    """Version 2: what a batch holds for good moves to batch_bodies, written once: recipient
+    keys and content hashes as two newline-joined columns (same key order), the body
+    compressed (`compress_payload`). `batches` keeps the small row status changes rewrite."""
+    conn.execute(
+        """CREATE TABLE batch_bodies (
+            request_id text PRIMARY KEY REFERENCES batches (request_id),
+            recipient_keys text NOT NULL,
+            content_hashes text NOT NULL,
+            payload bytea NOT NULL
+        )"""
+    )
+    rows = conn.execute(
+        """SELECT batches.request_id, COALESCE(members.keys, ''),
+            COALESCE(members.hashes, ''), batches.payload
+        FROM batches LEFT JOIN (
+            SELECT request_id,
+                string_agg(recipient_key, E'\\n' ORDER BY recipient_key) AS keys,
+                string_agg(content_hash, E'\\n' ORDER BY recipient_key) AS hashes
+            FROM batch_recipients GROUP BY request_id
+        ) AS members ON members.request_id = batches.request_id"""
+    ).fetchall()
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO batch_bodies (request_id, recipient_keys, content_hashes, payload) "
+            "VALUES (%s, %s, %s, %s)",
+            [(rid, keys, hashes, compress_payload(payload)) for rid, keys, hashes, payload in rows],
+        )
+    conn.execute("DROP TABLE batch_recipients")
+    conn.execute("ALTER TABLE batches DROP COLUMN payload")
+
+
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     (
         """CREATE TABLE meta (
             id integer PRIMARY KEY CHECK (id = 1),
@@ -65,24 +106,5 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             detail text NOT NULL
         )""",
     ),
-    (
-        # Written once, never updated: status changes rewrite only the small batches row.
-        """CREATE TABLE batch_bodies (
-            request_id text PRIMARY KEY REFERENCES batches (request_id),
-            recipient_keys text NOT NULL,
-            content_hashes text NOT NULL,
-            payload text NOT NULL
-        )""",
-        """INSERT INTO batch_bodies (request_id, recipient_keys, content_hashes, payload)
-        SELECT batches.request_id, COALESCE(members.keys, ''), COALESCE(members.hashes, ''),
-            batches.payload
-        FROM batches LEFT JOIN (
-            SELECT request_id,
-                string_agg(recipient_key, E'\\n' ORDER BY recipient_key) AS keys,
-                string_agg(content_hash, E'\\n' ORDER BY recipient_key) AS hashes
-            FROM batch_recipients GROUP BY request_id
-        ) AS members ON members.request_id = batches.request_id""",
-        "DROP TABLE batch_recipients",
-        "ALTER TABLE batches DROP COLUMN payload",
-    ),
+    (_batch_bodies,),
 )

@@ -7,15 +7,11 @@ A step is a statement, or a function given the connection when SQL alone cannot 
 from __future__ import annotations
 
 import sqlite3
-import zlib
 from collections.abc import Callable
 
+from octoplan.state.migrations import compress_payload
+
 Step = str | Callable[[sqlite3.Connection], None]
-
-
-def compress_payload(payload: str) -> bytes:
-    """How version 2 stores a request body: zlib, level 1 (fast; JSON shrinks ~10x anyway)."""
-    return zlib.compress(payload.encode(), 1)
 
 
 def _batch_bodies(conn: sqlite3.Connection) -> None:
