@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cached_property, partial
 from itertools import compress
-from operator import itemgetter
 from typing import Any
 
 from octoplan import ids
@@ -291,7 +290,7 @@ def _scheduled_and_cancellable(record: BatchRecord, now: datetime) -> bool | Non
 
 
 def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> CampaignPlan:
-    records = store.recipient_rows(spec.id)
+    sent_hashes, others = store.recipient_state(spec.id)
     messages = spec.messages
     keys = messages.keys
 
@@ -339,39 +338,38 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
 
     already_sent = pending = changed = 0
     earlier_by_key: dict[str, str] = {}
-    if not records:
-        to_send = list(range(len(keys)))
+    everyone = range(len(keys))
+    if not sent_hashes and not others:
+        to_send = list(everyone)
     else:
-        # (content_hash, request_id, status) of each message's recipient, None if new: looked
-        # up for the whole column at once; only the known ones are looked at one by one.
-        known = list(map(records.get, keys))
-        to_send = list(compress(range(len(keys)), map(operator.not_, known)))
-        sent: list[int] = []
+        # Each message's recipient looked up for the whole column at once: the stored content
+        # hash if it was sent, None if not.
+        stored = list(map(sent_hashes.get, keys))
+        sent = list(compress(everyone, stored))
+        to_send = list(compress(everyone, map(operator.not_, stored)))
         later: list[int] = []
-        accepted, unsettled = BatchStatus.ACCEPTED.value, _UNSETTLED
-        seen = list(compress(range(len(keys)), known))
-        rows: list[tuple[str, str, str]] = [known[i] for i in seen]  # type: ignore[misc]
-        if not released and [row[2] for row in rows].count(accepted) == len(rows):
-            # The usual case, all known recipients sent: compared a column at a time.
-            sent = seen
-            now_hashes = list(map(messages.hash, seen))
-            changed = sum(map(operator.ne, map(itemgetter(0), rows), now_hashes))
-            seen = []
-        for index in seen:
-            content_hash, request_id, status = known[index]  # type: ignore[misc]
-            key = keys[index]
-            if key not in released:
-                if status == accepted:
-                    sent.append(index)
-                    changed += content_hash != messages.hash(index)
-                    continue
-                if status in unsettled:
-                    pending += 1
-                    continue
-            # refused, not sent or cancelled: send again, under a fresh request_id
-            earlier_by_key[key] = request_id
-            later.append(index)
+        if released:
+            # Recipients of a scheduled request this plan cancels go out again.
+            back = [index for index in sent if keys[index] in released]
+            if back:
+                going = set(back)
+                sent = [index for index in sent if index not in going]
+                earlier_by_key.update((keys[index], "") for index in back)
+                later.extend(back)
+        changed = sum(map(operator.ne, map(stored.__getitem__, sent), map(messages.hash, sent)))
         already_sent = len(sent)
+        if others:
+            new: list[int] = []
+            for index in to_send:
+                row = others.get(keys[index])
+                if row is None:
+                    new.append(index)
+                elif row[2] in _UNSETTLED:
+                    pending += 1
+                else:  # refused, not sent or cancelled: send again, under a fresh request_id
+                    earlier_by_key[keys[index]] = row[1]
+                    later.append(index)
+            to_send = new
         if later:
             to_send = sorted(to_send + later)
 
@@ -386,7 +384,7 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
     if spec.excluded:
         notes.append(f"{spec.excluded} recipient(s) removed by exclude lists")
 
-    action = _action(spec, records, batches, in_doubt)
+    action = _action(spec, bool(sent_hashes or others), batches, in_doubt)
     if action is Action.BLOCKED:
         batches = []
     shown = to_send[:3] or list(range(min(3, len(keys))))
@@ -412,7 +410,7 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
 
 def _action(
     spec: CampaignSpec,
-    records: Mapping[str, Any],
+    known: bool,  # state holds recipients of this campaign
     batches: Sequence[PlannedBatch],
     in_doubt: Sequence[InDoubt],
 ) -> Action:
@@ -422,7 +420,7 @@ def _action(
         return Action.NOOP
     if all(b.kind is BatchKind.CANCEL for b in batches):
         return Action.CANCEL
-    return Action.UPDATE if records or in_doubt else Action.CREATE
+    return Action.UPDATE if known or in_doubt else Action.CREATE
 
 
 def _new_batches(

@@ -99,6 +99,13 @@ class RecipientRecord(NamedTuple):
     status: BatchStatus
 
 
+class RecipientState(NamedTuple):
+    """A campaign's recipients by deciding status (see STATUS_PRECEDENCE)."""
+
+    sent: dict[str, str]  # recipient_key -> content_hash, for those accepted
+    others: dict[str, tuple[str, str, str]]  # the rest: -> (content_hash, request_id, status)
+
+
 @dataclass(frozen=True, slots=True)
 class StateInfo:
     lineage: str
@@ -165,9 +172,9 @@ class StateStore(ABC):
         """Every campaign with a batch in state (without `campaigns()`'s counting)."""
 
     @abstractmethod
-    def recipient_rows(self, campaign_id: str) -> dict[str, tuple[str, str, str]]:
-        """`recipients` as plain tuples, recipient_key -> (content_hash, request_id, status
-        value), for the planner: half a million of them are read in a fraction of the time."""
+    def recipient_state(self, campaign_id: str) -> RecipientState:
+        """`recipients` in the planner's terms, as plain strings and tuples: half a million of
+        them are read in a fraction of the time."""
 
     @abstractmethod
     def batches(

@@ -26,6 +26,7 @@ from octoplan.state.base import (
     BatchStatus,
     CampaignSummary,
     RecipientRecord,
+    RecipientState,
     StateStore,
 )
 from octoplan.state.migrations import compress_payload, decompress_payload
@@ -189,21 +190,40 @@ class SqlStore(StateStore):
                 )
         return found
 
-    def recipient_rows(self, campaign_id: str) -> dict[str, tuple[str, str, str]]:
-        found: dict[str, tuple[str, str, str]] = {}
+    def recipient_state(self, campaign_id: str) -> RecipientState:
+        accepted = BatchStatus.ACCEPTED.value
+        rows = self._campaign_members(campaign_id)
         with paused_gc():
-            for request_id, status, _, count, keys, hashes in self._campaign_members(campaign_id):
-                # The planner needs the request_id of unsent recipients only (to salt a new
-                # one); leaving it out of the sent ones spares half a million references.
-                salt = "" if status == BatchStatus.ACCEPTED.value else request_id
-                found.update(
-                    zip(
-                        _members(count, keys),
-                        zip(_members(count, hashes), repeat(salt), repeat(status), strict=False),
-                        strict=True,
-                    )
+            # Accepted batches come last in precedence order, and among them the later batch
+            # last: one dict built from all of them at once keeps each recipient's deciding one.
+            sent_rows = [row for row in rows if row[1] == accepted and row[3]]
+            sent = dict(
+                zip(
+                    SEPARATOR.join(row[4] for row in sent_rows).split(SEPARATOR),
+                    SEPARATOR.join(row[5] for row in sent_rows).split(SEPARATOR),
+                    strict=True,
                 )
-        return found
+                if sent_rows
+                else ()
+            )
+            others: dict[str, tuple[str, str, str]] = {}
+            for request_id, status, _, count, keys, hashes in rows:
+                if status != accepted:
+                    others.update(
+                        zip(
+                            _members(count, keys),
+                            zip(
+                                _members(count, hashes),
+                                repeat(request_id),
+                                repeat(status),
+                                strict=False,
+                            ),
+                            strict=True,
+                        )
+                    )
+            for key in sent.keys() & others.keys():  # accepted decides
+                del others[key]
+        return RecipientState(sent, others)
 
     def batches(
         self,

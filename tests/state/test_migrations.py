@@ -260,7 +260,11 @@ def _check_migrated(location: str, tmp_path: Path) -> None:
             "+33600000002": ("r1", "accepted", "h2"),
             "+33600000003": ("r0", "refused", "h3"),
         }
-        assert store.recipient_rows("autumn") == {"+33600000009": ("h9", "r2", "intent")}
+        assert store.recipient_state("autumn") == ({}, {"+33600000009": ("h9", "r2", "intent")})
+        assert store.recipient_state("spring") == (
+            {"+33600000001": "h1", "+33600000002": "h2"},
+            {"+33600000003": ("h3", "r0", "refused")},
+        )
         assert store.batch_recipients("r1") == [("+33600000001", "h1"), ("+33600000002", "h2")]
         assert store.batch("r1") is not None
         assert store.payload("r1") == '{"request_id":"r1"}'

@@ -297,6 +297,18 @@ def test_the_deciding_record_follows_status_precedence(
         "+33600000001": expected,
         "+33600000002": RecipientRecord("+33600000002", "old", "a", first),
     }
+    # The planner's view says the same, split into sent and the rest.
+    sent, others = store.recipient_state("spring")
+    everyone = {key: (h, "", BatchStatus.ACCEPTED.value) for key, h in sent.items()} | others
+    assert everyone == {
+        key: (
+            record.content_hash,
+            "" if record.status is BatchStatus.ACCEPTED else record.request_id,
+            record.status.value,
+        )
+        for key, record in store.recipients("spring").items()
+    }
+    assert all(status != BatchStatus.ACCEPTED.value for _, _, status in others.values())
 
 
 def test_recipients_are_per_campaign(store: StateStore) -> None:
