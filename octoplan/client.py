@@ -24,7 +24,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -318,17 +318,7 @@ class OctopushClient:
         result, attempts = self._call(
             "POST", endpoint, _parse_send, encoded=payload, request_id=request_id
         )
-        if attempts == 1:
-            return result
-        return SendResult(
-            ticket=result.ticket,
-            number_of_contacts=result.number_of_contacts,
-            total_cost=result.total_cost,
-            number_of_sms_needed=result.number_of_sms_needed,
-            residual_credit=result.residual_credit,
-            raw=result.raw,
-            attempts=attempts,
-        )
+        return result if attempts == 1 else replace(result, attempts=attempts)
 
     def voice_list_create(self, body: Mapping[str, Any]) -> str:
         """POST voice-campaign-on-list/create; returns the ticket number."""

@@ -424,17 +424,9 @@ def country_of_code(prefix: str) -> str | None:
 def country_of(e164: str) -> str | None:
     """ISO region of an E.164 number ('FR', 'RE'...), for pricing; None if unknown.
 
-    Runs once per message: a calling code of a single region answers without parsing.
+    A calling code of a single region answers without parsing.
     """
-    digits = e164[1:]
-    codes = _calling_codes()
-    for size in (1, 2, 3):
-        if digits[:size] in codes:
-            regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[int(digits[:size])]
-            if len(regions) == 1 and regions[0] != "001":
-                return str(regions[0])
-            break
-    return _country_by_parse(e164)
+    return country_of_code(e164[:4]) or _country_by_parse(e164)
 
 
 @lru_cache(maxsize=4096)
