@@ -75,8 +75,8 @@ def campaign_specs(project: Project, in_state: Collection[str] | None = None) ->
     """What each campaign wants sent (contacts read, texts rendered): no state involved.
     `in_state`: the campaigns state knows (their content hashes are computed up front, to
     compare with what was sent); None: all of them."""
-    # A million messages are a few million small objects, none in a cycle.
-    with paused_gc():
+    # A million messages are a few million small objects, none in a cycle, kept for the plan.
+    with paused_gc(keep=True):
         return [
             spec_of(
                 build_campaign(
@@ -97,9 +97,10 @@ def make_plan(
     selection: Selection,
     specs: list[CampaignSpec] | None = None,
 ) -> Plan:
-    if specs is None:
-        specs = campaign_specs(project, set(store.campaign_ids()))
-    with paused_gc():
+    # One pause from the first contact read to the finished plan, which the command keeps.
+    with paused_gc(keep=True):
+        if specs is None:
+            specs = campaign_specs(project, set(store.campaign_ids()))
         return build_plan(
             specs,
             store,

@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from operator import itemgetter
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
-
-import holidays
 
 from octoplan import rules
 from octoplan.errors import Diagnostic
@@ -26,6 +24,9 @@ from octoplan.phones import country_of, country_of_code
 from octoplan.sms import GSM7_REPLACEMENTS, SmsCount
 from octoplan.sms import count as count_sms
 from octoplan.words import plural
+
+if TYPE_CHECKING:
+    import holidays
 
 Where = tuple[str, int | None, int | None]
 Severity = Literal["error", "warning"]
@@ -316,6 +317,9 @@ class MessageChecks:
 
 @lru_cache(maxsize=16)
 def _holidays(year: int) -> holidays.HolidayBase:
+    # Imported when a send time is checked: most plans never need the calendars (~25 ms).
+    import holidays
+
     return holidays.country_holidays("FR", years=year)
 
 

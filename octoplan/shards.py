@@ -86,7 +86,7 @@ def split(source: ContactSource) -> tuple[CsvSource, CsvSource] | None:
             return None
         data = source.file.read_bytes()
         data.decode("utf-8")
-        if data.count(b"\r") != data.count(b"\r\n"):
+        if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
             return None  # lone CRs end lines for the CSV reader, not for the byte cut
     except (OSError, UnicodeDecodeError):
         return None
@@ -116,6 +116,8 @@ def _cut(data: bytes, around: int) -> int | None:
     """The start of the first line at or after `around` that is not inside a quoted value
     (an even number of quotes before it: CSV escapes a quote by doubling it)."""
     position = data.find(b"\n", around)
+    if position >= 0 and data.find(b'"', 0, position) < 0:
+        return position + 1  # no quote before it: the common case, without counting
     while position >= 0:
         if data.count(b'"', 0, position) % 2 == 0:
             return position + 1

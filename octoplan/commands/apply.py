@@ -16,7 +16,8 @@ from typing import NoReturn
 from octoplan import clock, planfile
 from octoplan.apply import ApplyReport, Progress, apply_plan
 from octoplan.commands.context import AppContext, seconds_since
-from octoplan.commands.session import ClientSender, connect, open_store, require_credentials
+from octoplan.commands.session import ClientSender, connect, require_credentials
+from octoplan.commands.store import open_store
 from octoplan.errors import Diagnostic, OctoplanError, UsageError
 from octoplan.pipeline import Selection, all_errors, campaign_specs, load, make_plan
 from octoplan.plan import Plan

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from octoplan import clock, planfile
 from octoplan.commands.context import AppContext, seconds_since
-from octoplan.commands.session import open_store
+from octoplan.commands.store import open_store
 from octoplan.pipeline import Selection, load, make_plan
 from octoplan.planview import plan_json, plan_text
 from octoplan.words import plural

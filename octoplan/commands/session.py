@@ -1,4 +1,5 @@
-"""What plan and apply share: opening the right state, and reaching the right API."""
+"""Reaching the right API: the real one with the credentials from the environment, or the
+embedded sandbox; and what apply sends through it."""
 
 from __future__ import annotations
 
@@ -15,31 +16,12 @@ from octoplan.client_errors import RefusedError, RequestIdAlreadyUsed, Transient
 from octoplan.errors import UsageError
 from octoplan.loader import Project
 from octoplan.payload import MULTI_SEND, SMS_SEND, VOICE_LIST_CREATE
-from octoplan.pipeline import SANDBOX_STATE
-from octoplan.state.base import StateStore
-from octoplan.state.open import open_state, resolve_location
 
 SANDBOX_DATA = ".octoplan/sandbox.db"
 VOICE_LIST_WAIT = 300.0  # seconds a list campaign may stay under_computation
 VOICE_LIST_POLL = 1.0
 SANDBOX_LOGIN = "sandbox@octoplan.local"
 SANDBOX_KEY = "sandbox"  # the embedded sandbox accepts any key; this one is no secret
-
-
-def state_location(root: Path, project: Project, sandbox: bool) -> str:
-    # Sandbox sends must never mark a real recipient as sent: they get their own state.
-    if sandbox:
-        return SANDBOX_STATE
-    return resolve_location(project.config.state, root)
-
-
-@contextmanager
-def open_store(root: Path, project: Project, *, sandbox: bool) -> Iterator[StateStore]:
-    store = open_state(state_location(root, project, sandbox), root)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 class ClientSender:
