@@ -41,7 +41,15 @@ from octoplan.errors import Diagnostic
 from octoplan.gcpause import paused_gc
 from octoplan.loader import Project
 from octoplan.merge import FieldUse, field_use, make_skeleton, skeleton_fields
-from octoplan.messages import FIELD, DesiredMessage, Messages, Packed, Recipient, gather
+from octoplan.messages import (
+    FIELD,
+    DesiredMessage,
+    Messages,
+    Packed,
+    Recipient,
+    gather,
+    sent_flags,
+)
 from octoplan.payload import options_of, shape
 from octoplan.placeholders import (
     MAX_VALUE_LENGTH,
@@ -250,12 +258,15 @@ class _Builder:
         optimize: bool,
         options: bytes,
         keep_texts: bool,
-        hashes: bool,
+        sent: Mapping[str, str] | None,
     ) -> None:
         self.render = render
         self.options = options
         self.keep_texts = keep_texts
-        self.hashes = hashes
+        # The recipients state has sent (key -> content hash): each message's standing is
+        # found here, a chunk at a time, on both cores (Messages.sent). None: the state is not
+        # known yet, and every text's content hash is kept for the planner to compare.
+        self.sent = sent
         self.use = use
         self.checks = checks
         self.personalizes = personalizes
@@ -277,8 +288,12 @@ class _Builder:
         )
 
     def _append(self, message: DesiredMessage, order: int) -> None:
-        content_hash = ids.content_hash(self.options, message.text) if self.hashes else None
-        self.messages.append(message, order, content_hash)
+        content_hash = ids.content_hash(self.options, message.text)
+        if self.sent is None:
+            self.messages.append(message, order, content_hash, None)
+        else:
+            flags = sent_flags([message.key], self.sent, lambda _: [content_hash])
+            self.messages.append(message, order, None, flags[0])
 
     def take(self) -> Packed:
         """The messages built so far, packed to go to another process (see octoplan/shards.py),
@@ -472,13 +487,19 @@ class _Builder:
                 encodings=encodings,
                 costs=costs,
                 order=orders,
-                hashes=ids.content_hashes(self.options, texts) if self.hashes else [],
+                hashes=ids.content_hashes(self.options, texts) if self.sent is None else [],
+                sent=bytearray()
+                if self.sent is None
+                else sent_flags(keys, self.sent, lambda known: self._hashes(texts, known)),
                 options=self.options,
                 keep_texts=self.keep_texts,
                 personalized=self.personalizes,
                 optimized=self.optimize,
             )
         )
+
+    def _hashes(self, texts: Sequence[str], indexes: list[int]) -> list[str]:
+        return ids.content_hashes(self.options, gather(indexes)(texts))
 
     def _compile(
         self, layout: _Layout, chunk: Chunk, row: int
@@ -586,10 +607,15 @@ def _format(literals: Sequence[str]) -> str:
 
 
 def build_campaign(
-    project: Project, source: CampaignSource, *, keep_texts: bool = True, hashes: bool = True
+    project: Project,
+    source: CampaignSource,
+    *,
+    keep_texts: bool = True,
+    sent: Mapping[str, str] | None = None,
 ) -> DesiredCampaign:
-    """The campaign's messages; a plan asks for no texts (see Messages.text), and for content
-    hashes only when state knows the campaign (see Messages.hash)."""
+    """The campaign's messages; a plan asks for no texts (see Messages.text) and gives the
+    recipients state has sent (key -> content hash), to be compared while building
+    (Messages.sent); without them, every text's content hash is kept (Messages.hashes)."""
     campaign = source.campaign
     config = project.config
     result = DesiredCampaign(source)
@@ -640,7 +666,7 @@ def build_campaign(
             optimize=campaign.channel == "sms" and campaign.auto_optimize_text is not False,
             options=ids.options_digest(options_of(request)),
             keep_texts=keep_texts,
-            hashes=hashes,
+            sent=sent,
         )
 
     use = field_use(env, template_text)

@@ -12,9 +12,11 @@ as one string.
 
 from __future__ import annotations
 
+import operator
 from array import array
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from operator import itemgetter
 from typing import NamedTuple, TypeVar
 
@@ -24,6 +26,9 @@ from octoplan.sms import auto_optimize
 
 FIELD, RECORD = "\x1f", "\x1e"  # ASCII unit and record separators
 T = TypeVar("T")
+
+# A recipient's standing in state (`sent_flags`).
+NOT_SENT, SENT, CHANGED = 0, 1, 2
 
 
 class Recipient(Mapping[str, str]):
@@ -63,6 +68,27 @@ def gather(indexes: Sequence[int]) -> Callable[[Sequence[T]], Sequence[T]]:
     return itemgetter(*indexes)
 
 
+def sent_flags(
+    keys: Sequence[str],
+    sent: Mapping[str, str],
+    hashes: Callable[[list[int]], Iterable[str]],
+) -> bytearray:
+    """Each recipient's standing in state: NOT_SENT, SENT (this very text) or CHANGED (sent
+    another text, which is never sent again). `sent`: recipient key -> the content hash state
+    holds for it; `hashes(indexes)`: the content hashes of those messages, asked only for the
+    recipients state has sent. Whole columns at once, at C speed but for the changed ones."""
+    if not sent:
+        return bytearray(len(keys))
+    stored = list(map(sent.get, keys))
+    flags = bytearray(map(bool, stored))
+    known = list(compress(range(len(keys)), stored))
+    if known:
+        differs = map(operator.ne, map(stored.__getitem__, known), hashes(known))
+        for index in compress(known, differs):
+            flags[index] = CHANGED
+    return flags
+
+
 def record_of(values: Sequence[str]) -> str:
     """The record of one recipient's values (ValueError if a value holds a separator)."""
     if any(FIELD in value or RECORD in value for value in values):
@@ -94,6 +120,7 @@ class Packed(NamedTuple):
     costs: array[float]
     order: array[int]
     hashes: str
+    sent: bytearray
     keep_texts: bool
 
 
@@ -126,9 +153,12 @@ class Messages:
     encodings: list[str] = field(default_factory=list)
     costs: list[float] = field(default_factory=list)
     order: list[int] = field(default_factory=list)  # each contact's place in the contact lists
-    # The content hash of each text (ids.py); empty when a plan did not need them (nothing of
-    # the campaign in state): `hash(i)` then computes one.
+    # The content hash of each text (ids.py) when the messages were built without knowing the
+    # state (apply builds them before it locks the state); else empty: `hash(i)` computes one.
     hashes: list[str] = field(default_factory=list)
+    # Each recipient's standing in state (`sent_flags`) when they were built against it (a
+    # plan); else empty.
+    sent: bytearray = field(default_factory=bytearray)
     options: bytes = b""  # the campaign's options digest, for `hash(i)`
     # A plan keeps no texts (a million of them): `text(i)` gives one back from its request
     # text and fields, as the API would deliver it (personalized? auto-optimized?).
@@ -139,7 +169,9 @@ class Messages:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def append(self, message: DesiredMessage, order: int, content_hash: str | None) -> None:
+    def append(
+        self, message: DesiredMessage, order: int, content_hash: str | None, sent: int | None
+    ) -> None:
         fields = message.fields
         self.keys.append(message.key)
         self.names.append(tuple(fields))
@@ -148,6 +180,8 @@ class Messages:
             self.texts.append(message.text)
         if content_hash is not None:
             self.hashes.append(content_hash)
+        if sent is not None:
+            self.sent.append(sent)
         self.request_texts.append(message.request_text)
         self.segments.append(message.segments)
         self.encodings.append(message.encoding)
@@ -165,6 +199,7 @@ class Messages:
         self.costs.extend(other.costs)
         self.order.extend(other.order)
         self.hashes.extend(other.hashes)
+        self.sent.extend(other.sent)
 
     def pack(self) -> Packed:
         texts: str | list[str] = RECORD.join(self.texts)
@@ -181,6 +216,7 @@ class Messages:
             costs=array("d", self.costs),
             order=array("q", self.order),
             hashes="\n".join(self.hashes),
+            sent=self.sent,
             keep_texts=self.keep_texts,
         )
 
@@ -202,6 +238,7 @@ class Messages:
             costs=packed.costs.tolist(),
             order=packed.order.tolist(),
             hashes=packed.hashes.split("\n") if packed.hashes else [],
+            sent=packed.sent,
         )
 
     def fields(self, index: int) -> Recipient:

@@ -6,7 +6,7 @@ drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +17,9 @@ from octoplan.gcpause import paused_gc
 from octoplan.loader import Project, load_project
 from octoplan.payload import shape
 from octoplan.plan import CampaignSpec, Plan, build_plan
-from octoplan.state.base import StateStore
+from octoplan.state.base import RecipientState, StateStore
+
+NOTHING_SENT = RecipientState({}, {})
 
 SANDBOX_STATE = ".octoplan/sandbox-state.db"
 
@@ -50,7 +52,7 @@ def load(root: Path, selection: Selection) -> Project:
     return project
 
 
-def spec_of(desired: DesiredCampaign) -> CampaignSpec:
+def spec_of(desired: DesiredCampaign, state: RecipientState | None = None) -> CampaignSpec:
     campaign = desired.source.campaign
     request = shape(campaign)
     return CampaignSpec(
@@ -68,26 +70,26 @@ def spec_of(desired: DesiredCampaign) -> CampaignSpec:
         excluded=desired.excluded,
         warnings=tuple(desired.warnings),
         errors=tuple(desired.errors),
+        state=state,
     )
 
 
-def campaign_specs(project: Project, in_state: Collection[str] | None = None) -> list[CampaignSpec]:
-    """What each campaign wants sent (contacts read, texts rendered): no state involved.
-    `in_state`: the campaigns state knows (their content hashes are computed up front, to
-    compare with what was sent); None: all of them."""
+def campaign_specs(
+    project: Project, states: Mapping[str, RecipientState] | None = None
+) -> list[CampaignSpec]:
+    """What each campaign wants sent (contacts read, texts rendered). `states`: what state holds
+    of the campaigns it knows (the others: nothing), each message compared with it while being
+    built; None: state unknown yet (the planner will compare)."""
+    specs = []
     # A million messages are a few million small objects, none in a cycle, kept for the plan.
     with paused_gc(keep=True):
-        return [
-            spec_of(
-                build_campaign(
-                    project,
-                    source,
-                    keep_texts=False,
-                    hashes=in_state is None or source.campaign.id in in_state,
-                )
+        for source in project.campaigns:
+            state = None if states is None else states.get(source.campaign.id, NOTHING_SENT)
+            desired = build_campaign(
+                project, source, keep_texts=False, sent=None if state is None else state.sent
             )
-            for source in project.campaigns
-        ]
+            specs.append(spec_of(desired, state))
+    return specs
 
 
 def make_plan(
@@ -99,12 +101,19 @@ def make_plan(
 ) -> Plan:
     # One pause from the first contact read to the finished plan, which the command keeps.
     with paused_gc(keep=True):
+        # Read first: a state changed while the plan is made shows as a newer serial at
+        # `apply FILE`, which then refuses the plan.
+        info = store.info()
         if specs is None:
-            specs = campaign_specs(project, set(store.campaign_ids()))
+            known = set(store.campaign_ids())
+            wanted = [source.campaign.id for source in project.campaigns]
+            states = {c: store.recipient_state(c) for c in wanted if c in known}
+            specs = campaign_specs(project, states)
         return build_plan(
             specs,
             store,
             now,
+            info=info,
             # A partial plan records its campaigns, so `apply FILE` rebuilds exactly those.
             scope=() if selection.whole_project else tuple(s.id for s in specs),
             whole_project=selection.whole_project,

@@ -29,8 +29,8 @@ from typing import Any
 from octoplan import ids
 from octoplan.encode import encode_body
 from octoplan.errors import Diagnostic
-from octoplan.messages import FIELD, Messages, gather
-from octoplan.state.base import BatchRecord, BatchStatus, StateInfo, StateStore
+from octoplan.messages import CHANGED, FIELD, Messages, gather, sent_flags
+from octoplan.state.base import BatchRecord, BatchStatus, RecipientState, StateInfo, StateStore
 
 FORMAT_VERSION = "1"
 
@@ -76,6 +76,10 @@ class CampaignSpec:
     excluded: int = 0
     warnings: Sequence[Diagnostic] = ()
     errors: Sequence[Diagnostic] = ()
+    # What state held of the campaign when its messages were built and compared with it
+    # (`messages.sent`); None: they were built before the state was read, and the planner
+    # reads and compares it.
+    state: RecipientState | None = None
 
 
 class BatchKind(StrEnum):
@@ -290,9 +294,13 @@ def _scheduled_and_cancellable(record: BatchRecord, now: datetime) -> bool | Non
 
 
 def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> CampaignPlan:
-    sent_hashes, others = store.recipient_state(spec.id)
     messages = spec.messages
     keys = messages.keys
+    if spec.state is not None:
+        (sent_hashes, others), flags = spec.state, messages.sent
+    else:
+        sent_hashes, others = store.recipient_state(spec.id)
+        flags = sent_flags(keys, sent_hashes, lambda known: map(messages.hash, known))
 
     # Journaled batches decide first: resumes, doubts and cancellations.
     batches: list[PlannedBatch] = []
@@ -342,11 +350,10 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
     if not sent_hashes and not others:
         to_send = list(everyone)
     else:
-        # Each message's recipient looked up for the whole column at once: the stored content
-        # hash if it was sent, None if not.
-        stored = list(map(sent_hashes.get, keys))
-        sent = list(compress(everyone, stored))
-        to_send = list(compress(everyone, map(operator.not_, stored)))
+        # Whole columns at once: who was sent (whatever the text), who was not.
+        sent = list(compress(everyone, flags))
+        to_send = list(compress(everyone, map(operator.not_, flags)))
+        changed = flags.count(CHANGED)
         later: list[int] = []
         if released:
             # Recipients of a scheduled request this plan cancels go out again.
@@ -356,7 +363,7 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
                 sent = [index for index in sent if index not in going]
                 earlier_by_key.update((keys[index], "") for index in back)
                 later.extend(back)
-        changed = sum(map(operator.ne, map(stored.__getitem__, sent), map(messages.hash, sent)))
+                changed -= sum(flags[index] == CHANGED for index in back)
         already_sent = len(sent)
         if others:
             new: list[int] = []
@@ -563,7 +570,9 @@ def build_plan(
     scope: Sequence[str] = (),
     whole_project: bool = True,
     currency: str = "EUR",
+    info: StateInfo | None = None,
 ) -> Plan:
+    """`info`: the state's serial as read before its contents (else read at the end)."""
     campaigns = [plan_campaign(spec, store, now) for spec in specs]
     if whole_project:
         # Only a plan over the whole project may conclude that a campaign was removed.
@@ -575,7 +584,7 @@ def build_plan(
                     campaigns.append(removed)
     return Plan(
         created_at=now,
-        state=store.info(),
+        state=info if info is not None else store.info(),
         campaigns=tuple(campaigns),
         currency=currency,
         scope=tuple(scope),
