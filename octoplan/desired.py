@@ -57,7 +57,7 @@ from octoplan.placeholders import (
     apply_placeholders,
     placeholders_in,
 )
-from octoplan.policies import MessageChecks, check_send_at
+from octoplan.policies import MessageChecks, check_send_at, empty_field_possible
 from octoplan.render import Origin, Renderer, RenderError, compile_template, make_environment
 from octoplan.rules import has_stop_mention
 from octoplan.sms import (
@@ -66,6 +66,7 @@ from octoplan.sms import (
     GSM7_PART,
     GSM7_SINGLE,
     auto_optimize,
+    auto_optimize_all,
     measure,
     optimize_piece,
 )
@@ -181,21 +182,6 @@ _environments: dict[Path, Any] = {}
 _ALL_PRESENT = ()
 
 
-def _optimized_column(values: Sequence[str], cache: dict[str, str]) -> Sequence[str]:
-    """`auto_optimize` of each value (a contact value is stripped, so it is the same inside
-    a text as alone: see _Group)."""
-    joined = "".join(values)
-    if joined.isascii() and "  " not in joined:
-        return values
-    out = []
-    for value in values:
-        optimized = cache.get(value)
-        if optimized is None:
-            optimized = cache[value] = auto_optimize(value)
-        out.append(optimized)
-    return out
-
-
 def _basic(text: str) -> bool:
     """Only one-septet GSM-7 characters (no escape, no UCS-2)?"""
     if text.isascii():
@@ -276,7 +262,6 @@ class _Builder:
         self.layouts: dict[int, _Layout] = {}
         self._keyed_on = sorted(use.valued) if use else []
         self._presence = sorted(use.printed | use.tested) if use else []
-        self._optimized: dict[str, str] = {}
         self._offset = 0  # order of the current chunk's first contact
 
     def _new_messages(self) -> Messages:
@@ -457,7 +442,7 @@ class _Builder:
                 else:
                     self._bucket(layout, chunk, group_key, [row])
             return
-        names, records, texts, request_texts, basic = composed
+        names, records, texts, request_texts, basic, printed = composed
         keys = list(gather(rows)(chunk.keys))
         orders = [self._offset + row for row in rows]
         if basic:  # one septet per character: parts from lengths alone
@@ -475,7 +460,14 @@ class _Builder:
             costs = self.checks.check_many(keys, texts, counts, orders)
         else:
             encodings = ["GSM-7"] * len(rows)
-            costs = self.checks.check_basic(keys, texts, segments, orders, stop_known=group.stop)
+            costs = self.checks.check_basic(
+                keys,
+                texts,
+                segments,
+                orders,
+                stop_known=group.stop,
+                empty_fields=lambda: empty_field_possible(group.text_format, printed),
+            )
         self.messages.extend(
             Messages(
                 keys=keys,
@@ -542,7 +534,7 @@ class _Builder:
         composed = self._compose(chunk, group, [row])
         if composed is None:
             return None, full
-        names, records, texts, request_texts, _ = composed
+        names, records, texts, request_texts, _, _ = composed
         delivered = apply_placeholders(request_texts[0], Recipient.of(names[0], records[0]))
         if self.optimize:
             delivered = auto_optimize(delivered)
@@ -551,28 +543,28 @@ class _Builder:
         return group, full
 
     def _compose(self, chunk: Chunk, group: _Group, rows: list[int]) -> _Composed | None:
-        """(recipient names, recipient records, texts, request texts, one-septet GSM-7 only?)
-        of `rows` by the group's skeleton, or None when a text holds a `{` (a placeholder-like
-        value or literal that the API would substitute)."""
+        """(recipient names, recipient records, texts, request texts, one-septet GSM-7 only?,
+        the values printed at each hole) of `rows` by the group's skeleton, or None when a text
+        holds a `{` (a placeholder-like value or literal that the API would substitute)."""
         take = gather(rows)
         columns = chunk.columns
         keys = take(chunk.keys)
         holes = {c: take(columns[c]) for c in dict.fromkeys(group.holes)}
-        if self.optimize:
-            shown = {c: _optimized_column(v, self._optimized) for c, v in holes.items()}
-        else:
-            shown = holes
+        # A contact value is stripped, so it is the same inside a text as alone: see _Group.
+        shown = {c: auto_optimize_all(v) for c, v in holes.items()} if self.optimize else holes
+        # A text holds what its literals and values hold: asked of those, not of the texts.
+        joined = {c: " ".join(v) for c, v in shown.items()}
+        if "{" in group.text_format or any("{" in v for v in joined.values()):
+            return None
+        printed = [shown[c] for c in group.holes]
         if group.holes:
-            printed = zip(*[shown[c] for c in group.holes], strict=True)
-            texts = list(map(group.text_format.__mod__, printed))
+            texts = list(map(group.text_format.__mod__, zip(*printed, strict=True)))
         else:
             texts = [group.text_format % ()] * len(rows)
-        if "{" in "".join(texts):
-            return None
-        basic = group.basic and all(_basic("".join(v)) for v in shown.values())
+        basic = group.basic and all(map(_basic, joined.values()))  # a space is one septet
         identity = group.names[:1]
         if not self.personalizes:
-            return [identity] * len(rows), list(keys), texts, texts, basic
+            return [identity] * len(rows), list(keys), texts, texts, basic, printed
         slots = [holes[c] for c in group.slotted]
         records = list(map(FIELD.join, zip(keys, *slots, strict=True)))
         names = [group.names] * len(rows)
@@ -588,10 +580,10 @@ class _Builder:
                 if any(len(column[i]) > MAX_VALUE_LENGTH for column in slots):
                     names[i], records[i] = identity, keys[i]
                     request_texts[i] = group.raw_format % tuple(column[i] for column in raw)
-        return names, records, texts, request_texts, basic
+        return names, records, texts, request_texts, basic, printed
 
 
-_Composed = tuple[list[tuple[str, ...]], list[str], list[str], list[str], bool]
+_Composed = tuple[list[tuple[str, ...]], list[str], list[str], list[str], bool, list[Sequence[str]]]
 
 
 def _by_first_row(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -43,6 +43,35 @@ def _any_empty_field(texts: Sequence[str]) -> bool:
     return any(
         pattern in joined for pattern in (" ,", " .", "  ", "( )", "\x00 ", "\x00,")
     ) or joined.startswith((" ", ","))
+
+
+# A value that could take part in an _EMPTY_FIELD match with what is around it: one starting
+# with ',', '.', ')' or a space, or ending with '(' or a space (joined by NUL: see below).
+_VALUE_EDGES = ("\x00,", "\x00.", "\x00)", "\x00 ", " \x00", "(\x00")
+
+
+def empty_field_possible(text_format: str, holes: Sequence[Sequence[str]]) -> bool:
+    """Could any text `text_format % row` match _EMPTY_FIELD, `holes` being the values printed
+    at each hole, a column each? False only when none can, found from the literals and the
+    values alone (a few short strings instead of a million texts): a match (three characters
+    at most) lies within the literals as they meet around empty values, within a value, or
+    across a value's edge, which takes a value with one of the _VALUE_EDGES. Any other case
+    (a column with both empty and other values) is answered True: search the texts."""
+    probe: list[str] = []
+    for column in holes:
+        if not any(column):
+            probe.append("")
+            continue
+        joined = "\x00" + "\x00".join(column) + "\x00"
+        if joined.count("\x00") != len(column) + 1 or "\x00\x00" in joined:
+            return True  # an empty value among others, or a NUL in one
+        # Most columns hold none of the characters a match takes: one memchr each says so.
+        if (" " in joined or any(char in joined for char in ",.()")) and any(
+            pattern in joined for pattern in (" ,", " .", "  ", "( )", *_VALUE_EDGES)
+        ):
+            return True
+        probe.append("\x01")  # matches nothing and parts the literals around it
+    return _EMPTY_FIELD.search(text_format % tuple(probe)) is not None
 
 
 _CODE = itemgetter(slice(0, 4))  # "+33" and the next digit: enough for any calling code
@@ -121,11 +150,14 @@ class MessageChecks:
         orders: Sequence[int],
         *,
         stop_known: bool = False,
+        empty_fields: Callable[[], bool] | None = None,
     ) -> list[float]:
         """`check` of messages of one-septet GSM-7 characters only (`segments` parts each),
         column by column: each check asks the whole column first (one `all`, `max` or regex
         over the joined texts, at C speed) and looks at single messages only when something is
-        found. `stop_known`: every text is known to hold the opt-out mention."""
+        found. `stop_known`: every text is known to hold the opt-out mention; `empty_fields`:
+        whether a text may look like a field printed empty, told from what the texts are
+        made of (`empty_field_possible`; None: the texts are searched)."""
         if not texts:
             return []
         unusual = not all(map(str.strip, texts))
@@ -136,7 +168,7 @@ class MessageChecks:
                 if self.marketing and not stop_known:
                     unusual = unusual or not all(map(rules.has_stop_mention, texts))
         if not unusual and not self._empty_field_written:
-            unusual = _any_empty_field(texts)
+            unusual = (empty_fields is None or empty_fields()) and _any_empty_field(texts)
         if unusual:
             counts = [
                 SmsCount("GSM-7", len(t), n, len(t)) for t, n in zip(texts, segments, strict=True)

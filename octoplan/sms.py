@@ -20,6 +20,7 @@ can straddle a part boundary; `count` is the same, cached by text.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
@@ -205,3 +206,31 @@ def auto_optimize(text: str) -> str:
     if text.isascii() and "  " not in text and text == text.strip(" "):
         return text
     return _RUNS_OF_SPACES.sub(" ", text.translate(_AUTO_OPTIMIZE)).strip(" ")
+
+
+_JOIN = "\x1f"  # no contact value holds it, and the transliteration leaves it alone
+
+
+def auto_optimize_all(values: Sequence[str]) -> Sequence[str]:
+    """`auto_optimize` of each value of a column, at C speed: the values as they are when
+    nothing would change them; one call per distinct value when they are few (first names,
+    cities); else one pass over all of them joined (the transliteration works character by
+    character, a run of spaces never crosses the separator, and values that end up with a
+    space at an end are trimmed one by one)."""
+    joined = _JOIN.join(values)
+    if joined.isascii() and "  " not in joined and not _spaced_ends(joined):
+        return values
+    if joined.count(_JOIN) != len(values) - 1:
+        return [auto_optimize(value) for value in values]  # a value holds the separator
+    distinct = set(values)
+    if len(distinct) * 8 <= len(values):
+        optimized = {value: auto_optimize(value) for value in distinct}
+        return list(map(optimized.__getitem__, values))
+    done = _RUNS_OF_SPACES.sub(" ", joined.translate(_AUTO_OPTIMIZE))
+    pieces = done.split(_JOIN) if values else []
+    return [piece.strip(" ") for piece in pieces] if _spaced_ends(done) else pieces
+
+
+def _spaced_ends(joined: str) -> bool:
+    """Does a value of `joined` start or end with a space?"""
+    return " " + _JOIN in joined or _JOIN + " " in joined or joined != joined.strip(" ")

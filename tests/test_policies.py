@@ -4,9 +4,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from octoplan.model import MarketingHours, Pricing
-from octoplan.policies import MessageChecks, check_send_at
+from octoplan.policies import _EMPTY_FIELD, MessageChecks, check_send_at, empty_field_possible
 from octoplan.sms import count
 
 WHERE = ("campaigns/promo.yaml", 4, 7)
@@ -102,3 +104,47 @@ def test_marketing_hours(when: str, problem: str | None) -> None:
             f"{local:%a %d %b %Y %H:%M} Europe/Paris is outside marketing hours: {problem}\n"
             "  hint: move send_at, or change policies.marketing_hours in octoplan.yaml"
         )
+
+
+# What _EMPTY_FIELD is made of, and characters that are not.
+PIECES = st.lists(st.sampled_from([" ", ",", ".", "(", ")", "a", "é", "%"]), max_size=5).map(
+    "".join
+)
+
+
+@st.composite
+def skeletons(draw: st.DrawFn) -> tuple[str, list[list[str]]]:
+    """A text format (literals around holes) and, per hole, a column of values."""
+    holes = draw(st.integers(0, 4))
+    literals = [draw(PIECES) for _ in range(holes + 1)]
+    rows = draw(st.integers(1, 4))
+    columns = []
+    for _ in range(holes):
+        kind = draw(st.sampled_from(["empty", "values", "mixed"]))
+        if kind == "empty":
+            columns.append([""] * rows)
+        else:
+            values = st.text(st.sampled_from(" ,.()aé"), min_size=kind == "values", max_size=4)
+            columns.append([draw(values) for _ in range(rows)])
+    text_format = "%s".join(literal.replace("%", "%%") for literal in literals)
+    return text_format, columns
+
+
+@settings(max_examples=1000, deadline=None)
+@given(skeletons())
+def test_empty_field_possible_never_misses_a_text_that_looks_like_it(
+    skeleton: tuple[str, list[list[str]]],
+) -> None:
+    text_format, columns = skeleton
+    rows = len(columns[0]) if columns else 1
+    texts = [text_format % tuple(column[i] for column in columns) for i in range(rows)]
+    if any(_EMPTY_FIELD.search(text) for text in texts):
+        assert empty_field_possible(text_format, columns)
+
+
+def test_empty_field_possible_rules_out_the_common_case_from_the_values_alone() -> None:
+    columns = [["Zoé", "Hugo"], ["", ""], ["C1", "C2"]]
+    assert not empty_field_possible("Bonjour %s,%s code %s. STOP", columns)
+    # An empty value between a space and a comma; a value that starts with a comma.
+    assert empty_field_possible("Bonjour %s %s, code %s.", columns)
+    assert empty_field_possible("Bonjour %s, code %s.", [["Zoé", ",Hugo"], ["C1", "C2"]])

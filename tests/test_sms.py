@@ -4,7 +4,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from octoplan.sms import GSM7_ALL, GSM7_BASIC, GSM7_EXTENDED, SmsCount, count, is_gsm7
+from octoplan.sms import (
+    GSM7_ALL,
+    GSM7_BASIC,
+    GSM7_EXTENDED,
+    SmsCount,
+    auto_optimize,
+    auto_optimize_all,
+    count,
+    is_gsm7,
+)
 
 A = "a"
 EURO = "€"
@@ -180,3 +189,28 @@ def test_wide_characters_around_boundaries_match_the_reference(
     text = A * before + wide + A * after
     result = count(text)
     assert (result.encoding, result.units, result.segments) == _reference(text)
+
+
+# Characters auto_optimize changes or trims, and some it leaves alone.
+OPTIMIZED = st.sampled_from([*"aé ç’«»\u00a0\u202f…–—œ😀", "\u2019", "  ", "x"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.lists(OPTIMIZED, max_size=8).map("".join), max_size=12))
+def test_auto_optimize_all_is_auto_optimize_of_each_value(values: list[str]) -> None:
+    assert list(auto_optimize_all(values)) == [auto_optimize(value) for value in values]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(OPTIMIZED, max_size=8).map("".join), min_size=1, max_size=4),
+    st.lists(st.integers(0, 3), min_size=8, max_size=64),
+)
+def test_auto_optimize_all_of_few_distinct_values(pool: list[str], picks: list[int]) -> None:
+    values = [pool[i % len(pool)] for i in picks]  # a column of first names, say
+    assert list(auto_optimize_all(values)) == [auto_optimize(value) for value in values]
+
+
+def test_auto_optimize_all_of_values_with_spaces_at_their_ends() -> None:
+    values = ["Chloé ", "\u00a0François", "a  b", "", "x\u202f"]
+    assert auto_optimize_all(values) == ["Chloé", "Francois", "a b", "", "x"]
