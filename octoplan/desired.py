@@ -487,7 +487,7 @@ class _Builder:
                 keep_texts=self.keep_texts,
                 personalized=self.personalizes,
                 optimized=self.optimize,
-            )
+            ).in_key_order()
         )
 
     def _hashes(self, texts: Sequence[str], indexes: list[int]) -> list[str]:

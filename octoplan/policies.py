@@ -201,7 +201,12 @@ class MessageChecks:
         if len(distinct) == 1 and prices[regions[0]] is not None:
             price = prices[regions[0]]
             assert price is not None
-            costs = list(map(price.__mul__, segments)) if segments else [price] * len(regions)
+            if segments:
+                # One float per number of parts, shared (a million floats would take 24 MB).
+                by_parts = {n: price * n for n in set(segments)}
+                costs = list(map(by_parts.__getitem__, segments))
+            else:
+                costs = [price] * len(regions)
         else:
             costs = []
             for index, region in enumerate(regions):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import csv
 import io
+import operator
+import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,3 +154,40 @@ def test_compared_while_built_or_by_the_planner_the_plan_is_the_same(
     sent_again = {k for b in campaign.batches if b.kind is BatchKind.NEW for k in b.recipients}
     assert refused and refused <= sent_again
     assert campaign.duplicates > 10
+
+
+def test_a_big_list_in_random_order_gives_the_plan_of_the_list_sorted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = contacts(range(20_000)).splitlines(keepends=True)
+    header = rows[0]
+    body = [row for i, row in enumerate(rows[1:]) if i % 89 or not i]  # no duplicates
+    random.Random(7).shuffle(body)
+    roots = {
+        name: write_files(
+            tmp_path / name,
+            {
+                "octoplan.yaml": "region: FR\n",
+                "templates/t.sms.j2": TEMPLATE,
+                "contacts/big.csv": header + "".join(lines),
+                "campaigns/c.yaml": CAMPAIGN.replace("batch_size: 100", "batch_size: 500"),
+            },
+        )
+        for name, lines in (("sorted", sorted(body)), ("shuffled", body))
+    }
+    batches = {}
+    for name, root in roots.items():
+        store = open_state(str(root / "state.db"), root)
+        try:
+            batches[name] = everything(make_plan(load(root, Selection()), store, NOW, Selection()))[
+                "batches"
+            ]
+        finally:
+            store.close()
+
+    assert batches["shuffled"] == batches["sorted"] and len(batches["sorted"]) > 30
+    # The messages were built into a few runs sorted by key, not in the list's random order.
+    (spec,) = campaign_specs(load(roots["shuffled"], Selection()), {})
+    keys = spec.messages.keys
+    assert sum(map(operator.gt, keys, keys[1:])) < 10
+    assert sum(map(operator.gt, body, body[1:])) > 5000

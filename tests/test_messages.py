@@ -1,0 +1,60 @@
+"""Messages as columns: reordering keeps each message's values together."""
+
+from __future__ import annotations
+
+import random
+
+from octoplan.messages import CHANGED, NOT_SENT, SENT, Messages, sent_flags
+
+
+def _messages(keys: list[str]) -> Messages:
+    return Messages(
+        keys=keys,
+        names=[("phone_number", "first_name")] * len(keys),
+        records=[f"{k}\x1fname of {k}" for k in keys],
+        texts=[f"text for {k}" for k in keys],
+        request_texts=[f"request for {k}" for k in keys],
+        segments=[int(k[-1]) for k in keys],
+        encodings=["GSM-7" if int(k[-1]) % 2 else "UCS-2" for k in keys],
+        costs=[int(k[-2:]) / 100 for k in keys],
+        order=[int(k[1:]) for k in keys],
+        hashes=[f"h{k}" for k in keys],
+        sent=bytearray(int(k[-1]) % 3 for k in keys),
+    )
+
+
+def test_a_big_column_in_random_order_is_sorted_by_key_with_every_value_kept_aligned() -> None:
+    keys = [f"+3361{i:07d}" for i in range(6000)]
+    random.Random(3).shuffle(keys)
+
+    done = _messages(keys).in_key_order()
+
+    assert done.keys == sorted(keys)
+    expected = _messages(sorted(keys))
+    for name in ("names", "records", "texts", "request_texts", "segments", "encodings"):
+        assert getattr(done, name) == getattr(expected, name), name
+    for name in ("costs", "order", "hashes", "sent"):
+        assert getattr(done, name) == getattr(expected, name), name
+    assert isinstance(done.sent, bytearray)
+
+
+def test_small_or_nearly_sorted_columns_are_left_as_they_are() -> None:
+    small = [f"+3361{i:07d}" for i in range(100)][::-1]
+    assert _messages(small).in_key_order().keys == small
+    nearly = [f"+3361{i:07d}" for i in range(6000)]
+    nearly[10], nearly[20] = nearly[20], nearly[10]
+    assert _messages(nearly).in_key_order().keys == nearly
+
+
+def test_sent_flags_tell_not_sent_sent_and_changed_asking_hashes_of_the_sent_only() -> None:
+    asked: list[list[int]] = []
+
+    def hashes(indexes: list[int]) -> list[str]:
+        asked.append(indexes)
+        return [f"h{i}" for i in indexes]
+
+    flags = sent_flags(["a", "b", "c", "d"], {"b": "h1", "d": "old"}, hashes)
+
+    assert list(flags) == [NOT_SENT, SENT, NOT_SENT, CHANGED]
+    assert asked == [[1, 3]]
+    assert sent_flags(["a", "b"], {}, hashes) == bytearray(2) and asked == [[1, 3]]
