@@ -62,9 +62,11 @@ def main() -> None:
         f"{groups[1]:,} without)"
     )
     if sent:
+        requests = int(sent.group(2).replace(",", ""))
         print(
             f"sent: {sent.group(1)} messages in {sent.group(2)} requests "
-            f"(bound: ceil(n/500) per skeleton = {bound:,})"
+            f"(bound: ceil(n/500) per skeleton = {bound:,}; the hand-written baseline: "
+            f"{args.contacts:,}, one per contact, {args.contacts / requests:,.0f}x as many)"
         )
     print(
         f"delivered: {len(per_recipient):,} recipients, "

@@ -55,21 +55,27 @@ def make_project(root: Path, contacts: int, csv_cache: dict[int, Path]) -> Path:
     return root
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident memory of `pid` and its descendants, in bytes (Linux /proc)."""
-    total, stack = 0, [pid]
+def _tree_memory(pid: int) -> tuple[int, int]:
+    """Resident memory of `pid` and its descendants, in bytes (Linux /proc): the sum of their
+    RSS, which counts twice the pages a forked child still shares with its parent, and the
+    sum of their PSS, which shares those pages out (what the tree really holds)."""
+    rss = pss = 0
+    stack = [pid]
     while stack:
         current = stack.pop()
         try:
-            status = Path(f"/proc/{current}/status").read_text()
-            match = re.search(r"VmRSS:\s+(\d+) kB", status)
-            total += int(match.group(1)) * 1024 if match else 0
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
+            for name, value in re.findall(r"^(Rss|Pss):\s+(\d+) kB", rollup, re.M):
+                if name == "Rss":
+                    rss += int(value) * 1024
+                else:
+                    pss += int(value) * 1024
             for task in Path(f"/proc/{current}/task").iterdir():
                 children = (task / "children").read_text().split()
                 stack.extend(int(child) for child in children)
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-    return total
+    return rss, pss
 
 
 @dataclass
@@ -77,6 +83,7 @@ class Run:
     seconds: float
     peak_rss: int  # the largest single process (kernel's figure)
     peak_tree_rss: int  # all the processes together (sampled every 20 ms)
+    peak_tree_pss: int  # the same, shared pages shared out (see _tree_memory)
     stdout: str
     stderr: str
     returncode: int
@@ -93,12 +100,13 @@ def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run
         stderr=subprocess.PIPE,
         text=True,
     )
-    peak = [0]
+    peak = [0, 0]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss(process.pid))
+            rss, pss = _tree_memory(process.pid)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -114,7 +122,15 @@ def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run
     sampler.join()
     returncode = os.waitstatus_to_exitcode(status)
     process.returncode = returncode
-    return Run(seconds, usage.ru_maxrss * 1024, peak[0], "".join(stdout_lines), stderr, returncode)
+    return Run(
+        seconds,
+        usage.ru_maxrss * 1024,
+        peak[0],
+        peak[1],
+        "".join(stdout_lines),
+        stderr,
+        returncode,
+    )
 
 
 def free_port() -> int:
