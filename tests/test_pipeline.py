@@ -23,10 +23,11 @@ from typing import Any
 
 import pytest
 
+from octoplan.apply import _intent
 from octoplan.pipeline import Selection, campaign_specs, load, make_plan
 from octoplan.plan import BatchKind, Plan
 from octoplan.planview import plan_json
-from octoplan.state.base import BatchIntent, BatchStatus, StateStore
+from octoplan.state.base import BatchStatus, StateStore
 from octoplan.state.open import open_state
 from tests.fixtures.project import write_files
 
@@ -80,21 +81,11 @@ def store(root: Path) -> Iterator[StateStore]:
 
 def journal(store: StateStore, plan: Plan, outcomes: list[BatchStatus | None]) -> None:
     """Record the plan's requests as apply does: the intent, then the outcome (None: none)."""
-    batches = [b for c in plan.campaigns for b in c.batches if b.kind is BatchKind.NEW]
+    (campaign,) = plan.campaigns
+    batches = [b for b in campaign.batches if b.kind is BatchKind.NEW]
     assert len(batches) >= len(outcomes)
     for batch, outcome in zip(batches, outcomes, strict=False):
-        intent = BatchIntent(
-            request_id=batch.request_id,
-            campaign_id="promo",
-            channel="sms",
-            endpoint=batch.endpoint,
-            payload=batch.payload,
-            recipients=batch.recipients,
-            content_hashes=batch.content_hashes,
-            send_at=batch.send_at,
-            estimated_cost=batch.estimated_cost,
-        )
-        store.record_intent(intent, NOW, attempt=True)
+        store.record_intent(_intent(campaign, batch), NOW, attempt=True)
         if outcome is not None:
             store.record_outcome(batch.request_id, outcome, NOW, ticket="t-" + batch.request_id)
 
