@@ -273,12 +273,15 @@ class _Builder:
         )
 
     def _append(self, message: DesiredMessage, order: int) -> None:
-        content_hash = ids.content_hash(self.options, message.text)
         if self.sent is None:
+            content_hash = ids.content_hash(self.options, message.text)
             self.messages.append(message, order, content_hash, None)
-        else:
-            flags = sent_flags([message.key], self.sent, lambda _: [content_hash])
-            self.messages.append(message, order, None, flags[0])
+            return
+        # Hashed only if state has sent this recipient (sent_flags asks only then).
+        flags = sent_flags(
+            [message.key], self.sent, lambda _: [ids.content_hash(self.options, message.text)]
+        )
+        self.messages.append(message, order, None, flags[0])
 
     def take(self) -> Packed:
         """The messages built so far, packed to go to another process (see octoplan/shards.py),

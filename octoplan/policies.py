@@ -32,6 +32,8 @@ Where = tuple[str, int | None, int | None]
 Severity = Literal["error", "warning"]
 
 _EMPTY_FIELD = re.compile(r" [,.]| {2}|^[ ,]|\( \)")
+# What _EMPTY_FIELD matches anywhere in a text, as plain substrings (its `^[ ,]` aside).
+_EMPTY_FIELD_PIECES = (" ,", " .", "  ", "( )")
 
 
 def _any_empty_field(texts: Sequence[str]) -> bool:
@@ -41,7 +43,7 @@ def _any_empty_field(texts: Sequence[str]) -> bool:
     if joined.count("\x00") != len(texts) - 1:
         return True  # a NUL in a text: look at each one
     return any(
-        pattern in joined for pattern in (" ,", " .", "  ", "( )", "\x00 ", "\x00,")
+        pattern in joined for pattern in (*_EMPTY_FIELD_PIECES, "\x00 ", "\x00,")
     ) or joined.startswith((" ", ","))
 
 
@@ -67,7 +69,7 @@ def empty_field_possible(text_format: str, holes: Sequence[Sequence[str]]) -> bo
             return True  # an empty value among others, or a NUL in one
         # Most columns hold none of the characters a match takes: one memchr each says so.
         if (" " in joined or any(char in joined for char in ",.()")) and any(
-            pattern in joined for pattern in (" ,", " .", "  ", "( )", *_VALUE_EDGES)
+            pattern in joined for pattern in (*_EMPTY_FIELD_PIECES, *_VALUE_EDGES)
         ):
             return True
         probe.append("\x01")  # matches nothing and parts the literals around it
