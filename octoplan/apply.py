@@ -74,6 +74,8 @@ class ApplyReport:
     marked_in_doubt: int = 0
     refusals: list[Refusal] = field(default_factory=list)
     unconfirmed: list[str] = field(default_factory=list)  # request_ids left as intent
+    # request_id -> the cost the API answered (0.0 when confirmed as already received)
+    accepted: dict[str, float] = field(default_factory=dict)
     skipped: int = 0  # batches not started (interrupted, or after a fatal refusal)
     cost: float = 0.0
     residual_credit: float | None = None
@@ -179,6 +181,7 @@ def apply_plan(
             report.requests_accepted += 1
             report.confirmed_by_request_id += 1
             report.messages_sent += len(batch.recipients)
+            report.accepted[batch.request_id] = 0.0
             return False
         except (AuthenticationError, RefusedError) as exc:
             # A 4xx: the API did not take the request, so nothing was sent.
@@ -208,6 +211,7 @@ def apply_plan(
         report.requests_accepted += 1
         report.messages_sent += len(batch.recipients)
         report.cost += result.total_cost or 0.0
+        report.accepted[batch.request_id] = result.total_cost or 0.0
         if result.residual_credit is not None:
             # Answers to parallel requests settle in any order; each send only lowers the
             # credit, so the lowest figure is the one after the last of them.

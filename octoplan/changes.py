@@ -3,7 +3,9 @@
 A campaign is selected when its own file, a contact or exclude file it reads, a template it
 uses (directly, or through `{% include %}`, `{% import %}`, `{% extends %}` at any depth) or the
 project's octoplan.yaml changed; uncommitted and untracked files count as changed, so a
-pull-request job and a developer's working tree get the same answer.
+pull-request job and a developer's working tree get the same answer. A template that picks what
+it includes at render time (`{% include "x." ~ contact.lang %}`) may use any template, so every
+file under templates/ is one of its inputs.
 """
 
 from __future__ import annotations
@@ -62,19 +64,32 @@ def changed_files(root: Path, ref: str) -> set[str]:
     return result
 
 
-def _template_refs(source: str, env: Environment) -> set[str]:
+def _template_refs(source: str, env: Environment) -> set[str | None]:
+    """Names of the templates source includes, imports or extends; None: a name computed at
+    render time, which may be any template."""
     try:
-        return {name for name in meta.find_referenced_templates(env.parse(source)) if name}
+        return {name for name in meta.find_referenced_templates(env.parse(source)) if name != ""}
     except (TemplateSyntaxError, RecursionError):
         return set()  # validate reports it; here it only means no known dependencies
 
 
-def template_closure(root: Path, names: Iterable[str], env: Environment) -> set[str]:
+def _every_template(root: Path) -> list[str]:
+    folder = root / TEMPLATES_DIR
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def template_closure(root: Path, names: Iterable[str | None], env: Environment) -> set[str]:
     """Template names reachable from names through include/import/extends."""
     seen: set[str] = set()
     todo = list(names)
+    everything = False
     while todo:
         name = todo.pop()
+        if name is None:
+            if not everything:
+                everything = True
+                todo.extend(_every_template(root))
+            continue
         if name in seen:
             continue
         seen.add(name)
@@ -90,7 +105,7 @@ def campaign_inputs(project: Project) -> dict[str, set[str]]:
     inputs: dict[str, set[str]] = {}
     for source in project.campaigns:
         c = source.campaign
-        roots = set()
+        roots: set[str | None] = set()
         if c.template:
             roots.add(c.template)
         if c.text:

@@ -170,6 +170,14 @@ def plan(
     show_default=True,
     help="Requests in flight at once.",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=FORMATS,
+    default="text",
+    show_default=True,
+    help="Output format (json: one report on stdout, errors included, for scripts).",
+)
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -179,6 +187,7 @@ def apply(
     campaigns: tuple[str, ...],
     lock_timeout: float,
     concurrency: int,
+    fmt: str,
 ) -> int:
     """Send what the plan says, exactly once."""
     from octoplan.commands import apply as cmd
@@ -191,6 +200,7 @@ def apply(
         campaigns=list(campaigns),
         lock_timeout=lock_timeout,
         concurrency=concurrency,
+        fmt=fmt,
     )
 
 

@@ -1,8 +1,10 @@
 """Saved plans (`plan -o FILE`, `apply FILE`).
 
-A plan file is the plan's masked JSON view. It holds no request bodies: `apply FILE` rebuilds
-the plan from the inputs and the state, and refuses unless the rebuilt plan is the one saved
-(same state lineage and serial, same digest, i.e. the same request_ids).
+A plan file is the plan's masked JSON view, with the SHA-256 of every file the plan read. It
+holds no request bodies: `apply FILE` rebuilds the plan from the inputs and the state, and
+refuses unless the rebuilt plan is the one saved: same octoplan version, same input files, same
+state lineage and serial, same digest (i.e. the same request_ids). Each refusal says what
+differs: the files, the serial, or the campaigns that would now send something else.
 """
 
 from __future__ import annotations
@@ -10,14 +12,28 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from octoplan import __version__
 from octoplan.errors import OctoplanError
-from octoplan.plan import FORMAT_VERSION, Plan
+from octoplan.inputs import changed_inputs, describe, read_inputs
+from octoplan.loader import Project
+from octoplan.plan import FORMAT_VERSION, Action, BatchKind, CampaignPlan, Plan
 from octoplan.planview import plan_json
+from octoplan.words import plural
 
 
 class StalePlan(OctoplanError):
     """The saved plan no longer matches the inputs or the state."""
+
+
+@dataclass(frozen=True)
+class SavedCampaign:
+    """What a reviewed plan said one campaign would do."""
+
+    action: str
+    messages: int
+    batches: frozenset[tuple[str, str]]  # (kind, request_id)
 
 
 @dataclass(frozen=True)
@@ -27,12 +43,16 @@ class SavedPlan:
     serial: int
     digest: str
     scope: tuple[str, ...]
+    octoplan_version: str | None = None  # None: a file from before versions were recorded
+    inputs: dict[str, str] | None = None  # file -> SHA-256 (inputs.read_inputs)
+    campaigns: dict[str, SavedCampaign] | None = None
 
 
-def save(plan: Plan, path: Path) -> None:
+def save(plan: Plan, path: Path, inputs: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(plan_json(plan), indent=2, ensure_ascii=False) + "\n", "utf-8")
+    text = json.dumps(plan_json(plan, inputs), indent=2, ensure_ascii=False) + "\n"
+    tmp.write_text(text, "utf-8")
     tmp.replace(path)
 
 
@@ -46,12 +66,17 @@ def load(path: Path) -> SavedPlan:
                 f"(this octoplan reads {FORMAT_VERSION!r}); run `octoplan plan -o {path}` again"
             )
         state = data["state"]
+        lineage, serial, digest = str(state["lineage"]), int(state["serial"]), str(data["digest"])
+        version, inputs = data.get("octoplan_version"), data.get("inputs")
         return SavedPlan(
             path=path,
-            lineage=str(state["lineage"]),
-            serial=int(state["serial"]),
-            digest=str(data["digest"]),
+            lineage=lineage,
+            serial=serial,
+            digest=digest,
             scope=tuple(str(s) for s in data.get("scope", [])),
+            octoplan_version=None if version is None else str(version),
+            inputs=None if inputs is None else {str(k): str(v) for k, v in inputs["files"].items()},
+            campaigns=_campaigns(data["campaigns"]) if "campaigns" in data else None,
         )
     except FileNotFoundError:
         raise OctoplanError(f"{path}: no such plan file") from None
@@ -71,9 +96,80 @@ def load(path: Path) -> SavedPlan:
         ) from None
 
 
+def _campaigns(items: list[dict[str, Any]]) -> dict[str, SavedCampaign]:
+    return {
+        str(c["id"]): SavedCampaign(
+            action=str(c["action"]),
+            messages=int(c["messages_to_send"]),
+            batches=frozenset((str(b["kind"]), str(b["request_id"])) for b in c["batches"]),
+        )
+        for c in items
+    }
+
+
+def _again(saved: SavedPlan) -> str:
+    return f"run `octoplan plan -o {saved.path}` again and review it"
+
+
+def check_inputs(saved: SavedPlan, project: Project) -> None:
+    """Before a contact is read or the state locked: refuse a plan made by another octoplan
+    version or from other files, naming them."""
+    if saved.octoplan_version != __version__ or saved.inputs is None:
+        version = saved.octoplan_version
+        made_by = f"octoplan {version}" if version else "an older octoplan"
+        raise StalePlan(
+            f"{saved.path}: the plan was made by {made_by} and this is octoplan {__version__}; "
+            f"run `octoplan plan -o {saved.path}` again with this version and review it"
+        )
+    changes = changed_inputs(saved.inputs, read_inputs(project, also=saved.inputs))
+    if changes:
+        raise StalePlan(
+            f"{saved.path}: stale plan: files changed since it was made: {describe(changes)}; "
+            f"{_again(saved)}"
+        )
+
+
+def _saved_campaign(c: CampaignPlan) -> SavedCampaign:
+    return SavedCampaign(
+        action=c.action.value,
+        messages=c.messages_to_send,
+        batches=frozenset((b.kind.value, b.request_id) for b in c.batches),
+    )
+
+
+def _does(c: SavedCampaign) -> str:
+    if c.action == Action.BLOCKED.value:
+        return "be blocked"
+    cancels = sum(1 for kind, _ in c.batches if kind == BatchKind.CANCEL.value)
+    sends = len(c.batches) - cancels
+    if not sends and not cancels:
+        return "send nothing"
+    parts = [f"send {plural(c.messages, 'message')} in {plural(sends, 'request')}"] if sends else []
+    if cancels:
+        parts.append(f"cancel {plural(cancels, 'scheduled request')}")
+    return " and ".join(parts)
+
+
+def campaign_differences(saved: dict[str, SavedCampaign], current: Plan) -> list[str]:
+    """Campaigns that would now do something else than the reviewed plan said."""
+    found = []
+    now = {c.id: _saved_campaign(c) for c in current.campaigns}
+    for cid, c in now.items():
+        before = saved.get(cid)
+        if before is None:
+            if c.batches or c.action == Action.BLOCKED.value:
+                found.append(f"campaign '{cid}' is not in the reviewed plan and would {_does(c)}")
+        elif before != c:
+            found.append(f"campaign '{cid}' would now {_does(c)} (reviewed: {_does(before)})")
+    for cid in sorted(saved.keys() - now.keys()):
+        if saved[cid].batches:
+            found.append(f"campaign '{cid}' of the reviewed plan is no longer planned")
+    return found
+
+
 def check_fresh(saved: SavedPlan, current: Plan) -> None:
     """Refuse a plan made against another state, an older state, or other inputs."""
-    again = f"run `octoplan plan -o {saved.path}` again and review it"
+    again = _again(saved)
     if saved.lineage != current.state.lineage:
         raise StalePlan(f"{saved.path}: the plan was made against another state; {again}")
     if saved.serial != current.state.serial:
@@ -82,7 +178,8 @@ def check_fresh(saved: SavedPlan, current: Plan) -> None:
             f"(serial {saved.serial} -> {current.state.serial}); {again}"
         )
     if saved.digest != current.digest:
-        raise StalePlan(
-            f"{saved.path}: stale plan: campaigns, templates or contacts changed since it "
-            f"was made; {again}"
-        )
+        # Same files, same state: what differs depends on the time (marketing hours, a
+        # request_id window that closed...). Say which campaigns.
+        found = campaign_differences(saved.campaigns or {}, current)
+        what = "; ".join(found) or "the plan would now differ from the reviewed one"
+        raise StalePlan(f"{saved.path}: stale plan: {what}; {again}")

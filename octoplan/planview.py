@@ -6,8 +6,11 @@ pull request or kept as a CI artifact without leaking a phone number or a secret
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from octoplan import __version__
+from octoplan.inputs import inputs_digest
 from octoplan.mask import mask_recipient
 from octoplan.plan import (
     FORMAT_VERSION,
@@ -75,10 +78,13 @@ def campaign_json(c: CampaignPlan) -> dict[str, Any]:
     }
 
 
-def plan_json(plan: Plan) -> dict[str, Any]:
+def plan_json(plan: Plan, inputs: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """`inputs`: the files the plan read and their SHA-256 (inputs.read_inputs), for plan files
+    and `--format json`."""
     s = plan.summary
-    return {
+    data: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
+        "octoplan_version": __version__,
         "created_at": plan.created_at.isoformat(),
         "state": {
             "lineage": plan.state.lineage,
@@ -104,6 +110,9 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         },
         "campaigns": [campaign_json(c) for c in plan.campaigns],
     }
+    if inputs is not None:
+        data["inputs"] = {"digest": inputs_digest(inputs), "files": dict(inputs)}
+    return data
 
 
 def _headline(c: CampaignPlan, currency: str) -> str:

@@ -205,8 +205,8 @@ def test_saved_plan_is_refused_when_inputs_changed(project: Path, sandbox: Sandb
 
     assert result.returncode == 1
     assert result.stderr == (
-        "error: plan.json: stale plan: campaigns, templates or contacts changed since it was "
-        "made; run `octoplan plan -o plan.json` again and review it\n"
+        "error: plan.json: stale plan: files changed since it was made: contacts/customers.csv "
+        "(changed); run `octoplan plan -o plan.json` again and review it\n"
     )
     assert sandbox.requests() == []
 

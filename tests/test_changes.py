@@ -127,3 +127,39 @@ def test_a_template_nested_too_deeply_has_no_known_dependencies(
     root = make_project({**FILES, "templates/b.sms.j2": deep}, CONFIG)
     inputs = campaign_inputs(load_project(root))
     assert inputs["b"] == {"campaigns/b.yaml", "octoplan.yaml", "templates/b.sms.j2"}
+
+
+def test_a_template_name_computed_at_render_time_makes_every_template_an_input(
+    make_project: MakeProject,
+) -> None:
+    # Which file `include` reads depends on the contact: any template may be the one.
+    root = make_project(
+        {
+            **FILES,
+            "templates/b.sms.j2": '{% include "greet." ~ (contact.lang or "fr") ~ ".j2" %}',
+            "templates/greet.fr.j2": "Salut",
+            "templates/lang/greet.en.j2": "Hi",
+        },
+        CONFIG,
+    )
+    inputs = campaign_inputs(load_project(root))
+    assert inputs["b"] == {
+        "campaigns/b.yaml",
+        "octoplan.yaml",
+        "templates/a.sms.j2",
+        "templates/b.sms.j2",
+        "templates/greet.fr.j2",
+        "templates/lang/greet.en.j2",
+        "templates/macros.j2",
+    }
+    assert inputs["a"] == {
+        "campaigns/a.yaml",
+        "octoplan.yaml",
+        "templates/a.sms.j2",
+        "templates/macros.j2",
+    }
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "start")
+    write_files(root, {"templates/greet.fr.j2": "Coucou"})
+    assert selected(root) == ["b"]

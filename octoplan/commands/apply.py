@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from octoplan import clock, planfile
+from octoplan import applyview, clock, planfile
 from octoplan.apply import ApplyReport, Progress, apply_plan
 from octoplan.commands.context import AppContext, seconds_since
 from octoplan.commands.session import ClientSender, connect, require_credentials
@@ -36,16 +38,57 @@ def run(
     campaigns: list[str],
     lock_timeout: float,
     concurrency: int,
+    fmt: str = "text",
 ) -> int:
+    if fmt != "json":
+        return _run(app, plan_file, auto_approve, sandbox, campaigns, lock_timeout, concurrency)
+    # JSON: stdout holds one report whatever happens, the error too; stderr as in text.
+    out = _JsonOut()
+    try:
+        return _run(
+            app, plan_file, auto_approve, sandbox, campaigns, lock_timeout, concurrency, out
+        )
+    except OctoplanError as e:
+        shown = None if plan_file is None else str(plan_file)
+        out.report = applyview.error_json(str(e), plan_file=shown, digest=out.digest)
+        raise
+    finally:
+        if out.report is not None:  # None after a crash or a second Ctrl-C
+            app.echo(json.dumps(out.report, indent=2, ensure_ascii=False))
+
+
+@dataclass
+class _JsonOut:
+    digest: str | None = None  # of the saved plan, once read
+    report: dict[str, Any] | None = None
+
+
+def _run(
+    app: AppContext,
+    plan_file: Path | None,
+    auto_approve: bool,
+    sandbox: bool,
+    campaigns: list[str],
+    lock_timeout: float,
+    concurrency: int,
+    json_out: _JsonOut | None = None,
+) -> int:
+    """`json_out`: gets the JSON report instead of printing the text one."""
     if not sandbox:
         require_credentials()
     saved = planfile.load(plan_file) if plan_file is not None else None
+    shown = None if plan_file is None else str(plan_file)
+    if saved is not None and json_out is not None:
+        json_out.digest = saved.digest
     if saved is not None and campaigns:
         raise UsageError("--campaign cannot be combined with a plan file (the plan has its scope)")
     selection = Selection(campaigns=saved.scope if saved else tuple(campaigns))
     start = time.perf_counter()
     project = load(app.root, selection)
     app.detail(f"loaded {plural(len(project.campaigns), 'campaign')} in {seconds_since(start)}")
+    if saved is not None:
+        # Files first: a changed contact list is named before any contact is read.
+        planfile.check_inputs(saved, project)
     # Contacts and templates are read before the state is opened: bad input creates, locks and
     # writes nothing. (They depend on the files only, so reading them under the lock would
     # change nothing.)
@@ -72,17 +115,27 @@ def run(
         if plan.blocked:
             _refuse(app, all_errors(plan))
         if not plan.has_changes:
-            app.echo(summary_line(plan) if app.quiet else plan_text(plan, requests=app.verbose))
+            if json_out is not None:
+                json_out.report = applyview.apply_json(plan, None, plan_file=shown, sandbox=sandbox)
+            else:
+                app.echo(summary_line(plan) if app.quiet else plan_text(plan, requests=app.verbose))
             return 0
         _check_cost(plan, project.config.policies.max_cost)
         if saved is None:
             asks = not auto_approve
-            # --quiet hides the plan, unless the question needs it to be answered.
+            # --quiet hides the plan, unless the question needs it to be answered. With JSON
+            # on stdout, the plan goes to stderr with the question.
             if asks or not app.quiet:
-                app.echo(plan_text(plan, requests=app.verbose))
+                (app.error if json_out is not None else app.echo)(
+                    plan_text(plan, requests=app.verbose)
+                )
             if asks and not _confirm(app, sandbox):
                 app.error("Apply cancelled: nothing was sent.")
+                if json_out is not None:
+                    json_out.report = applyview.cancelled_json(plan, shown)
                 return 1
+        else:
+            app.note(f"Applying the reviewed plan {saved.path} (digest {saved.digest[:12]}).")
         start = time.perf_counter()
         with connect(app.root, project, sandbox=sandbox) as client:
             stop = threading.Event()
@@ -108,7 +161,10 @@ def run(
             f"{plural(trips, 'HTTP round trip')} took {waited:.2f} s; "
             f"octoplan's own time: {own:.2f} ms per request"
         )
-    _print_report(app, report, plan.currency, sandbox)
+    if json_out is not None:
+        json_out.report = applyview.apply_json(plan, report, plan_file=shown, sandbox=sandbox)
+    else:
+        _print_report(app, report, plan.currency, sandbox)
     if report.interrupted:
         return EXIT_INTERRUPTED
     return 0 if report.ok else 1

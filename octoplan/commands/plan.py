@@ -9,6 +9,7 @@ from pathlib import Path
 from octoplan import clock, planfile
 from octoplan.commands.context import AppContext, seconds_since
 from octoplan.commands.store import open_store
+from octoplan.inputs import read_inputs
 from octoplan.pipeline import Selection, load, make_plan
 from octoplan.planview import plan_json, plan_text
 from octoplan.words import plural
@@ -41,6 +42,9 @@ def run(
     else:
         project = load(app.root, selection)
     app.detail(f"loaded {plural(len(project.campaigns), 'campaign')} in {seconds_since(start)}")
+    # What a saved plan is checked against later: the files, hashed before the contacts are
+    # read (a file changed in between then shows as changed, never the other way round).
+    inputs = read_inputs(project) if out_file is not None or fmt == "json" else None
     start = time.perf_counter()
     with open_store(app.root, project, sandbox=sandbox) as store:
         plan = make_plan(project, store, clock.now(), selection)
@@ -50,7 +54,7 @@ def run(
     )
 
     if fmt == "json":
-        app.echo(json.dumps(plan_json(plan), indent=2, ensure_ascii=False))
+        app.echo(json.dumps(plan_json(plan, inputs), indent=2, ensure_ascii=False))
     elif fmt == "markdown":
         from octoplan.markdown import plan_markdown
 
@@ -61,7 +65,8 @@ def run(
     if plan.blocked:
         return 1
     if out_file is not None:
-        planfile.save(plan, out_file)
+        assert inputs is not None
+        planfile.save(plan, out_file, inputs)
         app.note(f"Plan saved to {out_file}; apply it with `octoplan apply {out_file}`.")
     if detailed_exitcode and plan.has_changes:
         return 2
