@@ -229,13 +229,16 @@ class SqliteStore(SqlStore):
             )
         target = self._write_back(database is None)
         if target == self._path:
-            what = "was deleted while octoplan was using it; everything recorded up to then "
-            what += "was written back to it from the open copy, and this command stopped there"
+            what = (
+                "the state file was deleted while octoplan was using it; everything recorded "
+                "up to then was written back to it from the open copy, and this command "
+                "stopped there"
+            )
         else:
             what = (
-                "was replaced by another file while octoplan was using it; everything this "
-                f"state recorded up to then was written to {target}, and this command stopped "
-                "there. Compare the two before going on"
+                "the state file was replaced by another file while octoplan was using it; "
+                f"everything this state recorded up to then was written to {target}, and this "
+                "command stopped there. Compare the two before going on"
             )
             self._lost = f"the state was moved to {target}; this command cannot write it"
         raise StorageFault(str(self._path), what)
