@@ -216,7 +216,7 @@ class SqliteStore(SqlStore):
         if current == self._files:
             return
         self._conn.execute("ROLLBACK")
-        (database, _), (database_then, _) = current, self._files
+        (database, wal), (database_then, wal_then) = current, self._files
         if database == database_then:
             # Only the WAL went: the connection still reads it; copy it into the database.
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -227,7 +227,7 @@ class SqliteStore(SqlStore):
                 "using it; everything recorded up to then was saved into the database file, "
                 "and this command stopped there",
             )
-        target = self._write_back(database is None)
+        target = self._write_back(free=database is None, own_wal=wal == wal_then)
         if target == self._path:
             what = (
                 "the state file was deleted while octoplan was using it; everything recorded "
@@ -243,9 +243,9 @@ class SqliteStore(SqlStore):
             self._lost = f"the state was moved to {target}; this command cannot write it"
         raise StorageFault(str(self._path), what)
 
-    def _write_back(self, free: bool) -> Path:
+    def _write_back(self, *, free: bool, own_wal: bool) -> Path:
         """Copy the open database (deleted or replaced on disk) to its path if that is free,
-        else beside it; returns where it went."""
+        else beside it; the connection then reads that copy. Returns where it went."""
         self._path.parent.mkdir(parents=True, exist_ok=True)
         stamp = clock.now().strftime("%Y%m%dT%H%M%S")
         spare = self._path.with_name(f"{self._path.name}.recovered-{stamp}")
@@ -256,24 +256,36 @@ class SqliteStore(SqlStore):
             self._conn.backup(target)
         finally:
             target.close()
+        # Its database gone from the path, a closing connection leaves its WAL files there,
+        # and the next file to take the path would replay that WAL into itself: they go.
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+        if own_wal:
+            for leftover in (_wal(self._path), self._path.with_name(self._path.name + "-shm")):
+                leftover.unlink(missing_ok=True)
+        found = spare
         if free:
             try:
                 os.link(copy, self._path)  # never over a file that appeared meanwhile
             except FileExistsError:
-                free = False
+                pass
             else:
-                copy.unlink()
-                # The old WAL and shared-memory files (if left) belong to the deleted file.
-                self._reopen(self._path)
-                return self._path
-        os.replace(copy, spare)
-        return spare
+                found = self._path
+        if found == self._path:
+            copy.unlink()
+        else:
+            os.replace(copy, spare)
+        self._connect(found)
+        return found
 
     def _reopen(self, path: Path) -> None:
         # The old connection first: closing, it deletes the WAL files named after the path,
         # which belong to the old file; the new one then starts clean.
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
+        self._connect(path)
+
+    def _connect(self, path: Path) -> None:
         self._conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = FULL")
