@@ -99,8 +99,10 @@ def expected(start: int, count: int) -> dict[str, str]:
     return {n: f"Bonjour P{i}" for i, n in enumerate(numbers(start, count), start)}
 
 
-def batches(root: Path, campaign_id: str) -> list[tuple[str, BatchStatus, int]]:
-    store = open_state(".octoplan/state.db", root)
+def batches(
+    root: Path, campaign_id: str, location: str = ".octoplan/state.db"
+) -> list[tuple[str, BatchStatus, int]]:
+    store = open_state(location, root)
     try:
         return [(b.request_id, b.status, b.attempts) for b in store.batches(campaign_id)]
     finally:
@@ -116,7 +118,8 @@ def kill_in_flight(root: Path, env: dict[str, str], server: SandboxServer) -> st
     process.kill()
     process.communicate(timeout=60)
     server.set_faults(latency=0.0)
-    [(request_id, status, attempts)] = batches(root, "promo")
+    location = env.get("OCTOPLAN_STATE", ".octoplan/state.db")
+    [(request_id, status, attempts)] = batches(root, "promo", location)
     assert (status, attempts) == (BatchStatus.INTENT, 1)
     return request_id
 
@@ -208,18 +211,19 @@ def test_a_4xx_to_the_retry_of_a_lost_answer_leaves_the_request_unconfirmed(
 
 
 def test_a_4xx_to_the_next_apply_after_a_killed_one_leaves_the_request_unconfirmed(
-    project: Path, sandbox: SandboxServer
+    project: Path, sandbox: SandboxServer, state_url: str
 ) -> None:
     # The earlier attempt is only known from state: this apply's own attempt is its first.
-    request_id = kill_in_flight(project, sandbox.env(), sandbox)
+    env = {**sandbox.env(), "OCTOPLAN_STATE": state_url}
+    request_id = kill_in_flight(project, env, sandbox)
     sandbox.inject("deny403")
 
-    refused = run_cli("apply", "--auto-approve", cwd=project, env=sandbox.env())
+    refused = run_cli("apply", "--auto-approve", cwd=project, env=env)
 
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert f"  unconfirmed: promo request {request_id} (3 recipients): HTTP 403" in refused.stdout
-    assert batches(project, "promo") == [(request_id, BatchStatus.INTENT, 2)]
-    final = run_cli("apply", "--auto-approve", cwd=project, env=sandbox.env())
+    assert batches(project, "promo", state_url) == [(request_id, BatchStatus.INTENT, 2)]
+    final = run_cli("apply", "--auto-approve", cwd=project, env=env)
     assert final.returncode == 0, final.stdout + final.stderr
     assert sends(sandbox) == [request_id] * 3
     assert delivered_once(sandbox) == expected(0, 3)
@@ -351,7 +355,11 @@ def test_a_saved_plan_applied_after_the_window_is_refused_as_stale(
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_sigterm_and_sighup_finish_the_requests_in_flight_and_release_the_lock(
-    make_project: MakeProject, sandbox_factory: SandboxFactory, signum: int, code: int
+    make_project: MakeProject,
+    sandbox_factory: SandboxFactory,
+    state_url: str,
+    signum: int,
+    code: int,
 ) -> None:
     root = make_project(
         {
@@ -361,7 +369,8 @@ def test_sigterm_and_sighup_finish_the_requests_in_flight_and_release_the_lock(
         config=CONFIG,
     )
     server = sandbox_factory(latency=0.3)
-    process = start_apply(root, server.env(), "--auto-approve")
+    env = {**server.env(), "OCTOPLAN_STATE": state_url}
+    process = start_apply(root, env, "--auto-approve")
     wait_until(lambda: bool(sends(server)), "the first request")
     process.send_signal(signum)
     out, err = process.communicate(timeout=120)
@@ -374,7 +383,7 @@ def test_sigterm_and_sighup_finish_the_requests_in_flight_and_release_the_lock(
     ) in err
     assert "Apply finished with problems: " in out
     assert "request(s) not started: run `octoplan apply` again." in out
-    store = open_state(".octoplan/state.db", root)
+    store = open_state(state_url, root)
     try:
         assert store.lock_info() is None
         records = store.batches("promo")
@@ -387,7 +396,7 @@ def test_sigterm_and_sighup_finish_the_requests_in_flight_and_release_the_lock(
     sent_before = len(delivered_once(server))
     assert 0 < sent_before < 48
 
-    rerun = run_cli("apply", "--auto-approve", cwd=root, env=server.env())
+    rerun = run_cli("apply", "--auto-approve", cwd=root, env=env)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert f"{sent_before} already sent" in rerun.stdout
     assert delivered_once(server) == expected(0, 48)
