@@ -6,9 +6,9 @@ The sandbox answers 15% of requests with HTTP 500 and accepts 10% before droppin
 connection; half of those lost answers are followed by a 4xx to the next two attempts of the
 same request_id (401, 403 from a gateway, 400 in turn: nothing such a refusal says proves the
 first attempt was not delivered). Apply is stopped at random moments, with SIGKILL, or every
-third time with SIGTERM (it must then finish what is in flight and exit 143); every seventh
-stop, the API key is rotated while the apply runs, and the next apply still uses the old key
-(401s) before the operator catches up. Then apply is rerun until a plan shows no changes. The
+third time with SIGTERM (it must then finish what is in flight and exit 143); during every
+seventh apply the API key is rotated, and the next apply still uses the old key (401s) before
+the operator catches up. Then apply is rerun until a plan shows no changes. The
 sandbox's delivery log is then checked: every recipient exactly one message, with the text
 `octoplan render` shows. Prints recipients, kills, faults, retries, duplicates, lost.
 """
@@ -90,7 +90,7 @@ def main() -> int:
         "--rotate-every",
         type=int,
         default=7,
-        help="every Nth stop, the API key is rotated during the apply (0: never)",
+        help="during every Nth apply, the API key is rotated (0: never)",
     )
     parser.add_argument(
         "--state", help="OCTOPLAN_STATE, e.g. an empty PostgreSQL database (default: SQLite)"
@@ -146,7 +146,7 @@ def main() -> int:
                 stderr=subprocess.DEVNULL,
             )
             delay = rng.uniform(*args.kill_after)
-            rotate = _every(args.rotate_every, kills)
+            rotate = _every(args.rotate_every, runs - 1)
             if rotate:
                 time.sleep(delay / 2)
                 keys += 1
