@@ -25,7 +25,6 @@ from octoplan.plan import Plan
 from octoplan.planview import money, plan_text, summary_line
 from octoplan.words import plural
 
-EXIT_INTERRUPTED = 130
 # A plan answered later than this after it was shown is planned again before anything is sent.
 REPLAN_AFTER = timedelta(minutes=10)
 
