@@ -6,11 +6,13 @@ The sandbox answers 15% of requests with HTTP 500 and accepts 10% before droppin
 connection; half of those lost answers are followed by a 4xx to the next two attempts of the
 same request_id (401, 403 from a gateway, 400 in turn: nothing such a refusal says proves the
 first attempt was not delivered). Apply is stopped at random moments, with SIGKILL, or every
-third time with SIGTERM (it must then finish what is in flight and exit 143); during every
-seventh apply the API key is rotated, and the next apply still uses the old key (401s) before
-the operator catches up. Then apply is rerun until a plan shows no changes. The
-sandbox's delivery log is then checked: every recipient exactly one message, with the text
-`octoplan render` shows. Prints recipients, kills, faults, retries, duplicates, lost.
+third time with SIGTERM (it must then finish what is in flight and exit 143; the signal is
+sent once the process handles it, not during the interpreter's own start). During every
+seventh apply the API key is rotated once requests are on their way, and the next apply still
+uses the old key (it stops at its first 401) before the operator catches up. Then apply is
+rerun until a plan shows no changes. The sandbox's delivery log is then checked: every
+recipient exactly one message, with the text `octoplan render` shows. Prints recipients,
+kills, faults, retries, duplicates, lost.
 """
 
 from __future__ import annotations
@@ -148,14 +150,24 @@ def main() -> int:
             delay = rng.uniform(*args.kill_after)
             rotate = _every(args.rotate_every, runs - 1)
             if rotate:
-                time.sleep(delay / 2)
+                # Once this apply sends (its answers then come back 401), not while it plans.
+                sent = len(server.requests())
+                deadline = time.monotonic() + 60
+                while len(server.requests()) == sent and child.poll() is None:
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.01)
                 keys += 1
                 rotations += 1
                 server.set_credentials(None, f"key-{keys}")
-                delay /= 2
+            if late_key is not None:
+                child.wait()  # the one stale-key apply stops at its first 401: let it
             time.sleep(delay)
             if child.poll() is None:
-                if _every(args.sigterm_every, kills, offset=1):
+                if _every(args.sigterm_every, kills, offset=2):
+                    # Not before the interpreter has run octoplan's first line (octoplan/
+                    # signals.py): until then the signal's default action applies to any program.
+                    _wait_until_caught(child, signal.SIGTERM)
                     child.send_signal(signal.SIGTERM)
                     terms += 1
                     try:
@@ -225,6 +237,24 @@ def main() -> int:
 
 
 DENIALS = ("fault_401", "fault_403", "fault_400")
+
+
+def _wait_until_caught(child: subprocess.Popen[bytes], signum: int) -> None:
+    """Until the process handles `signum` (Linux: its SigCgt mask in /proc), or has ended."""
+    status = Path(f"/proc/{child.pid}/status")
+    deadline = time.monotonic() + 60
+    while child.poll() is None and time.monotonic() < deadline:
+        try:
+            caught = next(
+                line.split()[1]
+                for line in status.read_text().splitlines()
+                if line.startswith("SigCgt:")
+            )
+        except (OSError, StopIteration):
+            return  # no /proc here: send it anyway
+        if int(caught, 16) >> (signum - 1) & 1:
+            return
+        time.sleep(0.005)
 
 
 def _every(period: int, count: int, offset: int = 0) -> bool:
