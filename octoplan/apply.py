@@ -8,9 +8,21 @@ The order of writes is the whole guarantee:
 2. the request is sent (the client retries 5xx, 429, timeouts and dropped connections itself,
    with the same body and request_id);
 3. the outcome is committed: accepted (2xx, or "request_id already used", which means an
-   earlier attempt did arrive), refused (4xx: nothing was sent), or nothing at all when no
-   answer could be had: the batch stays `intent` and the next apply resends it under the same
+   earlier attempt did arrive), refused (a 4xx to the request's first and only attempt:
+   nothing was sent), or nothing at all when no answer could be had, or when a 4xx came after
+   an attempt that may have reached the API (this send's own retries, or an earlier apply's
+   attempt): the batch stays `intent` and the next apply resends it under the same
    request_id while the API still remembers that id, and shows it as in doubt after that.
+   (An attempt that surely never reached the API, the connection not even opened, is
+   withdrawn: it starts no window and is no evidence.)
+
+The window is checked again as each resumed request leaves, not only when planning: one that
+waited past the 23 h margin (a late confirmation, a long queue) is marked in doubt unsent.
+
+A storage fault (the state cannot be written: disk full, read-only, deleted) stops the apply
+like a refused login: requests in flight finish, none starts, and the report says what was
+recorded and what was answered but could not be recorded (it stays `intent`: resent under the
+same request_id, it is confirmed by "request_id already used").
 
 A crash between any two steps leaves state that the next plan reads correctly. All state
 writes happen on the calling thread; worker threads only talk HTTP.
@@ -42,7 +54,8 @@ from octoplan.client_errors import (
     RefusedError,
     RequestIdAlreadyUsed,
 )
-from octoplan.plan import BatchKind, CampaignPlan, Plan, PlannedBatch
+from octoplan.errors import StateError
+from octoplan.plan import BatchKind, CampaignPlan, Plan, PlannedBatch, in_window
 from octoplan.state.base import BatchIntent, BatchStatus, StateStore
 
 
@@ -63,6 +76,19 @@ class Refusal:
     status: int | None
     code: int | None
     message: str
+    # An earlier attempt may have reached the API, so this 4xx proves nothing: the request
+    # stays unconfirmed (same request_id), not refused.
+    unconfirmed: bool = False
+
+
+@dataclass(frozen=True)
+class Unrecorded:
+    """An answer the API gave that a storage fault kept out of state."""
+
+    campaign_id: str
+    request_id: str
+    recipients: int
+    answer: str  # "accepted", "refused", "cancelled"
 
 
 @dataclass
@@ -80,10 +106,19 @@ class ApplyReport:
     cost: float = 0.0
     residual_credit: float | None = None
     interrupted: bool = False
+    storage_fault: str | None = None  # state could not be written: apply stopped there
+    unrecorded: list[Unrecorded] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.refusals or self.unconfirmed or self.interrupted or self.skipped)
+        return not (
+            self.refusals
+            or self.unconfirmed
+            or self.interrupted
+            or self.skipped
+            or self.storage_fault
+            or self.unrecorded
+        )
 
 
 @dataclass(frozen=True)
@@ -97,6 +132,18 @@ class Progress:
 class _Job:
     campaign_id: str
     batch: PlannedBatch
+
+
+@dataclass
+class _Outcome:
+    """What one send came to, before it is recorded (state) and counted (report)."""
+
+    job: _Job
+    status: BatchStatus | None  # to record; None: it stays journaled as intent
+    result: SendResult | None = None
+    error: ApiError | None = None
+    withdraw: bool = False  # no attempt reached the API: the attempt is not counted
+    stop: bool = False  # a refused login refuses every other request too: start no more
 
 
 def _jobs(plan: Plan, skip_campaigns: set[str]) -> Iterator[_Job]:
@@ -122,6 +169,88 @@ def _intent(campaign: CampaignPlan, batch: PlannedBatch) -> BatchIntent:
     )
 
 
+def _lapsed(batch: PlannedBatch, now: Callable[[], datetime]) -> bool:
+    """A resume whose request_id the API may have forgotten by now: it must not leave."""
+    return batch.kind is BatchKind.RESUME and not in_window(batch.first_sent_at, now())
+
+
+def _outcome(job: _Job, future: Future[SendResult]) -> _Outcome:
+    try:
+        result = future.result()
+    except RequestIdAlreadyUsed as exc:
+        # An earlier attempt did arrive: accepted.
+        return _Outcome(job, BatchStatus.ACCEPTED, error=exc)
+    except (AuthenticationError, RefusedError) as exc:
+        stop = isinstance(exc, AuthenticationError)
+        if exc.may_have_arrived or job.batch.first_sent_at is not None:
+            # An earlier attempt (of this send, or of an earlier apply) may have reached the
+            # API and been accepted: a 4xx to a later one (a rotated key, a gateway's 403)
+            # proves nothing. Marked refused, its recipients would be re-planned under a new
+            # request_id and sent twice; it stays unconfirmed, under the same request_id.
+            return _Outcome(job, None, error=exc, stop=stop)
+        # A 4xx to the first and only attempt: the API did not take it, nothing was sent.
+        return _Outcome(job, BatchStatus.REFUSED, error=exc, stop=stop)
+    except ApiError as exc:
+        # No confirmed answer (5xx, timeouts, dropped connections after every retry, or a
+        # garbled 2xx): it may have been sent. It stays journaled as intent; the next apply
+        # resends it under the same request_id and the API deduplicates. When no attempt
+        # even reached the API, the attempt is withdrawn: its 24 h window has not started.
+        return _Outcome(job, None, error=exc, withdraw=not exc.may_have_arrived)
+    return _Outcome(job, BatchStatus.ACCEPTED, result=result)
+
+
+def _record(outcome: _Outcome, store: StateStore, now: Callable[[], datetime]) -> None:
+    request_id = outcome.job.batch.request_id
+    if outcome.status is BatchStatus.ACCEPTED:
+        result = outcome.result
+        store.record_outcome(
+            request_id,
+            BatchStatus.ACCEPTED,
+            now(),
+            ticket=None if result is None else result.ticket,
+            cost=None if result is None else result.total_cost,
+        )
+    elif outcome.status is BatchStatus.REFUSED:
+        exc = outcome.error
+        assert exc is not None
+        store.record_outcome(
+            request_id,
+            BatchStatus.REFUSED,
+            now(),
+            error_code=exc.code if exc.code is not None else exc.status,
+            error_message=exc.api_message,
+        )
+    elif outcome.withdraw:
+        store.withdraw_attempt(request_id, now())
+
+
+def _count(outcome: _Outcome, report: ApplyReport) -> None:
+    job, exc = outcome.job, outcome.error
+    batch = job.batch
+    if outcome.status is BatchStatus.ACCEPTED:
+        report.requests_accepted += 1
+        report.messages_sent += len(batch.recipients)
+        result = outcome.result
+        if result is None:
+            report.confirmed_by_request_id += 1
+            report.accepted[batch.request_id] = 0.0
+            return
+        report.cost += result.total_cost or 0.0
+        report.accepted[batch.request_id] = result.total_cost or 0.0
+        if result.residual_credit is not None:
+            # Answers to parallel requests settle in any order; each send only lowers the
+            # credit, so the lowest figure is the one after the last of them.
+            credit = report.residual_credit
+            report.residual_credit = (
+                result.residual_credit if credit is None else min(credit, result.residual_credit)
+            )
+    elif isinstance(exc, AuthenticationError | RefusedError):
+        unconfirmed = outcome.status is None
+        report.refusals.append(_refusal(job.campaign_id, batch, exc, unconfirmed=unconfirmed))
+    else:
+        report.unconfirmed.append(batch.request_id)
+
+
 def apply_plan(
     plan: Plan,
     store: StateStore,
@@ -132,10 +261,153 @@ def apply_plan(
     stop: threading.Event | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> ApplyReport:
+    """Send `plan`. A storage fault (StateError from a write) stops it as a refused login
+    does: the requests in flight finish, no other starts; the report says what was recorded
+    and what was not (`storage_fault`, `unrecorded`)."""
     stop = stop or threading.Event()
     report = ApplyReport()
+    try:
+        failed_cancels = _settle_before_sending(plan, store, sender, now, report)
+    except StateError as exc:
+        report.storage_fault = str(exc)
+        report.skipped = sum(
+            1 for c in plan.campaigns for b in c.batches if b.kind is not BatchKind.CANCEL
+        )
+        return report
     campaigns = {c.id: c for c in plan.campaigns}
+    jobs = list(_jobs(plan, failed_cancels))
+    report.skipped = sum(
+        1
+        for c in plan.campaigns
+        if c.id in failed_cancels
+        for b in c.batches
+        if b.kind is not BatchKind.CANCEL
+    )
+    total, done = len(jobs), 0
+    fatal = False
+    fault: StateError | None = None
+    in_flight: dict[Future[SendResult], _Job] = {}
+    queue = deque(jobs)
+    unsaved: list[_Outcome] = []  # answers a storage fault kept out of state
 
+    def halted() -> bool:
+        return stop.is_set() or fatal or fault is not None
+
+    def journal(job: _Job, doubted: list[_Job]) -> bool:
+        """Journal the attempt about to be made; False: past the window, now in doubt."""
+        batch = job.batch
+        if batch.kind is BatchKind.NEW:
+            store.record_intent(_intent(campaigns[job.campaign_id], batch), now(), attempt=True)
+        elif _lapsed(batch, now):
+            # It waited (a late confirmation, a long queue) until the API may have forgotten
+            # its request_id: a resend could be delivered twice.
+            store.record_outcome(batch.request_id, BatchStatus.IN_DOUBT, now())
+            doubted.append(job)
+            return False
+        else:
+            store.mark_attempt(batch.request_id, now())
+        return True
+
+    # Journaled and committed, not sent yet: each request's intent is committed while the ones
+    # before it are on the wire, so no commit (no fsync) stands between two requests.
+    ready: deque[_Job] = deque()
+    finished: set[Future[SendResult]] = set()
+    lapsed: list[_Job] = []  # journaled, then past the window when their turn to leave came
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="octoplan-send") as pool:
+        while True:
+            while ready and len(in_flight) < concurrency and not halted():
+                job = ready.popleft()
+                batch = job.batch
+                if _lapsed(batch, now):  # checked again as it leaves
+                    lapsed.append(job)
+                    continue
+                started = threading.Event()
+                future = pool.submit(_send, sender, batch, started)
+                in_flight[future] = job
+                # Let the worker take the interpreter first: otherwise the journal work below
+                # holds it and the request leaves only once that work is done.
+                started.wait()
+            outcomes = [_outcome(in_flight.pop(future), future) for future in finished]
+            fatal = fatal or any(o.stop for o in outcomes)
+            if fault is not None:
+                unsaved.extend(outcomes)
+            else:
+                # One transaction, one commit: the outcomes that came in, and the intents of
+                # the next requests, which leave only once it is committed.
+                journaled, doubted = len(ready), list(lapsed)
+                try:
+                    with store.grouped():
+                        for job in lapsed:
+                            store.withdraw_attempt(job.batch.request_id, now())
+                            store.record_outcome(job.batch.request_id, BatchStatus.IN_DOUBT, now())
+                        for outcome in outcomes:
+                            _record(outcome, store, now)
+                        while queue and len(ready) < concurrency and not halted():
+                            job = queue.popleft()
+                            if journal(job, doubted):
+                                ready.append(job)
+                except StateError as exc:
+                    fault = exc
+                    # Nothing of it was kept: the requests it journaled must not leave.
+                    while len(ready) > journaled:
+                        queue.appendleft(ready.pop())
+                    queue.extendleft(reversed(doubted[len(lapsed) :]))
+                    ready.extend(lapsed)  # journaled, not sent: withdrawn below if possible
+                    unsaved.extend(outcomes)
+                else:
+                    report.marked_in_doubt += len(doubted)
+                    for outcome in outcomes:
+                        _count(outcome, report)
+                        done += 1
+                        if on_progress is not None:  # once committed
+                            on_progress(Progress(done, total, report.messages_sent))
+                lapsed = []
+            finished = set()
+            if not in_flight:
+                if ready and not halted():
+                    continue  # the first requests: journaled, now to be sent
+                break
+            finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+
+    if ready or unsaved:
+        # Journaled ahead, never sent (interrupted, a refused login, a storage fault): their
+        # attempt did not happen, so they are not left looking as if they might have been
+        # sent. And after a storage fault, one more try at recording what came in since.
+        try:
+            with store.grouped():
+                for job in ready:
+                    store.withdraw_attempt(job.batch.request_id, now())
+                for outcome in unsaved:
+                    _record(outcome, store, now)
+        except StateError as exc:
+            fault = fault or exc
+            for outcome in unsaved:
+                if outcome.status is None:
+                    _count(outcome, report)  # it stays intent, recorded or not
+                else:
+                    report.unrecorded.append(_unrecorded(outcome))
+        else:
+            for outcome in unsaved:
+                _count(outcome, report)
+        queue.extendleft(reversed(ready))
+    if fault is not None:
+        report.storage_fault = str(fault)
+    not_started = len(queue)
+    report.skipped += not_started
+    report.interrupted = stop.is_set() and not_started > 0
+    report.cost = round(report.cost, 6)
+    return report
+
+
+def _settle_before_sending(
+    plan: Plan,
+    store: StateStore,
+    sender: Sender,
+    now: Callable[[], datetime],
+    report: ApplyReport,
+) -> set[str]:
+    """Mark the requests past the window in doubt, then send the cancellations; the ids of
+    the campaigns whose cancellation failed (their sends must wait) are returned."""
     for campaign in plan.campaigns:
         for doubt in campaign.in_doubt:
             if doubt.status is BatchStatus.INTENT:
@@ -155,128 +427,21 @@ def apply_plan(
                 failed_cancels.add(campaign.id)
                 report.refusals.append(_refusal(campaign.id, batch, exc))
                 continue
-            store.record_outcome(batch.request_id, BatchStatus.CANCELLED, now())
+            try:
+                store.record_outcome(batch.request_id, BatchStatus.CANCELLED, now())
+            except StateError:
+                report.unrecorded.append(
+                    Unrecorded(campaign.id, batch.request_id, len(batch.recipients), "cancelled")
+                )
+                raise
             report.cancelled += 1
+    return failed_cancels
 
-    jobs = list(_jobs(plan, failed_cancels))
-    report.skipped = sum(
-        1
-        for c in plan.campaigns
-        if c.id in failed_cancels
-        for b in c.batches
-        if b.kind is not BatchKind.CANCEL
-    )
-    total, done = len(jobs), 0
-    fatal = False
-    in_flight: dict[Future[SendResult], _Job] = {}
-    queue = deque(jobs)
 
-    def settle(future: Future[SendResult], job: _Job) -> bool:
-        """Record one outcome; True when no further request should be started."""
-        batch = job.batch
-        try:
-            result = future.result()
-        except RequestIdAlreadyUsed:
-            store.record_outcome(batch.request_id, BatchStatus.ACCEPTED, now())
-            report.requests_accepted += 1
-            report.confirmed_by_request_id += 1
-            report.messages_sent += len(batch.recipients)
-            report.accepted[batch.request_id] = 0.0
-            return False
-        except (AuthenticationError, RefusedError) as exc:
-            # A 4xx: the API did not take the request, so nothing was sent.
-            store.record_outcome(
-                batch.request_id,
-                BatchStatus.REFUSED,
-                now(),
-                error_code=exc.code if exc.code is not None else exc.status,
-                error_message=exc.api_message,
-            )
-            report.refusals.append(_refusal(job.campaign_id, batch, exc))
-            # A refused login refuses every other request the same way: stop here.
-            return isinstance(exc, AuthenticationError)
-        except ApiError:
-            # No confirmed answer (5xx, timeouts, dropped connections after every retry, or a
-            # garbled 2xx): it may have been sent. It stays journaled as intent; the next
-            # apply resends it under the same request_id and the API deduplicates.
-            report.unconfirmed.append(batch.request_id)
-            return False
-        store.record_outcome(
-            batch.request_id,
-            BatchStatus.ACCEPTED,
-            now(),
-            ticket=result.ticket,
-            cost=result.total_cost,
-        )
-        report.requests_accepted += 1
-        report.messages_sent += len(batch.recipients)
-        report.cost += result.total_cost or 0.0
-        report.accepted[batch.request_id] = result.total_cost or 0.0
-        if result.residual_credit is not None:
-            # Answers to parallel requests settle in any order; each send only lowers the
-            # credit, so the lowest figure is the one after the last of them.
-            credit = report.residual_credit
-            report.residual_credit = (
-                result.residual_credit if credit is None else min(credit, result.residual_credit)
-            )
-        return False
-
-    def journal(job: _Job) -> None:
-        batch = job.batch
-        if batch.kind is BatchKind.NEW:
-            store.record_intent(_intent(campaigns[job.campaign_id], batch), now(), attempt=True)
-        else:
-            store.mark_attempt(batch.request_id, now())
-
-    # Journaled and committed, not sent yet: each request's intent is committed while the ones
-    # before it are on the wire, so no commit (no fsync) stands between two requests.
-    ready: deque[_Job] = deque()
-    finished: set[Future[SendResult]] = set()
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="octoplan-send") as pool:
-        while True:
-            while ready and len(in_flight) < concurrency and not stop.is_set() and not fatal:
-                job = ready.popleft()
-                batch = job.batch
-                started = threading.Event()
-                future = pool.submit(_send, sender, batch, started)
-                in_flight[future] = job
-                # Let the worker take the interpreter first: otherwise the journal work below
-                # holds it and the request leaves only once that work is done.
-                started.wait()
-            # One transaction, one commit: the outcomes that came in, and the intents of the
-            # next requests, which leave only once it is committed.
-            progress: list[Progress] = []
-            with store.grouped():
-                for future in finished:
-                    fatal = settle(future, in_flight.pop(future)) or fatal
-                    done += 1
-                    progress.append(Progress(done, total, report.messages_sent))
-                while queue and len(ready) < concurrency and not stop.is_set() and not fatal:
-                    job = queue.popleft()
-                    journal(job)
-                    ready.append(job)
-            if on_progress is not None:
-                for step in progress:  # once committed
-                    on_progress(step)
-            finished = set()
-            if not in_flight:
-                if ready and not stop.is_set() and not fatal:
-                    continue  # the first requests: journaled, now to be sent
-                break
-            finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-
-    if ready:
-        # Journaled ahead, never sent (interrupted, or a refused login): their attempt did not
-        # happen, so they are not left looking as if they might have been sent.
-        with store.grouped():
-            for job in ready:
-                store.withdraw_attempt(job.batch.request_id, now())
-        queue.extendleft(reversed(ready))
-    not_started = len(queue)
-    report.skipped += not_started
-    report.interrupted = stop.is_set() and not_started > 0
-    report.cost = round(report.cost, 6)
-    return report
+def _unrecorded(outcome: _Outcome) -> Unrecorded:
+    batch = outcome.job.batch
+    answer = "accepted" if outcome.status is BatchStatus.ACCEPTED else "refused"
+    return Unrecorded(outcome.job.campaign_id, batch.request_id, len(batch.recipients), answer)
 
 
 def _send(sender: Sender, batch: PlannedBatch, started: threading.Event) -> SendResult:
@@ -284,7 +449,9 @@ def _send(sender: Sender, batch: PlannedBatch, started: threading.Event) -> Send
     return sender.send(batch.endpoint, batch.payload, batch.request_id)
 
 
-def _refusal(campaign_id: str, batch: PlannedBatch, exc: ApiError) -> Refusal:
+def _refusal(
+    campaign_id: str, batch: PlannedBatch, exc: ApiError, *, unconfirmed: bool = False
+) -> Refusal:
     return Refusal(
         campaign_id=campaign_id,
         request_id=batch.request_id,
@@ -292,4 +459,5 @@ def _refusal(campaign_id: str, batch: PlannedBatch, exc: ApiError) -> Refusal:
         status=exc.status,
         code=exc.code,
         message=exc.api_message,
+        unconfirmed=unconfirmed,
     )

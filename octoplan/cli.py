@@ -1,8 +1,9 @@
 """The command line: parse, call one function in octoplan.commands, exit with its code.
 
 Exit codes (SPEC section 3): 0 success, 1 any error (usage errors included), 2 only for
-`plan --detailed-exitcode` with changes, 130 interrupted. Click's own usage errors exit 2, so
-`main` runs click in non-standalone mode and maps every outcome itself.
+`plan --detailed-exitcode` with changes, 130 interrupted (SIGINT), 143 and 129 stopped by
+SIGTERM and SIGHUP (octoplan/signals.py). Click's own usage errors exit 2, so `main` runs
+click in non-standalone mode and maps every outcome itself.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, NoReturn
 
 import click
 
-from octoplan import __version__
+from octoplan import __version__, signals
 from octoplan.commands.context import AppContext
 from octoplan.errors import OctoplanError, ValidationFailed
 
@@ -342,6 +343,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
+    signals.install()  # again for the `octoplan` script, which does not go through __main__
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         result = cli.main(args=argv, prog_name="octoplan", standalone_mode=False)

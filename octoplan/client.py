@@ -35,6 +35,7 @@ from octoplan.client_errors import (
     AmbiguousResponseError,
     ApiError,
     AuthenticationError,
+    InvalidCredentials,
     MissingCredentials,
     RefusedError,
     RequestIdAlreadyUsed,
@@ -48,6 +49,7 @@ __all__ = [
     "ApiError",
     "AuthenticationError",
     "Balance",
+    "InvalidCredentials",
     "ListCampaignStatus",
     "MissingCredentials",
     "OctopushClient",
@@ -56,6 +58,7 @@ __all__ = [
     "RetryEvent",
     "SendResult",
     "TransientApiError",
+    "credential_problem",
 ]
 
 DEFAULT_BASE_URL = "https://api.octopush.com/v1/public"
@@ -104,6 +107,24 @@ class RetryEvent:
     delay: float
     reason: str
     request_id: str | None
+
+
+def credential_problem(value: str) -> str | None:
+    """What makes `value` (a login or key, surrounding whitespace already stripped) unusable in
+    an HTTP header, without quoting it; None when it is fine. Headers carry printable ASCII
+    only: httpx would fail on anything else, for a line break only once the request is on
+    its way out."""
+    for position, char in enumerate(value, 1):
+        if " " <= char <= "~":
+            continue
+        if char in "\r\n":
+            kind = "a line break"
+        elif char.isascii():
+            kind = "a control character"
+        else:
+            kind = "a non-ASCII character"
+        return f"{kind} at character {position}"
+    return None
 
 
 def _json(body: Mapping[str, Any]) -> str:
@@ -222,6 +243,13 @@ class OctopushClient:
                 f"the Octopush base URL {base_url!r} is not an http(s) URL; "
                 "fix OCTOPUSH_BASE_URL or api.base_url in octoplan.yaml"
             )
+        for what, value in (("API login", login), ("API key", api_key)):
+            problem = credential_problem(value)
+            if problem is not None:
+                raise InvalidCredentials(
+                    f"the {what} holds {problem}, which no HTTP header can carry; "
+                    "set it exactly as the Octopush dashboard shows it"
+                )
         self.base_url = base_url.rstrip("/")
         self.login = login
         self._key = api_key
@@ -397,23 +425,40 @@ class OctopushClient:
             encoded = _json(body)
         content = None if encoded is None else encoded.encode()
         attempt = 0
+        arrived = False  # may an attempt so far have reached the API? (see client_errors)
         while True:
             attempt += 1
             try:
                 answer = self._once(method, endpoint, content, params)
+            except httpx.LocalProtocolError:
+                # httpx refused to write the request: nothing left, and nothing would on a
+                # retry either. (Its message may quote a header, the key included.)
+                raise TransientApiError(
+                    "the request could not be written (a header or the body is not valid HTTP)",
+                    endpoint=endpoint,
+                    request_id=request_id,
+                    attempts=attempt,
+                    may_have_arrived=arrived,
+                ) from None
             except httpx.RequestError as exc:
                 # Connection refused or not opened: the request surely never arrived.
                 unsent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+                arrived = arrived or not unsent
                 reason = self._describe_transport(exc)
                 if (safe or unsent) and self._retry(endpoint, attempt, reason, request_id, None):
                     continue
                 raise TransientApiError(
-                    reason, endpoint=endpoint, request_id=request_id, attempts=attempt
+                    reason,
+                    endpoint=endpoint,
+                    request_id=request_id,
+                    attempts=attempt,
+                    may_have_arrived=arrived,
                 ) from None
             if 200 <= answer.status < 300:
                 try:
                     return parse(answer.payload), attempt
                 except _Malformed as exc:
+                    arrived = True
                     reason = f"unexpected answer to a successful request: {exc}"
                     if answer.payload is None:
                         reason += f": {answer.text!r}"
@@ -425,8 +470,12 @@ class OctopushClient:
                         endpoint=endpoint,
                         request_id=request_id,
                         attempts=attempt,
+                        may_have_arrived=True,
                     ) from None
-            error = self._error(answer, endpoint, request_id, attempt)
+            # A 5xx (or 408) may come after the request was processed; a 4xx is an answer to
+            # this attempt (429: turned away unread), which says nothing of earlier ones.
+            arrived = arrived or answer.status >= 500 or answer.status == 408
+            error = self._error(answer, endpoint, request_id, attempt, arrived)
             # 429: the request was turned away before processing, so always safe to repeat.
             retryable = isinstance(error, TransientApiError) and (safe or answer.status == 429)
             if retryable and self._retry(
@@ -507,7 +556,12 @@ class OctopushClient:
         return True
 
     def _error(
-        self, answer: _Answer, endpoint: str, request_id: str | None, attempts: int
+        self,
+        answer: _Answer,
+        endpoint: str,
+        request_id: str | None,
+        attempts: int,
+        arrived: bool,
     ) -> ApiError:
         payload = answer.payload if isinstance(answer.payload, dict) else {}
         raw_code = payload.get("code")
@@ -540,6 +594,7 @@ class OctopushClient:
             endpoint=endpoint,
             request_id=request_id,
             attempts=attempts,
+            may_have_arrived=arrived,
         )
 
     def _describe_transport(self, exc: httpx.RequestError) -> str:

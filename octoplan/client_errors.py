@@ -4,6 +4,7 @@ Tree::
 
     OctoplanError
     ├── MissingCredentials        OCTOPUSH_API_LOGIN / OCTOPUSH_API_KEY not set
+    ├── InvalidCredentials        a login or key no HTTP header can carry (line break...)
     └── ApiError                  any failure of an API call: status, code, message, field_errors
         ├── AuthenticationError   401: login or key refused
         ├── RequestIdAlreadyUsed  code 120: this request_id was accepted before (so: sent)
@@ -13,6 +14,12 @@ Tree::
 
 A `TransientApiError` leaves the outcome unknown: the request may have been accepted. Resend it
 with the same request_id; a `RequestIdAlreadyUsed` then confirms it was.
+
+`may_have_arrived` says whether any attempt of the call may have reached the API (no answer,
+a timeout, a dropped connection, a 5xx, a garbled 2xx). A 4xx to a retry of such a call proves
+nothing about the earlier attempt: an `AuthenticationError` or `RefusedError` carrying it does
+not mean "not sent". False only when every attempt surely stayed on this machine or was turned
+away unread (the connection could not be opened, 429) or was refused at its first attempt.
 
 Messages never include the API key: `ApiError` texts come from the API's answer, and the
 client scrubs its key out of them anyway.
@@ -30,6 +37,10 @@ class MissingCredentials(OctoplanError):
     """No credentials in the environment."""
 
 
+class InvalidCredentials(OctoplanError):
+    """A login or key holding a character an HTTP header cannot carry; never quotes it."""
+
+
 class ApiError(OctoplanError):
     """The API did not confirm the request."""
 
@@ -43,6 +54,7 @@ class ApiError(OctoplanError):
         endpoint: str = "",
         request_id: str | None = None,
         attempts: int = 1,
+        may_have_arrived: bool | None = None,
     ) -> None:
         self.status = status
         self.code = code
@@ -53,6 +65,10 @@ class ApiError(OctoplanError):
         self.endpoint = endpoint
         self.request_id = request_id
         self.attempts = attempts
+        # Unknown (None): only an error without a definite answer may have been delivered.
+        self.may_have_arrived = (
+            isinstance(self, TransientApiError) if may_have_arrived is None else may_have_arrived
+        )
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -71,7 +87,7 @@ class ApiError(OctoplanError):
         return (
             f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, "
             f"message={self.api_message!r}, request_id={self.request_id!r}, "
-            f"attempts={self.attempts!r})"
+            f"attempts={self.attempts!r}, may_have_arrived={self.may_have_arrived!r})"
         )
 
     @property

@@ -1,8 +1,10 @@
 """The one source of "now", so tests can move the clock in a real subprocess.
 
 `OCTOPLAN_NOW` (ISO 8601 with an offset) pins the clock; `OCTOPLAN_CLOCK_OFFSET` (seconds)
-shifts it. Both exist for tests and drills of the 24 h request_id window; neither is needed
-in normal use.
+shifts it; `OCTOPLAN_CLOCK_FILE` names a file holding more seconds to shift it by, read at each
+call, so that a test can move the clock of a process already running (an apply waiting at its
+confirmation prompt, or in the middle of its sends) and of a sandbox sharing the file. All
+exist for tests and drills of the 24 h request_id window; none is needed in normal use.
 """
 
 from __future__ import annotations
@@ -22,4 +24,17 @@ def now() -> datetime:
     offset = os.environ.get("OCTOPLAN_CLOCK_OFFSET")
     if offset:
         value += timedelta(seconds=float(offset))
+    moved = os.environ.get("OCTOPLAN_CLOCK_FILE")
+    if moved:
+        value += timedelta(seconds=_seconds_in(moved))
     return value.astimezone(UTC)
+
+
+def _seconds_in(path: str) -> float:
+    """The file's number of seconds; 0 while it is missing or empty (being rewritten)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read().strip()
+    except FileNotFoundError:
+        return 0.0
+    return float(text) if text else 0.0

@@ -104,6 +104,9 @@ class PlannedBatch:
     estimated_cost: float
     ticket: str | None = None
     send_at: str | None = None
+    # A resume: when an earlier attempt first left (the start of the API's 24 h window).
+    # Set, an earlier attempt may have reached the API; None, none of them did.
+    first_sent_at: datetime | None = None
 
     @cached_property
     def _contents(self) -> tuple[str, tuple[str, ...]]:
@@ -237,11 +240,6 @@ def compute_digest(campaigns: Sequence[CampaignPlan]) -> str:
     return h.hexdigest()
 
 
-def _in_window(batch: BatchRecord, now: datetime) -> bool:
-    # A request that never left (no first_sent_at) can be sent any time.
-    return batch.first_sent_at is None or now - batch.first_sent_at < REQUEST_ID_WINDOW
-
-
 def _fixed(payload: str, hashes: tuple[str, ...]) -> Callable[[], tuple[str, tuple[str, ...]]]:
     return lambda: (payload, hashes)
 
@@ -262,7 +260,14 @@ def _resume_batch(
         segments=0,
         parts=0,
         estimated_cost=record.estimated_cost,
+        first_sent_at=record.first_sent_at,
     )
+
+
+def in_window(first_sent_at: datetime | None, now: datetime) -> bool:
+    """May a request whose first attempt left at `first_sent_at` be resent now under the same
+    request_id? (Never left: any time.) Planning asks it, and apply again as it leaves."""
+    return first_sent_at is None or now - first_sent_at < REQUEST_ID_WINDOW
 
 
 def _cancel_batch(record: BatchRecord, recipients: Sequence[tuple[str, str]]) -> PlannedBatch:
@@ -308,7 +313,7 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
     notes: list[str] = []
     released: set[str] = set()  # recipients of batches cancelled by this plan: sendable again
     for record in store.batches(spec.id, [BatchStatus.INTENT, BatchStatus.IN_DOUBT]):
-        if record.status is BatchStatus.INTENT and _in_window(record, now):
+        if record.status is BatchStatus.INTENT and in_window(record.first_sent_at, now):
             payload, members = (
                 store.payload(record.request_id),
                 store.batch_recipients(record.request_id),

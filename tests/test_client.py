@@ -14,6 +14,7 @@ from octoplan.client import (
     ApiError,
     AuthenticationError,
     Balance,
+    InvalidCredentials,
     MissingCredentials,
     OctopushClient,
     RefusedError,
@@ -522,3 +523,73 @@ def test_an_answer_trickling_in_times_out_as_a_whole(
         "timed out waiting for the answer (the answer took over 1s)"
     ]
     assert delivered(sandbox, "slow-2") == ["+33612345678"]
+
+
+# -- may an attempt have reached the API? (SPEC section 6, "ambiguous then refused") ----------
+
+
+@pytest.mark.parametrize("earlier", ["drop", "fail", "garble"])
+@pytest.mark.parametrize("denial", ["deny401", "deny403", "deny400"])
+def test_a_4xx_to_a_retry_after_an_ambiguous_attempt_may_have_arrived(
+    sandbox: SandboxServer, make_client: ClientFactory, earlier: str, denial: str
+) -> None:
+    sandbox.inject(earlier, denial)  # type: ignore[arg-type]
+    with pytest.raises((AuthenticationError, RefusedError)) as caught:
+        make_client(sandbox).send_sms_campaign(sms("amb-1"))
+    assert (caught.value.attempts, caught.value.may_have_arrived) == (2, True)
+
+
+def test_a_4xx_to_the_first_attempt_did_not_arrive(
+    sandbox: SandboxServer, make_client: ClientFactory
+) -> None:
+    sandbox.inject("deny403")
+    with pytest.raises(RefusedError) as caught:
+        make_client(sandbox).send_sms_campaign(sms("first-1"))
+    assert (caught.value.status, caught.value.attempts) == (403, 1)
+    assert caught.value.may_have_arrived is False
+
+
+def test_an_unopened_connection_never_arrived(tmp_path: Any, make_client: ClientFactory) -> None:
+    server = SandboxServer(tmp_path / "gone.db")
+    server.start()
+    server.stop()
+    with pytest.raises(TransientApiError) as caught:
+        make_client(server, max_retries=1).send_sms_campaign(sms("gone-1"))
+    assert caught.value.may_have_arrived is False
+
+
+def test_429s_then_a_4xx_never_arrived() -> None:
+    answers = iter([429, 429, 403])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(next(answers), json={"code": 0, "message": "no"})
+
+    client = OctopushClient(
+        "https://api.example.test/v1/public",
+        "me@example.com",
+        SANDBOX_KEY,
+        transport=httpx.MockTransport(handler),
+        backoff=0.0,
+    )
+    with pytest.raises(RefusedError) as caught:
+        client.send_sms_campaign(sms("busy-1"))
+    assert (caught.value.attempts, caught.value.may_have_arrived) == (3, False)
+
+
+@pytest.mark.parametrize(
+    ("login", "key", "message"),
+    [
+        ("me@example.com", "clé", "the API key holds a non-ASCII character at character 3"),
+        ("me@example.com", "k\r\nX: 1", "the API key holds a line break at character 2"),
+        ("me@\x1bexample.com", "k", "the API login holds a control character at character 4"),
+    ],
+)
+def test_credentials_no_header_can_carry_are_refused_without_quoting_them(
+    login: str, key: str, message: str
+) -> None:
+    with pytest.raises(InvalidCredentials) as caught:
+        OctopushClient("https://api.example.test/v1/public", login, key)
+    assert str(caught.value) == (
+        f"{message}, which no HTTP header can carry; set it exactly as the Octopush "
+        "dashboard shows it"
+    )

@@ -344,7 +344,8 @@ def test_a_damaged_or_newer_state_is_refused_untouched_and_nothing_is_sent(
     else:
         message = (
             f"{state_url}: not a readable octoplan state ({reason}); nothing was changed. "
-            "Restore it from a backup, or move it away to start a new state"
+            "Restore it from a backup; do not start a new state in its place if it held "
+            "records (a new state does not know what was sent, and would send it again)"
         )
     for result in results:
         assert (result.returncode, result.stdout, result.stderr) == (1, "", f"error: {message}\n")

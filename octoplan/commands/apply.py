@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
@@ -20,13 +21,30 @@ from octoplan.apply import ApplyReport, Progress, apply_plan
 from octoplan.commands.context import AppContext, seconds_since
 from octoplan.commands.session import ClientSender, connect, require_credentials
 from octoplan.commands.store import open_store
-from octoplan.errors import Diagnostic, OctoplanError, UsageError
+from octoplan.errors import Diagnostic, OctoplanError, StateError, UsageError
 from octoplan.pipeline import Selection, all_errors, campaign_specs, load, make_plan
 from octoplan.plan import Plan
 from octoplan.planview import money, plan_text, summary_line
 from octoplan.words import plural
 
-EXIT_INTERRUPTED = 130
+# A plan answered later than this after it was shown is planned again before anything is sent.
+REPLAN_AFTER = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class _Options:
+    plan_file: Path | None
+    auto_approve: bool
+    sandbox: bool
+    campaigns: list[str]
+    lock_timeout: float
+    concurrency: int
+
+
+@dataclass
+class _JsonOut:
+    digest: str | None = None  # of the saved plan, once read
+    report: dict[str, Any] | None = None
 
 
 def run(
@@ -40,14 +58,13 @@ def run(
     concurrency: int,
     fmt: str = "text",
 ) -> int:
+    options = _Options(plan_file, auto_approve, sandbox, campaigns, lock_timeout, concurrency)
     if fmt != "json":
-        return _run(app, plan_file, auto_approve, sandbox, campaigns, lock_timeout, concurrency)
+        return _guarded(app, options, None)
     # JSON: stdout holds one report whatever happens, the error too; stderr as in text.
     out = _JsonOut()
     try:
-        return _run(
-            app, plan_file, auto_approve, sandbox, campaigns, lock_timeout, concurrency, out
-        )
+        return _guarded(app, options, out)
     except OctoplanError as e:
         shown = None if plan_file is None else str(plan_file)
         out.report = applyview.error_json(str(e), plan_file=shown, digest=out.digest)
@@ -57,32 +74,35 @@ def run(
             app.echo(json.dumps(out.report, indent=2, ensure_ascii=False))
 
 
-@dataclass
-class _JsonOut:
-    digest: str | None = None  # of the saved plan, once read
-    report: dict[str, Any] | None = None
+def _guarded(app: AppContext, options: _Options, json_out: _JsonOut | None) -> int:
+    if not options.sandbox:
+        require_credentials()
+    told: list[ApplyReport] = []  # a report that told a storage fault
+    with _signals(app) as signals:
+        try:
+            return _run(app, signals, told, options, json_out)
+        except StateError:
+            if told:
+                return 1  # releasing the lock failed as the apply's writes did: told already
+            raise
 
 
 def _run(
     app: AppContext,
-    plan_file: Path | None,
-    auto_approve: bool,
-    sandbox: bool,
-    campaigns: list[str],
-    lock_timeout: float,
-    concurrency: int,
-    json_out: _JsonOut | None = None,
+    signals: _Signals,
+    told: list[ApplyReport],
+    options: _Options,
+    json_out: _JsonOut | None,
 ) -> int:
     """`json_out`: gets the JSON report instead of printing the text one."""
-    if not sandbox:
-        require_credentials()
+    plan_file, sandbox = options.plan_file, options.sandbox
     saved = planfile.load(plan_file) if plan_file is not None else None
-    shown = None if plan_file is None else str(plan_file)
+    shown_file = None if plan_file is None else str(plan_file)
     if saved is not None and json_out is not None:
         json_out.digest = saved.digest
-    if saved is not None and campaigns:
+    if saved is not None and options.campaigns:
         raise UsageError("--campaign cannot be combined with a plan file (the plan has its scope)")
-    selection = Selection(campaigns=saved.scope if saved else tuple(campaigns))
+    selection = Selection(campaigns=saved.scope if saved else tuple(options.campaigns))
     start = time.perf_counter()
     project = load(app.root, selection)
     app.detail(f"loaded {plural(len(project.campaigns), 'campaign')} in {seconds_since(start)}")
@@ -102,7 +122,7 @@ def _run(
     # and a second apply waiting for the lock plans only after the first one has finished.
     with (
         open_store(app.root, project, sandbox=sandbox) as store,
-        store.locked(holder, lock_timeout),
+        store.locked(holder, options.lock_timeout),
     ):
         start = time.perf_counter()
         plan = make_plan(project, store, clock.now(), selection, specs)
@@ -112,61 +132,95 @@ def _run(
         )
         if saved is not None:
             planfile.check_fresh(saved, plan)
-        if plan.blocked:
-            _refuse(app, all_errors(plan))
-        if not plan.has_changes:
-            if json_out is not None:
-                json_out.report = applyview.apply_json(plan, None, plan_file=shown, sandbox=sandbox)
-            else:
-                app.echo(summary_line(plan) if app.quiet else plan_text(plan, requests=app.verbose))
-            return 0
-        _check_cost(plan, project.config.policies.max_cost)
-        if saved is None:
-            asks = not auto_approve
-            # --quiet hides the plan, unless the question needs it to be answered. With JSON
-            # on stdout, the plan goes to stderr with the question.
-            if asks or not app.quiet:
-                (app.error if json_out is not None else app.echo)(
-                    plan_text(plan, requests=app.verbose)
-                )
-            if asks and not _confirm(app, sandbox):
+            app.note(f"Applying the reviewed plan {saved.path} (digest {saved.digest[:12]}).")
+        asks = saved is None and not options.auto_approve
+        # With JSON on stdout, the plan goes to stderr with the question.
+        show = app.error if json_out is not None else app.echo
+        while True:
+            if plan.blocked:
+                _refuse(app, all_errors(plan))
+            if not plan.has_changes:
+                if json_out is not None:
+                    json_out.report = applyview.apply_json(
+                        plan, None, plan_file=shown_file, sandbox=sandbox
+                    )
+                else:
+                    app.echo(
+                        summary_line(plan) if app.quiet else plan_text(plan, requests=app.verbose)
+                    )
+                return 0
+            _check_cost(plan, project.config.policies.max_cost)
+            # --quiet hides the plan, unless the question needs it to be answered.
+            if saved is None and (asks or not app.quiet):
+                show(plan_text(plan, requests=app.verbose))
+            if not asks:
+                break
+            shown = time.monotonic()
+            if not _confirm(app, sandbox):
                 app.error("Apply cancelled: nothing was sent.")
                 if json_out is not None:
-                    json_out.report = applyview.cancelled_json(plan, shown)
+                    json_out.report = applyview.cancelled_json(plan, shown_file)
                 return 1
-        else:
-            app.note(f"Applying the reviewed plan {saved.path} (digest {saved.digest[:12]}).")
+            # Answered long after it was shown, the plan may be wrong by now (a request_id
+            # past the API's window): it is made again, and shown again if it changed.
+            waited = max(timedelta(seconds=time.monotonic() - shown), clock.now() - plan.created_at)
+            if waited <= REPLAN_AFTER:
+                break
+            fresh = make_plan(project, store, clock.now(), selection, specs)
+            minutes = int(waited.total_seconds() // 60)
+            if fresh.digest == plan.digest:
+                app.note(f"Planned again ({minutes} minutes after it was shown): unchanged.")
+                plan = fresh
+                break
+            show(
+                f"\nThe plan above was shown {minutes} minutes ago; planned again, it changed. "
+                "The new plan:\n"
+            )
+            plan = fresh
         start = time.perf_counter()
-        with connect(app.root, project, sandbox=sandbox) as client:
-            stop = threading.Event()
-            with _interrupts(app, stop), _progress(app, plan) as on_progress:
-                sending = time.perf_counter()  # the client is set up: from here, per request
-                report = apply_plan(
-                    plan,
-                    store,
-                    ClientSender(client),
-                    now=clock.now,
-                    concurrency=concurrency,
-                    stop=stop,
-                    on_progress=on_progress,
-                )
-            elapsed = time.perf_counter() - sending
-            trips, waited = client.round_trips, client.round_trip_seconds
+        report: ApplyReport | None = None
+        try:
+            with connect(app.root, project, sandbox=sandbox) as client:
+                with signals.sending(), _progress(app, plan) as on_progress:
+                    sending = time.perf_counter()  # the client is set up: from here, per request
+                    report = apply_plan(
+                        plan,
+                        store,
+                        ClientSender(client),
+                        now=clock.now,
+                        concurrency=options.concurrency,
+                        stop=signals.stop,
+                        on_progress=on_progress,
+                    )
+                elapsed = time.perf_counter() - sending
+                trips, waited_http = client.round_trips, client.round_trip_seconds
+        finally:
+            if report is not None and report.storage_fault:
+                # Told before anything else can fail on the broken state (releasing the lock).
+                if json_out is not None:
+                    json_out.report = applyview.apply_json(
+                        plan, report, plan_file=shown_file, sandbox=sandbox
+                    )
+                else:
+                    _print_report(app, report, plan.currency, sandbox)
+                told.append(report)
+    if report.storage_fault:
+        return 1
     app.detail(f"sent in {seconds_since(start)}")
-    if trips and concurrency == 1:
+    if trips and options.concurrency == 1:
         # One request at a time: what is not an HTTP round trip is time octoplan adds (the
         # journal writes and bodies that could not be done while a request was on the wire).
-        own = (elapsed - waited) / trips * 1000
+        own = (elapsed - waited_http) / trips * 1000
         app.detail(
-            f"{plural(trips, 'HTTP round trip')} took {waited:.2f} s; "
+            f"{plural(trips, 'HTTP round trip')} took {waited_http:.2f} s; "
             f"octoplan's own time: {own:.2f} ms per request"
         )
     if json_out is not None:
-        json_out.report = applyview.apply_json(plan, report, plan_file=shown, sandbox=sandbox)
+        json_out.report = applyview.apply_json(plan, report, plan_file=shown_file, sandbox=sandbox)
     else:
         _print_report(app, report, plan.currency, sandbox)
-    if report.interrupted:
-        return EXIT_INTERRUPTED
+    if signals.signum is not None:
+        return 128 + signals.signum
     return 0 if report.ok else 1
 
 
@@ -205,24 +259,70 @@ def _confirm(app: AppContext, sandbox: bool) -> bool:
     return sys.stdin.readline().strip() == "yes"
 
 
+class _Signals:
+    """SIGINT, SIGTERM and SIGHUP during apply.
+
+    From the first request on (`sending()`), the first one stops apply in order: requests in
+    flight finish and are recorded, none other starts, the lock is released and the report
+    printed; apply then exits 128 + the signal's number (130, 143, 129). A second one aborts
+    at once (the requests in flight stay journaled, resent under their request_id by the next
+    apply). Before that, SIGTERM and SIGHUP end apply at once like Ctrl-C does: nothing was
+    sent, and the lock is released on the way out.
+    """
+
+    HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self, app: AppContext) -> None:
+        self.app = app
+        self.stop = threading.Event()
+        self.signum: int | None = None
+        self._sending = False
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if not self._sending:
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self.app.error(f"\nStopped by {name}: nothing was sent.")
+            raise SystemExit(128 + signum)
+        if self.stop.is_set():
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self.app.error(
+                f"\nAborted by {name}: the requests in flight stay journaled; the next apply "
+                "resends them under the same request_id."
+            )
+            raise SystemExit(128 + signum)
+        self.signum = signum
+        self.stop.set()
+        if signum == signal.SIGINT:
+            self.app.error(
+                "\nInterrupted: finishing the requests in flight (Ctrl-C again to abort)..."
+            )
+        else:
+            self.app.error(
+                f"\n{name} received: finishing the requests in flight, starting no more "
+                f"(another {name} aborts)..."
+            )
+
+    @contextlib.contextmanager
+    def sending(self) -> Iterator[None]:
+        self._sending = True
+        yield
+
+
 @contextlib.contextmanager
-def _interrupts(app: AppContext, stop: threading.Event) -> Iterator[None]:
-    """First Ctrl-C: finish and record the requests in flight, start no more. Second: abort."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        app.error("\nInterrupted: finishing the requests in flight (Ctrl-C again to abort)...")
-
+def _signals(app: AppContext) -> Iterator[_Signals]:
+    signals = _Signals(app)
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield signals
         return
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {signum: signal.signal(signum, signals.handle) for signum in signals.HANDLED}
     try:
-        yield
+        yield signals
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextlib.contextmanager
@@ -271,8 +371,12 @@ def _print_report(app: AppContext, report: ApplyReport, currency: str, sandbox: 
     if not app.quiet:
         app.echo("")  # after the plan and the progress lines
     outcome = "Apply complete" if report.ok else "Apply finished with problems"
+    recorded = ""
+    if report.storage_fault:
+        app.error(f"error: {report.storage_fault}")
+        outcome, recorded = "Apply stopped: the state could not be written", " and recorded"
     app.echo(
-        f"{outcome}{where}: {plural(report.messages_sent, 'message')} sent in "
+        f"{outcome}{where}: {plural(report.messages_sent, 'message')} sent{recorded} in "
         f"{plural(report.requests_accepted, 'request')}, cost {money(report.cost, currency)}."
     )
     if report.confirmed_by_request_id:
@@ -289,17 +393,50 @@ def _print_report(app: AppContext, report: ApplyReport, currency: str, sandbox: 
         )
     for refusal in report.refusals:
         code = f" code {refusal.code}" if refusal.code is not None else ""
-        app.echo(
-            f"  refused: {refusal.campaign_id} request {refusal.request_id} "
+        what = "unconfirmed" if refusal.unconfirmed else "refused"
+        line = (
+            f"  {what}: {refusal.campaign_id} request {refusal.request_id} "
             f"({refusal.recipients:,} recipients): HTTP {refusal.status}{code}: {refusal.message}"
         )
+        if refusal.unconfirmed:
+            line += (
+                "\n    an earlier attempt of it may have reached the API, so this refusal does "
+                "not prove it was not sent: it stays journaled; the next apply resends it "
+                "under the same request_id, and after 23 h it is in doubt (`octoplan state "
+                "resolve`)"
+            )
+        app.echo(line)
     if report.unconfirmed:
         app.echo(
             f"  {len(report.unconfirmed):,} request(s) got no answer after retries: "
             "they are journaled; run `octoplan apply` again to resend them under the same "
             "request_id (the API drops duplicates)."
         )
+    _print_unrecorded(app, report)
     if report.skipped:
         app.echo(f"  {report.skipped:,} request(s) not started: run `octoplan apply` again.")
     if report.residual_credit is not None:
         app.echo(f"  Residual credit: {report.residual_credit:,.2f}.")
+
+
+def _print_unrecorded(app: AppContext, report: ApplyReport) -> None:
+    for answer, consequence in (
+        (
+            "accepted",
+            "the next apply resends them under the same request_id and the API confirms "
+            "them as already received, without sending them again (within 23 h of their "
+            "first attempt; after that they are in doubt, for `octoplan state resolve`)",
+        ),
+        (
+            "refused",
+            "they stay unconfirmed; after 23 h they are in doubt, for `octoplan state resolve`",
+        ),
+        ("cancelled", "the next plan tries to cancel them again and reports the API's answer"),
+    ):
+        found = [u for u in report.unrecorded if u.answer == answer]
+        if found:
+            messages = sum(u.recipients for u in found)
+            app.echo(
+                f"  {len(found):,} request(s) ({plural(messages, 'message')}) {answer} by the "
+                f"API could not be recorded: {consequence}."
+            )

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from octoplan.client import OctopushClient, SendResult
+from octoplan.client import OctopushClient, SendResult, credential_problem
 from octoplan.client_errors import RefusedError, RequestIdAlreadyUsed, TransientApiError
 from octoplan.errors import UsageError
 from octoplan.loader import Project
@@ -87,24 +87,37 @@ def _float(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def require_credentials() -> None:
-    missing = [v for v in ("OCTOPUSH_API_LOGIN", "OCTOPUSH_API_KEY") if not os.environ.get(v)]
+_CREDENTIALS = ("OCTOPUSH_API_LOGIN", "OCTOPUSH_API_KEY")
+
+
+def require_credentials() -> tuple[str, str]:
+    """(login, key) from the environment, surrounding whitespace removed; checked before any
+    state is written, so that a key no request can carry is told at once, by its variable's
+    name (its value is never shown)."""
+    values = [os.environ.get(name, "").strip() for name in _CREDENTIALS]
+    missing = [name for name, value in zip(_CREDENTIALS, values, strict=True) if not value]
     if missing:
         raise UsageError(
             "no Octopush credentials: set OCTOPUSH_API_LOGIN and OCTOPUSH_API_KEY "
             f"(missing: {', '.join(missing)}), or use --sandbox to send to the local sandbox"
         )
+    for name, value in zip(_CREDENTIALS, values, strict=True):
+        problem = credential_problem(value)
+        if problem is not None:
+            raise UsageError(
+                f"{name} holds {problem}, which no HTTP header can carry (its value is not "
+                "shown): set it exactly as the Octopush dashboard shows it; nothing was sent"
+            )
+    return values[0], values[1]
 
 
 @contextmanager
 def connect(root: Path, project: Project, *, sandbox: bool) -> Iterator[OctopushClient]:
     """A client for the real API (credentials from the environment) or the embedded sandbox."""
     if not sandbox:
-        require_credentials()
+        login, key = require_credentials()
         base_url = os.environ.get("OCTOPUSH_BASE_URL") or project.config.api.base_url
-        with OctopushClient(
-            base_url, os.environ["OCTOPUSH_API_LOGIN"], os.environ["OCTOPUSH_API_KEY"]
-        ) as client:
+        with OctopushClient(base_url, login, key) as client:
             yield client
         return
     from octoplan.sandbox import SandboxServer

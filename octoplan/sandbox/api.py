@@ -71,6 +71,13 @@ def _refused(refusal: Refusal, request_id: str | None) -> Reply:
     return Reply(refusal.status, refusal.body, "refused", refusal.reported_code, request_id)
 
 
+def request_id_in_body(body: Mapping[str, Any]) -> str | None:
+    """The request_id of a send whatever its endpoint: top level, else `metadata`'s."""
+    if body.get("request_id") is not None:
+        return _request_id_of("", body)
+    return _request_id_of("multi-channel/send", body)
+
+
 def _request_id_of(path: str, body: Mapping[str, Any]) -> str | None:
     if path == "multi-channel/send":
         metadata = body.get("metadata")
@@ -155,6 +162,9 @@ class SandboxApi:
         except NotEnoughCredit:
             return _refused(Refusal(104, rules.MSG_CREDIT), request_id)
         return reply
+
+    def set_credentials(self, api_login: str | None, api_key: str | None) -> None:
+        self._login, self._key = api_login, api_key
 
     def _authenticated(self, headers: Mapping[str, str]) -> bool:
         login = headers.get("api-login", "")

@@ -11,11 +11,20 @@ a scripted fault queued with `inject(...)`, else `fail_rate`, else `drop_rate`.
   truncated JSON body (only with `inject`).
 - `latency`: seconds slept after processing, before answering (a client timing out before then
   sees a request the sandbox did accept).
+- `deny401`, `deny403`, `deny400` (only with `inject`): refused before anything is processed,
+  as a rotated key (401, the API's own answer), a gateway (403, an HTML page) or any other 4xx
+  (400) would.
+- `deny_after_drop` (a rate): a request accepted then dropped has its next `deny_attempts`
+  attempts (same request_id) refused that way, the statuses taken in turn from
+  `deny_statuses`: the lost answer, then a 4xx to the retry.
+
+`set_credentials` changes the login and key the sandbox accepts while it runs (a rotated key).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import random
 import socket
@@ -23,6 +32,7 @@ import sys
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,13 +41,20 @@ from typing import Any, Literal
 
 from octoplan.clock import now as clock_now
 from octoplan.errors import OctoplanError
-from octoplan.sandbox.api import API_PREFIX, Reply, SandboxApi
+from octoplan.sandbox.api import API_PREFIX, Reply, SandboxApi, request_id_in_body
+from octoplan.sandbox.rules import MSG_AUTH
 from octoplan.sandbox.store import Delivery, LoggedRequest, Store
 
-Fault = Literal["fail", "html", "drop", "garble", "ok"]
+Fault = Literal["fail", "html", "drop", "garble", "ok", "deny401", "deny403", "deny400"]
 MAX_BODY = 8 * 1024 * 1024
 SERVER_ERROR = {"code": 500, "message": "Internal server error."}
 BAD_GATEWAY = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+FORBIDDEN = b"<html><head><title>403 Forbidden</title></head><body>gateway</body></html>"
+DENIALS: dict[str, Reply] = {
+    "deny401": Reply(401, {"code": 101, "message": MSG_AUTH}, "fault_401", 101),
+    "deny403": Reply(403, None, "fault_403", 403),
+    "deny400": Reply(400, {"code": 400, "message": "Payload validation error."}, "fault_400", 400),
+}
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
@@ -98,11 +115,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         raw = self.rfile.read(length) if length > 0 else b""
         is_api = self.path.startswith(API_PREFIX)
-        fault = sandbox._next_fault() if is_api else "ok"
+        fault = sandbox._next_fault(raw) if is_api else "ok"
+        denial = DENIALS.get(fault)
         if fault == "fail":
             reply = Reply(500, SERVER_ERROR, "fault_500", 500)
         elif fault == "html":
             reply = Reply(502, None, "fault_502", 502)
+        elif denial is not None:
+            reply = replace(denial, request_id=_request_id_in(raw))
         else:
             headers = {key.lower(): value for key, value in self.headers.items()}
             try:
@@ -115,12 +135,15 @@ class _Handler(BaseHTTPRequestHandler):
             if sandbox.latency:
                 time.sleep(sandbox.latency)
         if fault == "drop":
+            sandbox._dropped(reply)
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         if fault == "html":
             self._write(reply, BAD_GATEWAY, "text/html")
+        elif fault == "deny403":
+            self._write(reply, FORBIDDEN, "text/html")
         elif fault == "garble":
             data = json.dumps(reply.body).encode()
             self._write(reply, data[: len(data) // 2])
@@ -168,6 +191,9 @@ class SandboxServer:
         latency: float = 0.0,
         seed: int | None = None,
         voice_polls: int = 1,
+        deny_after_drop: float = 0.0,
+        deny_attempts: int = 2,
+        deny_statuses: tuple[int, ...] = (401, 403, 400),
     ) -> None:
         self.data_path = data_path
         self.host = host
@@ -175,6 +201,10 @@ class SandboxServer:
         self.fail_rate = fail_rate
         self.drop_rate = drop_rate
         self.latency = latency
+        self.deny_after_drop = deny_after_drop
+        self.deny_attempts = deny_attempts
+        self._denials = itertools.cycle([_denial(status) for status in deny_statuses])
+        self._denied: dict[str, int] = {}  # request_id -> attempts still to refuse
         self._random = random.Random(seed)
         self._script: deque[Fault] = deque()
         self._fault_lock = threading.Lock()
@@ -266,6 +296,7 @@ class SandboxServer:
         fail_rate: float | None = None,
         drop_rate: float | None = None,
         latency: float | None = None,
+        deny_after_drop: float | None = None,
     ) -> None:
         if fail_rate is not None:
             self.fail_rate = fail_rate
@@ -273,16 +304,39 @@ class SandboxServer:
             self.drop_rate = drop_rate
         if latency is not None:
             self.latency = latency
+        if deny_after_drop is not None:
+            self.deny_after_drop = deny_after_drop
 
-    def _next_fault(self) -> Fault:
+    def set_credentials(self, api_login: str | None, api_key: str | None) -> None:
+        """Accept only these from now on (None: any non-empty), as after a key rotation."""
+        self.api.set_credentials(api_login, api_key)
+
+    def _next_fault(self, raw: bytes) -> Fault:
         with self._fault_lock:
             if self._script:
                 return self._script.popleft()
+            if self._denied:
+                request_id = _request_id_in(raw)
+                left = self._denied.get(request_id or "")
+                if left:
+                    if left == 1:
+                        del self._denied[request_id or ""]
+                    else:
+                        self._denied[request_id or ""] = left - 1
+                    return next(self._denials)
             if self.fail_rate and self._random.random() < self.fail_rate:
                 return "fail"
             if self.drop_rate and self._random.random() < self.drop_rate:
                 return "drop"
         return "ok"
+
+    def _dropped(self, reply: Reply) -> None:
+        """An accepted request's answer is being lost: maybe refuse its next attempts."""
+        if not (self.deny_after_drop and reply.request_id and 200 <= reply.status < 300):
+            return
+        with self._fault_lock:
+            if self._random.random() < self.deny_after_drop:
+                self._denied[reply.request_id] = self.deny_attempts
 
     # -- what happened ----------------------------------------------------------------------
 
@@ -328,3 +382,18 @@ class SandboxServer:
                 self._sockets.add(sock)
             else:
                 self._sockets.discard(sock)
+
+
+def _denial(status: int) -> Fault:
+    fault = f"deny{status}"
+    if fault not in DENIALS:
+        raise ValueError(f"no denial fault for HTTP {status}; known: {sorted(DENIALS)}")
+    return fault  # type: ignore[return-value]
+
+
+def _request_id_in(raw: bytes) -> str | None:
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return request_id_in_body(body) if isinstance(body, dict) else None

@@ -156,6 +156,19 @@ class LockHeld(StateError):
         )
 
 
+class StorageFault(StateError):
+    """The state's storage failed under a command that had opened it (disk full, read-only,
+    files deleted, I/O error). What was committed before is kept: the message never advises
+    moving the state away, which would forget what was sent."""
+
+    def __init__(self, where: str, what: str) -> None:
+        super().__init__(
+            f"{where}: {what}. Everything recorded before is kept in it: do not move it away or "
+            "delete it (a new state would not know what was sent, and would send it again). "
+            "Fix the cause (free disk space, make it writable), then run the command again"
+        )
+
+
 class StateStore(ABC):
     """One state (a SQLite file or a PostgreSQL database). Not shared between threads."""
 

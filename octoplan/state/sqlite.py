@@ -3,10 +3,19 @@
 Every write is a `BEGIN IMMEDIATE` transaction, so two processes writing the same file queue up
 rather than fail. The apply lock is a row naming its holder; a row left by a process that no
 longer runs on this host is taken over, anything else needs `octoplan state unlock`.
+
+Storage faults: a write that fails (disk full, read-only, I/O error) raises `StorageFault`,
+which never advises moving the state away. Before each commit the database file and its
+write-ahead log are checked to still be the files opened: when one was deleted (or replaced),
+what the open connection holds is written back to disk at once (the WAL checkpointed into the
+database, or the whole database copied to its path) before the command is stopped, instead of
+being lost with the process. A connection that wrote checkpoints the WAL into the database
+file when it closes, so each apply leaves the state whole in its main file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -19,7 +28,7 @@ from typing import Any
 
 from octoplan import clock
 from octoplan.errors import StateError
-from octoplan.state.base import SCHEMA_VERSION, LockHeld, LockInfo, StateInfo
+from octoplan.state.base import SCHEMA_VERSION, LockHeld, LockInfo, StateInfo, StorageFault
 from octoplan.state.migrations import check_version
 from octoplan.state.migrations.sqlite import MIGRATIONS
 from octoplan.state.procs import describe_lock, host_name, pid_alive, process_start
@@ -30,6 +39,11 @@ _BUSY_TIMEOUT = 30.0  # seconds another writer may hold the file before we give 
 _POLL = 0.1  # seconds between two looks at a held lock
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"  # fixed width, so text order is time order
 _LOCK_COLUMNS = "holder, host, pid, pid_start, acquired_at"
+_FileId = tuple[int, int] | None  # (device, inode) of a file; None: no such file
+
+
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + "-wal")
 
 
 class _Tx:
@@ -56,13 +70,18 @@ class SqliteStore(SqlStore):
     def __init__(self, path: Path) -> None:
         self._path = path
         self._token: str | None = None
+        self._wrote = False
+        # (device, inode) of the database file and of its WAL, as first written; None: not yet
+        self._files: tuple[_FileId, _FileId] | None = None
+        self._lost: str | None = None  # the state was moved to another file: no more writes
         self._conn = self._open()
 
     # -- opening ---------------------------------------------------------------------------
     def _unreadable(self, reason: object) -> StateError:
         return StateError(
             f"{self._path}: not a readable octoplan state ({reason}); nothing was changed. "
-            "Restore it from a backup, or move it away to start a new state"
+            "Restore it from a backup; do not start a new state in its place if it held "
+            "records (a new state does not know what was sent, and would send it again)"
         )
 
     def _open(self) -> sqlite3.Connection:
@@ -129,7 +148,8 @@ class SqliteStore(SqlStore):
 
     # -- transactions ----------------------------------------------------------------------
     @contextmanager
-    def _errors(self) -> Iterator[None]:
+    def _errors(self, doing: str = "opened") -> Iterator[None]:
+        """sqlite3 errors as StateErrors; `doing`: "opened", "read" or "written"."""
         try:
             yield
         except sqlite3.IntegrityError as exc:
@@ -140,26 +160,136 @@ class SqliteStore(SqlStore):
                     f"{self._path}: another process kept the state busy for over "
                     f"{_BUSY_TIMEOUT:g}s; try again"
                 ) from exc
-            raise self._unreadable(exc) from exc
+            # Disk full, read-only, I/O error: the file is fine, its storage is not.
+            raise StorageFault(str(self._path), f"the state could not be {doing} ({exc})") from exc
         except sqlite3.DatabaseError as exc:
             raise self._unreadable(exc) from exc
 
     @contextmanager
-    def _transaction(self, begin: str) -> Iterator[Tx]:
-        with self._errors():
+    def _transaction(self, begin: str, doing: str) -> Iterator[Tx]:
+        writing = doing == "written"
+        if writing and self._lost is not None:
+            raise StorageFault(str(self._path), self._lost)
+        with self._errors(doing):
             self._conn.execute(begin)
             try:
                 yield _Tx(self._conn)
+                if writing:
+                    self._check_files()
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                # A failed write may have ended the transaction already (disk full).
+                if self._conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+            if writing:
+                self._wrote = True
 
     def _read(self) -> AbstractContextManager[Tx]:
-        return self._transaction("BEGIN")
+        return self._transaction("BEGIN", "read")
 
     def _write(self) -> AbstractContextManager[Tx]:
-        return self._transaction("BEGIN IMMEDIATE")
+        return self._transaction("BEGIN IMMEDIATE", "written")
+
+    # -- files deleted under us ------------------------------------------------------------
+    def _file_ids(self) -> tuple[_FileId, _FileId]:
+        found: list[_FileId] = []
+        for path in (self._path, _wal(self._path)):
+            try:
+                stat = os.stat(path)
+            except FileNotFoundError:
+                found.append(None)
+            else:
+                found.append((stat.st_dev, stat.st_ino))
+        return found[0], found[1]
+
+    def _check_files(self) -> None:
+        """Inside a write transaction, before its commit: are the database file and its WAL
+        still the ones this connection writes to? Deleted, they take every commit since the
+        last checkpoint with them when the process ends; so what the connection holds is
+        written back now, and the command stopped (StorageFault)."""
+        current = self._file_ids()
+        if self._files is None:
+            self._files = current
+            return
+        if current == self._files:
+            return
+        self._conn.execute("ROLLBACK")
+        (database, wal), (database_then, wal_then) = current, self._files
+        if database == database_then:
+            # Only the WAL went: the connection still reads it; copy it into the database.
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._reopen(self._path)
+            raise StorageFault(
+                str(self._path),
+                f"its write-ahead log {_wal(self._path).name} was deleted while octoplan was "
+                "using it; everything recorded up to then was saved into the database file, "
+                "and this command stopped there",
+            )
+        target = self._write_back(free=database is None, own_wal=wal == wal_then)
+        if target == self._path:
+            what = (
+                "the state file was deleted while octoplan was using it; everything recorded "
+                "up to then was written back to it from the open copy, and this command "
+                "stopped there"
+            )
+        else:
+            what = (
+                "the state file was replaced by another file while octoplan was using it; "
+                f"everything this state recorded up to then was written to {target}, and this "
+                "command stopped there. Compare the two before going on"
+            )
+            self._lost = f"the state was moved to {target}; this command cannot write it"
+        raise StorageFault(str(self._path), what)
+
+    def _write_back(self, *, free: bool, own_wal: bool) -> Path:
+        """Copy the open database (deleted or replaced on disk) to its path if that is free,
+        else beside it; the connection then reads that copy. Returns where it went."""
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = clock.now().strftime("%Y%m%dT%H%M%S")
+        spare = self._path.with_name(f"{self._path.name}.recovered-{stamp}")
+        copy = self._path.with_name(f"{self._path.name}.restoring-{os.getpid()}")
+        copy.unlink(missing_ok=True)
+        target = sqlite3.connect(copy)
+        try:
+            self._conn.backup(target)
+        finally:
+            target.close()
+        # Its database gone from the path, a closing connection leaves its WAL files there,
+        # and the next file to take the path would replay that WAL into itself: they go.
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+        if own_wal:
+            for leftover in (_wal(self._path), self._path.with_name(self._path.name + "-shm")):
+                leftover.unlink(missing_ok=True)
+        found = spare
+        if free:
+            try:
+                os.link(copy, self._path)  # never over a file that appeared meanwhile
+            except FileExistsError:
+                pass
+            else:
+                found = self._path
+        if found == self._path:
+            copy.unlink()
+        else:
+            os.replace(copy, spare)
+        self._connect(found)
+        return found
+
+    def _reopen(self, path: Path) -> None:
+        # The old connection first: closing, it deletes the WAL files named after the path,
+        # which belong to the old file; the new one then starts clean.
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+        self._connect(path)
+
+    def _connect(self, path: Path) -> None:
+        self._conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = FULL")
+        self._files = None
 
     def _time_in(self, moment: datetime) -> object:
         return utc(moment).strftime(_TIME_FORMAT)
@@ -255,4 +385,11 @@ class SqliteStore(SqlStore):
         try:
             self.release_lock()
         finally:
-            self._conn.close()
+            try:
+                if self._wrote and self._lost is None:
+                    # Each command that wrote leaves the state whole in its main file: a WAL
+                    # deleted later (or never copied along) then loses nothing.
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                self._conn.close()

@@ -23,7 +23,8 @@ TABLES = ["audit", "batch_bodies", "batches", "locks", "meta"]
 def unreadable(path: Path, reason: str) -> str:
     return (
         f"{path}: not a readable octoplan state ({reason}); nothing was changed. "
-        "Restore it from a backup, or move it away to start a new state"
+        "Restore it from a backup; do not start a new state in its place if it held "
+        "records (a new state does not know what was sent, and would send it again)"
     )
 
 

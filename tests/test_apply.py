@@ -1,0 +1,83 @@
+"""octoplan.apply's window check as a request leaves, between its journal write and its send:
+the plan, the state and the sandbox are real, and the clock is moved by the progress callback
+(called once an outcome is committed, before the next request leaves).
+
+The same from the command line, and every other edge, is in tests/test_apply_edges.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from octoplan import clock
+from octoplan.apply import Progress, apply_plan
+from octoplan.client import OctopushClient
+from octoplan.commands.session import ClientSender
+from octoplan.pipeline import Selection, load, make_plan
+from octoplan.plan import BatchKind
+from octoplan.sandbox import SandboxServer
+from octoplan.state.base import BatchStatus
+from octoplan.state.open import open_state
+from tests.fixtures.project import MakeProject, run_cli, write_files
+from tests.fixtures.sandbox import SANDBOX_KEY, SANDBOX_LOGIN
+from tests.test_apply_edges import (
+    CONFIG,
+    ClockFile,
+    campaign,
+    contacts,
+    kill_in_flight,
+    sends,
+)
+
+
+def test_a_resume_journaled_in_the_window_is_not_sent_once_past_it(
+    make_project: MakeProject,
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = make_project(
+        {"campaigns/promo.yaml": campaign("promo", "c.csv"), "contacts/c.csv": contacts(0, 3)},
+        config=CONFIG,
+    )
+    moved = ClockFile(tmp_path / "clock", monkeypatch)
+    env = {**sandbox.env(), "OCTOPLAN_CLOCK_FILE": str(moved.path)}
+    resumed = kill_in_flight(root, env, sandbox)
+    # A campaign sorted first: one request, then the resumed one.
+    write_files(
+        root, {"campaigns/a.yaml": campaign("a", "a.csv"), "contacts/a.csv": contacts(9, 2)}
+    )
+    moved.move_to(22.9)
+    project = load(root, Selection())
+    store = open_state(".octoplan/state.db", root)
+    client = OctopushClient(sandbox.base_url, SANDBOX_LOGIN, SANDBOX_KEY)
+    try:
+        plan = make_plan(project, store, clock.now(), Selection())
+        assert [(c.id, [b.kind for b in c.batches]) for c in plan.campaigns] == [
+            ("a", [BatchKind.NEW]),
+            ("promo", [BatchKind.RESUME]),
+        ]
+
+        def late(progress: Progress) -> None:
+            # The first answer is recorded and the resumed request journaled with it, in its
+            # window; the clock passes the margin before it leaves.
+            assert store.batch(resumed).attempts == 2  # type: ignore[union-attr]
+            moved.move_to(24.5)
+
+        report = apply_plan(
+            plan, store, ClientSender(client), now=clock.now, concurrency=1, on_progress=late
+        )
+        record = store.batch(resumed)
+    finally:
+        client.close()
+        store.close()
+
+    assert (report.requests_accepted, report.marked_in_doubt, report.skipped) == (1, 1, 0)
+    assert record is not None
+    # In doubt, and its attempt of this apply withdrawn: it never left.
+    assert (record.status, record.attempts) == (BatchStatus.IN_DOUBT, 1)
+    assert sends(sandbox).count(resumed) == 1  # the killed apply's attempt only
+    done = run_cli("plan", "--detailed-exitcode", cwd=root, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
