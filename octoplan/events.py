@@ -230,7 +230,7 @@ def interpret(content_type: str, body: bytes, received_at: datetime, region: str
 
 def _one(kind: Kind, payload: Mapping[str, Any], received_at: datetime, region: str) -> Fact:
     message_id = _text(payload.get("message_id")) or None
-    when, date_problem = _date(payload.get(_DATE_FIELDS[kind]), received_at)
+    when = _date(payload.get(_DATE_FIELDS[kind]), received_at)
     raw_number = _text(payload.get("number"))
     channel = _channel(payload.get("channel"), message_id)
     if kind is Kind.REPLY and is_stop(_text(payload.get("text"))):
@@ -242,7 +242,7 @@ def _one(kind: Kind, payload: Mapping[str, Any], received_at: datetime, region: 
             channel = "email"
         else:
             recipient = normalize_number(raw_number, region)
-        problem = date_problem
+        problem = None
         if not status:
             problem = "the delivery report has an empty status"
         elif recipient is None:
@@ -257,7 +257,7 @@ def _one(kind: Kind, payload: Mapping[str, Any], received_at: datetime, region: 
             problem=problem,
         )
     recipient = normalize_number(raw_number, region)
-    problem = date_problem
+    problem = None
     if recipient is None:
         problem = f"the number {_shown(raw_number)} is not a valid phone number"
     return Fact(
@@ -286,8 +286,9 @@ def _email_deliveries(deliveries: Any, received_at: datetime) -> list[Fact]:
             last = history[-1]
             status = status or _text(last.get("status")).upper()
             date_value = date_value or last.get("date")
-        when, problem = _date(date_value, received_at)
+        when = _date(date_value, received_at)
         recipient = _email(raw)
+        problem = None
         if not status:
             problem = "the delivery report has an empty status"
         elif recipient is None:
@@ -320,19 +321,17 @@ def _shown(raw: str) -> str:
     return "(empty)" if not raw else f"({len(raw)} characters)"
 
 
-def _date(value: Any, received_at: datetime) -> tuple[datetime, str | None]:
-    """(UTC date, problem): a missing or unreadable date is the reception time."""
-    text = _text(value)
-    if not text:
-        return received_at, None
-    parsed = parse_callback_date(text)
-    if parsed is None:
-        return received_at, "its date is not Y-m-d H:i:s: dated when received"
-    return parsed, None
+def _date(value: Any, received_at: datetime) -> datetime:
+    """The UTC date of a callback; a missing or unreadable date is the reception time (the
+    event happened before its callback arrived)."""
+    parsed = parse_callback_date(_text(value))
+    return received_at if parsed is None else parsed
 
 
 def parse_callback_date(text: str) -> datetime | None:
     """`Y-m-d H:i:s` in Europe/Paris (no zone given), or ISO 8601 with an offset, in UTC."""
+    if not text:
+        return None
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:

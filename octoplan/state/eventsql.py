@@ -17,8 +17,8 @@ from octoplan.state.eventlog import (
     EventLog,
     EventRecord,
     RawEvent,
-    Recorded,
     RecipientDelivery,
+    Recorded,
     SentBatch,
     StoredRawEvent,
 )
@@ -242,9 +242,7 @@ class SqlEventLog(EventLog):
                 "FROM batches JOIN batch_bodies USING (request_id) WHERE seq > ? ORDER BY seq",
                 (seq,),
             )
-        return [
-            (int(s), rid, keys.split("\n") if count else []) for s, rid, count, keys in rows
-        ]
+        return [(int(s), rid, keys.split("\n") if count else []) for s, rid, count, keys in rows]
 
     def opted_out(self) -> dict[str, datetime]:
         with self._read() as tx:
@@ -255,8 +253,7 @@ class SqlEventLog(EventLog):
     def campaign_events(self) -> dict[str, CampaignEvents]:
         with self._read() as tx:
             deliveries = tx.all(
-                "SELECT campaign_id, status, COUNT(*) FROM deliveries "
-                "GROUP BY campaign_id, status"
+                "SELECT campaign_id, status, COUNT(*) FROM deliveries GROUP BY campaign_id, status"
             )
             stops = tx.all(
                 "SELECT campaign_id, COUNT(DISTINCT recipient_key) FROM events "
