@@ -322,6 +322,39 @@ def sandbox_reply(ctx: click.Context, number: str, text: str) -> int:
 
 
 @cli.command()
+@click.argument("campaigns", nargs=-1)
+@click.option(
+    "--format",
+    "fmt",
+    type=PLAN_FORMATS,
+    default="text",
+    show_default=True,
+    help="Output format (markdown: a comment after the merge).",
+)
+@click.option("--sandbox", is_flag=True, help="The local sandbox's state (and its reports).")
+@click.pass_context
+def status(ctx: click.Context, campaigns: tuple[str, ...], fmt: str, sandbox: bool) -> int:
+    """Per campaign: sent, delivered, not delivered, pending, STOP replies, replies."""
+    from octoplan.commands import status as cmd
+
+    return cmd.run(_app(ctx), list(campaigns), fmt, sandbox)
+
+
+@cli.command()
+@click.argument("recipient")
+@click.option(
+    "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format."
+)
+@click.option("--sandbox", is_flag=True, help="The local sandbox's state (and its reports).")
+@click.pass_context
+def explain(ctx: click.Context, recipient: str, fmt: str, sandbox: bool) -> int:
+    """What octoplan did for RECIPIENT (a number in any format, or an e-mail), and why."""
+    from octoplan.commands import explain as cmd
+
+    return cmd.run(_app(ctx), recipient, fmt, sandbox)
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port",

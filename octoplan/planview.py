@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from octoplan.mask import mask_recipient
+from octoplan.optouts import stop_day
 from octoplan.plan import (
     FORMAT_VERSION,
     SYMBOLS,
@@ -19,6 +20,8 @@ from octoplan.plan import (
     PlannedBatch,
 )
 from octoplan.words import plural
+
+MAX_LISTED = 100  # opted-out recipients listed in a campaign's JSON (all are counted)
 
 
 def money(amount: float, currency: str) -> str:
@@ -58,6 +61,11 @@ def campaign_json(c: CampaignPlan) -> dict[str, Any]:
         "changed_after_send": c.changed_after_send,
         "duplicates": c.duplicates,
         "excluded": c.excluded,
+        "opted_out": len(c.opted_out),
+        "opted_out_recipients": [
+            {"recipient": mask_recipient(key), "stopped_on": stop_day(at)}
+            for key, at in c.opted_out[:MAX_LISTED]
+        ],
         "estimated_cost": round(c.estimated_cost, 6),
         "batches": [_batch_json(b) for b in c.batches],
         "in_doubt": [

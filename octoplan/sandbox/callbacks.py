@@ -26,10 +26,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import httpx
+from typing import TYPE_CHECKING
 
 from octoplan.events import CALLBACK_TIMEZONE, is_stop
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("octoplan.sandbox")
 
@@ -114,12 +116,14 @@ def due_callbacks(
         "SELECT s.id, s.ticket, s.channel, s.send_at, s.created_at, s.messages, "
         "COALESCE(p.reported, 0) FROM sends s LEFT JOIN callback_progress p ON p.send_id = s.id "
         "WHERE s.cancelled = 0 AND s.channel != 'live_chat' "
-        "AND COALESCE(s.send_at, s.created_at + ?) <= ? "
+        "AND (CASE WHEN s.send_at IS NULL THEN s.created_at + ? "
+        "ELSE MAX(s.send_at, s.created_at) END) <= ? "
         "AND COALESCE(p.reported, -1) < json_array_length(s.messages) ORDER BY s.id",
         (settings.delay, now),
     ).fetchall()
     for send_id, ticket, channel, send_at, created_at, messages, reported in rows:
-        due = send_at if send_at is not None else created_at + settings.delay
+        # A send_at already past when accepted goes out at once, like the API does.
+        due = created_at + settings.delay if send_at is None else max(send_at, created_at)
         date = paris_time(due)
         prefix = _PREFIX.get(channel, channel)
         for index, (recipient, _text) in enumerate(json.loads(messages)):
@@ -209,6 +213,8 @@ class CallbackPoster:
         self._thread.join(10.0)
 
     def _run(self) -> None:
+        import httpx  # only a posting sandbox needs an HTTP client
+
         pause = _FIRST_PAUSE
         with httpx.Client(timeout=self._timeout) as client:
             while not self._stop.is_set():
@@ -225,6 +231,8 @@ class CallbackPoster:
 
     def _round(self, client: httpx.Client) -> bool:
         """Post what is due; True if a callback failed (the rest waits for the next round)."""
+        import httpx
+
         due = self._due(self._now().timestamp())
         if not due:
             self._stop.wait(self._poll)
