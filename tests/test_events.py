@@ -118,7 +118,16 @@ def test_email_deliveries_list_one_fact_each() -> None:
         ),
         (b'{"deliveries": []}', JSON, Kind.MALFORMED, "`deliveries` is not a non-empty list"),
     ],
-    ids=["binary", "broken-json", "array", "unknown", "empty", "bad-number", "no-status", "empty-list"],
+    ids=[
+        "binary",
+        "broken-json",
+        "array",
+        "unknown",
+        "empty",
+        "bad-number",
+        "no-status",
+        "empty-list",
+    ],
 )
 def test_what_cannot_be_used_says_why_and_never_raises(
     body: bytes, content_type: str, kind: Kind, problem: str

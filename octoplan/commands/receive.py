@@ -44,17 +44,19 @@ def run(app: AppContext, host: str, port: int, sandbox: bool) -> int:
         single_writer=not is_postgres(location),
     )
     server.bind()
-    app.note(f"octoplan receive listening on {server.url} (state: {describe(location)})")
-    app.note(f"Callback URL: {server.url}/callbacks/<the value of {TOKEN_VAR}>")
-    app.note("Press Ctrl-C to stop.")
-    app.echo(server.url)
-    previous = signal.signal(signal.SIGTERM, _stop)
+    # Before the announcement: a script may signal it as soon as it read the URL.
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
+        app.note(f"octoplan receive listening on {server.url} (state: {describe(location)})")
+        app.note(f"Callback URL: {server.url}/callbacks/<the value of {TOKEN_VAR}>")
+        app.note("Press Ctrl-C to stop.")
+        app.echo(server.url)
         server.serve()
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     app.note("receive stopped")
     return 0
 

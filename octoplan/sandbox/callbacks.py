@@ -7,7 +7,8 @@ it was accepted; cancelled sends get none, live chat gets none. Payloads are JSO
 Octopush's (`../shared/octopush-api/FACTS.md`, Webhooks): `message_id`, `number`, `status`,
 `delivery_date` (Europe/Paris, `Y-m-d H:i:s`), `channel`; e-mail reports come as `deliveries[]`.
 
-Everything is deterministic: message ids derive from the ticket and the message's position, and
+Everything is deterministic: message ids derive from the request_id (else the ticket) and the
+message's position, and
 NOT_DELIVERED is chosen for a fraction `undelivered_rate` of messages by a hash of the seed and
 the message id (the same messages, in any order, on every run). So producing the same reports
 twice gives the same callbacks, which a receiver stores once.
@@ -113,7 +114,7 @@ def due_callbacks(
     """Callbacks due by `now` and not reported yet, oldest first (at most about `limit`)."""
     found: list[Callback] = []
     rows = conn.execute(
-        "SELECT s.id, s.ticket, s.channel, s.send_at, s.created_at, s.messages, "
+        "SELECT s.id, s.ticket, s.request_id, s.channel, s.send_at, s.created_at, s.messages, "
         "COALESCE(p.reported, 0) FROM sends s LEFT JOIN callback_progress p ON p.send_id = s.id "
         "WHERE s.cancelled = 0 AND s.channel != 'live_chat' "
         "AND (CASE WHEN s.send_at IS NULL THEN s.created_at + ? "
@@ -121,7 +122,7 @@ def due_callbacks(
         "AND COALESCE(p.reported, -1) < json_array_length(s.messages) ORDER BY s.id",
         (settings.delay, now),
     ).fetchall()
-    for send_id, ticket, channel, send_at, created_at, messages, reported in rows:
+    for send_id, ticket, request_id, channel, send_at, created_at, messages, reported in rows:
         # A send_at already past when accepted goes out at once, like the API does.
         due = created_at + settings.delay if send_at is None else max(send_at, created_at)
         date = paris_time(due)
@@ -129,7 +130,8 @@ def due_callbacks(
         for index, (recipient, _text) in enumerate(json.loads(messages)):
             if index < reported:
                 continue
-            message_id = f"{prefix}_{_digest(f'{ticket}:{index}')[:24]}"
+            # From the request_id when there is one: the same sends, the same ids on every run.
+            message_id = f"{prefix}_{_digest(f'{request_id or ticket}:{index}')[:24]}"
             undelivered = _undelivered(settings.seed, message_id, settings.undelivered_rate)
             status = "NOT_DELIVERED" if undelivered else "DELIVERED"
             body = _report(channel, recipient, message_id, status, date, ticket)
