@@ -130,7 +130,7 @@ def test_reports_and_a_stop_reach_status_plan_and_explain(
     assert explained.returncode == 0, explained.stderr
     lines = explained.stdout.splitlines()
     assert lines[0] == "+33612345678"
-    assert f"alert (sms, transactional; campaigns/alert.yaml): to send" in lines
+    assert "alert (sms, transactional; campaigns/alert.yaml): to send" in lines
     assert "promo2 (sms, marketing; campaigns/promo2.yaml): opted out" in lines
     assert f"    opted out by STOP reply on {stopped_on}" in lines
     assert "promo (sms, marketing; campaigns/promo.yaml): sent" in lines
