@@ -23,3 +23,8 @@ def now() -> datetime:
     if offset:
         value += timedelta(seconds=float(offset))
     return value.astimezone(UTC)
+
+
+def pinned() -> bool:
+    """Is the clock pinned or shifted by the environment (tests and drills)?"""
+    return bool(os.environ.get("OCTOPLAN_NOW") or os.environ.get("OCTOPLAN_CLOCK_OFFSET"))

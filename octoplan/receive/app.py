@@ -18,7 +18,7 @@ import contextlib
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -55,14 +55,22 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def make_app(
     token: str,
     store: Store,
     *,
     max_body: int = MAX_BODY,
-    now: Callable[[], datetime] = clock.now,
+    now: Callable[[], datetime] | None = None,
 ) -> Starlette:
     expected = token.encode()
+    if now is None:
+        # `octoplan.clock` reads the environment on every call (for tests that pin it): only
+        # when it is pinned is it worth that on every callback.
+        now = clock.now if clock.pinned() else _utc_now
 
     async def callback(request: Request) -> Response:
         given = str(request.path_params["token"]).encode()

@@ -65,7 +65,8 @@ class Ingest:
         future: asyncio.Future[None] = loop.create_future()
         self._queue.put((event, future, loop))
         try:
-            await asyncio.wait_for(future, self._timeout)
+            async with asyncio.timeout(self._timeout):  # no task per callback, unlike wait_for
+                await future
         except TimeoutError:
             raise NotStored("not committed in time") from None
 

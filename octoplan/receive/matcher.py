@@ -25,7 +25,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from octoplan.events import PHONE_CHANNELS, Fact, Kind
-from octoplan.state.eventlog import EventLog, SentBatch
+from octoplan.state.base import StateStore
+from octoplan.state.eventlog import SentBatch
 
 CLOCK_TOLERANCE = timedelta(seconds=60)
 _CANDIDATES = frozenset({"accepted", "intent", "in_doubt"})
@@ -45,15 +46,21 @@ def goes_out(batch: SentBatch) -> datetime | None:
 
 
 class Matcher:
-    def __init__(self, store: EventLog) -> None:
+    def __init__(self, store: StateStore) -> None:
         self._store = store
         self._seq = 0
         # recipient key -> request_id, or the list of them when there are several: most
         # recipients are in one request, and a million lists would double the memory.
         self._members: dict[str, str | list[str]] = {}
         self._batches: dict[str, SentBatch] = {}
+        self._serial = -1
 
     def refresh(self) -> None:
+        """Catch up with the journal, if it moved (its serial) since the last look."""
+        serial = self._store.info().serial
+        if serial == self._serial:
+            return
+        self._serial = serial
         members = self._members
         for seq, request_id, keys in self._store.batch_members_since(self._seq):
             for key in keys:

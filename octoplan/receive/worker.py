@@ -127,11 +127,13 @@ class Worker:
         *,
         write_lock: Callable[[], AbstractContextManager[object]] = nullcontext,
         idle: float = 0.5,
+        gather: float = 0.05,
     ) -> None:
         self._open_store = open_store
         self._region = region
         self._write_lock = write_lock
         self._idle = idle
+        self._gather = gather
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="octoplan-interpret", daemon=True)
@@ -164,8 +166,11 @@ class Worker:
                     store = None
                 self._stop.wait(1.0)
                 continue
-            if not done:
-                self._wake.wait(self._idle)
+            if done < ROUND:
+                # Caught up: wait for callbacks, then a little more so that a burst is read
+                # in a few large rounds (one commit each) rather than many small ones.
+                if self._wake.wait(self._idle):
+                    self._stop.wait(self._gather)
                 self._wake.clear()
         if store is not None:
             _close(store)
