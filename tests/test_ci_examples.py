@@ -123,6 +123,7 @@ def test_the_flags_of_the_examples_are_found() -> None:
         ("plan", "--changed-since"),
         ("plan", "--out"),
         ("apply", "--lock-timeout"),
+        ("status", "--format"),
     }
 
 
