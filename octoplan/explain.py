@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from octoplan import clock
 from octoplan.contacts import ContactSet, FieldError, excluded_keys, identify, open_source
 from octoplan.errors import UsageError
 from octoplan.events import normalize_number
@@ -162,6 +163,13 @@ def _campaign(
         later.append(
             f"opted out by STOP reply on {stop_day(opted_out_at)}: no later marketing send"
         )
+        now = clock.now()
+        for record in requests:
+            if record.status is BatchStatus.ACCEPTED and _still_scheduled(record, now):
+                later.append(
+                    f"request {record.request_id} has not gone out yet: the next apply "
+                    "cancels it and sends its other recipients again, without this number"
+                )
     for at in stops:
         later.append(f"replied STOP to this campaign on {stop_day(at)}")
     if replies:
@@ -178,6 +186,15 @@ def _campaign(
         stops=tuple(stops),
         replies=replies,
     )
+
+
+def _still_scheduled(record: BatchRecord, now: datetime) -> bool:
+    if not record.send_at or not record.ticket:
+        return False
+    try:
+        return datetime.fromisoformat(record.send_at) > now
+    except ValueError:
+        return False
 
 
 def _when(moment: datetime | None) -> str:
