@@ -12,7 +12,10 @@ would be the bottleneck on two cores). Two runs:
 2. closed loop, `--connections` connections as fast as they are answered: the most it takes.
 
 Every callback is a distinct delivery report (no two share a dedup key), so each one is a row
-to commit. Then how long the interpreter took to read them all. Prints figures; asserts nothing.
+to commit. Then how long the interpreter took to read them all, and the server's CPU time per
+callback (answer, storage and interpretation together): on a machine shared with other work,
+the rate measured depends on the CPU left over, while the CPU time per callback does not, and
+1 s divided by it is what one core of this machine takes. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -169,6 +172,13 @@ def _line(label: str, r: dict[str, object]) -> str:
     )
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        fields = handle.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench(name: str, location: str, root: Path, args: argparse.Namespace) -> None:
     env = {
         **os.environ,
@@ -187,6 +197,7 @@ def bench(name: str, location: str, root: Path, args: argparse.Namespace) -> Non
     try:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
+        cpu_before = _cpu_seconds(server.pid)
         opened = _load(url, args.seconds, args.rate, args.connections)
         print(_line(f"{name}: open loop at {args.rate:,.0f}/s", opened))
         closed = _load(url, args.seconds, 0, args.connections)
@@ -195,9 +206,12 @@ def bench(name: str, location: str, root: Path, args: argparse.Namespace) -> Non
         started = time.perf_counter()
         while _count(location, "SELECT COUNT(*) FROM raw_events WHERE interpreted = 0"):
             time.sleep(0.2)
+        per_callback = (_cpu_seconds(server.pid) - cpu_before) / stored
         print(
             f"{name}: {stored:,} stored; interpretation caught up "
-            f"{time.perf_counter() - started:.1f} s after the load ended"
+            f"{time.perf_counter() - started:.1f} s after the load ended; server CPU "
+            f"{per_callback * 1e6:.0f} us per callback (= {1 / per_callback:,.0f} callbacks/s "
+            "per core)"
         )
     finally:
         server.terminate()
