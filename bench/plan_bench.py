@@ -2,7 +2,7 @@
 (bench/baseline.py) on the same files, in one run; then 1M contacts with 500k already in state.
 
     python bench/plan_bench.py [--sizes 10000,100000,1000000] [--in-state 500000]
-                               [--baseline-up-to 1000000] [--no-shuffled]
+                               [--baseline-up-to 1000000] [--no-shuffled] [--opted-out 10000]
 
 For each size: wall time, contacts per second, the largest process's peak RSS and the whole
 process tree's (octoplan reads a big file on two cores: the sum of RSS counts twice what the
@@ -10,7 +10,9 @@ forked child shares with its parent, PSS does not), requests, and the ratio to t
 Then the largest list again with its rows in random order (the generated list is sorted by
 number, which a real one seldom is; the baseline's speed does not depend on it). The 500k
 already in state are sent for real: `octoplan apply` of the first 500k contacts against
-`octoplan sandbox` (in its own process), then `plan` of all 1M.
+`octoplan sandbox` (in its own process), then `plan` of all 1M. `--opted-out N`: the largest
+list again, with N of its numbers having replied STOP (stored and interpreted as `octoplan
+receive` does), so that plan leaves them out.
 Prints figures; asserts nothing.
 """
 
@@ -57,6 +59,7 @@ def main() -> None:
     parser.add_argument("--in-state", type=int, default=500_000)
     parser.add_argument("--baseline-up-to", type=int, default=1_000_000)
     parser.add_argument("--no-shuffled", dest="shuffled", action="store_false")
+    parser.add_argument("--opted-out", type=int, default=0)
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
 
@@ -88,6 +91,18 @@ def main() -> None:
             print(_row("plan, rows in random order", size, result, _requests(result.stdout)))
             shutil.rmtree(root)
 
+        if args.opted_out:
+            size = max(sizes)
+            root = make_project(work / "opted-out", size, cache)
+            _opt_out(root, args.opted_out)
+            result = run([*OCTOPLAN, "plan"], root)
+            if result.returncode != 0:
+                sys.exit(f"octoplan plan failed:\n{result.stdout}\n{result.stderr}")
+            print(
+                _row(f"plan, {args.opted_out:,} opted out", size, result, _requests(result.stdout))
+            )
+            shutil.rmtree(root)
+
         if args.in_state:
             total = max(sizes)
             root = make_project(work / "state", args.in_state, cache)
@@ -109,6 +124,33 @@ def main() -> None:
             label = f"plan, {args.in_state:,} in state"
             print(_row(label, total, result, _requests(result.stdout)))
             print(result.stdout.strip().splitlines()[-1])
+
+
+def _opt_out(root: Path, count: int) -> None:
+    """`count` numbers of the list reply STOP: callbacks stored and interpreted into state."""
+    import csv
+    import json
+
+    from octoplan.clock import now
+    from octoplan.events import dedup_key
+    from octoplan.receive.worker import Interpreter, ingest_all
+    from octoplan.state.eventlog import RawEvent
+    from octoplan.state.open import open_state
+
+    with (root / "contacts" / "big.csv").open(encoding="utf-8") as handle:
+        numbers = [row["phone_number"] for row in csv.DictReader(handle)]
+    step = max(len(numbers) // count, 1)
+    bodies = [
+        json.dumps({"number": number, "text": "STOP", "stop_date": ""}).encode()
+        for number in numbers[::step][:count]
+    ]
+    store = open_state(".octoplan/state.db", root)
+    try:
+        at = now()
+        store.append_raw([RawEvent(dedup_key("application/json", b), at, "", b) for b in bodies])
+        ingest_all(Interpreter(store, "FR"))
+    finally:
+        store.close()
 
 
 if __name__ == "__main__":

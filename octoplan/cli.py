@@ -257,7 +257,7 @@ def state_resolve(ctx: click.Context, request_id: str, outcome: str | None) -> i
     return cmd.run_resolve(_app(ctx), request_id, outcome)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port",
@@ -292,12 +292,95 @@ def state_resolve(ctx: click.Context, request_id: str, outcome: str | None) -> i
 @click.option(
     "--latency", type=click.FloatRange(min=0), default=0.0, help="Seconds added to every answer."
 )
+@click.option(
+    "--callback-url",
+    metavar="URL",
+    help="Post delivery reports and replies here, as Octopush does (e.g. octoplan receive).",
+)
+@click.option(
+    "--callback-delay",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Seconds from acceptance to the delivery report (scheduled sends: at send time).",
+)
+@click.option(
+    "--undelivered-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Fraction of messages reported NOT_DELIVERED (the same ones on every run).",
+)
 @click.pass_context
 def sandbox(ctx: click.Context, /, **options: Any) -> int:
-    """Run the local Octopush-compatible API on loopback."""
+    """Run the local Octopush-compatible API on loopback (`sandbox reply`: simulate a reply)."""
+    if ctx.invoked_subcommand is not None:
+        ctx.meta["sandbox_data"] = options["data_file"]
+        return 0
     from octoplan.commands import sandbox as cmd
 
     return cmd.run(_app(ctx), **options)
+
+
+@sandbox.command("reply")
+@click.argument("number")
+@click.argument("text")
+@click.pass_context
+def sandbox_reply(ctx: click.Context, number: str, text: str) -> int:
+    """NUMBER answers TEXT (STOP: an opt-out); sent as a callback like delivery reports."""
+    from octoplan.commands import sandbox as cmd
+
+    return cmd.run_reply(_app(ctx), number, text, ctx.meta.get("sandbox_data"))
+
+
+@cli.command()
+@click.argument("campaigns", nargs=-1)
+@click.option(
+    "--format",
+    "fmt",
+    type=PLAN_FORMATS,
+    default="text",
+    show_default=True,
+    help="Output format (markdown: a comment after the merge).",
+)
+@click.option("--sandbox", is_flag=True, help="The local sandbox's state (and its reports).")
+@click.pass_context
+def status(ctx: click.Context, campaigns: tuple[str, ...], fmt: str, sandbox: bool) -> int:
+    """Per campaign: sent, delivered, not delivered, pending, STOP replies, replies."""
+    from octoplan.commands import status as cmd
+
+    return cmd.run(_app(ctx), list(campaigns), fmt, sandbox)
+
+
+@cli.command()
+@click.argument("recipient")
+@click.option(
+    "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format."
+)
+@click.option("--sandbox", is_flag=True, help="The local sandbox's state (and its reports).")
+@click.pass_context
+def explain(ctx: click.Context, recipient: str, fmt: str, sandbox: bool) -> int:
+    """What octoplan did for RECIPIENT (a number in any format, or an e-mail), and why."""
+    from octoplan.commands import explain as cmd
+
+    return cmd.run(_app(ctx), recipient, fmt, sandbox)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port).",
+)
+@click.option("--sandbox", is_flag=True, help="Write to the local sandbox's state.")
+@click.pass_context
+def receive(ctx: click.Context, host: str, port: int, sandbox: bool) -> int:
+    """Receive Octopush callbacks (delivery reports, STOP, replies) into state."""
+    from octoplan.commands import receive as cmd
+
+    return cmd.run(_app(ctx), host, port, sandbox)
 
 
 @cli.command()

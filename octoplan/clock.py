@@ -38,3 +38,8 @@ def _seconds_in(path: str) -> float:
     except FileNotFoundError:
         return 0.0
     return float(text) if text else 0.0
+
+
+def pinned() -> bool:
+    """Is the clock pinned or shifted by the environment (tests and drills)?"""
+    return bool(os.environ.get("OCTOPLAN_NOW") or os.environ.get("OCTOPLAN_CLOCK_OFFSET"))

@@ -71,6 +71,7 @@ def spec_of(desired: DesiredCampaign, state: RecipientState | None = None) -> Ca
         warnings=tuple(desired.warnings),
         errors=tuple(desired.errors),
         state=state,
+        marketing=campaign.marketing,
     )
 
 

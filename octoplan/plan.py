@@ -26,7 +26,7 @@ from functools import cached_property, partial
 from itertools import compress
 from typing import Any
 
-from octoplan import ids
+from octoplan import ids, optouts
 from octoplan.encode import encode_body
 from octoplan.errors import Diagnostic
 from octoplan.messages import CHANGED, FIELD, Messages, gather, sent_flags
@@ -80,6 +80,7 @@ class CampaignSpec:
     # (`messages.sent`); None: they were built before the state was read, and the planner
     # reads and compares it.
     state: RecipientState | None = None
+    marketing: bool = False  # purpose wholesale (or omitted): STOP replies opt out of it
 
 
 class BatchKind(StrEnum):
@@ -153,6 +154,8 @@ class CampaignPlan:
     errors: tuple[Diagnostic, ...]
     samples: tuple[tuple[str, str], ...]  # (recipient key, final text), a few for previews
     notes: tuple[str, ...] = ()
+    # Recipients left out because they replied STOP (octoplan/optouts.py), with its date.
+    opted_out: tuple[tuple[str, datetime], ...] = ()
 
     @property
     def new_batches(self) -> tuple[PlannedBatch, ...]:
@@ -298,8 +301,16 @@ def _scheduled_and_cancellable(record: BatchRecord, now: datetime) -> bool | Non
     return send_at - now > CANCEL_MARGIN
 
 
-def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> CampaignPlan:
+def plan_campaign(
+    spec: CampaignSpec,
+    store: StateStore,
+    now: datetime,
+    opted_out: Mapping[str, datetime] | None = None,
+) -> CampaignPlan:
+    """`opted_out`: numbers that replied STOP (read once per plan, see build_plan)."""
     messages = spec.messages
+    if not opted_out or not optouts.applies(spec.marketing, spec.channel):
+        opted_out = {}
     keys = messages.keys
     if spec.state is not None:
         (sent_hashes, others), flags = spec.state, messages.sent
@@ -331,7 +342,8 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
         if cancellable is None:
             continue
         if desired_keys is None:
-            desired_keys = set(keys)
+            # A recipient who replied STOP since is no longer wanted in a scheduled send.
+            desired_keys = set(keys).difference(opted_out)
         members = store.batch_recipients(record.request_id)
         removed = [k for k, _ in members if k not in desired_keys]
         if not removed:
@@ -385,6 +397,7 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
         if later:
             to_send = sorted(to_send + later)
 
+    to_send, opted = optouts.without_opted_out(keys, to_send, opted_out)
     batches.extend(_new_batches(spec, to_send, earlier_by_key))
     if changed:
         notes.append(
@@ -395,6 +408,8 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
         notes.append(f"{spec.duplicates} duplicate recipient(s) collapsed: each is sent once")
     if spec.excluded:
         notes.append(f"{spec.excluded} recipient(s) removed by exclude lists")
+    if opted:
+        notes.append(optouts.note(opted))
 
     action = _action(spec, bool(sent_hashes or others), batches, in_doubt)
     if action is Action.BLOCKED:
@@ -417,6 +432,7 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
         errors=tuple(spec.errors),
         samples=tuple((keys[i], messages.text(i)) for i in shown),
         notes=tuple(notes),
+        opted_out=tuple(opted),
     )
 
 
@@ -578,7 +594,10 @@ def build_plan(
     info: StateInfo | None = None,
 ) -> Plan:
     """`info`: the state's serial as read before its contents (else read at the end)."""
-    campaigns = [plan_campaign(spec, store, now) for spec in specs]
+    # Read once for the whole plan, and only when a campaign can be concerned.
+    concerned = any(optouts.applies(spec.marketing, spec.channel) for spec in specs)
+    opted_out = store.opted_out() if concerned else {}
+    campaigns = [plan_campaign(spec, store, now, opted_out) for spec in specs]
     if whole_project:
         # Only a plan over the whole project may conclude that a campaign was removed.
         known = {spec.id for spec in specs}

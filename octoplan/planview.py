@@ -12,6 +12,7 @@ from typing import Any
 from octoplan import __version__
 from octoplan.inputs import inputs_digest
 from octoplan.mask import mask_recipient
+from octoplan.optouts import stop_day
 from octoplan.plan import (
     FORMAT_VERSION,
     SYMBOLS,
@@ -22,6 +23,8 @@ from octoplan.plan import (
     PlannedBatch,
 )
 from octoplan.words import plural
+
+MAX_LISTED = 100  # opted-out recipients listed in a campaign's JSON (all are counted)
 
 
 def money(amount: float, currency: str) -> str:
@@ -61,6 +64,11 @@ def campaign_json(c: CampaignPlan) -> dict[str, Any]:
         "changed_after_send": c.changed_after_send,
         "duplicates": c.duplicates,
         "excluded": c.excluded,
+        "opted_out": len(c.opted_out),
+        "opted_out_recipients": [
+            {"recipient": mask_recipient(key), "stopped_on": stop_day(at)}
+            for key, at in c.opted_out[:MAX_LISTED]
+        ],
         "estimated_cost": round(c.estimated_cost, 6),
         "batches": [_batch_json(b) for b in c.batches],
         "in_doubt": [

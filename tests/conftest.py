@@ -5,6 +5,7 @@ pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.postgres",
     "tests.fixtures.hostile",
+    "tests.fixtures.receiver",
 ]
 
 

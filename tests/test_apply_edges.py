@@ -449,7 +449,7 @@ def test_a_full_disk_mid_apply_says_what_was_sent_and_recorded_and_keeps_the_sta
     )
     process = start_apply(
         root, sandbox.env(), "--auto-approve", "--concurrency", "1",
-        preexec_fn=_file_size_limit(100_000),
+        preexec_fn=_file_size_limit(140_000),
     )  # fmt: skip
     out, err = process.communicate(timeout=120)
 

@@ -131,10 +131,11 @@ def test_the_flags_of_the_examples_are_found() -> None:
             ("plan", "--out"),
             ("apply", "--format"),
             ("apply", "--lock-timeout"),
+            ("status", "--format"),
         }
         if name == "github-actions.yml":
             expected.add(("plan", "--detailed-exitcode"))
-        assert {f for f in found if f[0] in ("plan", "apply")} == expected, name
+        assert {f for f in found if f[0] in ("plan", "apply", "status")} == expected, name
 
 
 def test_both_platforms_plan_and_apply_the_same_way() -> None:

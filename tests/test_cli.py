@@ -56,7 +56,11 @@ def test_help_exits_0(tmp_path: Path) -> None:
         (("apply", "--concurrency", "0"), "octoplan apply [OPTIONS] [PLAN_FILE]", "0"),
         (("state", "resolve"), "octoplan state resolve [OPTIONS] REQUEST_ID", "REQUEST_ID"),
         (("state", "nope"), "octoplan state [OPTIONS] COMMAND [ARGS]...", "nope"),
-        (("sandbox", "--port", "70000"), "octoplan sandbox [OPTIONS]", "--port"),
+        (
+            ("sandbox", "--port", "70000"),
+            "octoplan sandbox [OPTIONS] [COMMAND] [ARGS]...",
+            "--port",
+        ),
         (("schema", "--kind", "x"), "octoplan schema [OPTIONS]", "--kind"),
     ],
 )

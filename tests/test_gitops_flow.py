@@ -224,15 +224,19 @@ def test_the_plan_reviewed_on_the_pull_request_is_the_plan_sent_after_the_merge(
     report = json.loads((main / "apply.json").read_text())
     assert (report["status"], report["plan"]["digest"]) == ("applied", reviewed["digest"])
     cost = json.dumps(report["summary"]["cost"])
-    assert outcome == (
+    applied, _, status = outcome.partition("\n<!-- octoplan-status -->\n")
+    assert applied == (
         "### octoplan apply: applied\n\n"
         f"Plan `{reviewed['digest'][:12]}`: 3 messages sent, cost {cost} EUR; 0 refused, "
         "0 unconfirmed, 0 in doubt, 0 not started.\n\n"
         "| Campaign | Sent | Refused | Unconfirmed | In doubt | Cost |\n"
         "|---|---:|---:|---:|---:|---:|\n"
         f"| `promo` | 3 of 3 | 0 | 0 | 0 | {cost} |\n"
-        "\n[Run log](https://github.example/runs/1)\n"
     )
+    # Then the delivery status so far (`octoplan status --format markdown`), then the log.
+    assert status.startswith("### octoplan: delivery status")
+    assert "| `promo` |" in status
+    assert status.endswith("\n[Run log](https://github.example/runs/1)\n")
 
 
 @pytest.mark.postgres
@@ -262,11 +266,14 @@ def test_a_contacts_change_merged_in_between_makes_the_apply_refuse_and_send_not
         "and review it"
     )
     assert json.loads((main / "apply.json").read_text())["error"] == reason
-    assert outcome == (
+    refused, _, status = outcome.partition("\n<!-- octoplan-status -->\n")
+    assert refused == (
         f"### octoplan apply: nothing was sent\n\n```\n{reason}\n```\n\n"
         "To send what main holds now, run this workflow on main (Run workflow): it plans, and "
-        "applies that plan.\n\n[Run log](https://github.example/runs/1)\n"
+        "applies that plan.\n"
     )
+    assert status.startswith("### octoplan: delivery status")
+    assert status.endswith("\n[Run log](https://github.example/runs/1)\n")
 
     # The way forward: "Run workflow" on main plans main, and that plan is applied.
     rerun = flow.checkout()

@@ -11,8 +11,14 @@ import signal
 from pathlib import Path
 from types import FrameType
 
+from octoplan import clock
 from octoplan.commands.context import AppContext
+from octoplan.errors import UsageError
+from octoplan.events import normalize_number
+from octoplan.receive.settings import project_region
 from octoplan.sandbox import SandboxServer
+from octoplan.sandbox.callbacks import ReportSettings
+from octoplan.sandbox.store import Store
 
 DEFAULT_DATA = Path(".octoplan") / "sandbox.db"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -33,8 +39,13 @@ def run(
     fail_rate: float,
     drop_rate: float,
     latency: float,
+    callback_url: str | None,
+    callback_delay: float,
+    undelivered_rate: float,
 ) -> int:
     data = data_file if data_file is not None else app.root / DEFAULT_DATA
+    if callback_url is not None and not callback_url.startswith(("http://", "https://")):
+        raise UsageError(f"--callback-url must be an http:// or https:// URL, not {callback_url!r}")
     server = SandboxServer(
         data,
         host,
@@ -45,11 +56,19 @@ def run(
         fail_rate=fail_rate,
         drop_rate=drop_rate,
         latency=latency,
+        callback_url=callback_url,
+        reports=ReportSettings(delay=callback_delay, undelivered_rate=undelivered_rate),
     )
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         server.bind()
         _announce(app, server, data, api_login, api_key, fail_rate, drop_rate, latency)
+        if callback_url is not None:
+            # Not the URL itself: its path holds the receiver's token.
+            app.note(
+                "delivery reports and replies are posted to the --callback-url "
+                f"({undelivered_rate:.0%} NOT_DELIVERED)"
+            )
         server.serve_forever()
     except KeyboardInterrupt:
         app.note("sandbox stopped")
@@ -94,3 +113,21 @@ def _announce(
     app.note("Press Ctrl-C to stop.")
     # Last: a script that read this line knows the server is listening and announced.
     app.echo(server.base_url)
+
+
+def run_reply(app: AppContext, number: str, text: str, data_file: Path | None) -> int:
+    """Record a reply from NUMBER in the sandbox's data file: a running sandbox posts it to its
+    --callback-url; `status --sandbox` reads it for the embedded sandbox."""
+    normalized = normalize_number(number, project_region(app.root))
+    if normalized is None:
+        raise UsageError(f"'{number}' is not a valid phone number")
+    if not text.strip():
+        raise UsageError("the reply text is empty")
+    data = data_file if data_file is not None else app.root / DEFAULT_DATA
+    store = Store(data, 1000.0)
+    try:
+        store.add_reply(normalized, text, clock.now().timestamp())
+    finally:
+        store.close()
+    app.note(f"reply recorded in {data}")
+    return 0

@@ -27,6 +27,16 @@ def state_location(root: Path, project: Project, sandbox: bool) -> str:
 def open_store(root: Path, project: Project, *, sandbox: bool) -> Iterator[StateStore]:
     store = open_state(state_location(root, project, sandbox), root)
     try:
+        if sandbox:
+            deliver_sandbox_callbacks(root, project.config.region, store)
         yield store
     finally:
         store.close()
+
+
+def deliver_sandbox_callbacks(root: Path, region: str, store: StateStore) -> None:
+    """The embedded sandbox posts no callbacks (it stops with its apply): the reports and
+    replies it owes are read from its data file now (octoplan/receive/embedded.py)."""
+    from octoplan.receive import embedded
+
+    embedded.deliver(root / embedded.DATA, store, region)

@@ -11,7 +11,9 @@ optimized (transliterated to GSM-7, spaces trimmed) unless `auto_optimize_text` 
 the API, so a client that forgets to turn it off sees its texts changed.
 
 Unauthenticated helpers for tests and demos: `GET /_sandbox/deliveries[?request_id=&ticket=]`,
-`GET /_sandbox/requests` (every request received, faults included), `GET|POST /_sandbox/credit`.
+`GET /_sandbox/requests` (every request received, faults included), `GET|POST /_sandbox/credit`,
+`POST /_sandbox/reply {"number", "text"}` (a recipient replies: STOP or anything else; the
+callback goes out like the delivery reports, see callbacks.py).
 
 A voice campaign on a list is `under_computation` until its status was polled `voice_polls`
 times, then `ready_to_be_sent` (or `failed` when the credit cannot pay for it); its request_id
@@ -187,6 +189,8 @@ class SandboxApi:
         if method == "GET" and path == "requests":
             logged = self.store.requests()
             return Reply(200, {"requests": [r.to_json() for r in logged]}, "read")
+        if method == "POST" and path == "reply":
+            return self._reply(raw)
         if method == "GET" and path == "credit":
             return Reply(200, {"credit": self.store.credit()}, "read")
         if method == "POST" and path == "credit":
@@ -197,6 +201,20 @@ class SandboxApi:
             self.store.set_credit(value)
             return Reply(200, {"credit": value}, "read")
         return Reply(404, {"code": 404, "message": "Not found."}, "refused", 404)
+
+    def _reply(self, raw: bytes) -> Reply:
+        """A recipient answers (`{"number", "text"}`): an inbound reply, or an opt-out if its
+        first word is STOP; posted to the callback URL like the delivery reports."""
+        try:
+            body = json.loads(raw)
+            number, text = body["number"], body["text"]
+        except (ValueError, KeyError, TypeError):
+            body = None
+        if not isinstance(body, dict) or not isinstance(number, str) or not isinstance(text, str):
+            message = 'Send {"number": "+33612345678", "text": "STOP"}.'
+            return Reply(400, {"code": 400, "message": message}, "refused", 400)
+        self.store.add_reply(number.strip(), text, clock_now().timestamp())
+        return Reply(201, {"number": number.strip(), "text": text}, "read")
 
     # -- acceptance -------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from typing import Any, Literal
 from octoplan.clock import now as clock_now
 from octoplan.errors import OctoplanError
 from octoplan.sandbox.api import API_PREFIX, Reply, SandboxApi, request_id_in_body
+from octoplan.sandbox.callbacks import CallbackPoster, ReportSettings
 from octoplan.sandbox.rules import MSG_AUTH
 from octoplan.sandbox.store import Delivery, LoggedRequest, Store
 
@@ -194,6 +195,8 @@ class SandboxServer:
         deny_after_drop: float = 0.0,
         deny_attempts: int = 2,
         deny_statuses: tuple[int, ...] = (401, 403, 400),
+        callback_url: str | None = None,
+        reports: ReportSettings | None = None,
     ) -> None:
         self.data_path = data_path
         self.host = host
@@ -216,6 +219,18 @@ class SandboxServer:
         )
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
+        self.reports = reports or ReportSettings()
+        # Delivery reports and replies go to callback_url from a thread of their own.
+        self._poster = (
+            None
+            if callback_url is None
+            else CallbackPoster(
+                callback_url,
+                lambda now: self.store.due_callbacks(now, self.reports),
+                self.store.mark_reported,
+                now=clock_now,
+            )
+        )
 
     def __repr__(self) -> str:
         return f"SandboxServer({self.url!r}, data_path={str(self.data_path)!r})"
@@ -247,6 +262,7 @@ class SandboxServer:
 
     def start(self) -> str:
         httpd = self.bind()
+        self._start_poster()
         self._thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -254,9 +270,20 @@ class SandboxServer:
         return self.base_url
 
     def serve_forever(self) -> None:
-        self.bind().serve_forever(poll_interval=0.2)
+        httpd = self.bind()
+        self._start_poster()
+        httpd.serve_forever(poll_interval=0.2)
+
+    def _start_poster(self) -> None:
+        if self._poster is not None and not self._poster_started:
+            self._poster_started = True
+            self._poster.start()
+
+    _poster_started = False
 
     def stop(self) -> None:
+        if self._poster is not None and self._poster_started:
+            self._poster.stop()
         httpd = self._httpd
         if httpd is not None:
             if self._thread is not None:
@@ -344,6 +371,10 @@ class SandboxServer:
         self, *, request_id: str | None = None, ticket: str | None = None
     ) -> list[Delivery]:
         return self.store.deliveries(clock_now().timestamp(), request_id=request_id, ticket=ticket)
+
+    def reply(self, number: str, text: str) -> None:
+        """`number` answers `text` (a STOP is an opt-out): posted like a delivery report."""
+        self.store.add_reply(number, text, clock_now().timestamp())
 
     def requests(self) -> list[LoggedRequest]:
         return self.store.requests()

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from octoplan.clock import now
+from octoplan.sandbox import callbacks
+from octoplan.sandbox.callbacks import Callback, ReportSettings
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -147,6 +149,7 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.executescript(SCHEMA)
+    conn.executescript(callbacks.SCHEMA)
     return conn
 
 
@@ -304,6 +307,20 @@ class Store:
             conn.execute(
                 "UPDATE meta SET value = ? WHERE key = 'credit'", (repr(round(credit + refund, 6)),)
             )
+
+    # -- callbacks (octoplan/sandbox/callbacks.py) -------------------------------------------
+
+    def due_callbacks(self, now: float, settings: ReportSettings) -> list[Callback]:
+        with self._lock:
+            return callbacks.due_callbacks(self._conn, now, settings)
+
+    def mark_reported(self, done: list[Callback]) -> None:
+        with self._transaction() as conn:
+            callbacks.mark_reported(conn, done)
+
+    def add_reply(self, number: str, text: str, at: float) -> None:
+        with self._transaction() as conn:
+            callbacks.add_reply(conn, number, text, at)
 
     def deliveries(
         self, now: float, *, request_id: str | None = None, ticket: str | None = None

@@ -30,8 +30,9 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from octoplan.errors import StateError
+from octoplan.state.eventlog import EventLog
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class BatchStatus(StrEnum):
@@ -169,8 +170,10 @@ class StorageFault(StateError):
         )
 
 
-class StateStore(ABC):
-    """One state (a SQLite file or a PostgreSQL database). Not shared between threads."""
+class StateStore(EventLog, ABC):
+    """One state (a SQLite file or a PostgreSQL database). Not shared between threads.
+
+    What happened after the send (callbacks, opt-outs) is its `EventLog` part."""
 
     # -- reading ---------------------------------------------------------------------------
     @abstractmethod

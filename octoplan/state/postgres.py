@@ -166,6 +166,10 @@ class PostgresStore(SqlStore):
     def _write(self) -> AbstractContextManager[Tx]:
         return self._transaction(write=True)
 
+    def _append(self) -> AbstractContextManager[Tx]:
+        # Callbacks do not touch `meta`: they never queue behind an apply's transaction.
+        return self._transaction(write=False)
+
     def _time_in(self, moment: datetime) -> object:
         return utc(moment)
 

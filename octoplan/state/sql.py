@@ -29,6 +29,7 @@ from octoplan.state.base import (
     RecipientState,
     StateStore,
 )
+from octoplan.state.eventsql import SqlEventLog
 from octoplan.state.migrations import compress_payload, decompress_payload
 
 Row = tuple[Any, ...]
@@ -84,7 +85,7 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-class SqlStore(StateStore):
+class SqlStore(SqlEventLog, StateStore):
     # -- what a backend provides ----------------------------------------------------------
     @abstractmethod
     def _read(self) -> AbstractContextManager[Tx]: ...

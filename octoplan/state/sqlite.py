@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -44,6 +45,9 @@ _FileId = tuple[int, int] | None  # (device, inode) of a file; None: no such fil
 
 def _wal(path: Path) -> Path:
     return path.with_name(path.name + "-wal")
+# How many stores of this process have each file open (see SqliteStore._open).
+_open_here: dict[Path, int] = {}
+_open_lock = threading.Lock()
 
 
 class _Tx:
@@ -85,16 +89,15 @@ class SqliteStore(SqlStore):
         )
 
     def _open(self) -> sqlite3.Connection:
-        try:
-            with open(self._path, "rb") as handle:
-                head = handle.read(len(_HEADER))
-        except FileNotFoundError:
-            head = b""
-        except OSError as exc:
-            raise self._unreadable(exc.strerror) from exc
-        # Checked by hand: SQLite would happily treat some non-database files as empty ones.
-        if head and head != _HEADER:
-            raise self._unreadable("file is not a database")
+        # Closing a descriptor of our own drops every POSIX lock this process holds on the file,
+        # those of its open SQLite connections included: another process could then take itself
+        # for the last user, checkpoint and delete the WAL under them, and their later commits
+        # would be lost. So the header is not read again while this process has the file open
+        # (`octoplan receive` opens a store per thread: it was checked by the first one).
+        resolved = self._resolved = self._path.resolve()
+        with _open_lock:
+            if not _open_here.get(resolved):
+                self._check_header()
         try:
             conn = sqlite3.connect(self._path, timeout=_BUSY_TIMEOUT, isolation_level=None)
         except sqlite3.Error as exc:
@@ -111,7 +114,21 @@ class SqliteStore(SqlStore):
         except BaseException:
             conn.close()
             raise
+        with _open_lock:
+            _open_here[resolved] = _open_here.get(resolved, 0) + 1
         return conn
+
+    def _check_header(self) -> None:
+        try:
+            with open(self._path, "rb") as handle:
+                head = handle.read(len(_HEADER))
+        except FileNotFoundError:
+            head = b""
+        except OSError as exc:
+            raise self._unreadable(exc.strerror) from exc
+        # Checked by hand: SQLite would happily treat some non-database files as empty ones.
+        if head and head != _HEADER:
+            raise self._unreadable("file is not a database")
 
     def _version(self, conn: sqlite3.Connection) -> int:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
@@ -393,3 +410,7 @@ class SqliteStore(SqlStore):
                         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
                 self._conn.close()
+                with _open_lock:
+                    left = _open_here.pop(self._resolved, 1) - 1
+                    if left:
+                        _open_here[self._resolved] = left

@@ -17,7 +17,17 @@ from octoplan.state.migrations import sqlite as sqlite_migrations
 from octoplan.state.open import describe, open_state
 from tests.state.helpers import at, intent
 
-TABLES = ["audit", "batch_bodies", "batches", "locks", "meta"]
+TABLES = [
+    "audit",
+    "batch_bodies",
+    "batches",
+    "deliveries",
+    "events",
+    "locks",
+    "meta",
+    "opt_outs",
+    "raw_events",
+]
 
 
 def unreadable(path: Path, reason: str) -> str:
@@ -252,7 +262,11 @@ def _check_migrated(location: str, tmp_path: Path) -> None:
     store = open_state(location, tmp_path)
     try:
         info = store.info()
-        assert (info.lineage, info.serial, info.schema_version) == ("lineage-v1", 3, 2)
+        assert (info.lineage, info.serial, info.schema_version) == (
+            "lineage-v1",
+            3,
+            SCHEMA_VERSION,
+        )
         spring = store.recipients("spring")
         assert {
             key: (r.request_id, r.status.value, r.content_hash) for key, r in spring.items()

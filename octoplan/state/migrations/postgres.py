@@ -107,4 +107,48 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
         )""",
     ),
     (_batch_bodies,),
+    # Version 3: what happened after the send (octoplan/state/eventlog.py).
+    (
+        """CREATE TABLE raw_events (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            dedup_key text NOT NULL UNIQUE,
+            received_at timestamptz NOT NULL,
+            content_type text NOT NULL,
+            body bytea NOT NULL,
+            problem text,
+            interpreted integer NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX raw_events_pending ON raw_events (id) WHERE interpreted = 0",
+        """CREATE TABLE events (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            raw_id bigint NOT NULL REFERENCES raw_events (id),
+            kind text NOT NULL,
+            channel text,
+            recipient_key text,
+            status text,
+            message_id text,
+            occurred_at timestamptz,
+            request_id text,
+            campaign_id text,
+            problem text
+        )""",
+        "CREATE INDEX events_by_campaign ON events (campaign_id, kind)",
+        "CREATE INDEX events_by_recipient ON events (recipient_key)",
+        """CREATE TABLE deliveries (
+            campaign_id text NOT NULL,
+            recipient_key text NOT NULL,
+            request_id text NOT NULL,
+            status text NOT NULL,
+            final integer NOT NULL,
+            occurred_at timestamptz NOT NULL,
+            raw_id bigint NOT NULL,
+            PRIMARY KEY (campaign_id, recipient_key)
+        )""",
+        "CREATE INDEX deliveries_by_recipient ON deliveries (recipient_key)",
+        """CREATE TABLE opt_outs (
+            recipient_key text PRIMARY KEY,
+            stopped_at timestamptz NOT NULL,
+            raw_id bigint NOT NULL
+        )""",
+    ),
 )

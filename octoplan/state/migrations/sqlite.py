@@ -107,4 +107,55 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
         )""",
     ),
     (_batch_bodies,),
+    # Version 3: what happened after the send (octoplan/state/eventlog.py).
+    (
+        # Every callback as received, kept whatever it holds; `dedup_key` makes a repeated
+        # callback one row. `interpreted` = 0 until the worker has read it (restart-safe).
+        """CREATE TABLE raw_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            dedup_key TEXT NOT NULL UNIQUE,
+            received_at TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            body BLOB NOT NULL,
+            problem TEXT,
+            interpreted INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX raw_events_pending ON raw_events (id) WHERE interpreted = 0",
+        # What each callback said, linked to the request and recipient it concerns
+        # (request_id and campaign_id NULL: unmatched, `problem` says why).
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            raw_id INTEGER NOT NULL REFERENCES raw_events (id),
+            kind TEXT NOT NULL,
+            channel TEXT,
+            recipient_key TEXT,
+            status TEXT,
+            message_id TEXT,
+            occurred_at TEXT,
+            request_id TEXT,
+            campaign_id TEXT,
+            problem TEXT
+        )""",
+        "CREATE INDEX events_by_campaign ON events (campaign_id, kind)",
+        "CREATE INDEX events_by_recipient ON events (recipient_key)",
+        # Each recipient's deciding delivery status in a campaign (final beats interim,
+        # then the later report), kept up to date so `status` is one GROUP BY.
+        """CREATE TABLE deliveries (
+            campaign_id TEXT NOT NULL,
+            recipient_key TEXT NOT NULL,
+            request_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            final INTEGER NOT NULL,
+            occurred_at TEXT NOT NULL,
+            raw_id INTEGER NOT NULL,
+            PRIMARY KEY (campaign_id, recipient_key)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX deliveries_by_recipient ON deliveries (recipient_key)",
+        # Numbers that replied STOP: excluded from every later marketing send.
+        """CREATE TABLE opt_outs (
+            recipient_key TEXT PRIMARY KEY,
+            stopped_at TEXT NOT NULL,
+            raw_id INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+    ),
 )

@@ -1,0 +1,54 @@
+"""`octoplan status`: delivery reports, STOP replies and replies per campaign, from state."""
+
+from __future__ import annotations
+
+import json
+
+from octoplan.commands.context import AppContext
+from octoplan.commands.store import deliver_sandbox_callbacks
+from octoplan.pipeline import SANDBOX_STATE
+from octoplan.receive.settings import project_region
+from octoplan.state.open import (
+    describe,
+    open_state,
+    resolve_location,
+    state_exists,
+    state_location,
+)
+from octoplan.status import StatusReport, build_status
+from octoplan.statusview import status_json, status_markdown, status_text
+
+
+def run(app: AppContext, campaigns: list[str], fmt: str, sandbox: bool) -> int:
+    root = app.root
+    # Only the `state:` key is read: status works while a campaign file is being edited.
+    location = SANDBOX_STATE if sandbox else resolve_location(state_location(root), root)
+    if not state_exists(location, root):
+        report = build_status_of_nothing(location, campaigns)
+    else:
+        store = open_state(location, root)
+        try:
+            if sandbox:
+                deliver_sandbox_callbacks(root, project_region(root), store)
+            report = build_status(store, campaigns)
+        finally:
+            store.close()
+    if fmt == "json":
+        app.echo(json.dumps(status_json(report), indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        app.echo(status_markdown(report))
+    else:
+        app.echo(status_text(report))
+    return 0
+
+
+def build_status_of_nothing(location: str, campaigns: list[str]) -> StatusReport:
+    """No state yet (nothing was ever applied): an empty report, and no file created."""
+    if campaigns:
+        from octoplan.errors import UsageError
+
+        raise UsageError(
+            f"no campaign {', '.join(repr(c) for c in campaigns)} in state; "
+            "known: none (nothing was sent yet)"
+        )
+    return StatusReport(describe(location), (), {}, 0)
