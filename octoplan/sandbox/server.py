@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from octoplan.clock import now as clock_now
 from octoplan.errors import OctoplanError
+from octoplan.model import Pricing
 from octoplan.sandbox.api import API_PREFIX, Reply, SandboxApi
 from octoplan.sandbox.store import Delivery, LoggedRequest, Store
 
@@ -168,6 +169,8 @@ class SandboxServer:
         latency: float = 0.0,
         seed: int | None = None,
         voice_polls: int = 1,
+        pricing: Pricing | None = None,
+        home_region: str = "FR",
     ) -> None:
         self.data_path = data_path
         self.host = host
@@ -182,7 +185,12 @@ class SandboxServer:
         self._sockets_lock = threading.Lock()
         self.store = Store(data_path, credit)
         self.api = SandboxApi(
-            self.store, api_login=api_login, api_key=api_key, voice_polls=voice_polls
+            self.store,
+            api_login=api_login,
+            api_key=api_key,
+            voice_polls=voice_polls,
+            pricing=pricing,
+            home_region=home_region,
         )
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
