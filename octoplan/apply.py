@@ -76,8 +76,13 @@ class ApplyReport:
     unconfirmed: list[str] = field(default_factory=list)  # request_ids left as intent
     skipped: int = 0  # batches not started (interrupted, or after a fatal refusal)
     cost: float = 0.0
+    estimated_cost: float = 0.0  # part of `cost` that is an estimate: the answer was lost
     residual_credit: float | None = None
     interrupted: bool = False
+    capped: int = 0  # recipients journaled as skipped by the frequency cap
+    # Requests held back because marketing hours ended while they waited to leave: they are
+    # for the next window, not an error.
+    waiting: list[PlannedBatch] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -102,7 +107,7 @@ def _jobs(plan: Plan, skip_campaigns: set[str]) -> Iterator[_Job]:
         if campaign.id in skip_campaigns:
             continue
         for batch in campaign.batches:
-            if batch.kind is not BatchKind.CANCEL:
+            if batch.sends:
                 yield _Job(campaign.id, batch)
 
 
@@ -117,6 +122,7 @@ def _intent(campaign: CampaignPlan, batch: PlannedBatch) -> BatchIntent:
         content_hashes=batch.content_hashes,
         send_at=batch.send_at,
         estimated_cost=batch.estimated_cost,
+        purpose=campaign.purpose,
     )
 
 
@@ -129,7 +135,11 @@ def apply_plan(
     concurrency: int = 4,
     stop: threading.Event | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    hold: Callable[[str, PlannedBatch], bool] | None = None,
 ) -> ApplyReport:
+    """`hold(campaign_id, batch)`, asked just before a request is journaled and again just
+    before it leaves: True keeps it for later (marketing hours have ended): it is reported
+    as waiting, and the next apply sends it."""
     stop = stop or threading.Event()
     report = ApplyReport()
     campaigns = {c.id: c for c in plan.campaigns}
@@ -156,13 +166,18 @@ def apply_plan(
             store.record_outcome(batch.request_id, BatchStatus.CANCELLED, now())
             report.cancelled += 1
 
+    # Recipients over the frequency cap: journaled as skipped, so no later plan sends them.
+    for campaign in plan.campaigns:
+        for batch in campaign.batches:
+            if batch.kind is BatchKind.SKIP and campaign.id not in failed_cancels:
+                with store.grouped():
+                    store.record_intent(_intent(campaign, batch), now())
+                    store.record_outcome(batch.request_id, BatchStatus.SKIPPED, now())
+                report.capped += len(batch.recipients)
+
     jobs = list(_jobs(plan, failed_cancels))
     report.skipped = sum(
-        1
-        for c in plan.campaigns
-        if c.id in failed_cancels
-        for b in c.batches
-        if b.kind is not BatchKind.CANCEL
+        1 for c in plan.campaigns if c.id in failed_cancels for b in c.batches if b.sends
     )
     total, done = len(jobs), 0
     fatal = False
@@ -175,10 +190,20 @@ def apply_plan(
         try:
             result = future.result()
         except RequestIdAlreadyUsed:
-            store.record_outcome(batch.request_id, BatchStatus.ACCEPTED, now())
+            # Accepted by an earlier attempt whose answer (and cost) was lost: the estimate
+            # stands in for the cost, marked as such.
+            store.record_outcome(
+                batch.request_id,
+                BatchStatus.ACCEPTED,
+                now(),
+                cost=batch.estimated_cost,
+                cost_estimated=True,
+            )
             report.requests_accepted += 1
             report.confirmed_by_request_id += 1
             report.messages_sent += len(batch.recipients)
+            report.cost += batch.estimated_cost
+            report.estimated_cost += batch.estimated_cost
             return False
         except (AuthenticationError, RefusedError) as exc:
             # A 4xx: the API did not take the request, so nothing was sent.
@@ -227,11 +252,15 @@ def apply_plan(
     # Journaled and committed, not sent yet: each request's intent is committed while the ones
     # before it are on the wire, so no commit (no fsync) stands between two requests.
     ready: deque[_Job] = deque()
+    held: list[_Job] = []  # journaled, then held back before leaving: attempt withdrawn
     finished: set[Future[SendResult]] = set()
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="octoplan-send") as pool:
         while True:
             while ready and len(in_flight) < concurrency and not stop.is_set() and not fatal:
                 job = ready.popleft()
+                if hold is not None and hold(job.campaign_id, job.batch):
+                    held.append(job)
+                    continue
                 batch = job.batch
                 started = threading.Event()
                 future = pool.submit(_send, sender, batch, started)
@@ -249,6 +278,9 @@ def apply_plan(
                     progress.append(Progress(done, total, report.messages_sent))
                 while queue and len(ready) < concurrency and not stop.is_set() and not fatal:
                     job = queue.popleft()
+                    if hold is not None and hold(job.campaign_id, job.batch):
+                        report.waiting.append(job.batch)
+                        continue
                     journal(job)
                     ready.append(job)
             if on_progress is not None:
@@ -261,13 +293,15 @@ def apply_plan(
                 break
             finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
 
-    if ready:
-        # Journaled ahead, never sent (interrupted, or a refused login): their attempt did not
-        # happen, so they are not left looking as if they might have been sent.
+    if ready or held:
+        # Journaled ahead, never sent (interrupted, a refused login, or held back at the end
+        # of marketing hours): their attempt did not happen, so they are not left looking as
+        # if they might have been sent.
         with store.grouped():
-            for job in ready:
+            for job in (*ready, *held):
                 store.withdraw_attempt(job.batch.request_id, now())
         queue.extendleft(reversed(ready))
+        report.waiting.extend(job.batch for job in held)
     not_started = len(queue)
     report.skipped += not_started
     report.interrupted = stop.is_set() and not_started > 0
