@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from octoplan.frequency import Ledger, _busiest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from octoplan.frequency import Ledger, _busiest, _over
 from octoplan.model import FrequencyCap
 
 T0 = datetime.fromisoformat("2026-11-24T10:00:00+01:00")
@@ -43,3 +46,14 @@ def test_sends_added_by_the_plan_count_for_the_campaigns_after() -> None:
     assert ledger.over([A, B], [0, 1], T0) == []
     ledger.add([A], T0)
     assert ledger.over([A, B], [0, 1], T0) == [0]
+
+
+@given(
+    st.lists(st.integers(min_value=-6, max_value=6), max_size=8),
+    st.integers(min_value=1, max_value=4),
+)
+def test_the_shortcut_agrees_with_the_sweep(days: list[int], limit: int) -> None:
+    # Whole days within one 7-day window of now, as the ledger hands them over.
+    now, week = T0.timestamp(), 7 * 86400.0
+    times = [now + d * 86400.0 for d in days]
+    assert _over(times, now, week, limit) == (_busiest(times, now, week) >= limit)
