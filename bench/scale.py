@@ -90,6 +90,9 @@ class Run:
     stdout: str
     stderr: str
     returncode: int
+    # CPU time (user + system) of the process and the children it reaped: on a machine shared
+    # with other work, a steadier figure than wall time.
+    cpu: float = 0.0
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
@@ -133,6 +136,7 @@ def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run
         "".join(stdout_lines),
         stderr,
         returncode,
+        usage.ru_utime + usage.ru_stime,
     )
 
 

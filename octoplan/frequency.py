@@ -31,9 +31,8 @@ class Ledger:
         self.cap = cap
         self.window = timedelta(days=cap.days).total_seconds()
         self._sends: list[tuple[float, Sequence[str]]] = [(t.timestamp(), k) for t, k in sends]
+        self._counted = 0  # sends counted in _counts so far: counted when first asked
         self._counts: Counter[str] = Counter()
-        for _, keys in self._sends:
-            self._counts.update(keys)
 
     @classmethod
     def read(cls, store: StateStore, cap: FrequencyCap, now: datetime) -> Ledger:
@@ -43,12 +42,15 @@ class Ledger:
     def add(self, keys: Sequence[str], at: datetime) -> None:
         """A send this plan makes, counted for the campaigns planned after it."""
         self._sends.append((at.timestamp(), keys))
-        self._counts.update(keys)
 
     def over(self, keys: Sequence[str], indexes: Sequence[int], at: datetime) -> list[int]:
         """Which of `indexes` (into `keys`) one more message at `at` would put over the cap."""
         limit = self.cap.max
         counts = self._counts
+        # Counted only when asked: the last campaign of a plan adds its sends for nobody.
+        for _, members in self._sends[self._counted :]:
+            counts.update(members)
+        self._counted = len(self._sends)
         if not counts or counts.most_common(1)[0][1] < limit:
             return []  # nobody has as many messages as the cap in the whole ledger
         # Whole columns at C speed: each recipient's count in the ledger, against the cap.
