@@ -104,10 +104,15 @@ class ApplyReport:
     accepted: dict[str, float] = field(default_factory=dict)
     skipped: int = 0  # batches not started (interrupted, or after a fatal refusal)
     cost: float = 0.0
+    estimated_cost: float = 0.0  # part of `cost` that is an estimate: the answer was lost
     residual_credit: float | None = None
     interrupted: bool = False
     storage_fault: str | None = None  # state could not be written: apply stopped there
     unrecorded: list[Unrecorded] = field(default_factory=list)
+    capped: int = 0  # recipients journaled as skipped by the frequency cap
+    # Requests held back because marketing hours ended while they waited to leave: they are
+    # for the next window, not an error.
+    waiting: list[PlannedBatch] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -151,7 +156,7 @@ def _jobs(plan: Plan, skip_campaigns: set[str]) -> Iterator[_Job]:
         if campaign.id in skip_campaigns:
             continue
         for batch in campaign.batches:
-            if batch.kind is not BatchKind.CANCEL:
+            if batch.sends:
                 yield _Job(campaign.id, batch)
 
 
@@ -166,6 +171,7 @@ def _intent(campaign: CampaignPlan, batch: PlannedBatch) -> BatchIntent:
         content_hashes=batch.content_hashes,
         send_at=batch.send_at,
         estimated_cost=batch.estimated_cost,
+        purpose=campaign.purpose,
     )
 
 
@@ -203,13 +209,24 @@ def _record(outcome: _Outcome, store: StateStore, now: Callable[[], datetime]) -
     request_id = outcome.job.batch.request_id
     if outcome.status is BatchStatus.ACCEPTED:
         result = outcome.result
-        store.record_outcome(
-            request_id,
-            BatchStatus.ACCEPTED,
-            now(),
-            ticket=None if result is None else result.ticket,
-            cost=None if result is None else result.total_cost,
-        )
+        if result is None:
+            # Accepted by an earlier attempt whose answer (and cost) was lost: the estimate
+            # stands in for the cost, marked as such.
+            store.record_outcome(
+                request_id,
+                BatchStatus.ACCEPTED,
+                now(),
+                cost=outcome.job.batch.estimated_cost,
+                cost_estimated=True,
+            )
+        else:
+            store.record_outcome(
+                request_id,
+                BatchStatus.ACCEPTED,
+                now(),
+                ticket=result.ticket,
+                cost=result.total_cost,
+            )
     elif outcome.status is BatchStatus.REFUSED:
         exc = outcome.error
         assert exc is not None
@@ -233,7 +250,9 @@ def _count(outcome: _Outcome, report: ApplyReport) -> None:
         result = outcome.result
         if result is None:
             report.confirmed_by_request_id += 1
-            report.accepted[batch.request_id] = 0.0
+            report.cost += batch.estimated_cost
+            report.estimated_cost += batch.estimated_cost
+            report.accepted[batch.request_id] = batch.estimated_cost
             return
         report.cost += result.total_cost or 0.0
         report.accepted[batch.request_id] = result.total_cost or 0.0
@@ -260,28 +279,27 @@ def apply_plan(
     concurrency: int = 4,
     stop: threading.Event | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    hold: Callable[[str, PlannedBatch], bool] | None = None,
 ) -> ApplyReport:
     """Send `plan`. A storage fault (StateError from a write) stops it as a refused login
     does: the requests in flight finish, no other starts; the report says what was recorded
-    and what was not (`storage_fault`, `unrecorded`)."""
+    and what was not (`storage_fault`, `unrecorded`).
+
+    `hold(campaign_id, batch)`, asked just before a request is journaled and again just
+    before it leaves: True keeps it for later (marketing hours have ended): it is reported
+    as waiting, and the next apply sends it."""
     stop = stop or threading.Event()
     report = ApplyReport()
     try:
         failed_cancels = _settle_before_sending(plan, store, sender, now, report)
     except StateError as exc:
         report.storage_fault = str(exc)
-        report.skipped = sum(
-            1 for c in plan.campaigns for b in c.batches if b.kind is not BatchKind.CANCEL
-        )
+        report.skipped = sum(1 for c in plan.campaigns for b in c.batches if b.sends)
         return report
     campaigns = {c.id: c for c in plan.campaigns}
     jobs = list(_jobs(plan, failed_cancels))
     report.skipped = sum(
-        1
-        for c in plan.campaigns
-        if c.id in failed_cancels
-        for b in c.batches
-        if b.kind is not BatchKind.CANCEL
+        1 for c in plan.campaigns if c.id in failed_cancels for b in c.batches if b.sends
     )
     total, done = len(jobs), 0
     fatal = False
@@ -313,6 +331,7 @@ def apply_plan(
     ready: deque[_Job] = deque()
     finished: set[Future[SendResult]] = set()
     lapsed: list[_Job] = []  # journaled, then past the window when their turn to leave came
+    held: list[_Job] = []  # journaled, then held back before leaving: attempt withdrawn
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="octoplan-send") as pool:
         while True:
             while ready and len(in_flight) < concurrency and not halted():
@@ -320,6 +339,9 @@ def apply_plan(
                 batch = job.batch
                 if _lapsed(batch, now):  # checked again as it leaves
                     lapsed.append(job)
+                    continue
+                if hold is not None and hold(job.campaign_id, batch):
+                    held.append(job)
                     continue
                 started = threading.Event()
                 future = pool.submit(_send, sender, batch, started)
@@ -344,7 +366,9 @@ def apply_plan(
                             _record(outcome, store, now)
                         while queue and len(ready) < concurrency and not halted():
                             job = queue.popleft()
-                            if journal(job, doubted):
+                            if hold is not None and hold(job.campaign_id, job.batch):
+                                report.waiting.append(job.batch)
+                            elif journal(job, doubted):
                                 ready.append(job)
                 except StateError as exc:
                     fault = exc
@@ -369,13 +393,15 @@ def apply_plan(
                 break
             finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
 
-    if ready or unsaved:
-        # Journaled ahead, never sent (interrupted, a refused login, a storage fault): their
-        # attempt did not happen, so they are not left looking as if they might have been
-        # sent. And after a storage fault, one more try at recording what came in since.
+    report.waiting.extend(job.batch for job in held)
+    if ready or held or unsaved:
+        # Journaled ahead, never sent (interrupted, a refused login, a storage fault, or held
+        # back at the end of marketing hours): their attempt did not happen, so they are not
+        # left looking as if they might have been sent. And after a storage fault, one more
+        # try at recording what came in since.
         try:
             with store.grouped():
-                for job in ready:
+                for job in (*ready, *held):
                     store.withdraw_attempt(job.batch.request_id, now())
                 for outcome in unsaved:
                     _record(outcome, store, now)
@@ -435,6 +461,14 @@ def _settle_before_sending(
                 )
                 raise
             report.cancelled += 1
+    # Recipients over the frequency cap: journaled as skipped, so no later plan sends them.
+    for campaign in plan.campaigns:
+        for batch in campaign.batches:
+            if batch.kind is BatchKind.SKIP and campaign.id not in failed_cancels:
+                with store.grouped():
+                    store.record_intent(_intent(campaign, batch), now())
+                    store.record_outcome(batch.request_id, BatchStatus.SKIPPED, now())
+                report.capped += len(batch.recipients)
     return failed_cancels
 
 

@@ -22,7 +22,7 @@ from itertools import compress
 from pathlib import Path
 from typing import Any
 
-from octoplan import ids, shards
+from octoplan import ids, prices, shards
 from octoplan.contacts import (
     Chunk,
     ContactSet,
@@ -86,6 +86,7 @@ class DesiredCampaign:
     cost: float = 0.0
     warnings: list[Diagnostic] = field(default_factory=list)
     errors: list[Diagnostic] = field(default_factory=list)
+    regions: frozenset[str | None] = frozenset()  # destination regions of the messages
 
     @property
     def messages(self) -> list[DesiredMessage]:
@@ -650,6 +651,7 @@ def build_campaign(
             else f"templates/{campaign.template}",
             max_segments=config.policies.max_segments,
             pricing=config.pricing,
+            product=prices.product(campaign.channel, campaign.option("type")),
         )
 
     def make_builder() -> _Builder:
@@ -677,6 +679,7 @@ def build_campaign(
     result.errors.extend(contacts.errors)
     result.errors.extend(builder.errors.diagnostics())
     result.cost = checks.cost
+    result.regions = frozenset(checks.regions)
     diagnostics = checks.report() if messages else []
     marketing_send = campaign.marketing and campaign.channel in ("sms", "voice_sms", "rcs")
     if marketing_send and campaign.send_at is not None:

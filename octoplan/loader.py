@@ -35,6 +35,14 @@ class Project:
     config: ProjectConfig
     campaigns: list[CampaignSource]
     config_path: str | None = None  # "octoplan.yaml" when the project has one
+    config_document: YamlDocument | None = None  # where each of its values was written
+
+    def config_where(self, *keys: str | int) -> Where:
+        """(path, line, col) of a value of octoplan.yaml (its nearest written ancestor)."""
+        if self.config_document is None:
+            return CONFIG_NAME, None, None
+        line, col = self.config_document.value_pos(keys)
+        return CONFIG_NAME, line, col
 
     def campaign(self, campaign_id: str) -> CampaignSource | None:
         return next((c for c in self.campaigns if c.id == campaign_id), None)
@@ -92,6 +100,21 @@ def _valid_defaults(doc: YamlDocument, diags: list[Diagnostic]) -> dict[str, Any
                 col,
                 "id cannot have a default: each campaign has its own",
                 "remove id from defaults",
+            )
+        )
+    if defaults.get("purpose") == "alert":
+        # An omitted purpose is marketing everywhere (SPEC §7): a project-wide alert would let
+        # a promotion pass as transactional, without STOP mention, at night.
+        bad.add("purpose")
+        line, col = doc.value_pos(("defaults", "purpose"))
+        diags.append(
+            Diagnostic(
+                CONFIG_NAME,
+                line,
+                col,
+                "defaults.purpose cannot be alert: a campaign without purpose is marketing "
+                "(wholesale)",
+                "remove it, and write purpose: alert in each transactional campaign",
             )
         )
     block = {"defaults": {k: v for k, v in defaults.items() if k not in bad}}
@@ -256,4 +279,4 @@ def load_project(root: Path, paths: Sequence[Path] | None = None) -> Project:
     if errors:
         raise ValidationFailed(errors)
     config_path = CONFIG_NAME if config.document is not None else None
-    return Project(root, config.config, campaigns, config_path)
+    return Project(root, config.config, campaigns, config_path, config.document)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from octoplan.mask import mask_recipient
 from octoplan.plan import SYMBOLS, Action, BatchKind, CampaignPlan, Plan
-from octoplan.planview import money
+from octoplan.planview import cancel_line, capped_line, money
 
 GITHUB_LIMIT = 65_535
 MARKER = "<!-- octoplan-plan -->"  # lets CI find and update its own comment
@@ -41,10 +41,35 @@ def _counts(plan: Plan) -> str:
     return ", ".join(parts) or "no changes"
 
 
+_VERDICT = {"ok": "✅ ok", "error": "❌ error", "skipped": "⚠️ skipped", "warning": "⚠️"}
+
+
+def _policies(plan: Plan, budget: int) -> list[str]:
+    """The policies' verdicts (hours, cost vs budget, credit, caps): what a reviewer reads
+    first. Errors lead; a row that does not fit is left out, and a line says how many."""
+    if not plan.policies:
+        return []
+    ranked = sorted(plan.policies, key=lambda r: r.status != "error")
+    head = ["#### Policies", "", "| Policy | Applies to | Result | Detail |", "|---|---|---|---|"]
+    used = sum(len(x) + 1 for x in head) + 100
+    rows: list[str] = []
+    for r in ranked:
+        row = (
+            f"| {cell(r.rule)} | `{cell(r.subject)}` | {_VERDICT.get(r.status, cell(r.status))} "
+            f"| {cell(r.detail)} |"
+        )
+        if used + len(row) + 1 > budget:
+            rows.append(f"| … {len(ranked) - len(rows):,} more | | | |")
+            break
+        rows.append(row)
+        used += len(row) + 1
+    return [*head, *rows, ""]
+
+
 def _summary_rows(plan: Plan) -> list[str]:
     rows = []
     for c in plan.campaigns:
-        sends = [b for b in c.batches if b.kind is not BatchKind.CANCEL]
+        sends = c.sends
         parts = sum(b.parts for b in sends)
         rows.append(
             f"| `{SYMBOLS[c.action].strip() or '·'}` | `{cell(c.id)}` | {c.channel} | "
@@ -79,6 +104,10 @@ def _table(plan: Plan, budget: int) -> list[str]:
 
 def _problems(plan: Plan) -> list[str]:
     lines = []
+    for d in (*plan.errors, *plan.warnings):
+        icon = "❌" if d.severity == "error" else "⚠️"
+        hint = f" _({cell(d.hint)})_" if d.hint else ""
+        lines.append(f"- {icon} `{cell(d.location())}` {cell(d.message)}{hint}")
     for c in plan.campaigns:
         for d in (*c.errors, *c.warnings):
             icon = "❌" if d.severity == "error" else "⚠️"
@@ -94,7 +123,7 @@ def _problems(plan: Plan) -> list[str]:
 
 
 def _campaign_section(c: CampaignPlan, currency: str) -> str:
-    sends = [b for b in c.batches if b.kind is not BatchKind.CANCEL]
+    sends = c.sends
     where = f"`{c.file}`" if c.file else "file removed"
     lines = [
         "<details>",
@@ -108,13 +137,19 @@ def _campaign_section(c: CampaignPlan, currency: str) -> str:
     ]
     if c.action is Action.BLOCKED:
         lines.append(f"! blocked by {len(c.errors)} error(s): nothing will be sent")
+    for b in c.batches:
+        if b.kind is BatchKind.CANCEL:
+            lines.append(f"- {cancel_line(b)}")
     for b in sends:
         verb = "+" if b.kind is BatchKind.NEW else "~"
         extra = " (resend, same request_id)" if b.kind is BatchKind.RESUME else ""
+        if b.replaces:
+            extra += f" (replaces {', '.join(b.replaces)})"
+        if b.send_at:
+            extra += f", send_at {b.send_at}"
         lines.append(f"{verb} request {b.request_id}: {len(b.recipients):,} recipients{extra}")
-    for b in c.batches:
-        if b.kind is BatchKind.CANCEL:
-            lines.append(f"- cancel scheduled request {b.request_id}")
+    if c.capped:
+        lines.append(f"! {capped_line(c.capped)}")
     if c.already_sent:
         lines.append(f"  {c.already_sent:,} already sent: not sent again")
     lines.append("```")
@@ -147,11 +182,12 @@ def plan_markdown(plan: Plan, limit: int = GITHUB_LIMIT) -> str:
     budget = limit - sum(len(x) + 1 for x in head + footer) - 400
     # Errors and warnings first (a quarter of the budget at most), where a reviewer cannot miss
     # them, then the summary table (half), then the campaigns' sections (the rest).
-    body: list[str] = []
+    body: list[str] = _policies(plan, budget // 8)
     problems = _problems(plan)
     if problems:
+        start = len(body)
         body += ["#### Errors and warnings", ""]
-        used = sum(len(x) + 1 for x in body)
+        used = sum(len(x) + 1 for x in body[start:])
         for i, line in enumerate(problems):
             if used + len(line) + 1 > budget // 4:
                 body.append(f"- … {len(problems) - i:,} more")

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from octoplan import rules
+from octoplan import prices, rules
 
 Channel = Literal["sms", "voice_sms", "rcs", "email", "live_chat"]
 Purpose = Literal["alert", "wholesale"]
@@ -165,6 +165,9 @@ class CampaignFields(_Strict):
     voice_gender: VoiceGender | None = None
     voice_language: VoiceLanguage | None = None
     metadata: Metadata = Field(default_factory=Metadata)
+    enabled: bool = Field(
+        True, description="false: cancel what is still scheduled and send nothing new"
+    )
 
 
 class Campaign(CampaignFields):
@@ -211,12 +214,34 @@ _WORKING_DAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat")
 _HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
 
+def _region_code(value: str) -> str:
+    import phonenumbers
+
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise octoplan_error(
+            f"'{value}' is not a region: write a two-letter country code, e.g. RE",
+            "region_timezones maps the region of a number to the time zone of its recipients",
+        )
+    return value
+
+
+Zone = Annotated[str, AfterValidator(_timezone)]
+RegionCode = Annotated[str, AfterValidator(_region_code)]
+
+
 class MarketingHours(_Strict):
-    timezone: Annotated[str, AfterValidator(_timezone)] = "Europe/Paris"
+    """When marketing messages may reach a recipient (octoplan/hours.py)."""
+
+    timezone: Zone = Field("Europe/Paris", description="The project region's time zone")
     days: list[Weekday] = Field(default_factory=lambda: list(_WORKING_DAYS))
     start: str = Field("08:00", pattern=_HHMM)
     end: str = Field("20:00", pattern=_HHMM)
     skip_public_holidays: bool = True
+    region_timezones: dict[RegionCode, Zone] = Field(
+        default_factory=dict,
+        description="Time zone of the numbers of a region, e.g. {RE: Indian/Reunion}; "
+        "default: the French overseas zones, else the number's own",
+    )
 
     @property
     def start_time(self) -> time:
@@ -227,30 +252,52 @@ class MarketingHours(_Strict):
         return time.fromisoformat(self.end)
 
 
+class FrequencyCap(_Strict):
+    """At most `max` marketing messages per recipient in any `days` days, all campaigns."""
+
+    max: int = Field(ge=1, description="Marketing messages a recipient may get in the window")
+    days: int = Field(ge=1, le=366, description="The rolling window, in days")
+
+
 class Policies(_Strict):
     marketing_hours: MarketingHours = Field(default_factory=MarketingHours)
     max_cost: float | None = Field(None, ge=0, description="Refuse an apply estimated above this")
+    max_cost_per_campaign: float | None = Field(
+        None, ge=0, description="Refuse a campaign estimated above this"
+    )
+    frequency_cap: FrequencyCap | None = Field(
+        None, description="At most max marketing messages per recipient over days days"
+    )
     max_segments: int = Field(6, ge=1, description="Warn above this many SMS parts per message")
 
 
 PriceTable = dict[str, Annotated[float, Field(ge=0)]]
 
 
+def _table(name: str) -> Any:
+    return Field(
+        default_factory=lambda: dict(prices.DEFAULT_TABLES[name]),
+        description=f"Price per {'SMS part' if name.startswith('sms') else 'message'} "
+        "by destination region (`default` for the others)",
+    )
+
+
 class Pricing(_Strict):
-    """Price per message part, per destination region (`default` for the others)."""
+    """Prices per destination region (`default` for the others): the one table estimates and
+    the sandbox use (octoplan/prices.py). A table given here replaces its default whole."""
 
-    currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
-    sms: PriceTable = Field(default_factory=lambda: {"FR": 0.045, "default": 0.06})
-    voice_sms: PriceTable = Field(default_factory=dict)
-    rcs: PriceTable = Field(default_factory=dict)
-    email: PriceTable = Field(default_factory=dict)
-    live_chat: PriceTable = Field(default_factory=dict)
+    currency: str = Field(prices.DEFAULT_CURRENCY, pattern=r"^[A-Z]{3}$")
+    sms: PriceTable = _table("sms")
+    sms_low_cost: PriceTable = _table("sms_low_cost")
+    voice_sms: PriceTable = _table("voice_sms")
+    rcs: PriceTable = _table("rcs")
+    email: PriceTable = _table("email")
+    live_chat: PriceTable = _table("live_chat")
 
-    def price(self, channel: str, region: str | None) -> float | None:
-        table: dict[str, float] = getattr(self, channel, {})
-        if region is not None and region in table:
-            return table[region]
-        return table.get("default")
+    def price(self, product: str, region: str | None) -> float | None:
+        """One SMS part (sms, sms_low_cost) or message (other channels) to `region`."""
+        table: dict[str, float] = getattr(self, product, {})
+        return prices.price_in(table, region)
 
 
 class Api(_Strict):

@@ -6,16 +6,19 @@ drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from octoplan import ids, rules
+from octoplan.compliance import Compliance
 from octoplan.desired import DesiredCampaign, build_campaign
 from octoplan.errors import Diagnostic, UsageError
+from octoplan.frequency import Ledger
 from octoplan.gcpause import paused_gc
 from octoplan.loader import Project, load_project
-from octoplan.payload import shape
+from octoplan.payload import RequestShape, shape
 from octoplan.plan import CampaignSpec, Plan, build_plan
 from octoplan.state.base import RecipientState, StateStore
 
@@ -52,8 +55,21 @@ def load(root: Path, selection: Selection) -> Project:
     return project
 
 
+def _options_at(request: RequestShape) -> Callable[[str | None], bytes]:
+    """The options digest of the campaign's content hashes had its send_at been another."""
+
+    def digest(send_at: str | None) -> bytes:
+        base = {k: v for k, v in request.base.items() if k != "send_at"}
+        if send_at is not None:
+            base["send_at"] = send_at
+        return ids.options_digest({"endpoint": request.endpoint, **base})
+
+    return digest
+
+
 def spec_of(desired: DesiredCampaign, state: RecipientState | None = None) -> CampaignSpec:
-    campaign = desired.source.campaign
+    source = desired.source
+    campaign = source.campaign
     request = shape(campaign)
     return CampaignSpec(
         id=campaign.id,
@@ -71,7 +87,11 @@ def spec_of(desired: DesiredCampaign, state: RecipientState | None = None) -> Ca
         warnings=tuple(desired.warnings),
         errors=tuple(desired.errors),
         state=state,
-        marketing=campaign.marketing,
+        purpose=campaign.purpose or rules.MARKETING_PURPOSE,
+        enabled=campaign.enabled,
+        locate=source.where,
+        regions=desired.regions,
+        options_at=_options_at(request),
     )
 
 
@@ -86,6 +106,10 @@ def campaign_specs(
     with paused_gc(keep=True):
         for source in project.campaigns:
             state = None if states is None else states.get(source.campaign.id, NOTHING_SENT)
+            if not source.campaign.enabled:
+                # Disabled: it sends nothing, so its contacts are not even read.
+                specs.append(spec_of(DesiredCampaign(source), state))
+                continue
             desired = build_campaign(
                 project, source, keep_texts=False, sent=None if state is None else state.sent
             )
@@ -119,8 +143,22 @@ def make_plan(
             scope=() if selection.whole_project else tuple(s.id for s in specs),
             whole_project=selection.whole_project,
             currency=project.config.pricing.currency,
+            policies=compliance(project, store, now),
         )
 
 
+def compliance(project: Project, store: StateStore, now: datetime) -> Compliance:
+    """The project's policies, with the frequency cap's ledger read from state if it has one."""
+    config = project.config
+    cap = config.policies.frequency_cap
+    return Compliance(
+        config.policies,
+        currency=config.pricing.currency,
+        home_region=config.region,
+        config_where=project.config_where,
+        ledger=Ledger.read(store, cap, now) if cap is not None else None,
+    )
+
+
 def all_errors(plan: Plan) -> list[Diagnostic]:
-    return [d for c in plan.campaigns for d in c.errors]
+    return [*(d for c in plan.campaigns for d in c.errors), *plan.errors]

@@ -24,19 +24,22 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cached_property, partial
 from itertools import compress
-from typing import Any
+from typing import Any, Protocol
 
 from octoplan import ids, optouts
 from octoplan.encode import encode_body
 from octoplan.errors import Diagnostic
 from octoplan.messages import CHANGED, FIELD, Messages, gather, sent_flags
 from octoplan.state.base import BatchRecord, BatchStatus, RecipientState, StateInfo, StateStore
+from octoplan.words import plural
 
 FORMAT_VERSION = "1"
+Where = tuple[str, int | None, int | None]
 
 # The API forgets a request_id after 24 h; we stop trusting a resend an hour before that.
 REQUEST_ID_WINDOW = timedelta(hours=23)
 _UNSETTLED = frozenset({BatchStatus.INTENT.value, BatchStatus.IN_DOUBT.value})
+_SKIPPED = BatchStatus.SKIPPED.value
 # Octopush cancels a scheduled send only while it is more than ~10 minutes away.
 CANCEL_MARGIN = timedelta(minutes=10)
 
@@ -80,13 +83,31 @@ class CampaignSpec:
     # (`messages.sent`); None: they were built before the state was read, and the planner
     # reads and compares it.
     state: RecipientState | None = None
-    marketing: bool = False  # purpose wholesale (or omitted): STOP replies opt out of it
+    purpose: str = "wholesale"
+    enabled: bool = True  # false: cancel what is scheduled, send nothing new
+    # Where a key of the campaign was written (`CampaignSource.where`), for policy errors.
+    locate: Callable[..., Where] | None = None
+    regions: frozenset[str | None] = frozenset()  # destination regions of its messages
+    # The options digest the campaign's content hashes would have had with another send_at
+    # (None: no send_at): tells a moved send_at from a changed text.
+    options_at: Callable[[str | None], bytes] | None = None
+
+    def where(self, *keys: str) -> Where:
+        return self.locate(*keys) if self.locate is not None else (self.file, None, None)
+
+    @property
+    def marketing(self) -> bool:
+        return self.purpose == "wholesale"
 
 
 class BatchKind(StrEnum):
     NEW = "new"
     RESUME = "resume"  # journaled, unconfirmed, inside the window: resent unchanged
     CANCEL = "cancel"
+    SKIP = "skip"  # recipients over the frequency cap: journaled as skipped, never sent
+
+
+SENDS = (BatchKind.NEW, BatchKind.RESUME)
 
 
 @dataclass(frozen=True)
@@ -108,6 +129,14 @@ class PlannedBatch:
     # A resume: when an earlier attempt first left (the start of the API's 24 h window).
     # Set, an earlier attempt may have reached the API; None, none of them did.
     first_sent_at: datetime | None = None
+    # A new request: the scheduled requests it replaces (cancelled by this plan). A cancel:
+    # why ("replaced", "disabled", "file removed").
+    replaces: tuple[str, ...] = ()
+    reason: str = ""
+
+    @property
+    def sends(self) -> bool:
+        return self.kind in SENDS
 
     @cached_property
     def _contents(self) -> tuple[str, tuple[str, ...]]:
@@ -156,18 +185,34 @@ class CampaignPlan:
     notes: tuple[str, ...] = ()
     # Recipients left out because they replied STOP (octoplan/optouts.py), with its date.
     opted_out: tuple[tuple[str, datetime], ...] = ()
+    purpose: str = "wholesale"
+    send_at: str | None = None  # the campaign's send_at, as its new requests carry it
 
     @property
     def new_batches(self) -> tuple[PlannedBatch, ...]:
         return tuple(b for b in self.batches if b.kind is BatchKind.NEW)
 
     @property
+    def sends(self) -> tuple[PlannedBatch, ...]:
+        """The requests that go to the API (new and resumed), not cancels or skips."""
+        return tuple(b for b in self.batches if b.sends)
+
+    @property
     def messages_to_send(self) -> int:
-        return sum(len(b.recipients) for b in self.batches if b.kind is not BatchKind.CANCEL)
+        return sum(len(b.recipients) for b in self.batches if b.sends)
 
     @property
     def estimated_cost(self) -> float:
-        return sum(b.estimated_cost for b in self.batches if b.kind is not BatchKind.CANCEL)
+        return sum(b.estimated_cost for b in self.batches if b.sends)
+
+    @property
+    def capped(self) -> tuple[str, ...]:
+        """Recipients this plan skips for the frequency cap."""
+        return tuple(k for b in self.batches if b.kind is BatchKind.SKIP for k in b.recipients)
+
+    @property
+    def marketing(self) -> bool:
+        return self.purpose == "wholesale"
 
     @property
     def has_changes(self) -> bool:
@@ -183,6 +228,7 @@ class Summary:
     pending: int
     in_doubt: int
     cancels: int
+    capped: int
     sms_parts: int
     estimated_cost: float
     errors: int
@@ -197,11 +243,16 @@ class Plan:
     currency: str = "EUR"
     scope: tuple[str, ...] = ()  # campaign ids asked for; empty = the whole project
     digest: str = field(default="")
+    # What no single campaign is at fault for (policies.max_cost, the account's credit).
+    errors: tuple[Diagnostic, ...] = ()
+    warnings: tuple[Diagnostic, ...] = ()
+    # Each policy's verdict, for a reviewer (plan --format markdown puts them first).
+    policies: tuple[PolicyResult, ...] = ()
 
     @property
     def summary(self) -> Summary:
         batches = [b for c in self.campaigns for b in c.batches]
-        sends = [b for b in batches if b.kind is not BatchKind.CANCEL]
+        sends = [b for b in batches if b.sends]
         return Summary(
             campaigns=len(self.campaigns),
             messages_to_send=sum(len(b.recipients) for b in sends),
@@ -209,11 +260,12 @@ class Plan:
             already_sent=sum(c.already_sent for c in self.campaigns),
             pending=sum(c.pending for c in self.campaigns),
             in_doubt=sum(d.recipients for c in self.campaigns for d in c.in_doubt),
-            cancels=len(batches) - len(sends),
+            cancels=sum(1 for b in batches if b.kind is BatchKind.CANCEL),
+            capped=sum(len(b.recipients) for b in batches if b.kind is BatchKind.SKIP),
             sms_parts=sum(b.parts for b in sends),
             estimated_cost=round(sum(b.estimated_cost for b in sends), 6),
-            errors=sum(len(c.errors) for c in self.campaigns),
-            warnings=sum(len(c.warnings) for c in self.campaigns),
+            errors=sum(len(c.errors) for c in self.campaigns) + len(self.errors),
+            warnings=sum(len(c.warnings) for c in self.campaigns) + len(self.warnings),
         )
 
     @property
@@ -222,12 +274,24 @@ class Plan:
 
     @property
     def blocked(self) -> bool:
-        return any(c.action is Action.BLOCKED for c in self.campaigns)
+        return bool(self.errors) or any(c.action is Action.BLOCKED for c in self.campaigns)
 
 
-def compute_digest(campaigns: Sequence[CampaignPlan]) -> str:
+@dataclass(frozen=True)
+class PolicyResult:
+    """One line of the policy table: a rule, what it was checked on, and how it came out."""
+
+    rule: str  # "marketing hours", "max_cost", "credit", "frequency cap"...
+    subject: str  # a campaign id, or "plan"
+    status: str  # "ok", "error", "warning", "not checked"
+    detail: str
+
+
+def compute_digest(campaigns: Sequence[CampaignPlan], errors: Sequence[Diagnostic] = ()) -> str:
     """A fingerprint of what apply would do: same digest, same requests."""
     h = hashlib.sha256()
+    if errors:
+        h.update(ids.canonical_json([d.format() for d in errors]).encode())
     for c in campaigns:
         h.update(
             ids.canonical_json(
@@ -273,7 +337,9 @@ def in_window(first_sent_at: datetime | None, now: datetime) -> bool:
     return first_sent_at is None or now - first_sent_at < REQUEST_ID_WINDOW
 
 
-def _cancel_batch(record: BatchRecord, recipients: Sequence[tuple[str, str]]) -> PlannedBatch:
+def _cancel_batch(
+    record: BatchRecord, recipients: Sequence[tuple[str, str]], reason: str
+) -> PlannedBatch:
     body: dict[str, Any] = {"ticket_number": record.ticket}
     if record.endpoint == "multi-channel/send":
         body["channel"] = record.channel
@@ -288,6 +354,30 @@ def _cancel_batch(record: BatchRecord, recipients: Sequence[tuple[str, str]]) ->
         parts=0,
         estimated_cost=0.0,
         ticket=record.ticket,
+        send_at=record.send_at,
+        reason=reason,
+    )
+
+
+def _skip_batch(spec: CampaignSpec, capped: list[int]) -> PlannedBatch:
+    """Recipients over the frequency cap: journaled as skipped by apply (no request), so no
+    later plan sends them this campaign."""
+    messages = spec.messages
+    chunk = sorted(capped, key=messages.keys.__getitem__)
+    chunk_keys = tuple(gather(chunk)(messages.keys))
+    digest = hashlib.sha256("\n".join([spec.id, *chunk_keys]).encode()).hexdigest()[:32]
+    return PlannedBatch(
+        kind=BatchKind.SKIP,
+        request_id=f"skip-{digest}",
+        endpoint=spec.endpoint,
+        recipients=chunk_keys,
+        # Their content hashes are computed only if apply journals them.
+        contents=lambda: ("{}", tuple(map(messages.hash, chunk))),
+        text="",
+        segments=0,
+        parts=0,
+        estimated_cost=0.0,
+        send_at=spec.send_at.isoformat() if spec.send_at else None,
     )
 
 
@@ -301,13 +391,54 @@ def _scheduled_and_cancellable(record: BatchRecord, now: datetime) -> bool | Non
     return send_at - now > CANCEL_MARGIN
 
 
+def _too_late(
+    spec: CampaignSpec, record: BatchRecord, keys: tuple[str, ...], what: str, hint: str
+) -> Diagnostic:
+    path, line, col = spec.where(*keys)
+    return Diagnostic(
+        path,
+        line,
+        col,
+        f"campaign {spec.id}: {what}, but its scheduled request {record.request_id} "
+        f"({plural(record.recipients_count, 'recipient')}) goes out at {record.send_at}, in "
+        "less than 10 minutes: too late to cancel it",
+        hint,
+    )
+
+
+class PlanPolicies(Protocol):
+    """The compliance and spend rules the planner applies (octoplan/compliance.py)."""
+
+    def cap(
+        self, spec: CampaignSpec, to_send: list[int], now: datetime
+    ) -> tuple[list[int], list[int]]:
+        """(to send, over the frequency cap) of the recipients to send."""
+
+    def check(
+        self, spec: CampaignSpec, batches: Sequence[PlannedBatch], now: datetime
+    ) -> list[Diagnostic]:
+        """Errors of one campaign's planned sends (hours, send_at, its cost)."""
+
+    def record(self, campaign: CampaignPlan, now: datetime) -> None:
+        """A campaign's planned sends, counted for the campaigns planned after it."""
+
+    def finish(
+        self, campaigns: Sequence[CampaignPlan], now: datetime
+    ) -> tuple[list[Diagnostic], list[PolicyResult]]:
+        """Errors of the whole plan (policies.max_cost), and each policy's verdict."""
+
+
 def plan_campaign(
     spec: CampaignSpec,
     store: StateStore,
     now: datetime,
     opted_out: Mapping[str, datetime] | None = None,
+    policies: PlanPolicies | None = None,
 ) -> CampaignPlan:
-    """`opted_out`: numbers that replied STOP (read once per plan, see build_plan)."""
+    """`opted_out`: numbers that replied STOP (read once per plan, see build_plan);
+    `policies`: the compliance and spend rules (octoplan/compliance.py)."""
+    if not spec.enabled:
+        return _plan_disabled(spec, store, now)
     messages = spec.messages
     if not opted_out or not optouts.applies(spec.marketing, spec.channel):
         opted_out = {}
@@ -322,7 +453,9 @@ def plan_campaign(
     batches: list[PlannedBatch] = []
     in_doubt: list[InDoubt] = []
     notes: list[str] = []
-    released: set[str] = set()  # recipients of batches cancelled by this plan: sendable again
+    errors: list[Diagnostic] = []
+    # Recipients of scheduled requests this plan cancels, sendable again: -> that request_id.
+    released: dict[str, str] = {}
     for record in store.batches(spec.id, [BatchStatus.INTENT, BatchStatus.IN_DOUBT]):
         if record.status is BatchStatus.INTENT and in_window(record.first_sent_at, now):
             payload, members = (
@@ -336,32 +469,48 @@ def plan_campaign(
                     record.request_id, record.recipients_count, record.first_sent_at, record.status
                 )
             )
-    desired_keys: set[str] | None = None
+    send_at = spec.send_at.isoformat() if spec.send_at else None
+    index_of: dict[str, int] | None = None
     for record in store.batches(spec.id, [BatchStatus.ACCEPTED], scheduled=True):
         cancellable = _scheduled_and_cancellable(record, now)
         if cancellable is None:
             continue
-        if desired_keys is None:
+        if index_of is None:
             # A recipient who replied STOP since is no longer wanted in a scheduled send.
-            desired_keys = set(keys).difference(opted_out)
+            index_of = {k: i for i, k in enumerate(keys) if k not in opted_out}
         members = store.batch_recipients(record.request_id)
-        removed = [k for k, _ in members if k not in desired_keys]
-        if not removed:
+        removed = sum(1 for k, _ in members if k not in index_of)
+        # A recipient of a scheduled request is decided by it: CHANGED means its text, options
+        # or send_at differ from what the request carries.
+        changed = sum(
+            1 for k, _ in members if k in index_of and flags and flags[index_of[k]] == CHANGED
+        )
+        if not removed and not changed:
             continue
+        what = _replacement_reason(record.send_at, send_at, changed, removed)
         if cancellable:
-            batches.append(_cancel_batch(record, members))
-            released.update(k for k, _ in members)
+            batches.append(_cancel_batch(record, members, "replaced"))
+            released.update((k, record.request_id) for k, _ in members)
             notes.append(
-                f"{len(removed)} recipient(s) removed from scheduled request "
-                f"{record.request_id}: it is cancelled and its other recipients re-planned"
+                f"scheduled request {record.request_id} ({plural(len(members), 'recipient')}, "
+                f"send_at {record.send_at}) is replaced ({what}): it is cancelled, and its "
+                "recipients still wanted are sent under a new request_id"
             )
         else:
-            notes.append(
-                f"{len(removed)} recipient(s) removed from request {record.request_id}, "
-                "scheduled too soon to cancel (less than 10 minutes): they will receive it"
+            where = ("send_at",) if record.send_at != send_at else ()
+            errors.append(
+                _too_late(
+                    spec,
+                    record,
+                    where,
+                    what,
+                    f"undo the change: Octopush cancels a scheduled send only more than 10 "
+                    f"minutes before it goes out; once it has gone out (at {record.send_at}), "
+                    "a new text or send_at applies only to recipients not sent yet",
+                )
             )
 
-    already_sent = pending = changed = 0
+    already_sent = pending = changed = moved = 0
     earlier_by_key: dict[str, str] = {}
     everyone = range(len(keys))
     if not sent_hashes and not others:
@@ -373,15 +522,19 @@ def plan_campaign(
         changed = flags.count(CHANGED)
         later: list[int] = []
         if released:
-            # Recipients of a scheduled request this plan cancels go out again.
+            # Recipients of a scheduled request this plan cancels go out again, under a
+            # request_id that names the cancelled one (never the id of an earlier request).
             back = [index for index in sent if keys[index] in released]
             if back:
                 going = set(back)
                 sent = [index for index in sent if index not in going]
-                earlier_by_key.update((keys[index], "") for index in back)
+                earlier_by_key.update((keys[index], released[keys[index]]) for index in back)
                 later.extend(back)
                 changed -= sum(flags[index] == CHANGED for index in back)
+        if changed:
+            moved = _moved_only(spec, store, sent, flags, sent_hashes, send_at)
         already_sent = len(sent)
+        skipped = 0
         if others:
             new: list[int] = []
             for index in to_send:
@@ -390,19 +543,38 @@ def plan_campaign(
                     new.append(index)
                 elif row[2] in _UNSETTLED:
                     pending += 1
+                elif row[2] == _SKIPPED:
+                    skipped += 1
                 else:  # refused, not sent or cancelled: send again, under a fresh request_id
                     earlier_by_key[keys[index]] = row[1]
                     later.append(index)
             to_send = new
         if later:
             to_send = sorted(to_send + later)
+        if skipped:
+            notes.append(
+                f"{plural(skipped, 'recipient')} skipped by the frequency cap when this "
+                "campaign was applied: not sent"
+            )
 
     to_send, opted = optouts.without_opted_out(keys, to_send, opted_out)
-    batches.extend(_new_batches(spec, to_send, earlier_by_key))
-    if changed:
+    capped: list[int] = []
+    if policies is not None and to_send and spec.marketing:
+        to_send, capped = policies.cap(spec, to_send, now)
+    batches.extend(_new_batches(spec, to_send, earlier_by_key, frozenset(released.values())))
+    if capped:
+        batches.append(_skip_batch(spec, capped))
+    if policies is not None:
+        errors.extend(policies.check(spec, batches, now))
+    if moved:
         notes.append(
-            f"the text changed for {changed} recipient(s) who already received the old one: "
-            "they are not sent again; only recipients not yet sent get the new text"
+            f"send_at moved for {plural(moved, 'recipient')} who already received the message: "
+            "they are not sent again"
+        )
+    if changed - moved:
+        notes.append(
+            f"the text changed for {changed - moved} recipient(s) who already received the old "
+            "one: they are not sent again; only recipients not yet sent get the new text"
         )
     if spec.duplicates:
         notes.append(f"{spec.duplicates} duplicate recipient(s) collapsed: each is sent once")
@@ -411,7 +583,8 @@ def plan_campaign(
     if opted:
         notes.append(optouts.note(opted))
 
-    action = _action(spec, bool(sent_hashes or others), batches, in_doubt)
+    all_errors = (*spec.errors, *errors)
+    action = _action(all_errors, bool(sent_hashes or others), batches, in_doubt)
     if action is Action.BLOCKED:
         batches = []
     shown = to_send[:3] or list(range(min(3, len(keys))))
@@ -425,24 +598,126 @@ def plan_campaign(
         desired=len(keys),
         already_sent=already_sent,
         pending=pending,
-        changed_after_send=changed,
+        changed_after_send=changed - moved,
         duplicates=spec.duplicates,
         excluded=spec.excluded,
         warnings=tuple(spec.warnings),
-        errors=tuple(spec.errors),
+        errors=all_errors,
         samples=tuple((keys[i], messages.text(i)) for i in shown),
         notes=tuple(notes),
         opted_out=tuple(opted),
+        purpose=spec.purpose,
+        send_at=send_at,
+    )
+
+
+def _replacement_reason(old: str | None, new: str | None, changed: int, removed: int) -> str:
+    parts = []
+    if old != new:
+        parts.append(f"send_at moved to {new}" if new else "send_at removed")
+    elif changed:
+        parts.append(f"the message changed for {plural(changed, 'recipient')}")
+    if removed:
+        parts.append(f"{plural(removed, 'recipient')} removed")
+    return ", ".join(parts)
+
+
+def _moved_only(
+    spec: CampaignSpec,
+    store: StateStore,
+    sent: list[int],
+    flags: bytearray,
+    sent_hashes: Mapping[str, str],
+    send_at: str | None,
+) -> int:
+    """How many recipients sent another content were sent this very text with another
+    send_at (their content hash carries the send_at): a moved send_at, not a changed text."""
+    if spec.options_at is None:
+        return 0
+    earlier = {r.send_at for r in store.batches(spec.id, [BatchStatus.ACCEPTED])} - {send_at}
+    if not earlier:
+        return 0
+    digests = [spec.options_at(value) for value in sorted(earlier, key=str)]
+    messages, keys = spec.messages, spec.messages.keys
+    moved = 0
+    for index in sent:
+        if flags[index] != CHANGED:
+            continue
+        text, stored = messages.text(index), sent_hashes.get(keys[index])
+        if any(ids.content_hash(digest, text) == stored for digest in digests):
+            moved += 1
+    return moved
+
+
+def _plan_disabled(spec: CampaignSpec, store: StateStore, now: datetime) -> CampaignPlan:
+    """`enabled: false`: cancel what is still scheduled, send nothing new (not even an
+    unconfirmed request: it stays unconfirmed, then in doubt)."""
+    batches: list[PlannedBatch] = []
+    errors: list[Diagnostic] = []
+    notes = ["campaign disabled (enabled: false): nothing new is sent"]
+    for record in store.batches(spec.id, [BatchStatus.ACCEPTED], scheduled=True):
+        cancellable = _scheduled_and_cancellable(record, now)
+        if cancellable:
+            batches.append(
+                _cancel_batch(record, store.batch_recipients(record.request_id), "disabled")
+            )
+        elif cancellable is False:
+            errors.append(
+                _too_late(
+                    spec,
+                    record,
+                    ("enabled",),
+                    "the campaign is disabled",
+                    f"it goes out as scheduled: set enabled: true again until {record.send_at} "
+                    "has passed (Octopush cancels only more than 10 minutes before)",
+                )
+            )
+    in_doubt = []
+    unconfirmed = 0
+    for record in store.batches(spec.id, [BatchStatus.INTENT, BatchStatus.IN_DOUBT]):
+        if record.status is BatchStatus.INTENT and in_window(record.first_sent_at, now):
+            unconfirmed += 1
+        else:
+            in_doubt.append(
+                InDoubt(
+                    record.request_id, record.recipients_count, record.first_sent_at, record.status
+                )
+            )
+    if unconfirmed:
+        notes.append(
+            f"{plural(unconfirmed, 'unconfirmed request')} not resent while the campaign is "
+            "disabled"
+        )
+    all_errors = (*spec.errors, *errors)
+    action = Action.BLOCKED if all_errors else Action.CANCEL if batches else Action.NOOP
+    return CampaignPlan(
+        id=spec.id,
+        file=spec.file,
+        channel=spec.channel,
+        action=action,
+        batches=() if all_errors else tuple(batches),
+        in_doubt=tuple(in_doubt),
+        desired=0,
+        already_sent=0,
+        pending=0,
+        changed_after_send=0,
+        duplicates=0,
+        excluded=0,
+        warnings=tuple(spec.warnings),
+        errors=all_errors,
+        samples=(),
+        notes=tuple(notes),
+        purpose=spec.purpose,
     )
 
 
 def _action(
-    spec: CampaignSpec,
+    errors: Sequence[Diagnostic],
     known: bool,  # state holds recipients of this campaign
     batches: Sequence[PlannedBatch],
     in_doubt: Sequence[InDoubt],
 ) -> Action:
-    if spec.errors:
+    if errors:
         return Action.BLOCKED
     if not batches:
         return Action.NOOP
@@ -452,7 +727,10 @@ def _action(
 
 
 def _new_batches(
-    spec: CampaignSpec, to_send: list[int], earlier_by_key: Mapping[str, str]
+    spec: CampaignSpec,
+    to_send: list[int],
+    earlier_by_key: Mapping[str, str],
+    replaced: frozenset[str] = frozenset(),
 ) -> list[PlannedBatch]:
     """One request carries one text: group by request text, in recipient order, then chunk."""
     messages = spec.messages
@@ -501,6 +779,7 @@ def _new_batches(
                     parts=sum(segments) if sms else 0,
                     estimated_cost=round(sum(take(messages.costs)), 6),
                     send_at=base.get("send_at"),
+                    replaces=tuple(e for e in earlier if e in replaced),
                 )
             )
     return batches
@@ -555,7 +834,9 @@ def plan_removed_campaign(
     for record in store.batches(campaign_id, [BatchStatus.ACCEPTED], scheduled=True):
         cancellable = _scheduled_and_cancellable(record, now)
         if cancellable:
-            batches.append(_cancel_batch(record, store.batch_recipients(record.request_id)))
+            batches.append(
+                _cancel_batch(record, store.batch_recipients(record.request_id), "file removed")
+            )
         elif cancellable is False:
             notes.append(
                 f"request {record.request_id} is scheduled too soon to cancel "
@@ -592,12 +873,20 @@ def build_plan(
     whole_project: bool = True,
     currency: str = "EUR",
     info: StateInfo | None = None,
+    policies: PlanPolicies | None = None,
 ) -> Plan:
-    """`info`: the state's serial as read before its contents (else read at the end)."""
+    """`info`: the state's serial as read before its contents (else read at the end).
+    `policies`: the compliance and spend rules (octoplan/compliance.py); campaigns are planned
+    in order, each counting what the ones before it send (the frequency cap)."""
     # Read once for the whole plan, and only when a campaign can be concerned.
     concerned = any(optouts.applies(spec.marketing, spec.channel) for spec in specs)
     opted_out = store.opted_out() if concerned else {}
-    campaigns = [plan_campaign(spec, store, now, opted_out) for spec in specs]
+    campaigns = []
+    for spec in specs:
+        campaign = plan_campaign(spec, store, now, opted_out, policies)
+        if policies is not None:
+            policies.record(campaign, now)
+        campaigns.append(campaign)
     if whole_project:
         # Only a plan over the whole project may conclude that a campaign was removed.
         known = {spec.id for spec in specs}
@@ -606,11 +895,17 @@ def build_plan(
                 removed = plan_removed_campaign(campaign_id, store, now)
                 if removed is not None:
                     campaigns.append(removed)
+    errors: list[Diagnostic] = []
+    results: list[PolicyResult] = []
+    if policies is not None:
+        errors, results = policies.finish(campaigns, now)
     return Plan(
         created_at=now,
         state=info if info is not None else store.info(),
         campaigns=tuple(campaigns),
         currency=currency,
         scope=tuple(scope),
-        digest=compute_digest(campaigns),
+        digest=compute_digest(campaigns, errors),
+        errors=tuple(errors),
+        policies=tuple(results),
     )

@@ -40,13 +40,18 @@ def _batch_json(batch: PlannedBatch) -> dict[str, Any]:
         "recipient_count": len(batch.recipients),
     }
     if batch.kind is BatchKind.CANCEL:
-        data["ticket"] = batch.ticket
+        data.update(ticket=batch.ticket, send_at=batch.send_at, reason=batch.reason)
+    elif batch.kind is BatchKind.SKIP:
+        data["reason"] = "frequency cap"
     else:
         data.update(
             segments=batch.segments,
             sms_parts=batch.parts,
             estimated_cost=batch.estimated_cost,
+            send_at=batch.send_at,
         )
+        if batch.replaces:
+            data["replaces"] = list(batch.replaces)
     return data
 
 
@@ -56,8 +61,11 @@ def campaign_json(c: CampaignPlan) -> dict[str, Any]:
         "file": c.file,
         "channel": c.channel,
         "action": c.action.value,
+        "purpose": c.purpose,
+        "send_at": c.send_at,
         "messages_to_send": c.messages_to_send,
-        "requests": sum(1 for b in c.batches if b.kind is not BatchKind.CANCEL),
+        "requests": len(c.sends),
+        "capped": len(c.capped),
         "desired": c.desired,
         "already_sent": c.already_sent,
         "pending": c.pending,
@@ -110,6 +118,7 @@ def plan_json(plan: Plan, inputs: Mapping[str, str] | None = None) -> dict[str, 
             "pending": s.pending,
             "in_doubt": s.in_doubt,
             "cancels": s.cancels,
+            "capped": s.capped,
             "sms_parts": s.sms_parts,
             "estimated_cost": s.estimated_cost,
             "currency": plan.currency,
@@ -117,6 +126,12 @@ def plan_json(plan: Plan, inputs: Mapping[str, str] | None = None) -> dict[str, 
             "warnings": s.warnings,
         },
         "campaigns": [campaign_json(c) for c in plan.campaigns],
+        "errors": [d.to_json() for d in plan.errors],
+        "warnings": [d.to_json() for d in plan.warnings],
+        "policies": [
+            {"rule": r.rule, "subject": r.subject, "status": r.status, "detail": r.detail}
+            for r in plan.policies
+        ],
     }
     if inputs is not None:
         data["inputs"] = {"digest": inputs_digest(inputs), "files": dict(inputs)}
@@ -130,7 +145,7 @@ def _headline(c: CampaignPlan, currency: str) -> str:
         return f"{line}: blocked by {plural(len(c.errors), 'error')}"
     if c.action is Action.NOOP:
         return f"{line}: no changes ({c.already_sent:,} already sent)"
-    sends = [b for b in c.batches if b.kind is not BatchKind.CANCEL]
+    sends = c.sends
     parts: list[str] = []
     if sends:
         parts.append(
@@ -141,9 +156,11 @@ def _headline(c: CampaignPlan, currency: str) -> str:
             else f"{plural(c.messages_to_send, 'message')} in {plural(len(sends), 'request')}, "
             f"est. {money(c.estimated_cost, currency)}"
         )
-    cancels = len(c.batches) - len(sends)
+    cancels = sum(1 for b in c.batches if b.kind is BatchKind.CANCEL)
     if cancels:
         parts.append(f"cancel {plural(cancels, 'scheduled request')}")
+    if c.capped:
+        parts.append(f"{len(c.capped):,} skipped (frequency cap)")
     if c.already_sent:
         parts.append(f"{c.already_sent:,} already sent")
     return f"{line}: {c.action.value}: " + "; ".join(parts)
@@ -152,9 +169,35 @@ def _headline(c: CampaignPlan, currency: str) -> str:
 def _request_line(b: PlannedBatch, channel: str, currency: str) -> str:
     parts = f", {plural(b.parts, 'SMS part')}" if channel == "sms" else ""
     return (
-        f"    + request {b.request_id}: {plural(len(b.recipients), 'recipient')}{parts}, "
-        f"est. {money(b.estimated_cost, currency)}"
+        f"    + request {b.request_id}{_replacing(b)}: "
+        f"{plural(len(b.recipients), 'recipient')}{parts}, "
+        f"est. {money(b.estimated_cost, currency)}{_at(b)}"
     )
+
+
+def _replacing(b: PlannedBatch) -> str:
+    return f" (replaces {', '.join(b.replaces)})" if b.replaces else ""
+
+
+def _at(b: PlannedBatch) -> str:
+    return f", send_at {b.send_at}" if b.send_at else ""
+
+
+SHOWN_CAPPED = 5  # capped recipients listed by name (masked) in text and markdown
+
+
+def capped_line(recipients: tuple[str, ...]) -> str:
+    """'3 recipients over the frequency cap, skipped: +33 6•• •• •• 78, ...'."""
+    shown = ", ".join(mask_recipient(k) for k in recipients[:SHOWN_CAPPED])
+    more = len(recipients) - SHOWN_CAPPED
+    tail = f" and {more:,} more" if more > 0 else ""
+    return f"{plural(len(recipients), 'recipient')} over the frequency cap, skipped: {shown}{tail}"
+
+
+def cancel_line(b: PlannedBatch) -> str:
+    why = {"replaced": "replaced", "disabled": "campaign disabled", "file removed": "file removed"}
+    reason = f": {why[b.reason]}" if b.reason in why else ""
+    return f"cancel scheduled request {b.request_id} (ticket {b.ticket}{_at(b)}){reason}"
 
 
 def plan_text(plan: Plan, *, samples: int = 1, requests: bool = False) -> str:
@@ -177,10 +220,12 @@ def plan_text(plan: Plan, *, samples: int = 1, requests: bool = False) -> str:
                 f"`octoplan state resolve {doubt.request_id} --sent` or `--not-sent`"
             )
         for b in c.batches:
-            if b.kind is BatchKind.NEW and requests:
+            if b.kind is BatchKind.NEW and (requests or b.replaces):
                 lines.append(_request_line(b, c.channel, plan.currency))
             elif b.kind is BatchKind.CANCEL:
-                lines.append(f"    - cancel request {b.request_id} (ticket {b.ticket})")
+                lines.append(f"    - {cancel_line(b)}")
+            elif b.kind is BatchKind.SKIP:
+                lines.append(f"    ! {capped_line(b.recipients)}")
             elif b.kind is BatchKind.RESUME:
                 lines.append(
                     f"    ~ resend unconfirmed request {b.request_id} "
@@ -191,9 +236,24 @@ def plan_text(plan: Plan, *, samples: int = 1, requests: bool = False) -> str:
                 lines.append(f"    e.g. {mask_recipient(key)}: {text!r}")
     if not plan.campaigns:
         lines.append("No campaigns found.")
+    for d in (*plan.errors, *plan.warnings):
+        lines.extend(d.format().splitlines())
     lines.append("")
+    if plan.has_changes:
+        lines.extend(budget_lines(plan))
     lines.append(summary_line(plan))
     return "\n".join(lines)
+
+
+def budget_lines(plan: Plan) -> list[str]:
+    """The plan-wide spend policies, one line each: max_cost (when set) and the credit (or
+    why it was not checked)."""
+    names = {"max_cost": "Budget (policies.max_cost)", "credit": "Credit"}
+    return [
+        f"{names[r.rule]}: {r.status}: {r.detail}."
+        for r in plan.policies
+        if r.rule in names and r.status != "not set"
+    ]
 
 
 def summary_line(plan: Plan) -> str:
@@ -209,11 +269,15 @@ def summary_line(plan: Plan) -> str:
         summary += f", est. {money(s.estimated_cost, plan.currency)}"
         if s.cancels:
             summary += f"; {plural(s.cancels, 'scheduled request')} to cancel"
+        if s.capped:
+            summary += f"; {s.capped:,} skipped by the frequency cap"
         summary += f"; {s.already_sent:,} already sent."
     else:
         summary = f"No changes. {s.already_sent:,} message(s) already sent."
     if s.in_doubt:
         summary += f" {s.in_doubt:,} in doubt (see above)."
-    if s.errors:
+    if plan.errors:
+        summary += f" {plural(s.errors, 'error')}: the plan cannot be applied."
+    elif s.errors:
         summary += f" {plural(s.errors, 'error')}: blocked campaigns are not applied."
     return summary

@@ -12,21 +12,17 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from operator import itemgetter
-from typing import TYPE_CHECKING, Literal
-from zoneinfo import ZoneInfo
+from typing import Literal
 
 from octoplan import rules
 from octoplan.errors import Diagnostic
+from octoplan.hours import Hours, local_time
 from octoplan.model import MarketingHours, Pricing
 from octoplan.phones import country_of, country_of_code
 from octoplan.sms import GSM7_REPLACEMENTS, SmsCount
 from octoplan.sms import count as count_sms
 from octoplan.words import plural
-
-if TYPE_CHECKING:
-    import holidays
 
 Where = tuple[str, int | None, int | None]
 Severity = Literal["error", "warning"]
@@ -117,6 +113,7 @@ class MessageChecks:
     template_path: str
     max_segments: int
     pricing: Pricing
+    product: str = ""  # the price table (prices.product); empty: the channel's
     messages: int = 0
     cost: float = 0.0
     _no_stop: _Example = field(default_factory=_Example)
@@ -133,6 +130,10 @@ class MessageChecks:
         # A pattern the template writes itself is not a sign of an empty field.
         self._empty_field_written = _EMPTY_FIELD.search(self.template_source) is not None
         self._prices: dict[str | None, float | None] = {}
+        self.product = self.product or self.channel
+        # The destination regions seen (None: not a phone number), for the marketing hours of
+        # each recipient's time zone (octoplan/hours.py).
+        self.regions: set[str | None] = set()
 
     def check_many(
         self,
@@ -197,9 +198,10 @@ class MessageChecks:
                 ]
         prices = self._prices
         distinct = set(regions)
+        self.regions |= distinct
         for region in distinct:
             if region not in prices:
-                prices[region] = self.pricing.price(self.channel, region)
+                prices[region] = self.pricing.price(self.product, region)
         if len(distinct) == 1 and prices[regions[0]] is not None:
             price = prices[regions[0]]
             assert price is not None
@@ -236,6 +238,7 @@ class MessageChecks:
         self._ucs2_messages += other._ucs2_messages
         self._extra_parts += other._extra_parts
         self._unpriced.update(other._unpriced)
+        self.regions |= other.regions
 
     def check(self, recipient: str, text: str, sms: SmsCount, order: int = 0) -> float:
         """Record one final message (the `order`-th of the lists); return its estimated cost."""
@@ -264,7 +267,8 @@ class MessageChecks:
 
     def _price(self, recipient: str, parts: int) -> float:
         region = country_of(recipient) if recipient.startswith("+") else None
-        price = self.pricing.price(self.channel, region)
+        self.regions.add(region)
+        price = self.pricing.price(self.product, region)
         if price is None:
             self._unpriced[region or "default"] += 1
             return 0.0
@@ -347,38 +351,21 @@ class MessageChecks:
             add(
                 f"{who}: no price for {self.channel} to {region}: "
                 f"{plural(n, 'message')} not counted in the cost estimate",
-                f"add pricing.{self.channel}.{region} or pricing.{self.channel}.default "
+                f"add pricing.{self.product}.{region} or pricing.{self.product}.default "
                 "to octoplan.yaml",
                 "warning",
             )
         return out
 
 
-@lru_cache(maxsize=16)
-def _holidays(year: int) -> holidays.HolidayBase:
-    # Imported when a send time is checked: most plans never need the calendars (~25 ms).
-    import holidays
-
-    return holidays.country_holidays("FR", years=year)
-
-
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
 def check_send_at(
     send_at: datetime, hours: MarketingHours, where: Where, campaign_id: str
 ) -> Diagnostic | None:
-    """An error when a marketing send time falls outside the configured marketing hours."""
-    local = send_at.astimezone(ZoneInfo(hours.timezone))
-    day = _WEEKDAYS[local.weekday()]
-    when = f"{local:%a %d %b %Y %H:%M} {hours.timezone}"
-    problem = None
-    if day not in hours.days:
-        problem = f"{day} is not a marketing day ({', '.join(hours.days)})"
-    elif hours.skip_public_holidays and local.date() in _holidays(local.year):
-        problem = f"{local.date()} is a public holiday ({_holidays(local.year)[local.date()]})"
-    elif not hours.start_time <= local.time().replace(tzinfo=None) < hours.end_time:
-        problem = f"marketing messages go out between {hours.start} and {hours.end}"
+    """An error when a marketing send time falls outside the configured marketing hours (in
+    the project's own zone; other regions' zones are checked by the plan, which knows who is
+    still to be sent: octoplan/compliance.py)."""
+    policy = Hours(hours)
+    problem = policy.closed(send_at, policy.home)
     if problem is None:
         return None
     path, line, col = where
@@ -386,6 +373,7 @@ def check_send_at(
         path,
         line,
         col,
-        f"campaign {campaign_id}: send_at {when} is outside marketing hours: {problem}",
+        f"campaign {campaign_id}: send_at {local_time(send_at, hours.timezone)} is outside "
+        f"marketing hours: {problem}",
         "move send_at, or change policies.marketing_hours in octoplan.yaml",
     )

@@ -20,9 +20,8 @@ FILES: dict[str, str] = {
     + """\
 region: FR                      # default region for national-format phone numbers
 state: .octoplan/state.db       # or postgresql://... (env OCTOPLAN_STATE wins)
-defaults:
-  sender: MyShop
-  purpose: alert
+defaults:                       # a default for any campaign field but purpose: an omitted
+  sender: MyShop                #   purpose is wholesale (marketing), as at the API
 vars:
   brand: MyShop
 pricing:
@@ -36,8 +35,8 @@ policies:
     + """\
 id: welcome
 channel: sms
-purpose: alert
-template: welcome.sms.j2
+purpose: alert                  # transactional: any hour, no STOP mention; marketing is
+template: welcome.sms.j2        #   wholesale (the default), with "STOP au 30101" in the text
 recipients:
   - {phone_number: "06 12 34 56 78", first_name: Camille}
 contacts: [contacts/customers.csv]

@@ -20,3 +20,16 @@ def _collector_as_usual() -> object:
     it, not for a test process that runs a thousand of them."""
     yield
     gc.unfreeze()
+
+
+# Marketing sends are checked against marketing hours at the moment of planning (SPEC §7), and
+# a send_at in the past is an error: a suite run at night, on a Sunday or after a test's send_at
+# would fail for the wrong reason. Every test runs at this instant (a Tuesday, 10:00 in Paris,
+# before every send_at the tests write) unless it sets the clock itself; OCTOPLAN_CLOCK_OFFSET
+# still moves it. Subprocesses (run_cli) and in-process sandboxes read the same variable.
+TEST_NOW = "2026-11-24T10:00:00+01:00"
+
+
+@pytest.fixture(autouse=True)
+def _test_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OCTOPLAN_NOW", TEST_NOW)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from octoplan.sandbox import SandboxServer
+from octoplan.sandbox.store import LoggedRequest
 from octoplan.state.base import BatchStatus
 from octoplan.state.open import open_state
 from tests.fixtures.project import MakeProject, run_cli
@@ -115,6 +117,11 @@ def test_two_concurrent_applies_on_one_postgres_state_send_once(
     assert {d.recipient: d.text for d in deliveries} == expected()
 
 
+def sending(server: SandboxServer) -> list[LoggedRequest]:
+    """The sends the sandbox got (apply reads the account's credit before the first one)."""
+    return [r for r in server.requests() if r.method == "POST"]
+
+
 def test_ctrl_c_finishes_requests_in_flight_and_exits_130(
     make_project: MakeProject, sandbox_factory: SandboxFactory
 ) -> None:
@@ -123,7 +130,8 @@ def test_ctrl_c_finishes_requests_in_flight_and_exits_130(
     env = server.env()
     process = start_apply(root, env, subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while not server.requests() and time.monotonic() < deadline:
+    # Once a send is on the wire (apply reads the credit first).
+    while not sending(server) and time.monotonic() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
@@ -134,7 +142,7 @@ def test_ctrl_c_finishes_requests_in_flight_and_exits_130(
     assert 0 < len(sent_before) < RECIPIENTS
     # Requests journaled ahead but never sent have their attempt withdrawn: nothing in state
     # looks as if it might have left when it did not.
-    received = {r.request_id for r in server.requests()}
+    received = {r.request_id for r in sending(server)}
     store = open_state(".octoplan/state.db", root)
     try:
         batches = store.batches("crash")
@@ -162,7 +170,7 @@ def test_a_killed_apply_never_blocks_the_next_one(
     env = {**server.env(), "OCTOPLAN_STATE": state_url}
     process = start_apply(root, env)
     deadline = time.monotonic() + 60
-    while not server.requests() and time.monotonic() < deadline:  # holding the lock, sending
+    while not sending(server) and time.monotonic() < deadline:  # holding the lock, sending
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()

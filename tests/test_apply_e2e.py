@@ -78,6 +78,12 @@ def delivered(server: SandboxServer) -> dict[str, str]:
     return {d.recipient: d.text for d in deliveries}
 
 
+def sends(server: SandboxServer) -> list[Any]:
+    """The requests the sandbox got, but for reads of the account's credit (apply reads it
+    before the first request: SPEC §7)."""
+    return [r for r in server.requests() if r.path != "/v1/public/wallet/check-balance"]
+
+
 def plan_json(root: Path, *args: str, env: dict[str, str] | None = None) -> dict:  # type: ignore[type-arg]
     result = run_cli("plan", "--format", "json", *args, cwd=root, env=env)
     assert result.returncode == 0, result.stderr
@@ -100,7 +106,7 @@ def test_apply_delivers_each_rendered_message_exactly_once(
     assert delivered(sandbox) == previews
     # Server-side personalization: one request per branch of the template (vip or not),
     # each carrying several different texts.
-    assert len(sandbox.requests()) == 2
+    assert len(sends(sandbox)) == 2
 
 
 def test_second_apply_sends_no_request_and_plan_shows_no_changes(
@@ -194,7 +200,7 @@ def test_saved_plan_applies_and_a_stale_one_is_refused(
     stale = run_cli("apply", "old.json", cwd=project, env=sandbox.env())
     assert stale.returncode == 1
     assert stale.stderr.startswith("error: old.json: stale plan: state changed since it was made")
-    assert len(sandbox.requests()) == 2
+    assert len(sends(sandbox)) == 2
 
 
 def test_saved_plan_is_refused_when_inputs_changed(project: Path, sandbox: SandboxServer) -> None:
@@ -250,8 +256,10 @@ def test_max_cost_policy_refuses_before_sending(
     result = apply(root, sandbox)
     assert result.returncode == 1
     assert result.stderr == (
-        "error: estimated cost 0.35 EUR is above policies.max_cost (0.20 EUR) in octoplan.yaml: "
-        "nothing was sent. Split the campaign or raise max_cost.\n"
+        "octoplan.yaml:4:22: error: estimated cost 0.35 EUR of this plan is above "
+        "policies.max_cost (0.20 EUR)\n"
+        "  hint: split the campaigns across applies (--campaign ID), or raise policies.max_cost\n"
+        "error: the plan has errors: nothing was sent\n"
     )
     assert sandbox.requests() == []
 
@@ -271,20 +279,23 @@ def test_sandbox_flag_needs_no_credentials_and_keeps_its_own_state(project: Path
 def test_refusal_is_recorded_and_a_later_apply_retries_with_a_new_request_id(
     project: Path, sandbox_factory: SandboxFactory
 ) -> None:
-    server = sandbox_factory(credit=0.0)
+    # A wrong key: the API refuses the first request (401) and octoplan stops there. (Not
+    # enough credit would not do: apply reads the balance first and sends nothing.)
+    server = sandbox_factory(api_login="shop@example.com", api_key="right-key")
     first = apply(project, server)
     assert first.returncode == 1
     assert "refused: promo request op-" in first.stdout
-    assert "HTTP 400 code 104" in first.stdout
+    assert "HTTP 401 code 101" in first.stdout
     assert server.deliveries() == []
-    refused_id = server.requests()[0].request_id
+    shown = run_cli("state", "show", "promo", "--format", "json", cwd=project)
+    refused = {b["request_id"] for b in json.loads(shown.stdout)["batches"]}
+    assert refused  # the requests that were in flight, all refused
 
-    server.set_credit(100.0)
-    second = apply(project, server)
+    second = apply(project, server, env=server.env("shop@example.com", "right-key"))
 
     assert second.returncode == 0, second.stdout + second.stderr
     assert len(delivered(server)) == 7
-    assert server.requests()[-1].request_id != refused_id
+    assert not refused & {d.request_id for d in server.deliveries()}
 
 
 def test_unconfirmed_request_is_in_doubt_after_the_window_and_needs_resolve(
@@ -390,7 +401,7 @@ def test_voice_on_list_goes_through_create_status_send(
     assert delivered(sandbox) == {
         n: f"Bonjour Name{i}, votre colis arrive demain." for i, n in enumerate(numbers(0, 3))
     }
-    paths = [r.path.removeprefix("/v1/public/") for r in sandbox.requests()]
+    paths = [r.path.removeprefix("/v1/public/") for r in sends(sandbox)]
     assert paths[0] == "voice-campaign-on-list/create"
     assert "voice-campaign-on-list/status" in paths
     assert paths[-1] == "voice-campaign-on-list/send"
@@ -426,7 +437,7 @@ def test_removed_recipient_of_a_scheduled_send_cancels_it_and_replans_the_rest(
 
     plan = run_cli("plan", cwd=root)
     assert "~ promo (sms, campaigns/promo.yaml): update: 2 messages in 1 request" in plan.stdout
-    assert "- cancel request op-" in plan.stdout
+    assert "- cancel scheduled request op-" in plan.stdout
     result = apply(root, sandbox)
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -480,6 +491,7 @@ def test_verbose_apply_shows_requests_progress_and_timings(
     assert re.fullmatch(
         r"loaded 1 campaign in \d+\.\d\d s\n"
         rf"planned against state {state} \(serial 0\) in \d+\.\d\d s\n"
+        r"Credit: ok: est\. 0\.35 EUR of [\d,.]+ EUR \([\d,]+ sms_premium\)\.\n"
         r"sent 1/2 requests \([1-6]/7 messages\)\n"  # one line per request with -v
         r"sent 2/2 requests \(7/7 messages\)\n"
         r"sent in \d+\.\d\d s\n",

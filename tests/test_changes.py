@@ -10,17 +10,19 @@ from octoplan.changes import campaign_inputs
 from octoplan.loader import load_project
 from tests.fixtures.project import MakeProject, run_cli, write_files
 
-CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
+CONFIG = "region: FR\ndefaults: {sender: ShopX}\n"
 FILES = {
     "campaigns/a.yaml": (
         'template: a.sms.j2\nchannel: sms\nrecipients: [{phone_number: "+33612345678"}]\n'
+        "purpose: alert\n"
     ),
     "campaigns/b.yaml": (
         'template: b.sms.j2\nchannel: sms\nrecipients: [{phone_number: "+33612345679"}]\n'
+        "purpose: alert\n"
     ),
     "campaigns/c.yaml": (
         "text: '{% import \"macros.j2\" as m %}{{ m.hello() }} C'\n"
-        "channel: sms\ncontacts: [contacts/c.csv]\n"
+        "channel: sms\ncontacts: [contacts/c.csv]\npurpose: alert\n"
     ),
     "templates/a.sms.j2": '{% import "macros.j2" as m %}{{ m.hello() }} A',
     "templates/b.sms.j2": "B",

@@ -102,7 +102,8 @@ def test_voice_list_flow(sandbox: SandboxServer, sandbox_client: OctopushClient)
     ticket = sandbox_client.voice_list_create(body)
     assert sandbox_client.voice_list_status(ticket).status == "under_computation"
     status = sandbox_client.voice_list_status(ticket)
-    assert (status.status, status.number_of_contacts, status.cost) == ("ready_to_be_sent", 1, 0.05)
+    # To the UK: the default voice_sms price (octoplan/prices.py).
+    assert (status.status, status.number_of_contacts, status.cost) == ("ready_to_be_sent", 1, 0.08)
     assert sandbox_client.voice_list_send(ticket)["ticket_number"] == ticket
     assert [d.text for d in sandbox.deliveries()] == ["Alex, you have 1 Voice SMS"]
     with pytest.raises(RefusedError) as refused:

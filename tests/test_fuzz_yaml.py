@@ -36,7 +36,7 @@ metadata:
 """
 CONFIG = """\
 region: FR
-defaults: {sender: ShopX, purpose: alert}
+defaults: {sender: ShopX}
 vars: {brand: ShopX}
 pricing: {currency: EUR, sms: {FR: 0.045, default: 0.06}}
 policies:

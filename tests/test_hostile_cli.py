@@ -14,8 +14,8 @@ from pathlib import Path
 from octoplan.sandbox import SandboxServer
 from tests.fixtures.project import MakeProject, run_cli
 
-CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
-HEAD = "channel: sms\n"
+CONFIG = "region: FR\ndefaults: {sender: ShopX}\n"
+HEAD = "channel: sms\npurpose: alert\n"
 ONE = 'recipients: [{phone_number: "+33612345678"}]\n'
 BOMB = '  a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]\n' + "".join(
     f"  a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 7)

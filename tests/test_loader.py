@@ -18,7 +18,7 @@ CONFIG = """\
 region: BE
 defaults:
   sender: ShopX
-  purpose: alert
+  purpose: wholesale
   metadata:
     voice_language: fr-FR
     subject: Nouveautés

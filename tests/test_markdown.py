@@ -15,7 +15,7 @@ from octoplan.plan import Plan
 from octoplan.state.open import open_state
 from tests.fixtures.project import MakeProject, run_cli, write_files
 
-CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
+CONFIG = "region: FR\ndefaults: {sender: ShopX}\n"
 
 
 def campaign(i: int, recipients: int) -> str:
@@ -26,7 +26,7 @@ def campaign(i: int, recipients: int) -> str:
     return (
         f"id: c{i:03d}\nchannel: sms\n"
         f'text: "{{{{ contact.first_name }}}}, votre code {i} est prêt"\n'
-        f"recipients:\n{rows}\n"
+        f"recipients:\n{rows}\npurpose: alert\n"
     )
 
 
@@ -51,7 +51,9 @@ def assert_whole(text: str, limit: int = GITHUB_LIMIT) -> None:
     """Under the limit, every table whole, every <details> closed, the footer last."""
     assert len(text) <= limit
     shapes = table_shapes(text)
-    assert shapes and shapes[0][0] == 8  # the summary table comes first
+    # The policies' verdicts come first (SPEC §7: a reviewer reads them first), then the
+    # summary table.
+    assert len(shapes) >= 2 and shapes[0][0] == 4 and shapes[1][0] == 8
     assert all(len(set(rows)) == 1 for rows in shapes), shapes  # no row cut short
     assert all(len(rows) >= 2 for rows in shapes)  # no table without a body row
     assert text.count("<details>") == text.count("</details>")
@@ -84,7 +86,7 @@ def test_markdown_plan_of_200_campaigns_parses_masks_and_fits(make_project: Make
     assert not re.search(r"\+33\s?6\d{8}", text)  # no clear phone number anywhere
     assert "+33 6•• •• •• 01" in text
     html = MarkdownIt("commonmark").enable("table").render(text)
-    summary = tables(html)[0]
+    summary = tables(html)[1]
     # header row + 200 campaigns + the total row, every row with all 8 cells
     rows = re.findall(r"<tr>(.*?)</tr>", summary, re.S)
     assert len(rows) == 202
@@ -97,14 +99,14 @@ def test_markdown_plan_of_200_campaigns_parses_masks_and_fits(make_project: Make
     assert 0 < shown < 200
     assert f"… {200 - shown} more campaign(s) not shown (comment size limit)" in html
     # one sample table per section shown: a header and 3 masked samples
-    assert table_shapes(text)[1:] == [[2, 2, 2, 2]] * shown
+    assert table_shapes(text)[2:] == [[2, 2, 2, 2]] * shown
 
 
 @pytest.mark.parametrize("limit", [3_000, 8_000, 20_000, 40_000, GITHUB_LIMIT, 200_000])
 def test_any_limit_cuts_between_rows_and_sections(plan_of_200: Plan, limit: int) -> None:
     text = plan_markdown(plan_of_200, limit)
     assert_whole(text, limit)
-    summary = table_shapes(text)[0]
+    summary = table_shapes(text)[1]
     if limit < 20_000:  # the summary table itself is cut, by whole rows, with a row saying so
         assert len(summary) < 202
         assert re.search(r"\| \| … [\d,]+ more campaigns \| \| \| \| \| \| \|\n", text)

@@ -7,6 +7,7 @@ from datetime import time
 import pytest
 from pydantic import ValidationError
 
+from octoplan import prices
 from octoplan.model import Campaign, Metadata, Pricing, ProjectConfig, Recipient
 
 SMS = {"id": "c", "channel": "sms", "text": "Bonjour", "recipients": [{"phone_number": "+33"}]}
@@ -62,9 +63,11 @@ def test_recipient_fields_include_contact_data() -> None:
 
 
 def test_pricing_falls_back_to_default() -> None:
-    pricing = Pricing.model_validate({"sms": {"FR": 0.04, "default": 0.07}})
+    pricing = Pricing.model_validate({"sms": {"FR": 0.04, "default": 0.07}, "email": {}})
     assert (pricing.price("sms", "FR"), pricing.price("sms", "BE")) == (0.04, 0.07)
     assert (pricing.price("sms", None), pricing.price("email", "FR")) == (0.07, None)
+    # A table not given keeps the one price table's (octoplan/prices.py).
+    assert pricing.price("voice_sms", "FR") == prices.DEFAULT_TABLES["voice_sms"]["FR"]
 
 
 def test_marketing_hours_as_times() -> None:

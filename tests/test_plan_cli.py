@@ -13,9 +13,12 @@ import pytest
 
 from tests.fixtures.project import MakeProject, run_cli
 
-CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
-OK = 'channel: sms\ntext: "Bonjour"\nrecipients: [{phone_number: "+33612345678"}]\n'
-BROKEN = 'channel: sms\ntext: "{{ contact.nope }}"\nrecipients: [{phone_number: "+33612345678"}]\n'
+CONFIG = "region: FR\ndefaults: {sender: ShopX}\n"
+OK = 'channel: sms\ntext: "Bonjour"\nrecipients: [{phone_number: "+33612345678"}]\npurpose: alert\n'
+BROKEN = (
+    'channel: sms\ntext: "{{ contact.nope }}"\nrecipients: [{phone_number: "+33612345678"}]\n'
+    "purpose: alert\n"
+)
 HEADLINE = (
     "+ ok (sms, campaigns/ok.yaml): create: 1 message in 1 request, 1 SMS part, est. 0.04 EUR"
 )
@@ -54,7 +57,7 @@ def test_detailed_exitcode_with_a_load_error_exits_1(make_project: MakeProject) 
     result = run_cli("plan", "--detailed-exitcode", cwd=root)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (
-        "campaigns/ok.yaml:4:1: error: unknown key 'txet'\n  hint: did you mean 'text'?\n"
+        "campaigns/ok.yaml:5:1: error: unknown key 'txet'\n  hint: did you mean 'text'?\n"
     )
 
 
@@ -79,7 +82,7 @@ def test_verbose_adds_requests_state_and_timings(project: Path) -> None:
     assert re.fullmatch(
         re.escape(HEADLINE)
         + r"\n    \+ request op-[0-9a-f]{32}: 1 recipient, 1 SMS part, est\. 0\.04 EUR\n"
-        r"    e\.g\. .*\n\nPlan: .*\n",
+        r"    e\.g\. .*\n\nCredit: not checked: no Octopush credentials .*\nPlan: .*\n",
         result.stdout,
     )
     state = project / ".octoplan" / "state.db"

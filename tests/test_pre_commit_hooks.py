@@ -18,8 +18,10 @@ import pytest
 
 from tests.fixtures.project import REPO, write_files
 
-CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
-CLEAN = 'channel: sms\ntext: Bonjour\nrecipients:\n  - phone_number: "+33612345678"\n'
+CONFIG = "region: FR\ndefaults: {sender: ShopX}\n"
+CLEAN = (
+    'channel: sms\npurpose: alert\ntext: Bonjour\nrecipients:\n  - phone_number: "+33612345678"\n'
+)
 # Valid YAML, but keys out of order (fmt) and a misspelt key (validate).
 BROKEN = 'recipients:\n  - phone_number: "+33612345678"\ntxet: Bonjour\nchannel: sms\n'
 BROKEN_FORMATTED = 'channel: sms\nrecipients:\n  - phone_number: "+33612345678"\ntxet: Bonjour\n'

@@ -288,14 +288,15 @@ def test_voice_list_page_example_flow(http: httpx.Client, sandbox: SandboxServer
 
     status = "voice-campaign-on-list/status"
     first = http.get(status, params={"ticket_number": ticket}).json()
-    assert first == {"number_of_contacts": 1, "cost": 0.05, "status": "under_computation"}
+    # A voice SMS to the UK: the price table's default for voice_sms (octoplan/prices.py).
+    assert first == {"number_of_contacts": 1, "cost": 0.08, "status": "under_computation"}
     second = http.get(status, params={"ticket_number": ticket}).json()
     assert second["status"] == "ready_to_be_sent"
     assert sandbox.deliveries() == []
 
     sent = http.post("voice-campaign-on-list/send", json={"ticket_number": ticket})
     assert sent.status_code == 200
-    assert sent.json()["residual_credit"] == 999.95
+    assert sent.json()["residual_credit"] == 999.92
     [delivery] = sandbox.deliveries()
     assert (delivery.channel, delivery.recipient, delivery.text) == (
         "voice_sms",

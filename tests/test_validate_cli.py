@@ -439,12 +439,15 @@ def test_usage_errors_exit_1(example_project: Path) -> None:
     )
 
 
-WARNS = 'channel: sms\ntext: "Bonjour 😀"\nrecipients: [{phone_number: "+33612345678"}]\n'
+WARNS = (
+    'channel: sms\ntext: "Bonjour 😀"\nrecipients: [{phone_number: "+33612345678"}]\n'
+    "purpose: alert\n"
+)
 UCS2_WARNING = (
     "campaigns/w.yaml:2:7: warning: campaign w: 😀 (U+1F600) at campaigns/w.yaml:2:9 makes "
     "1 message UCS-2 (70 characters per SMS instead of 160)\n"
 )
-QUIET_CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
+QUIET_CONFIG = "region: FR\ndefaults: {sender: ShopX}\n"
 
 
 def test_quiet_prints_nothing_on_success_not_even_warnings(make_project: MakeProject) -> None:

@@ -14,18 +14,25 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from octoplan import applyview, clock, planfile
 from octoplan.apply import ApplyReport, Progress, apply_plan
 from octoplan.commands.context import AppContext, seconds_since
+from octoplan.commands.credit import read_credit
 from octoplan.commands.session import ClientSender, connect, require_credentials
 from octoplan.commands.store import open_store
+from octoplan.compliance import HoursGate, with_credit
 from octoplan.errors import Diagnostic, OctoplanError, StateError, UsageError
+from octoplan.hours import Hours, local_time
+from octoplan.loader import Project
 from octoplan.pipeline import Selection, all_errors, campaign_specs, load, make_plan
 from octoplan.plan import Plan
-from octoplan.planview import money, plan_text, summary_line
+from octoplan.planview import budget_lines, money, plan_text, summary_line
 from octoplan.words import plural
+
+if TYPE_CHECKING:
+    from octoplan.client import OctopushClient
 
 # A plan answered later than this after it was shown is planned again before anything is sent.
 REPLAN_AFTER = timedelta(minutes=10)
@@ -149,7 +156,6 @@ def _run(
                         summary_line(plan) if app.quiet else plan_text(plan, requests=app.verbose)
                     )
                 return 0
-            _check_cost(plan, project.config.policies.max_cost)
             # --quiet hides the plan, unless the question needs it to be answered.
             if saved is None and (asks or not app.quiet):
                 show(plan_text(plan, requests=app.verbose))
@@ -181,6 +187,12 @@ def _run(
         report: ApplyReport | None = None
         try:
             with connect(app.root, project, sandbox=sandbox) as client:
+                _check_credit(app, plan, client, project)
+                gate = HoursGate(
+                    plan,
+                    Hours(project.config.policies.marketing_hours, project.config.region),
+                    clock.now,
+                )
                 with signals.sending(), _progress(app, plan) as on_progress:
                     sending = time.perf_counter()  # the client is set up: from here, per request
                     report = apply_plan(
@@ -191,6 +203,7 @@ def _run(
                         concurrency=options.concurrency,
                         stop=signals.stop,
                         on_progress=on_progress,
+                        hold=gate,
                     )
                 elapsed = time.perf_counter() - sending
                 trips, waited_http = client.round_trips, client.round_trip_seconds
@@ -217,8 +230,13 @@ def _run(
         )
     if json_out is not None:
         json_out.report = applyview.apply_json(plan, report, plan_file=shown_file, sandbox=sandbox)
+        json_out.report["waiting"] = {
+            "requests": len(report.waiting),
+            "messages": sum(len(b.recipients) for b in report.waiting),
+        }
     else:
         _print_report(app, report, plan.currency, sandbox)
+        _print_waiting(app, report, plan, gate)
     if signals.signum is not None:
         return 128 + signals.signum
     return 0 if report.ok else 1
@@ -237,13 +255,40 @@ def _user() -> str:
         return "unknown user"
 
 
-def _check_cost(plan: Plan, max_cost: float | None) -> None:
-    cost = plan.summary.estimated_cost
-    if max_cost is not None and cost > max_cost:
-        raise OctoplanError(
-            f"estimated cost {money(cost, plan.currency)} is above policies.max_cost "
-            f"({money(max_cost, plan.currency)}) in octoplan.yaml: nothing was sent. "
-            "Split the campaign or raise max_cost."
+def _check_credit(app: AppContext, plan: Plan, client: OctopushClient, project: Project) -> None:
+    """Refuse before the first request when the plan costs more than the account's credit;
+    a balance that cannot be read is said, and the apply goes on."""
+    if plan.summary.estimated_cost <= 0:
+        return
+    checked = with_credit(plan, read_credit(client, project))
+    for diagnostic in checked.warnings[len(plan.warnings) :]:
+        app.error(diagnostic.format())
+    if checked.errors[len(plan.errors) :]:
+        _refuse(app, list(checked.errors[len(plan.errors) :]))
+    for line in budget_lines(checked):
+        if line.startswith("Credit"):
+            app.detail(line)
+
+
+def _print_waiting(app: AppContext, report: ApplyReport, plan: Plan, gate: HoursGate) -> None:
+    """Requests held at the end of marketing hours: a waiting state, not an error (exit 0):
+    the line starts with "Waiting:" for scripts."""
+    if not report.waiting:
+        return
+    by_campaign: dict[str, list[int]] = {}
+    ids = {b.request_id: c.id for c in plan.campaigns for b in c.batches}
+    for batch in report.waiting:
+        counts = by_campaign.setdefault(ids[batch.request_id], [0, 0])
+        counts[0] += 1
+        counts[1] += len(batch.recipients)
+    zone = gate.hours.policy.timezone
+    for campaign_id, (requests, messages) in by_campaign.items():
+        opens = gate.opens(campaign_id)
+        when = f"opens {local_time(opens, zone)}" if opens else "is not within a month"
+        app.echo(
+            f"Waiting: marketing hours ended: {plural(requests, 'request')} "
+            f"({plural(messages, 'message')}) of {campaign_id} left for the next window, which "
+            f"{when}; run `octoplan apply` again then."
         )
 
 
@@ -375,10 +420,18 @@ def _print_report(app: AppContext, report: ApplyReport, currency: str, sandbox: 
     if report.storage_fault:
         app.error(f"error: {report.storage_fault}")
         outcome, recorded = "Apply stopped: the state could not be written", " and recorded"
+    estimated = (
+        f" ({money(report.estimated_cost, currency)} of it estimated: the API's answer was lost)"
+        if report.estimated_cost
+        else ""
+    )
     app.echo(
         f"{outcome}{where}: {plural(report.messages_sent, 'message')} sent{recorded} in "
-        f"{plural(report.requests_accepted, 'request')}, cost {money(report.cost, currency)}."
+        f"{plural(report.requests_accepted, 'request')}, cost {money(report.cost, currency)}"
+        f"{estimated}."
     )
+    if report.capped:
+        app.echo(f"  {report.capped:,} recipient(s) skipped by the frequency cap.")
     if report.confirmed_by_request_id:
         app.echo(
             f"  {report.confirmed_by_request_id:,} request(s) were confirmed by the API as "

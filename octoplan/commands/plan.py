@@ -8,7 +8,9 @@ from pathlib import Path
 
 from octoplan import clock, planfile
 from octoplan.commands.context import AppContext, seconds_since
+from octoplan.commands.credit import plan_credit
 from octoplan.commands.store import open_store
+from octoplan.compliance import with_credit
 from octoplan.inputs import read_inputs
 from octoplan.pipeline import Selection, load, make_plan
 from octoplan.planview import plan_json, plan_text
@@ -48,6 +50,8 @@ def run(
     start = time.perf_counter()
     with open_store(app.root, project, sandbox=sandbox) as store:
         plan = make_plan(project, store, clock.now(), selection)
+    if plan.has_changes:
+        plan = with_credit(plan, plan_credit(app.root, project, sandbox=sandbox))
     app.detail(
         f"planned against state {plan.state.url} (serial {plan.state.serial}) "
         f"in {seconds_since(start)}"

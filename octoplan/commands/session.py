@@ -122,7 +122,14 @@ def connect(root: Path, project: Project, *, sandbox: bool) -> Iterator[Octopush
         return
     from octoplan.sandbox import SandboxServer
 
-    server = SandboxServer(root / SANDBOX_DATA, "127.0.0.1", 0)
+    # Charging the project's prices: the sandbox's costs are the plan's estimates.
+    server = SandboxServer(
+        root / SANDBOX_DATA,
+        "127.0.0.1",
+        0,
+        pricing=project.config.pricing,
+        home_region=project.config.region,
+    )
     base_url = server.start()
     try:
         with OctopushClient(base_url, SANDBOX_LOGIN, SANDBOX_KEY) as client:

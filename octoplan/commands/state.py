@@ -123,9 +123,18 @@ def _batch_json(batch: BatchRecord) -> dict[str, object]:
         "estimated_cost": batch.estimated_cost,
         "ticket": batch.ticket,
         "cost": batch.cost,
+        "cost_estimated": batch.cost_estimated,
+        "purpose": batch.purpose,
         "error_code": batch.error_code,
         "error_message": batch.error_message,
     }
+
+
+def _cost(batch: BatchRecord) -> str:
+    """What the API answered it cost, or the estimate marked "est." when its answer was lost."""
+    if batch.cost is None:
+        return "-"
+    return f"{batch.cost:.3f} est." if batch.cost_estimated else f"{batch.cost:.3f}"
 
 
 def _error(batch: BatchRecord) -> str:
@@ -178,7 +187,7 @@ def run_show(app: AppContext, campaign_id: str, fmt: str) -> int:
             str(b.recipients_count),
             str(b.attempts),
             b.ticket or "-",
-            "-" if b.cost is None else f"{b.cost:.3f}",
+            _cost(b),
             _time(b.created_at),
             _error(b),
         ]

@@ -1,9 +1,11 @@
 """The sandbox's endpoints: request in (method, path, headers, bytes), `Reply` out. No HTTP here.
 
-Prices (EUR, the sandbox's own; the real ones depend on the account): an SMS part 0.045
-(`sms_premium`) or 0.03 (`sms_low_cost`); a voice SMS, RCS message or e-mail 0.05 per
-recipient (as in the pages' examples); live chat is free. `wallet/check-balance` answers
-`{"amount": <premium SMS the credit pays for>, "unit": "sms_premium", "credit", "currency"}`.
+Prices: the price table octoplan estimates with (octoplan/prices.py, or the project's
+`pricing` for the sandbox `apply --sandbox` starts), by destination region of each number: an
+SMS is charged per part (`sms`, or `sms_low_cost` for that type), a voice SMS, RCS message,
+e-mail or live-chat message per recipient. `wallet/check-balance` answers
+`{"amount": <premium SMS parts to the home region the credit pays for>, "unit": "sms_premium",
+"credit", "currency"}` (the last two are the sandbox's own additions).
 
 Personalization (`{first_name}`, `{param1}`...) happens on `sms-campaign/send` and voice list
 campaigns, as FACTS.md says; `multi-channel/send` delivers its text as written. SMS text is
@@ -31,7 +33,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
+from octoplan import prices
 from octoplan.clock import now as clock_now
+from octoplan.model import Pricing
+from octoplan.phones import country_of, country_of_code
 from octoplan.sandbox import rules
 from octoplan.sandbox.rules import Refusal
 from octoplan.sandbox.store import (
@@ -47,14 +52,6 @@ API_PREFIX = "/v1/public/"
 SANDBOX_PREFIX = "/_sandbox/"
 REQUEST_ID_WINDOW = timedelta(hours=24)
 CANCEL_MARGIN = timedelta(minutes=10)
-PRICES = {
-    "sms_premium": 0.045,
-    "sms_low_cost": 0.03,
-    "voice_sms": 0.05,
-    "rcs": 0.05,
-    "email": 0.05,
-    "live_chat": 0.0,
-}
 TICKET_PREFIX = {"sms": "sms", "voice_sms": "voice", "rcs": "rcs", "email": "email"}
 JsonBody = dict[str, Any]
 
@@ -106,8 +103,12 @@ class SandboxApi:
         api_login: str | None = None,
         api_key: str | None = None,
         voice_polls: int = 1,
+        pricing: Pricing | None = None,
+        home_region: str = "FR",
     ) -> None:
         self.store = store
+        self.pricing = pricing if pricing is not None else Pricing()
+        self.home_region = home_region
         self._login = api_login
         self._key = api_key
         self._voice_polls = voice_polls
@@ -265,18 +266,39 @@ class SandboxApi:
         )
         return ticket, residual
 
+    def _cost(self, product: str, units: list[tuple[str, int]]) -> float:
+        """What (address, parts or 1) messages cost, each priced by its destination region,
+        as octoplan estimates them (an address that is not a number: the `default` price)."""
+        table: dict[str, float] = getattr(self.pricing, product, {})
+        by_code: dict[str, float | None] = {}
+        total = 0.0
+        for address, units_ in units:
+            code = address[:4] if address.startswith("+") else ""
+            if code not in by_code:
+                by_code[code] = (
+                    prices.price_in(table, country_of_code(code))
+                    if code and country_of_code(code) is not None
+                    else None
+                )
+            price = by_code[code]
+            if price is None:  # a calling code of several regions, or not a number
+                region = country_of(address) if code else None
+                price = prices.price_in(table, region)
+            total += (price or 0.0) * units_
+        return round(total, 6)
+
     # -- SMS --------------------------------------------------------------------------------
 
     def _sms_messages(
         self, body: JsonBody, text: str, *, personalize: bool
-    ) -> tuple[list[tuple[str, str]], int]:
+    ) -> tuple[list[tuple[str, str]], list[int]]:
+        """(number, delivered text) per recipient, and each text's SMS parts."""
         recipients = rules.check_recipients(body)
         optimize = rules.truthy(body.get("auto_optimize_text", True))
         messages = rules.phone_messages(recipients, text, personalize=personalize)
         if optimize:
             messages = [(number, rules.optimize_text(message)) for number, message in messages]
-        parts = sum([count(message).segments for _, message in messages])
-        return messages, parts
+        return messages, [count(message).segments for _, message in messages]
 
     def _sms_campaign_send(self, body: JsonBody, now: datetime) -> Reply:
         return self._send_sms(body, now, endpoint="sms-campaign/send", sms_type=body.get("type"))
@@ -289,8 +311,10 @@ class SandboxApi:
         purpose = rules.check_purpose(body)
         rules.check_stop(text, purpose)
         send_at = rules.check_send_at(body)
-        price = PRICES["sms_low_cost" if sms_type == "sms_low_cost" else "sms_premium"]
-        cost = round(parts * price, 6)
+        cost = self._cost(
+            prices.product("sms", sms_type if isinstance(sms_type, str) else None),
+            [(number, n) for (number, _), n in zip(messages, parts, strict=True)],
+        )
         request_id = _request_id_of(endpoint, body)
         ticket, residual = self._accept(
             endpoint=endpoint,
@@ -308,7 +332,7 @@ class SandboxApi:
             "sms_ticket": ticket,
             "number_of_contacts": len(messages),
             "total_cost": cost,
-            "number_of_sms_needed": parts,
+            "number_of_sms_needed": sum(parts),
             "residual_credit": residual,
         }
         return Reply(201, answer, request_id=request_id, ticket=ticket)
@@ -365,7 +389,7 @@ class SandboxApi:
             rules.check_voice_language(meta.get("voice_language"))
         purpose = rules.check_purpose(body)
         send_at = rules.check_send_at(body)
-        cost = round(len(keys) * PRICES[channel], 6)
+        cost = self._cost(channel, [(key, 1) for key in keys])
         request_id = _request_id_of("multi-channel/send", body)
         ticket, residual = self._accept(
             endpoint="multi-channel/send",
@@ -419,7 +443,7 @@ class SandboxApi:
             at,
             send_at.timestamp() if send_at else None,
             len(messages),
-            round(len(messages) * PRICES["voice_sms"], 6),
+            self._cost("voice_sms", [(number, 1) for number, _ in messages]),
             request_id,
             0,
             pending,
@@ -507,8 +531,9 @@ class SandboxApi:
 
     def _check_balance(self, body: JsonBody, now: datetime) -> Reply:
         credit = self.store.credit()
+        unit = self.pricing.price("sms", self.home_region) or 0.0
         answer = {
-            "amount": math.floor(credit / PRICES["sms_premium"] + 1e-9),
+            "amount": math.floor(credit / unit + 1e-9) if unit else 0,
             "unit": "sms_premium",
             "credit": credit,
             "currency": "EUR",

@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 from octoplan.clock import now as clock_now
 from octoplan.errors import OctoplanError
+from octoplan.model import Pricing
 from octoplan.sandbox.api import API_PREFIX, Reply, SandboxApi, request_id_in_body
 from octoplan.sandbox.callbacks import CallbackPoster, ReportSettings
 from octoplan.sandbox.rules import MSG_AUTH
@@ -197,6 +198,8 @@ class SandboxServer:
         deny_statuses: tuple[int, ...] = (401, 403, 400),
         callback_url: str | None = None,
         reports: ReportSettings | None = None,
+        pricing: Pricing | None = None,
+        home_region: str = "FR",
     ) -> None:
         self.data_path = data_path
         self.host = host
@@ -215,7 +218,12 @@ class SandboxServer:
         self._sockets_lock = threading.Lock()
         self.store = Store(data_path, credit)
         self.api = SandboxApi(
-            self.store, api_login=api_login, api_key=api_key, voice_polls=voice_polls
+            self.store,
+            api_login=api_login,
+            api_key=api_key,
+            voice_polls=voice_polls,
+            pricing=pricing,
+            home_region=home_region,
         )
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None

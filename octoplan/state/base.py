@@ -10,6 +10,11 @@ Schema version 2 keeps a batch's status in a small `batches` row and what never 
 recipients, their content hashes, the body) in `batch_bodies`, written once: a recipient's
 status is its batch's, so 500 recipients are one row to write and to read, not 500.
 
+Schema version 3 adds each batch's `purpose` (the frequency cap counts marketing sends across
+campaigns), `due_at` (when its messages go out: send_at, else when it was journaled) and
+`cost_estimated` (its cost is octoplan's estimate: the API's answer was lost, or the request
+was confirmed by "request_id already used", or resolved by hand).
+
 Batch status transitions::
 
     intent ──> accepted          2xx, or "request_id already used" (code 120)
@@ -17,6 +22,7 @@ Batch status transitions::
        │──> in_doubt          unconfirmed past the API's 24 h request_id window
     in_doubt ──> accepted | not_sent      only by `octoplan state resolve`
     accepted ──> cancelled    a scheduled send cancelled through the API
+    intent ──> skipped        recipients over the frequency cap: no request, never sent
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class BatchStatus(StrEnum):
     IN_DOUBT = "in_doubt"
     NOT_SENT = "not_sent"
     CANCELLED = "cancelled"
+    SKIPPED = "skipped"  # over the frequency cap when the campaign was applied: never sent
 
 
 # For one recipient with several batches, the record that decides whether it is "sent":
@@ -50,6 +57,7 @@ STATUS_PRECEDENCE: tuple[BatchStatus, ...] = (
     BatchStatus.ACCEPTED,
     BatchStatus.INTENT,
     BatchStatus.IN_DOUBT,
+    BatchStatus.SKIPPED,
     BatchStatus.REFUSED,
     BatchStatus.CANCELLED,
     BatchStatus.NOT_SENT,
@@ -69,6 +77,7 @@ class BatchIntent:
     content_hashes: Sequence[str]  # what each recipient gets, in the same order
     send_at: str | None
     estimated_cost: float
+    purpose: str = "wholesale"  # what the API reads (omitted: wholesale, marketing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +98,8 @@ class BatchRecord:
     cost: float | None
     error_code: int | None
     error_message: str | None
+    purpose: str = "wholesale"
+    cost_estimated: bool = False  # `cost` is the estimate: the API's answer was not had
 
 
 class RecipientRecord(NamedTuple):
@@ -218,6 +229,12 @@ class StateStore(EventLog, ABC):
     def campaigns(self) -> list[CampaignSummary]: ...
 
     @abstractmethod
+    def marketing_sends(self, since: datetime) -> list[tuple[datetime, list[str]]]:
+        """(when it goes out, recipient keys) of every marketing batch, any campaign, that was
+        or may have been sent (accepted, intent, in doubt) and goes out at `since` or later:
+        the frequency cap's ledger (octoplan/frequency.py)."""
+
+    @abstractmethod
     def audit_log(self) -> list[AuditEntry]: ...
 
     # -- writing: each call is one transaction and bumps serial ----------------------------
@@ -253,7 +270,10 @@ class StateStore(EventLog, ABC):
         cost: float | None = None,
         error_code: int | None = None,
         error_message: str | None = None,
-    ) -> None: ...
+        cost_estimated: bool = False,
+    ) -> None:
+        """`cost`: what the API answered; `cost_estimated`: it is octoplan's estimate
+        instead (the answer was lost: "request_id already used")."""
 
     @abstractmethod
     def resolve(self, request_id: str, sent: bool, now: datetime, actor: str) -> None:

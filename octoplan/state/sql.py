@@ -30,15 +30,19 @@ from octoplan.state.base import (
     StateStore,
 )
 from octoplan.state.eventsql import SqlEventLog
-from octoplan.state.migrations import compress_payload, decompress_payload
+from octoplan.state.migrations import compress_payload, decompress_payload, due_of
+
+MARKETING = "wholesale"
 
 Row = tuple[Any, ...]
 
 BATCH_COLUMNS = (
     "request_id, campaign_id, channel, endpoint, status, recipients_count, created_at, "
     "updated_at, first_sent_at, attempts, send_at, estimated_cost, ticket, cost, error_code, "
-    "error_message"
+    "error_message, purpose, cost_estimated"
 )
+# Statuses whose recipients were or may have been sent: what the frequency cap counts.
+_MAYBE_SENT = (BatchStatus.ACCEPTED.value, BatchStatus.INTENT.value, BatchStatus.IN_DOUBT.value)
 _STATUS: dict[str, BatchStatus] = {status.value: status for status in BatchStatus}
 _RANK: dict[str, int] = {status.value: rank for rank, status in enumerate(STATUS_PRECEDENCE)}
 _PENDING = (BatchStatus.INTENT, BatchStatus.IN_DOUBT)
@@ -47,6 +51,7 @@ _PENDING = (BatchStatus.INTENT, BatchStatus.IN_DOUBT)
 _FINAL_ONWARDS: dict[BatchStatus, tuple[BatchStatus, ...]] = {
     BatchStatus.ACCEPTED: (BatchStatus.ACCEPTED, BatchStatus.CANCELLED),
     BatchStatus.CANCELLED: (BatchStatus.CANCELLED,),
+    BatchStatus.SKIPPED: (BatchStatus.SKIPPED,),
 }
 
 
@@ -159,6 +164,8 @@ class SqlStore(SqlEventLog, StateStore):
             cost=row[13],
             error_code=row[14],
             error_message=row[15],
+            purpose=row[16],
+            cost_estimated=bool(row[17]),
         )
 
     @staticmethod
@@ -316,6 +323,16 @@ class SqlStore(SqlEventLog, StateStore):
             for campaign, batches, cost, last in totals
         ]
 
+    def marketing_sends(self, since: datetime) -> list[tuple[datetime, list[str]]]:
+        with self._reading() as tx:
+            rows = tx.all(
+                "SELECT due_at, recipients_count, recipient_keys "
+                "FROM batches JOIN batch_bodies USING (request_id) "
+                "WHERE purpose = ? AND due_at >= ? AND status IN (?, ?, ?)",
+                (MARKETING, self._time_in(since), *_MAYBE_SENT),
+            )
+        return [(self._time_out(due), _members(count, keys)) for due, count, keys in rows]
+
     def audit_log(self) -> list[AuditEntry]:
         with self._reading() as tx:
             rows = tx.all("SELECT at, action, actor, detail FROM audit ORDER BY id")
@@ -365,9 +382,10 @@ class SqlStore(SqlEventLog, StateStore):
                 return
             serial = self._bump(tx)
             at = self._time_in(now)
+            due = due_of(intent.send_at, now)
             tx.run(
-                f"INSERT INTO batches ({BATCH_COLUMNS}, seq) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?)",
+                f"INSERT INTO batches ({BATCH_COLUMNS}, seq, due_at) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?, ?, ?, ?)",
                 (
                     intent.request_id,
                     intent.campaign_id,
@@ -381,7 +399,10 @@ class SqlStore(SqlEventLog, StateStore):
                     1 if attempt else 0,
                     intent.send_at,
                     intent.estimated_cost,
+                    intent.purpose,
+                    False,
                     serial,
+                    self._time_in(due),
                 ),
             )
             # Written once, never updated: status changes rewrite only the small row above.
@@ -429,6 +450,7 @@ class SqlStore(SqlEventLog, StateStore):
         cost: float | None = None,
         error_code: int | None = None,
         error_message: str | None = None,
+        cost_estimated: bool = False,
     ) -> None:
         if status is BatchStatus.INTENT:
             raise ValueError("an outcome cannot be 'intent': use record_intent")
@@ -441,15 +463,18 @@ class SqlStore(SqlEventLog, StateStore):
             allowed = _FINAL_ONWARDS.get(current)
             if allowed is not None and status not in allowed:
                 raise StateError(f"request {request_id} is {current}; it cannot become {status}")
+            # A cost given says whether it is the API's or the estimate; none keeps both.
+            estimated = "" if cost is None else "cost_estimated = ?, "
             tx.run(
                 "UPDATE batches SET status = ?, updated_at = ?, ticket = COALESCE(?, ticket), "
-                "cost = COALESCE(?, cost), error_code = ?, error_message = ? "
+                f"cost = COALESCE(?, cost), {estimated}error_code = ?, error_message = ? "
                 "WHERE request_id = ?",
                 (
                     status.value,
                     self._time_in(now),
                     ticket,
                     cost,
+                    *(() if cost is None else (cost_estimated,)),
                     error_code,
                     error_message,
                     request_id,
@@ -478,6 +503,13 @@ class SqlStore(SqlEventLog, StateStore):
                 "UPDATE batches SET status = ?, updated_at = ? WHERE request_id = ?",
                 (new.value, self._time_in(now), request_id),
             )
+            if sent:
+                # What it cost was never answered: the estimate stands in, marked as such.
+                tx.run(
+                    "UPDATE batches SET cost = estimated_cost, cost_estimated = ? "
+                    "WHERE request_id = ? AND cost IS NULL",
+                    (True, request_id),
+                )
             self._audit(
                 tx, now, "resolve", actor, f"request {request_id} of {row[1]}: {current} -> {new}"
             )

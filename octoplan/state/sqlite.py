@@ -31,14 +31,14 @@ from octoplan import clock
 from octoplan.errors import StateError
 from octoplan.state.base import SCHEMA_VERSION, LockHeld, LockInfo, StateInfo, StorageFault
 from octoplan.state.migrations import check_version
-from octoplan.state.migrations.sqlite import MIGRATIONS
+from octoplan.state.migrations.sqlite import MIGRATIONS, TIME_FORMAT
 from octoplan.state.procs import describe_lock, host_name, pid_alive, process_start
 from octoplan.state.sql import Row, SqlStore, Tx, utc
 
 _HEADER = b"SQLite format 3\x00"
 _BUSY_TIMEOUT = 30.0  # seconds another writer may hold the file before we give up
 _POLL = 0.1  # seconds between two looks at a held lock
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"  # fixed width, so text order is time order
+_TIME_FORMAT = TIME_FORMAT
 _LOCK_COLUMNS = "holder, host, pid, pid_start, acquired_at"
 _FileId = tuple[int, int] | None  # (device, inode) of a file; None: no such file
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -12,6 +14,7 @@ import pytest
 
 from octoplan.errors import StateError
 from octoplan.state.base import SCHEMA_VERSION, BatchStatus
+from octoplan.state.migrations import compress_payload
 from octoplan.state.migrations import postgres as pg_migrations
 from octoplan.state.migrations import sqlite as sqlite_migrations
 from octoplan.state.open import describe, open_state
@@ -262,11 +265,7 @@ def _check_migrated(location: str, tmp_path: Path) -> None:
     store = open_state(location, tmp_path)
     try:
         info = store.info()
-        assert (info.lineage, info.serial, info.schema_version) == (
-            "lineage-v1",
-            3,
-            SCHEMA_VERSION,
-        )
+        assert (info.lineage, info.serial, info.schema_version) == ("lineage-v1", 3, SCHEMA_VERSION)
         spring = store.recipients("spring")
         assert {
             key: (r.request_id, r.status.value, r.content_hash) for key, r in spring.items()
@@ -335,3 +334,101 @@ def test_a_version_1_postgres_state_is_migrated_with_every_recipient(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
         ).fetchall()
     assert [name for (name,) in names] == TABLES
+
+
+# Version 2 rows: (request_id, campaign, status, seq, send_at, cost, body, keys).
+V2_BATCHES = [
+    ("m1", "promo", "accepted", 1, None, 0.09, {"text": "Promo STOP au 30101"}, ["+33600000001"]),
+    # Confirmed by "request_id already used": accepted without a cost.
+    ("m2", "promo", "accepted", 2, None, None, {"purpose": "wholesale"}, ["+33600000002"]),
+    ("a1", "alerts", "accepted", 3, None, 0.045, {"purpose": "alert"}, ["+33600000001"]),
+    # Scheduled: goes out (and counts) at its send_at, two days after it was journaled.
+    ("s1", "later", "accepted", 4, "2026-03-03T10:00:00+01:00", 0.045, {}, ["+33600000003"]),
+    ("r1", "promo", "refused", 5, None, None, {}, ["+33600000004"]),
+]
+V2_COLUMNS = (
+    "request_id, campaign_id, channel, endpoint, status, recipients_count, created_at, "
+    "updated_at, first_sent_at, attempts, send_at, estimated_cost, ticket, cost, error_code, "
+    "error_message, seq"
+)
+
+
+def _v2_rows(moment: object) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    batches = [
+        (
+            *(rid, campaign, "sms", "sms-campaign/send", status, len(keys), moment, moment),
+            *(moment, 1, send_at, 0.045 * len(keys), None, cost, None, None, seq),
+        )
+        for rid, campaign, status, seq, send_at, cost, _, keys in V2_BATCHES
+    ]
+    bodies = [
+        (rid, "\n".join(keys), "\n".join("h" for _ in keys), compress_payload(json.dumps(body)))
+        for rid, _, _, _, _, _, body, keys in V2_BATCHES
+    ]
+    return batches, bodies
+
+
+def _check_migrated_to_3(location: str, tmp_path: Path) -> None:
+    store = open_state(location, tmp_path)
+    try:
+        assert store.info().schema_version == SCHEMA_VERSION
+        purposes = {b.request_id: b.purpose for b in store.batches()}
+        assert purposes == {
+            "m1": "wholesale",
+            "m2": "wholesale",
+            "a1": "alert",
+            "s1": "wholesale",
+            "r1": "wholesale",
+        }
+        costs = {b.request_id: (b.cost, b.cost_estimated) for b in store.batches()}
+        assert costs["m1"] == (0.09, False)
+        assert costs["m2"] == (0.045, True)  # the estimate, marked as such
+        assert costs["r1"] == (None, False)
+        # Marketing sends that went (or go) out since then: m1, m2 at their first send, s1 at
+        # its send_at; never a. transactional or a refused one.
+        sends = store.marketing_sends(at(0))
+        assert sorted((when, keys) for when, keys in sends) == [
+            (at(0), ["+33600000001"]),
+            (at(0), ["+33600000002"]),
+            (datetime(2026, 3, 3, 9, 0, tzinfo=UTC), ["+33600000003"]),
+        ]
+        assert store.marketing_sends(at(1)) == [
+            (datetime(2026, 3, 3, 9, 0, tzinfo=UTC), ["+33600000003"])
+        ]
+    finally:
+        store.close()
+
+
+def test_a_version_2_sqlite_state_gets_purposes_due_times_and_estimated_costs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    conn = sqlite3.connect(path)
+    for steps in sqlite_migrations.MIGRATIONS[:2]:
+        for step in steps:
+            conn.execute(step) if isinstance(step, str) else step(conn)
+    conn.execute("INSERT INTO meta VALUES (1, 'lineage-v2', 5, 2)")
+    batches, bodies = _v2_rows("2026-03-01T09:00:00.000000+00:00")
+    conn.executemany(f"INSERT INTO batches ({V2_COLUMNS}) VALUES ({', '.join('?' * 17)})", batches)
+    conn.executemany("INSERT INTO batch_bodies VALUES (?, ?, ?, ?)", bodies)
+    conn.commit()
+    conn.close()
+    _check_migrated_to_3(str(path), tmp_path)
+
+
+@pytest.mark.postgres
+def test_a_version_2_postgres_state_gets_purposes_due_times_and_estimated_costs(
+    pg_url: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(pg_url) as conn:
+        for steps in pg_migrations.MIGRATIONS[:2]:
+            for step in steps:
+                conn.execute(step) if isinstance(step, str) else step(conn)
+        conn.execute("INSERT INTO meta VALUES (1, 'lineage-v2', 5, 2)")
+        batches, bodies = _v2_rows(at(0))
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO batches ({V2_COLUMNS}) VALUES ({', '.join(['%s'] * 17)})", batches
+            )
+            cur.executemany("INSERT INTO batch_bodies VALUES (%s, %s, %s, %s)", bodies)
+    _check_migrated_to_3(pg_url, tmp_path)

@@ -13,6 +13,7 @@ import pytest
 
 from octoplan.errors import StateError
 from octoplan.state.base import (
+    SCHEMA_VERSION,
     STATUS_PRECEDENCE,
     AuditEntry,
     BatchStatus,
@@ -28,7 +29,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_a_new_state_is_empty_at_serial_zero(store: StateStore, state_url: str) -> None:
     info = store.info()
-    assert (info.serial, info.schema_version, info.url) == (0, 3, describe(state_url))
+    assert (info.serial, info.schema_version, info.url) == (
+        0,
+        SCHEMA_VERSION,
+        describe(state_url),
+    )
     assert len(info.lineage) == 32
     assert store.campaigns() == []
     assert store.recipients("spring") == {}

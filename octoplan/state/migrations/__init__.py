@@ -7,7 +7,9 @@ ever append: a released migration is never edited, a change is a new one.
 
 from __future__ import annotations
 
+import json
 import zlib
+from datetime import UTC, datetime
 
 from octoplan.errors import StateError
 from octoplan.state.base import SCHEMA_VERSION
@@ -30,3 +32,14 @@ def compress_payload(payload: str) -> bytes:
 
 def decompress_payload(value: bytes | memoryview) -> str:
     return zlib.decompress(value).decode()
+
+
+def purpose_of(payload: bytes | memoryview) -> str:
+    """Schema 3: a journaled body's purpose, as the API reads it (omitted: wholesale)."""
+    body = json.loads(decompress_payload(payload))
+    return "alert" if isinstance(body, dict) and body.get("purpose") == "alert" else "wholesale"
+
+
+def due_of(send_at: str | None, sent: datetime) -> datetime:
+    """Schema 3: when a batch's messages go out: its send_at, else when it was sent (UTC)."""
+    return datetime.fromisoformat(send_at).astimezone(UTC) if send_at else sent.astimezone(UTC)

@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from octoplan.state.migrations import compress_payload
+from octoplan.state.migrations import compress_payload, due_of, purpose_of
 
 Step = str | Callable[[psycopg.Connection[Any]], None]
 
@@ -46,6 +46,30 @@ def _batch_bodies(conn: psycopg.Connection[Any]) -> None:
         )
     conn.execute("DROP TABLE batch_recipients")
     conn.execute("ALTER TABLE batches DROP COLUMN payload")
+
+
+def _purpose_due_estimated(conn: psycopg.Connection[Any]) -> None:
+    """Version 3: `purpose`, `due_at` and `cost_estimated` of each batch, as in sqlite.py."""
+    conn.execute("ALTER TABLE batches ADD COLUMN purpose text NOT NULL DEFAULT 'wholesale'")
+    conn.execute("ALTER TABLE batches ADD COLUMN due_at timestamptz")
+    conn.execute("ALTER TABLE batches ADD COLUMN cost_estimated boolean NOT NULL DEFAULT false")
+    rows = conn.execute(
+        "SELECT batches.request_id, payload, send_at, COALESCE(first_sent_at, created_at) "
+        "FROM batches JOIN batch_bodies ON batch_bodies.request_id = batches.request_id"
+    ).fetchall()
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE batches SET purpose = %s, due_at = %s WHERE request_id = %s",
+            [
+                (purpose_of(payload), due_of(send_at, sent), request_id)
+                for request_id, payload, send_at, sent in rows
+            ],
+        )
+    conn.execute(
+        "UPDATE batches SET cost = estimated_cost, cost_estimated = true "
+        "WHERE status = 'accepted' AND cost IS NULL"
+    )
+    conn.execute("CREATE INDEX batches_by_due ON batches (due_at)")
 
 
 MIGRATIONS: tuple[tuple[Step, ...], ...] = (
@@ -151,4 +175,6 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
             raw_id bigint NOT NULL
         )""",
     ),
+    # Version 4: each batch's purpose, due time and whether its cost is an estimate.
+    (_purpose_due_estimated,),
 )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime
 
-from octoplan.state.migrations import compress_payload
+from octoplan.state.migrations import compress_payload, due_of, purpose_of
 
 Step = str | Callable[[sqlite3.Connection], None]
 
@@ -47,6 +48,40 @@ def _batch_bodies(conn: sqlite3.Connection) -> None:
     )
     conn.execute("DROP TABLE batch_recipients")
     conn.execute("ALTER TABLE batches DROP COLUMN payload")
+
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"  # fixed width, so text order is time order
+
+
+def _purpose_due_estimated(conn: sqlite3.Connection) -> None:
+    """Version 3: each batch's `purpose` (read from its body; the frequency cap counts
+    marketing sends across campaigns), `due_at` (when its messages go out: send_at, else the
+    first attempt, else the intent) and `cost_estimated` (the cost is octoplan's estimate,
+    the API's answer having been lost). Accepted batches without a cost (confirmed by a
+    "request_id already used" answer, or resolved by hand) get their estimate, marked."""
+    conn.execute("ALTER TABLE batches ADD COLUMN purpose TEXT NOT NULL DEFAULT 'wholesale'")
+    conn.execute("ALTER TABLE batches ADD COLUMN due_at TEXT")
+    conn.execute("ALTER TABLE batches ADD COLUMN cost_estimated INTEGER NOT NULL DEFAULT 0")
+    rows = conn.execute(
+        "SELECT request_id, payload, send_at, COALESCE(first_sent_at, created_at) "
+        "FROM batches JOIN batch_bodies USING (request_id)"
+    ).fetchall()
+    conn.executemany(
+        "UPDATE batches SET purpose = ?, due_at = ? WHERE request_id = ?",
+        [
+            (
+                purpose_of(payload),
+                due_of(send_at, datetime.fromisoformat(sent)).strftime(TIME_FORMAT),
+                request_id,
+            )
+            for request_id, payload, send_at, sent in rows
+        ],
+    )
+    conn.execute(
+        "UPDATE batches SET cost = estimated_cost, cost_estimated = 1 "
+        "WHERE status = 'accepted' AND cost IS NULL"
+    )
+    conn.execute("CREATE INDEX batches_by_due ON batches (due_at)")
 
 
 MIGRATIONS: tuple[tuple[Step, ...], ...] = (
@@ -158,4 +193,6 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
             raw_id INTEGER NOT NULL
         ) WITHOUT ROWID""",
     ),
+    # Version 4: each batch's purpose, due time and whether its cost is an estimate.
+    (_purpose_due_estimated,),
 )
