@@ -14,6 +14,7 @@ from pathlib import Path
 from octoplan.errors import OctoplanError
 from octoplan.plan import FORMAT_VERSION, Plan
 from octoplan.planview import plan_json
+from octoplan.private import write_private
 
 
 class StalePlan(OctoplanError):
@@ -30,10 +31,9 @@ class SavedPlan:
 
 
 def save(plan: Plan, path: Path) -> None:
+    """Written 0600 whatever the umask: masked, but still about the project's recipients."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(plan_json(plan), indent=2, ensure_ascii=False) + "\n", "utf-8")
-    tmp.replace(path)
+    write_private(path, json.dumps(plan_json(plan), indent=2, ensure_ascii=False) + "\n")
 
 
 def load(path: Path) -> SavedPlan:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from octoplan.clock import now
+from octoplan.private import private_database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -141,7 +142,7 @@ def _dt(epoch: float) -> datetime:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_database(path)  # the deliveries: numbers and texts
     # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE) and short.
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
