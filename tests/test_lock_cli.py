@@ -39,8 +39,10 @@ CAMPAIGN = (
 
 def _namespaced_holder(root: Path) -> subprocess.Popen[str]:
     process = subprocess.Popen(
-        ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
-        + [sys.executable, "-c", HOLDER, ".octoplan/state.db", str(root)],
+        [
+            *("unshare", "--pid", "--fork", "--mount-proc", "--kill-child"),
+            *(sys.executable, "-c", HOLDER, ".octoplan/state.db", str(root)),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
