@@ -29,6 +29,7 @@ from typing import Any
 from octoplan import ids
 from octoplan.encode import encode_body
 from octoplan.errors import Diagnostic
+from octoplan.mask import mask_text, masked
 from octoplan.messages import CHANGED, FIELD, Messages, gather, sent_flags
 from octoplan.state.base import BatchRecord, BatchStatus, RecipientState, StateInfo, StateStore
 
@@ -148,7 +149,10 @@ class CampaignPlan:
     excluded: int
     warnings: tuple[Diagnostic, ...]
     errors: tuple[Diagnostic, ...]
-    samples: tuple[tuple[str, str], ...]  # (recipient key, final text), a few for previews
+    # (recipient key, final text), a few for previews. Texts, notes and diagnostics have the
+    # numbers and e-mails a template or a contact put in them masked: whatever shows a plan
+    # (text, JSON, a saved plan, a PR comment) shows no personal data.
+    samples: tuple[tuple[str, str], ...]
     notes: tuple[str, ...] = ()
 
     @property
@@ -408,10 +412,10 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
         changed_after_send=changed,
         duplicates=spec.duplicates,
         excluded=spec.excluded,
-        warnings=tuple(spec.warnings),
-        errors=tuple(spec.errors),
-        samples=tuple((keys[i], messages.text(i)) for i in shown),
-        notes=tuple(notes),
+        warnings=masked(spec.warnings),
+        errors=masked(spec.errors),
+        samples=tuple((keys[i], mask_text(messages.text(i))) for i in shown),
+        notes=tuple(map(mask_text, notes)),
     )
 
 
