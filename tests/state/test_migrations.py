@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -12,6 +13,7 @@ import pytest
 
 from octoplan.errors import StateError
 from octoplan.state.base import SCHEMA_VERSION, BatchStatus
+from octoplan.state.migrations import compress_payload
 from octoplan.state.migrations import postgres as pg_migrations
 from octoplan.state.migrations import sqlite as sqlite_migrations
 from octoplan.state.open import describe, open_state
@@ -251,7 +253,7 @@ def _check_migrated(location: str, tmp_path: Path) -> None:
     store = open_state(location, tmp_path)
     try:
         info = store.info()
-        assert (info.lineage, info.serial, info.schema_version) == ("lineage-v1", 3, 2)
+        assert (info.lineage, info.serial, info.schema_version) == ("lineage-v1", 3, 3)
         spring = store.recipients("spring")
         assert {
             key: (r.request_id, r.status.value, r.content_hash) for key, r in spring.items()
@@ -320,3 +322,64 @@ def test_a_version_1_postgres_state_is_migrated_with_every_recipient(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
         ).fetchall()
     assert [name for (name,) in names] == TABLES
+
+
+def _v2_state(location: str, tmp_path: Path) -> None:
+    """A state exactly as version 2 of octoplan left it: one batch, accepted."""
+    body = '{"request_id":"r1","text":"Bonjour","recipients":[{"phone_number":"+33600000001"}]}'
+    payload = compress_payload(body)
+    if location.startswith("postgresql://"):
+        with psycopg.connect(location) as conn:
+            for steps in pg_migrations.MIGRATIONS[:2]:
+                for step in steps:
+                    if isinstance(step, str):
+                        conn.execute(step)
+                    else:
+                        step(conn)
+            conn.execute("INSERT INTO meta VALUES (1, 'lineage-v2', 2, 2)")
+            conn.execute(
+                "INSERT INTO batches VALUES ('r1', 'spring', 'sms', 'sms-campaign/send', "
+                "'accepted', 1, %s, %s, %s, 1, NULL, 0.045, 'T1', 0.045, NULL, NULL, 1)",
+                (at(0), at(0), at(0)),
+            )
+            conn.execute(
+                "INSERT INTO batch_bodies VALUES ('r1', '+33600000001', 'h1', %s)", (payload,)
+            )
+        return
+    Path(location).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(location)
+    for steps in sqlite_migrations.MIGRATIONS[:2]:
+        for step in steps:
+            if isinstance(step, str):
+                conn.execute(step)
+            else:
+                step(conn)
+    conn.execute("INSERT INTO meta VALUES (1, 'lineage-v2', 2, 2)")
+    t0 = "2026-03-01T09:00:00.000000+00:00"
+    conn.execute(
+        "INSERT INTO batches VALUES ('r1', 'spring', 'sms', 'sms-campaign/send', 'accepted', "
+        "1, ?, ?, ?, 1, NULL, 0.045, 'T1', 0.045, NULL, NULL, 1)",
+        (t0, t0, t0),
+    )
+    conn.execute("INSERT INTO batch_bodies VALUES ('r1', '+33600000001', 'h1', ?)", (payload,))
+    conn.commit()
+    conn.close()
+
+
+def test_a_version_2_state_is_upgraded_to_record_the_key_of_its_hashes(
+    state_url: str, tmp_path: Path
+) -> None:
+    _v2_state(state_url, tmp_path)
+    store = open_state(state_url, tmp_path)
+    try:
+        info = store.info()
+        assert (info.lineage, info.serial, info.schema_version) == ("lineage-v2", 2, 3)
+        # The batch journaled before: no key recorded (the repeat check reads its body).
+        assert store.sent_contents(["r1"]) == {"r1": (["+33600000001"], ["h1"], None)}
+        assert [b.request_id for b in store.recent_batches(at(0))] == ["r1"]
+        assert store.recipient_state("spring") == ({"+33600000001": "h1"}, {})
+        new = intent("r2", ["+33600000002"])
+        store.record_intent(replace(new, options="ab" * 16), at(1))
+        assert store.sent_contents(["r2"])["r2"].options == "ab" * 16
+    finally:
+        store.close()

@@ -107,4 +107,8 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
         )""",
     ),
     (_batch_bodies,),
+    # Version 3: the key of a batch's content hashes (its campaign's options digest, hex), for
+    # the check against sending a recipient the same text twice (octoplan.repeats). NULL for
+    # the batches journaled before: that check derives it from their body.
+    ("ALTER TABLE batch_bodies ADD COLUMN options TEXT",),
 )
