@@ -117,6 +117,7 @@ def _intent(campaign: CampaignPlan, batch: PlannedBatch) -> BatchIntent:
         content_hashes=batch.content_hashes,
         send_at=batch.send_at,
         estimated_cost=batch.estimated_cost,
+        options=batch.options,
     )
 
 

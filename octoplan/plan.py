@@ -31,6 +31,7 @@ from octoplan.encode import encode_body
 from octoplan.errors import Diagnostic
 from octoplan.mask import mask_text, masked
 from octoplan.messages import CHANGED, FIELD, Messages, gather, sent_flags
+from octoplan.repeats import RecentSends, repeat_errors, repeats
 from octoplan.state.base import BatchRecord, BatchStatus, RecipientState, StateInfo, StateStore
 
 FORMAT_VERSION = "1"
@@ -81,6 +82,14 @@ class CampaignSpec:
     # (`messages.sent`); None: they were built before the state was read, and the planner
     # reads and compares it.
     state: RecipientState | None = None
+    renamed_from: tuple[str, ...] = ()  # earlier ids: their batches are this one's history
+    allow_repeat: bool = False  # exempt from the 30-day guard (octoplan.repeats)
+    where: tuple[str, int | None, int | None] | None = None  # its `id`, for errors about it
+
+    @property
+    def history(self) -> tuple[str, ...]:
+        """The ids its batches in state are recorded under."""
+        return (self.id, *self.renamed_from)
 
 
 class BatchKind(StrEnum):
@@ -105,6 +114,7 @@ class PlannedBatch:
     estimated_cost: float
     ticket: str | None = None
     send_at: str | None = None
+    options: str | None = None  # the key of its content hashes, hex (new batches only)
 
     @cached_property
     def _contents(self) -> tuple[str, tuple[str, ...]]:
@@ -297,13 +307,20 @@ def _scheduled_and_cancellable(record: BatchRecord, now: datetime) -> bool | Non
     return send_at - now > CANCEL_MARGIN
 
 
-def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> CampaignPlan:
+def plan_campaign(
+    spec: CampaignSpec,
+    store: StateStore,
+    now: datetime,
+    recent: Callable[[], RecentSends] | None = None,
+) -> CampaignPlan:
+    """`recent`: what state sent lately, for the 30-day guard (None: no guard)."""
     messages = spec.messages
     keys = messages.keys
+    history = spec.history if spec.renamed_from else spec.id
     if spec.state is not None:
         (sent_hashes, others), flags = spec.state, messages.sent
     else:
-        sent_hashes, others = store.recipient_state(spec.id)
+        sent_hashes, others = store.recipient_state(spec.id, *spec.renamed_from)
         flags = sent_flags(keys, sent_hashes, lambda known: map(messages.hash, known))
 
     # Journaled batches decide first: resumes, doubts and cancellations.
@@ -311,7 +328,7 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
     in_doubt: list[InDoubt] = []
     notes: list[str] = []
     released: set[str] = set()  # recipients of batches cancelled by this plan: sendable again
-    for record in store.batches(spec.id, [BatchStatus.INTENT, BatchStatus.IN_DOUBT]):
+    for record in store.batches(history, [BatchStatus.INTENT, BatchStatus.IN_DOUBT]):
         if record.status is BatchStatus.INTENT and _in_window(record, now):
             payload, members = (
                 store.payload(record.request_id),
@@ -325,7 +342,7 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
                 )
             )
     desired_keys: set[str] | None = None
-    for record in store.batches(spec.id, [BatchStatus.ACCEPTED], scheduled=True):
+    for record in store.batches(history, [BatchStatus.ACCEPTED], scheduled=True):
         cancellable = _scheduled_and_cancellable(record, now)
         if cancellable is None:
             continue
@@ -384,6 +401,11 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
         if later:
             to_send = sorted(to_send + later)
 
+    errors = list(spec.errors)
+    if recent is not None and to_send and not spec.allow_repeat and not errors:
+        sends = recent()
+        found = repeats(messages, to_send, sends.others(spec.history), sends)
+        errors.extend(repeat_errors(spec.id, spec.where or (spec.file, None, None), found))
     batches.extend(_new_batches(spec, to_send, earlier_by_key))
     if changed:
         notes.append(
@@ -395,7 +417,7 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
     if spec.excluded:
         notes.append(f"{spec.excluded} recipient(s) removed by exclude lists")
 
-    action = _action(spec, bool(sent_hashes or others), batches, in_doubt)
+    action = _action(errors, bool(sent_hashes or others), batches, in_doubt)
     if action is Action.BLOCKED:
         batches = []
     shown = to_send[:3] or list(range(min(3, len(keys))))
@@ -413,19 +435,19 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
         duplicates=spec.duplicates,
         excluded=spec.excluded,
         warnings=masked(spec.warnings),
-        errors=masked(spec.errors),
+        errors=masked(errors),
         samples=tuple((keys[i], mask_text(messages.text(i))) for i in shown),
         notes=tuple(map(mask_text, notes)),
     )
 
 
 def _action(
-    spec: CampaignSpec,
+    errors: Sequence[Diagnostic],
     known: bool,  # state holds recipients of this campaign
     batches: Sequence[PlannedBatch],
     in_doubt: Sequence[InDoubt],
 ) -> Action:
-    if spec.errors:
+    if errors:
         return Action.BLOCKED
     if not batches:
         return Action.NOOP
@@ -484,6 +506,7 @@ def _new_batches(
                     parts=sum(segments) if sms else 0,
                     estimated_cost=round(sum(take(messages.costs)), 6),
                     send_at=base.get("send_at"),
+                    options=messages.options.hex(),
                 )
             )
     return batches
@@ -577,10 +600,18 @@ def build_plan(
     info: StateInfo | None = None,
 ) -> Plan:
     """`info`: the state's serial as read before its contents (else read at the end)."""
-    campaigns = [plan_campaign(spec, store, now) for spec in specs]
+    sends: list[RecentSends] = []
+
+    def recent() -> RecentSends:  # read once, and only if a campaign has something to send
+        if not sends:
+            sends.append(RecentSends(store, now))
+        return sends[0]
+
+    campaigns = [plan_campaign(spec, store, now, recent) for spec in specs]
     if whole_project:
-        # Only a plan over the whole project may conclude that a campaign was removed.
-        known = {spec.id for spec in specs}
+        # Only a plan over the whole project may conclude that a campaign was removed (a
+        # campaign's earlier ids are its own, not removed campaigns).
+        known = {campaign_id for spec in specs for campaign_id in spec.history}
         for campaign_id in store.campaign_ids():
             if campaign_id not in known:
                 removed = plan_removed_campaign(campaign_id, store, now)
