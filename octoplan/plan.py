@@ -402,10 +402,13 @@ def plan_campaign(
             to_send = sorted(to_send + later)
 
     errors = list(spec.errors)
-    if recent is not None and to_send and not spec.allow_repeat and not errors:
+    if recent is not None and to_send and not errors:
         sends = recent()
-        found = repeats(messages, to_send, sends.others(spec.history), sends)
-        errors.extend(repeat_errors(spec.id, spec.where or (spec.file, None, None), found))
+        if not spec.allow_repeat:
+            found = repeats(messages, to_send, sends.others(spec.history), sends)
+            errors.extend(repeat_errors(spec.id, spec.where or (spec.file, None, None), found))
+        if not errors:
+            sends.sends(spec.id, messages, to_send)
     batches.extend(_new_batches(spec, to_send, earlier_by_key))
     if changed:
         notes.append(
@@ -602,7 +605,7 @@ def build_plan(
     """`info`: the state's serial as read before its contents (else read at the end)."""
     sends: list[RecentSends] = []
 
-    def recent() -> RecentSends:  # read once, and only if a campaign has something to send
+    def recent() -> RecentSends:  # one for the plan, made when a campaign has something to send
         if not sends:
             sends.append(RecentSends(store, now))
         return sends[0]

@@ -215,6 +215,32 @@ def test_a_different_campaign_may_not_repeat_a_text_unless_it_says_so(
     )
 
 
+def test_a_copy_planned_with_its_original_is_blocked_before_anything_is_sent(
+    project: Path, sandbox: SandboxServer
+) -> None:
+    """Copied before the first apply: state knows neither, but one apply would send both."""
+    write_files(project, {"campaigns/promo2.yaml": CAMPAIGN.format(text=TEXT)})
+
+    result = apply(project, sandbox)
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "campaigns/promo2.yaml:1:1: error: campaign promo2 would send 4 recipients "
+        "(e.g. +33 6•• •• •• 00) the very text campaign promo sends them in this same plan: a "
+        "recipient never gets the same text twice within 30 days\n"
+        "  hint: send it from one of the two campaigns only; to send it twice on purpose, "
+        "set `allow_repeat: true` in campaigns/promo2.yaml\n"
+        "error: the plan has errors: nothing was sent\n"
+    )
+    assert sandbox.requests() == []
+    write_files(
+        project, {"campaigns/promo2.yaml": CAMPAIGN.format(text=TEXT.replace("-20", "-25"))}
+    )
+    assert apply(project, sandbox).returncode == 0
+    assert set(per_recipient(sandbox).values()) == {2}
+    assert len({d.text for d in sandbox.deliveries()}) == 8
+
+
 def test_batches_journaled_before_schema_3_are_checked_from_their_body(
     project: Path, sandbox: SandboxServer, state_url: str
 ) -> None:
