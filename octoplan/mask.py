@@ -73,11 +73,13 @@ def mask_recipient(key: str) -> str:
 # Personal data a template printed into a text (a plan's sample messages, an error message):
 # e-mail addresses, and runs of digits written as phone numbers are (`+33 6 12 34 56 78`,
 # `06.12.34.56.78`, `+33 (0)6-12-34-56-78`, `0033612345678`). A run glued to letters (a
-# request_id's hex digits, a ticket) is not a number.
+# request_id's hex digits, a ticket) or ending a word after a hyphen (`op-...`, a campaign id
+# such as `promo-2026112701`) is not a number.
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*")
 _SEPARATOR = r"[ \u00a0\u202f.\-/]"
 _PHONE = re.compile(
-    rf"(?<![\w+])\+?{_SEPARATOR}?(?:\(\d{{1,4}}\)|\d)(?:{_SEPARATOR}?(?:\(\d{{1,4}}\)|\d))*(?!\w)"
+    rf"(?<![\w+])(?<!\w-)\+?{_SEPARATOR}?(?:\(\d{{1,4}}\)|\d)"
+    rf"(?:{_SEPARATOR}?(?:\(\d{{1,4}}\)|\d))*(?!\w)"
 )
 # A number written with +country code has at least 8 digits; a national one at least 9 (which
 # keeps dates such as 27/11/2026 readable; a national number of 8 digits or fewer is missed).

@@ -58,6 +58,7 @@ def test_mask_recipient_dispatches_on_kind() -> None:
         # Not personal data: left as written.
         ("valable jusqu'au 27/11/2026 ou 2026-11-27", "valable jusqu'au 27/11/2026 ou 2026-11-27"),
         ("request op-123456789012abcdef, ticket sms_3c63a3a24c", None),
+        ("campaign promo-2026112701, request op-12345678901234567890123456789012", None),
         ("1 234 567,89 EUR, 3 SMS parts", None),
         ("+33 6•• •• •• 78", None),
     ],
