@@ -10,7 +10,13 @@ moves it for good; `state rm` forgets a campaign. Every delivery is counted at t
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
+import select
+import subprocess
+import sys
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -371,4 +377,58 @@ def test_state_rm_forgets_a_campaign_but_not_its_unsettled_requests(
     assert missing.stderr == (
         "error: campaign promo is not in state; `octoplan state list` shows the campaigns "
         "recorded\n"
+    )
+
+
+def _on_a_terminal(root: Path, answer: str, *args: str) -> tuple[int, str]:
+    """Run octoplan on a pseudo-terminal; type `answer` when it asks."""
+    controller, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCTOPUSH_", "OCTOPLAN_"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "octoplan", *args],
+        cwd=root,
+        env={**env, "NO_COLOR": "1"},
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    output, answered = b"", False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([controller], [], [], 0.5)
+        if not ready:
+            if process.poll() is not None:
+                break
+            continue
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"Only 'yes' is accepted: " in output:
+            os.write(controller, answer.encode() + b"\n")
+            answered = True
+    os.close(controller)
+    return process.wait(timeout=30), output.decode().replace("\r\n", "\n")
+
+
+def test_state_rm_asks_on_a_terminal(project: Path, sandbox: SandboxServer) -> None:
+    assert apply(project, sandbox).returncode == 0
+    question = (
+        "Forget campaign promo (1 request, 4 recipients sent, 0 unconfirmed or in doubt)? "
+        "campaigns/promo.yaml still declares it: its next plan sends to all its recipients "
+        "again (but those sent the same text in the last 30 days). Only 'yes' is accepted: "
+    )
+    code, output = _on_a_terminal(project, "y", "state", "rm", "promo")
+    assert (code, output) == (1, question + "y\nCancelled: state unchanged.\n")
+
+    code, output = _on_a_terminal(project, "yes", "state", "rm", "promo")
+
+    assert (code, output) == (
+        0,
+        question + "yes\nForgot campaign promo (1 request, 4 recipients sent, 0 unconfirmed "
+        "or in doubt); recorded in the state's audit log.\n",
     )

@@ -333,7 +333,10 @@ def run_rm(app: AppContext, campaign_id: str, force: bool, yes: bool) -> int:
         raise StateError(f"campaign {campaign_id} is not in state; nothing has been applied yet")
     try:
         with store.locked(f"octoplan state rm by {user_name()}", timeout=0):
-            held = _held(store, campaign_id)
+            # Refused before asking, if it is going to be.
+            held = store.forget_campaign(
+                campaign_id, clock.now(), default_actor(), force=force, dry_run=True
+            )
             question = f"Forget campaign {campaign_id} ({_summary(held)})?"
             if campaign_id in declared:
                 question += (

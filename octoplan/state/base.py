@@ -285,11 +285,17 @@ class StateStore(ABC):
 
     @abstractmethod
     def forget_campaign(
-        self, campaign_id: str, now: datetime, actor: str, *, force: bool = False
+        self,
+        campaign_id: str,
+        now: datetime,
+        actor: str,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
     ) -> CampaignSummary:
         """Delete a campaign's batches (`state rm`); audited. Refused while one of them is
         unconfirmed, in doubt or scheduled to go out later, unless `force`. Returns what was
-        forgotten."""
+        forgotten; `dry_run`: what would be, refused alike, and nothing is deleted."""
 
     # -- locking ---------------------------------------------------------------------------
     @abstractmethod

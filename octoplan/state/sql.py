@@ -575,9 +575,15 @@ class SqlStore(StateStore):
         return moving
 
     def forget_campaign(
-        self, campaign_id: str, now: datetime, actor: str, *, force: bool = False
+        self,
+        campaign_id: str,
+        now: datetime,
+        actor: str,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
     ) -> CampaignSummary:
-        with self._writing() as tx:
+        with self._reading() if dry_run else self._writing() as tx:
             summaries = self._summaries(tx, campaign_id)
             if not summaries:
                 raise StateError(
@@ -608,6 +614,8 @@ class SqlStore(StateStore):
                     "no longer be resent under their request_id, settled or cancelled. Settle "
                     "them first (`octoplan state resolve`, or let them go out), or use --force"
                 )
+            if dry_run:
+                return summary
             tx.run(
                 "DELETE FROM batch_bodies WHERE request_id IN "
                 "(SELECT request_id FROM batches WHERE campaign_id = ?)",
