@@ -172,6 +172,7 @@ def _intent(campaign: CampaignPlan, batch: PlannedBatch) -> BatchIntent:
         send_at=batch.send_at,
         estimated_cost=batch.estimated_cost,
         purpose=campaign.purpose,
+        options=batch.options,
     )
 
 

@@ -257,6 +257,33 @@ def state_resolve(ctx: click.Context, request_id: str, outcome: str | None) -> i
     return cmd.run_resolve(_app(ctx), request_id, outcome)
 
 
+@state.command("mv")
+@click.argument("old")
+@click.argument("new")
+@click.option("--merge", is_flag=True, help="NEW has history already: add OLD's to it.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def state_mv(ctx: click.Context, old: str, new: str, merge: bool, yes: bool) -> int:
+    """Give campaign OLD's history to NEW (a renamed campaign; audited)."""
+    from octoplan.commands import state as cmd
+
+    return cmd.run_mv(_app(ctx), old, new, merge, yes)
+
+
+@state.command("rm")
+@click.argument("campaign_id")
+@click.option(
+    "--force", is_flag=True, help="Even with unconfirmed, in-doubt or scheduled requests."
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def state_rm(ctx: click.Context, campaign_id: str, force: bool, yes: bool) -> int:
+    """Forget a campaign's history (audited): its recipients can be sent again."""
+    from octoplan.commands import state as cmd
+
+    return cmd.run_rm(_app(ctx), campaign_id, force, yes)
+
+
 @cli.group(invoke_without_command=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(

@@ -55,6 +55,7 @@ from octoplan.placeholders import (
     MAX_VALUE_LENGTH,
     PLACEHOLDER_FIELDS,
     apply_placeholders,
+    has_placeholders,
     placeholders_in,
 )
 from octoplan.policies import MessageChecks, check_send_at, empty_field_possible
@@ -75,6 +76,9 @@ from octoplan.source import CampaignSource
 TEMPLATES_DIR = "templates"
 _IDENTITY = ("phone_number", "email", "conversation_id")
 _SLOTS = {name: "{" + name + "}" for name in PLACEHOLDER_FIELDS}
+# Stands for a value's `{` while the template's own slots are found (_template_slots_filled):
+# a control character, which contact values never hold (octoplan.contacts refuses them).
+_GUARD = "\x1a"
 
 
 @dataclass
@@ -314,10 +318,17 @@ class _Builder:
     # --- one contact, in full ------------------------------------------------------------
 
     def _full(
-        self, key: str, fields: dict[str, str], shown: str, order: int, *, check: bool = True
+        self,
+        key: str,
+        fields: dict[str, str],
+        shown: str,
+        order: int,
+        at: tuple[str, int],
+        *,
+        check: bool = True,
     ) -> DesiredMessage:
-        """Render one contact in full (raises RenderError); `check`: count it in the policy
-        checks (not when it only serves to check a merge)."""
+        """Render one contact in full (raises RenderError); `at`: the contact's file and line;
+        `check`: count it in the policy checks (not when it only serves to check a merge)."""
         rendered = self.render(fields, shown)
         api_fields = {k: fields[k] for k in _IDENTITY if k in fields}
         request_text = text = rendered
@@ -328,7 +339,10 @@ class _Builder:
                 if k in fields and len(fields[k]) <= MAX_VALUE_LENGTH
             }
             api_fields.update(personal)
-            text = apply_placeholders(rendered, personal)
+            if has_placeholders(rendered) and any("{" in value for value in fields.values()):
+                text = self._template_slots_filled(fields, personal, rendered, shown, at)
+            else:
+                text = apply_placeholders(rendered, personal)
             if personal:
                 request_text = _slotted(self.render, fields, personal, text, shown) or text
             elif text != rendered:
@@ -345,14 +359,52 @@ class _Builder:
         cost = self.checks.check(key, text, sms, order) if check else 0.0
         return DesiredMessage(key, api_fields, text, request_text, sms.segments, sms.encoding, cost)
 
+    def _template_slots_filled(
+        self,
+        fields: dict[str, str],
+        personal: dict[str, str],
+        rendered: str,
+        shown: str,
+        at: tuple[str, int],
+    ) -> str:
+        """The text delivered when contact values hold braces: the slots the template itself
+        writes (`Bonjour {first_name}`) are the API's to fill, while a `{param1}` that comes
+        from a value is data, delivered as written, and never pulls another field (a one-time
+        code...) into the text.
+
+        The template is rendered again with each `{` of the values turned into a character no
+        value or template holds; what is left a slot is the template's. Should a filter or a
+        test treat that character otherwise than a brace (the two renders differ once it is
+        put back), the contact is refused at its line rather than guessed.
+        """
+        guarded = {name: value.replace("{", _GUARD) for name, value in fields.items()}
+        marked = self.render(guarded, shown)
+        if marked.replace(_GUARD, "{") != rendered:
+            braced = [f"contact.{name}" for name, value in fields.items() if "{" in value]
+            raise RenderError(
+                Diagnostic(
+                    at[0],
+                    at[1],
+                    None,
+                    f"campaign {self.checks.campaign_id}, recipient {shown}: "
+                    f"{' and '.join(braced)} {'holds' if len(braced) == 1 else 'hold'} a "
+                    "'{', which the API reads as the start of a placeholder, and the template "
+                    "changes it before printing it: octoplan cannot deliver it as written",
+                    "print the field as it is ({{ contact.first_name }}), "
+                    "or remove the braces from the contact value",
+                )
+            )
+        return apply_placeholders(marked, personal).replace(_GUARD, "{")
+
     def _full_rows(self, layout: _Layout, chunk: Chunk, rows: Iterable[int]) -> None:
         for index in rows:
             key = chunk.keys[index]
             cells = chunk.cells(index)
             fields = {name: cell for name, cell in zip(layout.names, cells, strict=True) if cell}
             try:
-                shown = f"{key} ({chunk.source.path}:{chunk.lines[index]})"
-                message = self._full(key, fields, shown, self._offset + index)
+                at = (chunk.source.path, chunk.lines[index])
+                shown = f"{key} ({at[0]}:{at[1]})"
+                message = self._full(key, fields, shown, self._offset + index, at)
             except RenderError as exc:
                 self.errors.add(exc.diagnostic)
                 continue
@@ -505,9 +557,10 @@ class _Builder:
         assert self.use is not None
         key = chunk.keys[row]
         fields = {n: c for n, c in zip(layout.names, chunk.cells(row), strict=True) if c}
-        shown = f"{key} ({chunk.source.path}:{chunk.lines[row]})"
+        at = (chunk.source.path, chunk.lines[row])
+        shown = f"{key} ({at[0]}:{at[1]})"
         try:
-            full = self._full(key, fields, shown, self._offset + row, check=False)
+            full = self._full(key, fields, shown, self._offset + row, at, check=False)
         except RenderError as exc:
             self.errors.add(exc.diagnostic)
             return None, None

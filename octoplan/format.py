@@ -20,6 +20,7 @@ from octoplan.model import Campaign, Metadata
 
 KEY_ORDER: Final = (
     "id",
+    "renamed_from",
     "channel",
     "purpose",
     "sender",

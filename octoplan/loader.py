@@ -7,7 +7,7 @@ file: all diagnostics are gathered and raised together as one ValidationFailed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -86,22 +86,30 @@ class _Config:
     defaults: dict[str, Any] = field(default_factory=dict)
 
 
+# Campaign keys that say something of one campaign only: never inherited from defaults.
+_PER_CAMPAIGN = {
+    "id": ("id cannot have a default: each campaign has its own", "remove id from defaults"),
+    "renamed_from": (
+        "renamed_from cannot have a default: it names one campaign's earlier ids",
+        "move it to the file of the campaign that was renamed",
+    ),
+    "allow_repeat": (
+        "allow_repeat cannot have a default: the guard against sending a text twice is set "
+        "aside campaign by campaign",
+        "set allow_repeat: true in the campaign that repeats a text on purpose",
+    ),
+}
+
+
 def _valid_defaults(doc: YamlDocument, diags: list[Diagnostic]) -> dict[str, Any]:
     defaults = doc.data.get("defaults")
     if not isinstance(defaults, dict):
         return {}
-    bad = {"id"} if "id" in defaults else set()
-    if bad:
-        line, col = doc.key_pos(("defaults", "id"))
-        diags.append(
-            Diagnostic(
-                CONFIG_NAME,
-                line,
-                col,
-                "id cannot have a default: each campaign has its own",
-                "remove id from defaults",
-            )
-        )
+    bad = set(_PER_CAMPAIGN).intersection(defaults)
+    for key in sorted(bad, key=list(defaults).index):
+        line, col = doc.key_pos(("defaults", key))
+        message, hint = _PER_CAMPAIGN[key]
+        diags.append(Diagnostic(CONFIG_NAME, line, col, message, hint))
     if defaults.get("purpose") == "alert":
         # An omitted purpose is marketing everywhere (SPEC §7): a project-wide alert would let
         # a promotion pass as transactional, without STOP mention, at night.
@@ -244,6 +252,35 @@ def _load_campaign(
     return CampaignSource(campaign, path, positions)
 
 
+def _rename_conflicts(campaigns: list[CampaignSource]) -> Iterator[Diagnostic]:
+    """A campaign's earlier ids are its history: never its own id, never a campaign that
+    still has a file, never claimed by two campaigns."""
+    files = {source.id: source.path for source in campaigns}
+    claimed: dict[str, CampaignSource] = {}
+    for source in campaigns:
+        for index, old in enumerate(source.campaign.renamed_from):
+            at = ("renamed_from", index)
+            first = claimed.setdefault(old, source)
+            if old == source.id:
+                yield source.diagnostic(
+                    at, f"campaign {old} cannot be renamed from itself", "remove it from the list"
+                )
+            elif old in files:
+                yield source.diagnostic(
+                    at,
+                    f"renamed_from '{old}': campaign {old} still has its own file ({files[old]})",
+                    f"if {source.id} is {old} renamed, delete {files[old]}; otherwise remove "
+                    f"'{old}' from renamed_from",
+                )
+            elif first is not source:
+                yield source.diagnostic(
+                    at,
+                    f"renamed_from '{old}': campaign {first.id} ({first.path}) claims it too",
+                    "the history of a campaign can follow one campaign only: keep it in one "
+                    "renamed_from list",
+                )
+
+
 def _unique(diags: list[Diagnostic]) -> list[Diagnostic]:
     # An error in defaults would otherwise be reported once per campaign inheriting it.
     return list(dict.fromkeys(diags))
@@ -275,6 +312,7 @@ def load_project(root: Path, paths: Sequence[Path] | None = None) -> Project:
         first_file[source.id] = source.path
         diags.extend(check_campaign(source, root))
         campaigns.append(source)
+    diags.extend(_rename_conflicts(campaigns))
     errors = sorted(_unique(diags), key=lambda d: (d.path, d.line or 0, d.col or 0))
     if errors:
         raise ValidationFailed(errors)

@@ -178,6 +178,14 @@ class Campaign(CampaignFields):
         description="Stable identity in state; default: the file's path stem",
     )
     channel: Channel
+    renamed_from: list[Annotated[str, Field(pattern=rules.ID_PATTERN)]] = Field(
+        default_factory=list,
+        description="Earlier ids of this campaign: what state holds under them is its history",
+    )
+    allow_repeat: bool = Field(
+        False,
+        description="Send even a text a recipient received in the last 30 days (any campaign)",
+    )
 
     @property
     def marketing(self) -> bool:

@@ -133,3 +133,17 @@ def shape(campaign: Campaign) -> RequestShape:
         base=base,
         recipient_fields=IDENTITY_FIELDS,
     )
+
+
+def options_of_body(endpoint: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """`options_of` read back from a journaled body: the body without its text, recipients and
+    request_id (batches journaled before the options were recorded with them)."""
+    base = {k: v for k, v in body.items() if k not in ("text", "recipients", "request_id")}
+    metadata = base.get("metadata")
+    if isinstance(metadata, dict):
+        kept = {k: v for k, v in metadata.items() if k != "request_id"}
+        if kept:
+            base["metadata"] = kept
+        else:
+            del base["metadata"]  # it held the request_id only
+    return {"endpoint": endpoint, **base}

@@ -92,6 +92,11 @@ def spec_of(desired: DesiredCampaign, state: RecipientState | None = None) -> Ca
         locate=source.where,
         regions=desired.regions,
         options_at=_options_at(request),
+        renamed_from=tuple(dict.fromkeys(campaign.renamed_from)),
+        allow_repeat=campaign.allow_repeat,
+        id_at=desired.source.key_where("id")
+        if desired.source.declared("id")
+        else desired.source.where(),
     )
 
 
@@ -131,8 +136,12 @@ def make_plan(
         info = store.info()
         if specs is None:
             known = set(store.campaign_ids())
-            wanted = [source.campaign.id for source in project.campaigns]
-            states = {c: store.recipient_state(c) for c in wanted if c in known}
+            states = {}
+            for source in project.campaigns:
+                # A campaign's history: its id's batches and its earlier ids'.
+                history = [c for c in (source.id, *source.campaign.renamed_from) if c in known]
+                if history:
+                    states[source.id] = store.recipient_state(*history)
             specs = campaign_specs(project, states)
         return build_plan(
             specs,

@@ -30,6 +30,7 @@ from octoplan import ids, optouts
 from octoplan.encode import encode_body
 from octoplan.errors import Diagnostic
 from octoplan.messages import CHANGED, FIELD, Messages, gather, sent_flags
+from octoplan.repeats import RecentSends, repeat_errors, repeats
 from octoplan.state.base import BatchRecord, BatchStatus, RecipientState, StateInfo, StateStore
 from octoplan.words import plural
 
@@ -91,6 +92,9 @@ class CampaignSpec:
     # The options digest the campaign's content hashes would have had with another send_at
     # (None: no send_at): tells a moved send_at from a changed text.
     options_at: Callable[[str | None], bytes] | None = None
+    renamed_from: tuple[str, ...] = ()  # earlier ids: their batches are this one's history
+    allow_repeat: bool = False  # exempt from the 30-day guard (octoplan.repeats)
+    id_at: Where | None = None  # where its `id` is, for errors about it
 
     def where(self, *keys: str) -> Where:
         return self.locate(*keys) if self.locate is not None else (self.file, None, None)
@@ -98,6 +102,11 @@ class CampaignSpec:
     @property
     def marketing(self) -> bool:
         return self.purpose == "wholesale"
+
+    @property
+    def history(self) -> tuple[str, ...]:
+        """The ids its batches in state are recorded under."""
+        return (self.id, *self.renamed_from)
 
 
 class BatchKind(StrEnum):
@@ -133,6 +142,7 @@ class PlannedBatch:
     # why ("replaced", "disabled", "file removed").
     replaces: tuple[str, ...] = ()
     reason: str = ""
+    options: str | None = None  # the key of its content hashes, hex (new batches only)
 
     @property
     def sends(self) -> bool:
@@ -181,7 +191,10 @@ class CampaignPlan:
     excluded: int
     warnings: tuple[Diagnostic, ...]
     errors: tuple[Diagnostic, ...]
-    samples: tuple[tuple[str, str], ...]  # (recipient key, final text), a few for previews
+    # (recipient key, final text), a few for previews. Texts, notes and diagnostics have the
+    # numbers and e-mails a template or a contact put in them masked: whatever shows a plan
+    # (text, JSON, a saved plan, a PR comment) shows no personal data.
+    samples: tuple[tuple[str, str], ...]
     notes: tuple[str, ...] = ()
     # Recipients left out because they replied STOP (octoplan/optouts.py), with its date.
     opted_out: tuple[tuple[str, datetime], ...] = ()
@@ -434,19 +447,22 @@ def plan_campaign(
     now: datetime,
     opted_out: Mapping[str, datetime] | None = None,
     policies: PlanPolicies | None = None,
+    recent: Callable[[], RecentSends] | None = None,
 ) -> CampaignPlan:
     """`opted_out`: numbers that replied STOP (read once per plan, see build_plan);
-    `policies`: the compliance and spend rules (octoplan/compliance.py)."""
+    `policies`: the compliance and spend rules (octoplan/compliance.py); `recent`: what state
+    sent lately, for the 30-day guard (None: no guard)."""
     if not spec.enabled:
         return _plan_disabled(spec, store, now)
     messages = spec.messages
     if not opted_out or not optouts.applies(spec.marketing, spec.channel):
         opted_out = {}
     keys = messages.keys
+    history = spec.history if spec.renamed_from else spec.id
     if spec.state is not None:
         (sent_hashes, others), flags = spec.state, messages.sent
     else:
-        sent_hashes, others = store.recipient_state(spec.id)
+        sent_hashes, others = store.recipient_state(spec.id, *spec.renamed_from)
         flags = sent_flags(keys, sent_hashes, lambda known: map(messages.hash, known))
 
     # Journaled batches decide first: resumes, doubts and cancellations.
@@ -456,7 +472,7 @@ def plan_campaign(
     errors: list[Diagnostic] = []
     # Recipients of scheduled requests this plan cancels, sendable again: -> that request_id.
     released: dict[str, str] = {}
-    for record in store.batches(spec.id, [BatchStatus.INTENT, BatchStatus.IN_DOUBT]):
+    for record in store.batches(history, [BatchStatus.INTENT, BatchStatus.IN_DOUBT]):
         if record.status is BatchStatus.INTENT and in_window(record.first_sent_at, now):
             payload, members = (
                 store.payload(record.request_id),
@@ -471,7 +487,7 @@ def plan_campaign(
             )
     send_at = spec.send_at.isoformat() if spec.send_at else None
     index_of: dict[str, int] | None = None
-    for record in store.batches(spec.id, [BatchStatus.ACCEPTED], scheduled=True):
+    for record in store.batches(history, [BatchStatus.ACCEPTED], scheduled=True):
         cancellable = _scheduled_and_cancellable(record, now)
         if cancellable is None:
             continue
@@ -561,6 +577,13 @@ def plan_campaign(
     capped: list[int] = []
     if policies is not None and to_send and spec.marketing:
         to_send, capped = policies.cap(spec, to_send, now)
+    if recent is not None and to_send and not spec.errors:
+        sends = recent()
+        if not spec.allow_repeat:
+            found = repeats(messages, to_send, sends.others(spec.history), sends)
+            errors.extend(repeat_errors(spec.id, spec.id_at or (spec.file, None, None), found))
+        if not errors:
+            sends.sends(spec.id, messages, to_send)
     batches.extend(_new_batches(spec, to_send, earlier_by_key, frozenset(released.values())))
     if capped:
         batches.append(_skip_batch(spec, capped))
@@ -634,7 +657,7 @@ def _moved_only(
     send_at (their content hash carries the send_at): a moved send_at, not a changed text."""
     if spec.options_at is None:
         return 0
-    earlier = {r.send_at for r in store.batches(spec.id, [BatchStatus.ACCEPTED])} - {send_at}
+    earlier = {r.send_at for r in store.batches(spec.history, [BatchStatus.ACCEPTED])} - {send_at}
     if not earlier:
         return 0
     digests = [spec.options_at(value) for value in sorted(earlier, key=str)]
@@ -655,7 +678,7 @@ def _plan_disabled(spec: CampaignSpec, store: StateStore, now: datetime) -> Camp
     batches: list[PlannedBatch] = []
     errors: list[Diagnostic] = []
     notes = ["campaign disabled (enabled: false): nothing new is sent"]
-    for record in store.batches(spec.id, [BatchStatus.ACCEPTED], scheduled=True):
+    for record in store.batches(spec.history, [BatchStatus.ACCEPTED], scheduled=True):
         cancellable = _scheduled_and_cancellable(record, now)
         if cancellable:
             batches.append(
@@ -674,7 +697,7 @@ def _plan_disabled(spec: CampaignSpec, store: StateStore, now: datetime) -> Camp
             )
     in_doubt = []
     unconfirmed = 0
-    for record in store.batches(spec.id, [BatchStatus.INTENT, BatchStatus.IN_DOUBT]):
+    for record in store.batches(spec.history, [BatchStatus.INTENT, BatchStatus.IN_DOUBT]):
         if record.status is BatchStatus.INTENT and in_window(record.first_sent_at, now):
             unconfirmed += 1
         else:
@@ -780,6 +803,7 @@ def _new_batches(
                     estimated_cost=round(sum(take(messages.costs)), 6),
                     send_at=base.get("send_at"),
                     replaces=tuple(e for e in earlier if e in replaced),
+                    options=messages.options.hex(),
                 )
             )
     return batches
@@ -881,15 +905,23 @@ def build_plan(
     # Read once for the whole plan, and only when a campaign can be concerned.
     concerned = any(optouts.applies(spec.marketing, spec.channel) for spec in specs)
     opted_out = store.opted_out() if concerned else {}
+    sends: list[RecentSends] = []
+
+    def recent() -> RecentSends:  # one for the plan, made when a campaign has something to send
+        if not sends:
+            sends.append(RecentSends(store, now))
+        return sends[0]
+
     campaigns = []
     for spec in specs:
-        campaign = plan_campaign(spec, store, now, opted_out, policies)
+        campaign = plan_campaign(spec, store, now, opted_out, policies, recent)
         if policies is not None:
             policies.record(campaign, now)
         campaigns.append(campaign)
     if whole_project:
-        # Only a plan over the whole project may conclude that a campaign was removed.
-        known = {spec.id for spec in specs}
+        # Only a plan over the whole project may conclude that a campaign was removed (a
+        # campaign's earlier ids are its own, not removed campaigns).
+        known = {campaign_id for spec in specs for campaign_id in spec.history}
         for campaign_id in store.campaign_ids():
             if campaign_id not in known:
                 removed = plan_removed_campaign(campaign_id, store, now)

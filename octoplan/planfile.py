@@ -20,6 +20,7 @@ from octoplan.inputs import changed_inputs, describe, read_inputs
 from octoplan.loader import Project
 from octoplan.plan import FORMAT_VERSION, Action, BatchKind, CampaignPlan, Plan
 from octoplan.planview import plan_json
+from octoplan.private import write_private
 from octoplan.words import plural
 
 
@@ -49,11 +50,10 @@ class SavedPlan:
 
 
 def save(plan: Plan, path: Path, inputs: dict[str, str]) -> None:
+    """Written 0600 whatever the umask: masked, but still about the project's recipients."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     text = json.dumps(plan_json(plan, inputs), indent=2, ensure_ascii=False) + "\n"
-    tmp.write_text(text, "utf-8")
-    tmp.replace(path)
+    write_private(path, text)
 
 
 def load(path: Path) -> SavedPlan:

@@ -21,6 +21,8 @@ Raw = Callable[[Loc], str | None]
 
 _PATTERN_MESSAGES = {
     "id": "id must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    "renamed_from": "{field} must be a campaign id: 1 to 64 letters, digits, '.', '_' or '-', "
+    "starting with a letter or digit",
     "conversation_id": "{field} must be a UUID v4",
     "currency": "{field} must be a three-letter currency code such as EUR",
     "base_url": "{field} must be an http:// or https:// URL",
@@ -159,7 +161,10 @@ def _message(error: ErrorDetails, model: type[BaseModel], raw: Raw) -> tuple[str
         limit = ctx.get("max_length")
         return f"{field} is {length} characters; at most {limit} are allowed", None, False
     if kind == "string_pattern_mismatch":
-        template = _PATTERN_MESSAGES.get(str(loc[-1]), "{field} does not match " + ctx["pattern"])
+        # A list item (renamed_from's) is named by its list; the pattern is shown as written.
+        name = str(loc[-2] if isinstance(loc[-1], int) and len(loc) > 1 else loc[-1])
+        pattern = str(ctx["pattern"]).replace("{", "{{").replace("}", "}}")
+        template = _PATTERN_MESSAGES.get(name, "{field} does not match " + pattern)
         return f"{template.format(field=field)} (got '{value}')", None, False
     bounds = {
         "greater_than_equal": ("at least", "ge"),

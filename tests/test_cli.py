@@ -117,7 +117,9 @@ def test_bash_completes_commands_options_and_choices(tmp_path: Path) -> None:
     assert complete("bash", "octoplan pl", "1", tmp_path) == ["plain,plan"]
     assert complete("bash", "octoplan state ", "2", tmp_path) == [
         "plain,list",
+        "plain,mv",
         "plain,resolve",
+        "plain,rm",
         "plain,show",
         "plain,unlock",
     ]

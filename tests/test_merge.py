@@ -217,7 +217,15 @@ def test_the_merge_puts_groups_of_contacts_in_one_request_text(merge_root: Path)
     # names (the API refuses values over 50): 40 contacts.
     assert len(texts) == 2 + 40
     assert len({m.request_text for m in full.messages}) == 120
+    # A `{param1}` name is data, delivered as written: its own request text carries it in
+    # the first_name slot (one pass: the API does not substitute what it puts there).
+    braced = [m for m in merged.messages if m.fields.get("first_name") == "{param1}"]
+    assert {m.text for m in braced} == {
+        f"{'Lyon : ' if i % 2 else ''}{{param1}}, C{i:04d}. STOP au 30101" for i in range(3, 120, 6)
+    }
     assert {t for t in texts if "{" in t} == {
         "{param1} : {first_name}, {param2}. STOP au 30101",
         "{first_name}, {param1}. STOP au 30101",
+        *(m.request_text for m in braced),
     }
+    assert all("{first_name}" in m.request_text for m in braced)

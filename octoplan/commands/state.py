@@ -1,16 +1,19 @@
-"""`octoplan state list | show ID | unlock | resolve ID`: inspect and repair state."""
+"""`octoplan state list | show ID | unlock | resolve ID | mv OLD NEW | rm ID`: inspect and
+repair state."""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 
-from octoplan import clock
+from octoplan import clock, rules
 from octoplan.commands.context import AppContext
-from octoplan.errors import StateError, UsageError
+from octoplan.errors import OctoplanError, StateError, UsageError
+from octoplan.loader import load_project
 from octoplan.mask import mask_recipient
-from octoplan.state.base import BatchRecord, BatchStatus, StateStore
+from octoplan.state.base import BatchRecord, BatchStatus, CampaignSummary, StateStore
 from octoplan.state.open import (
     describe,
     open_state,
@@ -18,7 +21,8 @@ from octoplan.state.open import (
     state_exists,
     state_location,
 )
-from octoplan.state.procs import default_actor, describe_lock
+from octoplan.state.procs import default_actor, describe_lock, user_name
+from octoplan.words import plural
 
 
 def _location(app: AppContext) -> str:
@@ -246,4 +250,115 @@ def run_resolve(app: AppContext, request_id: str, outcome: str | None) -> int:
         app.echo(
             f"Request {request_id} marked not_sent: the next plan sends to its recipients again."
         )
+    return 0
+
+
+def _confirm(app: AppContext, question: str, yes: bool, command: str) -> bool:
+    """Ask on a terminal (only 'yes' is accepted); `--yes` answers; no terminal: refuse."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"`octoplan state {command}` needs confirmation but there is no terminal: "
+            "rerun with --yes"
+        )
+    app.err.file.write(f"{question} Only 'yes' is accepted: ")
+    app.err.file.flush()
+    return sys.stdin.readline().strip() == "yes"
+
+
+def _declared(app: AppContext) -> dict[str, str]:
+    """Campaign id -> file, for the campaigns the project declares (none if it cannot be
+    loaded: state can be repaired with broken campaign files)."""
+    try:
+        project = load_project(app.root)
+    except OctoplanError:
+        return {}
+    return {source.id: source.path for source in project.campaigns}
+
+
+def _held(store: StateStore, campaign_id: str) -> CampaignSummary:
+    found = [c for c in store.campaigns() if c.campaign_id == campaign_id]
+    if not found:
+        raise StateError(
+            f"campaign {campaign_id} is not in state; "
+            "`octoplan state list` shows the campaigns recorded"
+        )
+    return found[0]
+
+
+def _summary(c: CampaignSummary) -> str:
+    return (
+        f"{plural(c.batches, 'request')}, {plural(c.recipients_sent, 'recipient')} sent, "
+        f"{c.recipients_pending:,} unconfirmed or in doubt"
+    )
+
+
+def run_mv(app: AppContext, old: str, new: str, merge: bool, yes: bool) -> int:
+    if not rules.ID_RE.match(new):
+        raise UsageError(
+            f"'{new}' is not a campaign id: 1 to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    declared = _declared(app)
+    if old in declared:
+        raise StateError(
+            f"campaign {old} still has its file ({declared[old]}): its next plan would send "
+            f"to all its recipients again. Rename it first (or set `id: {new}` in it)"
+        )
+    store = _open(app)
+    if store is None:
+        raise StateError(f"campaign {old} is not in state; nothing has been applied yet")
+    try:
+        with store.locked(f"octoplan state mv by {user_name()}", timeout=0):
+            moving = _held(store, old)
+            there = [c for c in store.campaigns() if c.campaign_id == new]
+            if there and not merge and old != new:
+                raise StateError(
+                    f"campaign {new} already has {plural(there[0].batches, 'request')} in "
+                    f"state; --merge adds {old}'s to them (each recipient then counts as sent "
+                    "if either sent it)"
+                )
+            question = f"Move the history of campaign {old} ({_summary(moving)}) to {new}?"
+            if not _confirm(app, question, yes, "mv"):
+                app.error("Cancelled: state unchanged.")
+                return 1
+            store.move_campaign(old, new, clock.now(), default_actor(), merge=merge)
+    finally:
+        store.close()
+    app.echo(
+        f"Moved the history of campaign {old} to {new} ({_summary(moving)}); "
+        "recorded in the state's audit log."
+    )
+    if new not in declared:
+        app.note(f"note: no campaign file declares id {new} yet.")
+    return 0
+
+
+def run_rm(app: AppContext, campaign_id: str, force: bool, yes: bool) -> int:
+    declared = _declared(app)
+    store = _open(app)
+    if store is None:
+        raise StateError(f"campaign {campaign_id} is not in state; nothing has been applied yet")
+    try:
+        with store.locked(f"octoplan state rm by {user_name()}", timeout=0):
+            # Refused before asking, if it is going to be.
+            held = store.forget_campaign(
+                campaign_id, clock.now(), default_actor(), force=force, dry_run=True
+            )
+            question = f"Forget campaign {campaign_id} ({_summary(held)})?"
+            if campaign_id in declared:
+                question += (
+                    f" {declared[campaign_id]} still declares it: its next plan sends to all "
+                    "its recipients again (but those sent the same text in the last 30 days)."
+                )
+            if not _confirm(app, question, yes, "rm"):
+                app.error("Cancelled: state unchanged.")
+                return 1
+            store.forget_campaign(campaign_id, clock.now(), default_actor(), force=force)
+    finally:
+        store.close()
+    app.echo(
+        f"Forgot campaign {campaign_id} ({_summary(held)}); recorded in the state's audit log."
+    )
     return 0

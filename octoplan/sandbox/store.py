@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from octoplan.clock import now
+from octoplan.private import private_database
 from octoplan.sandbox import callbacks
 from octoplan.sandbox.callbacks import Callback, ReportSettings
 
@@ -143,7 +144,7 @@ def _dt(epoch: float) -> datetime:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_database(path)  # the deliveries: numbers and texts
     # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE) and short.
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")

@@ -8,12 +8,15 @@ id fixed when the state is created: a plan made against one state is never appli
 
 Schema version 2 keeps a batch's status in a small `batches` row and what never changes (its
 recipients, their content hashes, the body) in `batch_bodies`, written once: a recipient's
-status is its batch's, so 500 recipients are one row to write and to read, not 500.
-
-Schema version 3 adds each batch's `purpose` (the frequency cap counts marketing sends across
-campaigns), `due_at` (when its messages go out: send_at, else when it was journaled) and
-`cost_estimated` (its cost is octoplan's estimate: the API's answer was lost, or the request
-was confirmed by "request_id already used", or resolved by hand).
+status is its batch's, so 500 recipients are one row to write and to read, not 500. Version 3
+adds what happened after the send (raw callbacks, events, deliveries, opt-outs: the `EventLog`
+part, octoplan/state/eventlog.py). Version 4 adds each batch's `purpose` (the frequency cap
+counts marketing sends across campaigns), `due_at` (when its messages go out: send_at, else
+when it was journaled) and `cost_estimated` (its cost is octoplan's estimate: the API's answer
+was lost, or the request was confirmed by "request_id already used", or resolved by hand).
+Version 5 adds the key its content hashes were made with (`options`), so that another
+campaign's plan can tell whether it would send a recipient the very same text
+(octoplan.repeats).
 
 Batch status transitions::
 
@@ -38,7 +41,7 @@ from typing import NamedTuple
 from octoplan.errors import StateError
 from octoplan.state.eventlog import EventLog
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 
 
 class BatchStatus(StrEnum):
@@ -78,6 +81,8 @@ class BatchIntent:
     send_at: str | None
     estimated_cost: float
     purpose: str = "wholesale"  # what the API reads (omitted: wholesale, marketing)
+    # The campaign's options digest, hex (ids.options_digest): the key of its content hashes.
+    options: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +121,24 @@ class RecipientState(NamedTuple):
 
     sent: dict[str, str]  # recipient_key -> content_hash, for those accepted
     others: dict[str, tuple[str, str, str]]  # the rest: -> (content_hash, request_id, status)
+
+
+class RecentBatch(NamedTuple):
+    """A request whose recipients got its text, or may have, lately (`recent_batches`)."""
+
+    request_id: str
+    campaign_id: str
+    endpoint: str
+    status: BatchStatus
+    at: datetime  # when its recipients got it: its send_at if scheduled, else when it left
+
+
+class SentContents(NamedTuple):
+    """What a request's recipients got (`sent_contents`)."""
+
+    keys: list[str]
+    content_hashes: list[str]  # in the order of keys
+    options: str | None  # the key of the content hashes; None: journaled before schema 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,20 +222,31 @@ class StateStore(EventLog, ABC):
         """Every campaign with a batch in state (without `campaigns()`'s counting)."""
 
     @abstractmethod
-    def recipient_state(self, campaign_id: str) -> RecipientState:
+    def recipient_state(self, campaign_id: str, *renamed_from: str) -> RecipientState:
         """`recipients` in the planner's terms, as plain strings and tuples: half a million of
-        them are read in a fraction of the time."""
+        them are read in a fraction of the time. `renamed_from`: earlier ids of the campaign,
+        whose batches are its history too (each recipient's deciding record across all)."""
 
     @abstractmethod
     def batches(
         self,
-        campaign_id: str | None = None,
+        campaign_id: str | tuple[str, ...] | None = None,
         statuses: Sequence[BatchStatus] | None = None,
         *,
         scheduled: bool = False,
     ) -> list[BatchRecord]:
-        """Batches in journal order; `scheduled`: only those with a send_at and a ticket (the
-        ones a plan may cancel), without reading every sent body."""
+        """Batches in journal order, of one campaign (or of several ids: a campaign and its
+        earlier ids) or of all; `scheduled`: only those with a send_at and a ticket (the ones
+        a plan may cancel), without reading every sent body."""
+
+    @abstractmethod
+    def recent_batches(self, since: datetime) -> list[RecentBatch]:
+        """Every campaign's batches whose recipients got their text at `since` or later, or
+        may have: accepted, in doubt, or unconfirmed after an attempt. No recipients read."""
+
+    @abstractmethod
+    def sent_contents(self, request_ids: Sequence[str]) -> dict[str, SentContents]:
+        """The recipients, content hashes and hash key of these batches."""
 
     @abstractmethod
     def batch(self, request_id: str) -> BatchRecord | None: ...
@@ -278,6 +312,27 @@ class StateStore(EventLog, ABC):
     @abstractmethod
     def resolve(self, request_id: str, sent: bool, now: datetime, actor: str) -> None:
         """Settle an intent/in_doubt batch by hand; audited."""
+
+    @abstractmethod
+    def move_campaign(
+        self, old: str, new: str, now: datetime, actor: str, *, merge: bool = False
+    ) -> int:
+        """Give campaign `old`'s batches to `new` (`state mv`); audited. Refused if `new` has
+        batches of its own, unless `merge`. Returns how many batches moved."""
+
+    @abstractmethod
+    def forget_campaign(
+        self,
+        campaign_id: str,
+        now: datetime,
+        actor: str,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> CampaignSummary:
+        """Delete a campaign's batches (`state rm`); audited. Refused while one of them is
+        unconfirmed, in doubt or scheduled to go out later, unless `force`. Returns what was
+        forgotten; `dry_run`: what would be, refused alike, and nothing is deleted."""
 
     # -- locking ---------------------------------------------------------------------------
     @abstractmethod

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from octoplan.errors import StateError
+from octoplan.private import private_database
 from octoplan.project import CONFIG_NAME
 from octoplan.state.base import StateStore
 from octoplan.yamlsource import read_yaml
@@ -91,7 +92,7 @@ def open_state(location: str, root: Path) -> StateStore:
 
     path = sqlite_path(location, root)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_database(path)
     except OSError as exc:
         raise StateError(
             f"{path.parent}: cannot create the state directory: {exc.strerror}"

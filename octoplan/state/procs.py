@@ -1,9 +1,8 @@
-"""Who holds a lock, and whether that process still runs (for taking over dead locks)."""
+"""Who holds a lock, for messages and the audit log (never to decide whether it is held)."""
 
 from __future__ import annotations
 
 import getpass
-import os
 import socket
 
 from octoplan.state.base import LockInfo
@@ -33,28 +32,10 @@ def _stat_fields(pid: int) -> list[str] | None:
 def process_start(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (Linux), or None where unknown.
 
-    Stored with a lock so that a pid reused by an unrelated process is not taken for the holder.
+    Stored with a lock row, to tell two holders with the same pid apart when reading it.
     """
     fields = _stat_fields(pid)
     return fields[19] if fields and len(fields) > 19 else None
-
-
-def pid_alive(pid: int, start: str | None = None) -> bool:
-    """Whether process `pid` on this host still runs and is the one that started at `start`."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        pass
-    fields = _stat_fields(pid)
-    if fields is None:
-        return True  # no /proc (not Linux): the signal check is all we know
-    if fields[0] in ("Z", "X"):  # killed but not yet reaped: gone for our purposes
-        return False
-    return start is None or len(fields) <= 19 or fields[19] == start
 
 
 def default_actor() -> str:

@@ -25,12 +25,15 @@ from octoplan.state.base import (
     BatchRecord,
     BatchStatus,
     CampaignSummary,
+    RecentBatch,
     RecipientRecord,
     RecipientState,
+    SentContents,
     StateStore,
 )
 from octoplan.state.eventsql import SqlEventLog
 from octoplan.state.migrations import compress_payload, decompress_payload, due_of
+from octoplan.words import plural
 
 MARKETING = "wholesale"
 
@@ -175,15 +178,15 @@ class SqlStore(SqlEventLog, StateStore):
         return row
 
     # -- reading ---------------------------------------------------------------------------
-    def _campaign_members(self, campaign_id: str) -> list[Row]:
+    def _campaign_members(self, *campaign_ids: str) -> list[Row]:
         """(request_id, status, seq, recipients_count, recipient_keys, content_hashes) of
-        each batch of the campaign, in precedence order (see _by_precedence)."""
+        each batch of the campaigns, in precedence order (see _by_precedence)."""
         with self._reading() as tx:
             rows = tx.all(
                 "SELECT request_id, status, seq, recipients_count, recipient_keys, "
                 "content_hashes FROM batches JOIN batch_bodies USING (request_id) "
-                "WHERE campaign_id = ?",
-                (campaign_id,),
+                f"WHERE campaign_id IN ({', '.join('?' * len(campaign_ids))})",
+                campaign_ids,
             )
         return _by_precedence(rows)
 
@@ -198,9 +201,9 @@ class SqlStore(SqlEventLog, StateStore):
                 )
         return found
 
-    def recipient_state(self, campaign_id: str) -> RecipientState:
+    def recipient_state(self, campaign_id: str, *renamed_from: str) -> RecipientState:
         accepted = BatchStatus.ACCEPTED.value
-        rows = self._campaign_members(campaign_id)
+        rows = self._campaign_members(campaign_id, *renamed_from)
         with paused_gc():
             # Accepted batches come last in precedence order, and among them the later batch
             # last: one dict built from all of them at once keeps each recipient's deciding one.
@@ -235,7 +238,7 @@ class SqlStore(SqlEventLog, StateStore):
 
     def batches(
         self,
-        campaign_id: str | None = None,
+        campaign_id: str | tuple[str, ...] | None = None,
         statuses: Sequence[BatchStatus] | None = None,
         *,
         scheduled: bool = False,
@@ -243,8 +246,9 @@ class SqlStore(SqlEventLog, StateStore):
         where: list[str] = ["send_at IS NOT NULL AND ticket IS NOT NULL"] if scheduled else []
         params: list[object] = []
         if campaign_id is not None:
-            where.append("campaign_id = ?")
-            params.append(campaign_id)
+            ids = (campaign_id,) if isinstance(campaign_id, str) else campaign_id
+            where.append(f"campaign_id IN ({', '.join('?' * len(ids))})")
+            params.extend(ids)
         if statuses is not None:
             if not statuses:
                 return []
@@ -256,6 +260,50 @@ class SqlStore(SqlEventLog, StateStore):
         with self._reading() as tx:
             rows = tx.all(sql + " ORDER BY seq, request_id", params)
         return [self._batch(row) for row in rows]
+
+    def recent_batches(self, since: datetime) -> list[RecentBatch]:
+        with self._reading() as tx:
+            rows = tx.all(
+                "SELECT request_id, campaign_id, endpoint, status, send_at, first_sent_at, "
+                "created_at FROM batches WHERE (status IN (?, ?) OR (status = ? AND attempts > 0)) "
+                # A batch that left at `since` or later was last updated then or later; one
+                # scheduled long ago may go out later still.
+                "AND (updated_at >= ? OR send_at IS NOT NULL) ORDER BY seq",
+                (
+                    BatchStatus.ACCEPTED.value,
+                    BatchStatus.IN_DOUBT.value,
+                    BatchStatus.INTENT.value,
+                    self._time_in(since),
+                ),
+            )
+        found = []
+        for request_id, campaign_id, endpoint, status, send_at, first_sent_at, created in rows:
+            if send_at is not None:
+                moment = utc(datetime.fromisoformat(send_at))
+            else:
+                moment = self._time_out(first_sent_at if first_sent_at is not None else created)
+            if moment >= since:
+                found.append(
+                    RecentBatch(request_id, campaign_id, endpoint, _STATUS[status], moment)
+                )
+        return found
+
+    def sent_contents(self, request_ids: Sequence[str]) -> dict[str, SentContents]:
+        found: dict[str, SentContents] = {}
+        for start in range(0, len(request_ids), 500):  # within any SQL variable limit
+            chunk = request_ids[start : start + 500]
+            with self._reading() as tx:
+                rows = tx.all(
+                    "SELECT request_id, recipients_count, recipient_keys, content_hashes, "
+                    "options FROM batches JOIN batch_bodies USING (request_id) "
+                    f"WHERE request_id IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
+            for request_id, count, keys, hashes, options in rows:
+                found[request_id] = SentContents(
+                    _members(count, keys), _members(count, hashes), options
+                )
+        return found
 
     def batch(self, request_id: str) -> BatchRecord | None:
         with self._reading() as tx:
@@ -286,14 +334,21 @@ class SqlStore(SqlEventLog, StateStore):
 
     def campaigns(self) -> list[CampaignSummary]:
         with self._reading() as tx:
-            totals = tx.all(
-                "SELECT campaign_id, COUNT(*), COALESCE(SUM(cost), 0), MAX(updated_at) "
-                "FROM batches GROUP BY campaign_id ORDER BY campaign_id"
-            )
-            members = tx.all(
-                "SELECT campaign_id, status, seq, recipients_count, recipient_keys "
-                "FROM batches JOIN batch_bodies USING (request_id)"
-            )
+            return self._summaries(tx)
+
+    def _summaries(self, tx: Tx, only: str | None = None) -> list[CampaignSummary]:
+        """Every campaign's summary, or campaign `only`'s (none if it has no batch)."""
+        where, params = ("WHERE campaign_id = ? ", (only,)) if only is not None else ("", ())
+        totals = tx.all(
+            "SELECT campaign_id, COUNT(*), COALESCE(SUM(cost), 0), MAX(updated_at) "
+            f"FROM batches {where}GROUP BY campaign_id ORDER BY campaign_id",
+            params,
+        )
+        members = tx.all(
+            "SELECT campaign_id, status, seq, recipients_count, recipient_keys "
+            f"FROM batches JOIN batch_bodies USING (request_id) {where}",
+            params,
+        )
         # Each recipient counts once, under its deciding status (STATUS_PRECEDENCE).
         deciding: dict[str, dict[str, str]] = {}
         with paused_gc():
@@ -407,9 +462,16 @@ class SqlStore(SqlEventLog, StateStore):
             )
             # Written once, never updated: status changes rewrite only the small row above.
             tx.run(
-                "INSERT INTO batch_bodies (request_id, recipient_keys, content_hashes, payload) "
-                "VALUES (?, ?, ?, ?)",
-                (intent.request_id, joined_keys, joined_hashes, compress_payload(intent.payload)),
+                "INSERT INTO batch_bodies "
+                "(request_id, recipient_keys, content_hashes, payload, options) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    intent.request_id,
+                    joined_keys,
+                    joined_hashes,
+                    compress_payload(intent.payload),
+                    intent.options,
+                ),
             )
 
     def _attempt(self, tx: Tx, request_id: str, now: datetime) -> None:
@@ -514,3 +576,97 @@ class SqlStore(SqlEventLog, StateStore):
                 tx, now, "resolve", actor, f"request {request_id} of {row[1]}: {current} -> {new}"
             )
             self._bump(tx)
+
+    def move_campaign(
+        self, old: str, new: str, now: datetime, actor: str, *, merge: bool = False
+    ) -> int:
+        if old == new:
+            raise StateError(f"campaign {old} cannot be moved onto itself")
+        with self._writing() as tx:
+            moving = self._count(tx, old)
+            if not moving:
+                raise StateError(
+                    f"campaign {old} is not in state; "
+                    "`octoplan state list` shows the campaigns recorded"
+                )
+            there = self._count(tx, new)
+            if there and not merge:
+                raise StateError(
+                    f"campaign {new} already has {plural(there, 'request')} in state; --merge "
+                    f"adds {old}'s to them (each recipient then counts as sent if either sent it)"
+                )
+            tx.run("UPDATE batches SET campaign_id = ? WHERE campaign_id = ?", (new, old))
+            merged = f", merged with its {there}" if there else ""
+            self._audit(
+                tx,
+                now,
+                "mv",
+                actor,
+                f"moved {moving} request(s) of campaign {old} to {new}{merged}",
+            )
+            self._bump(tx)
+        return moving
+
+    def forget_campaign(
+        self,
+        campaign_id: str,
+        now: datetime,
+        actor: str,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> CampaignSummary:
+        with self._reading() if dry_run else self._writing() as tx:
+            summaries = self._summaries(tx, campaign_id)
+            if not summaries:
+                raise StateError(
+                    f"campaign {campaign_id} is not in state; "
+                    "`octoplan state list` shows the campaigns recorded"
+                )
+            [summary] = summaries
+            rows = tx.all(
+                "SELECT status, send_at, ticket FROM batches WHERE campaign_id = ?", (campaign_id,)
+            )
+            unsettled = sum(1 for status, _, _ in rows if _STATUS[status] in _PENDING)
+            scheduled = sum(
+                1
+                for status, send_at, ticket in rows
+                if status == BatchStatus.ACCEPTED.value
+                and send_at is not None
+                and ticket is not None
+                and utc(datetime.fromisoformat(send_at)) > utc(now)
+            )
+            if (unsettled or scheduled) and not force:
+                parts = []
+                if unsettled:
+                    parts.append(f"{unsettled} unconfirmed or in-doubt request(s)")
+                if scheduled:
+                    parts.append(f"{scheduled} request(s) scheduled to go out later")
+                raise StateError(
+                    f"campaign {campaign_id} has {' and '.join(parts)}: forgotten, they could "
+                    "no longer be resent under their request_id, settled or cancelled. Settle "
+                    "them first (`octoplan state resolve`, or let them go out), or use --force"
+                )
+            if dry_run:
+                return summary
+            tx.run(
+                "DELETE FROM batch_bodies WHERE request_id IN "
+                "(SELECT request_id FROM batches WHERE campaign_id = ?)",
+                (campaign_id,),
+            )
+            tx.run("DELETE FROM batches WHERE campaign_id = ?", (campaign_id,))
+            forced = " (forced)" if force and (unsettled or scheduled) else ""
+            self._audit(
+                tx,
+                now,
+                "rm",
+                actor,
+                f"forgot campaign {campaign_id}: {summary.batches} request(s), "
+                f"{summary.recipients_sent} recipient(s) sent{forced}",
+            )
+            self._bump(tx)
+        return summary
+
+    def _count(self, tx: Tx, campaign_id: str) -> int:
+        row = tx.one("SELECT COUNT(*) FROM batches WHERE campaign_id = ?", (campaign_id,))
+        return int(row[0]) if row is not None else 0

@@ -1,8 +1,10 @@
 """The SQLite backend: one file (default `.octoplan/state.db`), WAL, fsync on every commit.
 
 Every write is a `BEGIN IMMEDIATE` transaction, so two processes writing the same file queue up
-rather than fail. The apply lock is a row naming its holder; a row left by a process that no
-longer runs on this host is taken over, anything else needs `octoplan state unlock`.
+rather than fail. The apply lock is an OS lock (flock) on `state.db.lock` beside the database,
+which the kernel releases when its holder ends, however it ends and in whichever container or
+PID namespace it ran; a row in `locks` only says who holds it. A row whose OS lock is free was
+left by a holder that died: the next apply replaces it (audited) and `state unlock` removes it.
 
 Storage faults: a write that fails (disk full, read-only, I/O error) raises `StorageFault`,
 which never advises moving the state away. Before each commit the database file and its
@@ -16,6 +18,7 @@ file when it closes, so each apply leaves the state whole in its main file.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sqlite3
 import threading
@@ -29,10 +32,11 @@ from typing import Any
 
 from octoplan import clock
 from octoplan.errors import StateError
+from octoplan.private import open_private
 from octoplan.state.base import SCHEMA_VERSION, LockHeld, LockInfo, StateInfo, StorageFault
 from octoplan.state.migrations import check_version
 from octoplan.state.migrations.sqlite import MIGRATIONS, TIME_FORMAT
-from octoplan.state.procs import describe_lock, host_name, pid_alive, process_start
+from octoplan.state.procs import describe_lock, host_name, process_start
 from octoplan.state.sql import Row, SqlStore, Tx, utc
 
 _HEADER = b"SQLite format 3\x00"
@@ -40,14 +44,15 @@ _BUSY_TIMEOUT = 30.0  # seconds another writer may hold the file before we give 
 _POLL = 0.1  # seconds between two looks at a held lock
 _TIME_FORMAT = TIME_FORMAT
 _LOCK_COLUMNS = "holder, host, pid, pid_start, acquired_at"
+LOCK_SUFFIX = ".lock"  # state.db.lock: the file the apply lock is held on
 _FileId = tuple[int, int] | None  # (device, inode) of a file; None: no such file
+# How many stores of this process have each file open (see SqliteStore._open).
+_open_here: dict[Path, int] = {}
+_open_lock = threading.Lock()
 
 
 def _wal(path: Path) -> Path:
     return path.with_name(path.name + "-wal")
-# How many stores of this process have each file open (see SqliteStore._open).
-_open_here: dict[Path, int] = {}
-_open_lock = threading.Lock()
 
 
 class _Tx:
@@ -78,6 +83,7 @@ class SqliteStore(SqlStore):
         # (device, inode) of the database file and of its WAL, as first written; None: not yet
         self._files: tuple[_FileId, _FileId] | None = None
         self._lost: str | None = None  # the state was moved to another file: no more writes
+        self._lock_fd: int | None = None  # holds the OS lock while this process has it
         self._conn = self._open()
 
     # -- opening ---------------------------------------------------------------------------
@@ -321,80 +327,147 @@ class SqliteStore(SqlStore):
         return StateInfo(lineage=row[0], serial=row[1], schema_version=row[2], url=str(self._path))
 
     # -- locking ---------------------------------------------------------------------------
+    @property
+    def lock_path(self) -> Path:
+        """The file the apply lock is held on, beside the database."""
+        return self._path.with_name(self._path.name + LOCK_SUFFIX)
+
+    def _try_os_lock(self) -> int | None:
+        """A descriptor holding the OS lock on `lock_path`, or None while another holds it.
+
+        flock(2) locks belong to the open file, so the kernel drops them when the holder dies
+        however it dies, in whatever PID namespace or container it ran: nothing is inferred
+        from process ids. The file is never deleted (a holder would then lock a file nobody
+        else sees); should it be replaced all the same, the lock is taken again on the new one.
+        """
+        while True:
+            try:
+                fd = open_private(self.lock_path)
+            except OSError as exc:
+                raise StateError(
+                    f"{self.lock_path}: cannot open the state's lock file: {exc.strerror}"
+                ) from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return None
+            except OSError as exc:
+                os.close(fd)
+                raise StateError(
+                    f"{self.lock_path}: cannot lock the state ({exc.strerror}): its file system "
+                    "does not support file locks; keep a SQLite state on a local disk, or use "
+                    "PostgreSQL (OCTOPLAN_STATE=postgresql://...)"
+                ) from exc
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.lock_path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                return fd
+            os.close(fd)
+
+    def _os_lock_held(self) -> bool:
+        """Whether some process holds the OS lock now (this one included)."""
+        if self._lock_fd is not None:
+            return True
+        if not self.lock_path.exists():
+            return False
+        fd = self._try_os_lock()
+        if fd is None:
+            return True
+        os.close(fd)  # closing the file releases the lock just taken
+        return False
+
     def _lock_row(self, tx: Tx) -> Row | None:
         return tx.one(f"SELECT {_LOCK_COLUMNS} FROM locks WHERE name = 'apply'")
 
     def _lock_info(self, row: Row) -> LockInfo:
         return LockInfo(holder=row[0], host=row[1], pid=row[2], acquired_at=self._time_out(row[4]))
 
-    def _holder_alive(self, row: Row) -> bool:
-        # Another host's processes cannot be seen from here: count them as alive.
-        return row[1] != host_name() or pid_alive(row[2], row[3])
-
     def acquire_lock(self, holder: str, timeout: float) -> None:
         if self._token is not None:
             raise StateError("this process already holds the state lock")
-        token = uuid.uuid4().hex
-        pid = os.getpid()
         deadline = time.monotonic() + timeout
         while True:
-            with self._write() as tx:
-                row = self._lock_row(tx)
-                if row is None or not self._holder_alive(row):
-                    now = clock.now()
-                    if row is not None:
-                        gone = self._lock_info(row)
-                        self._audit(
-                            tx,
-                            now,
-                            "takeover",
-                            f"{holder} (pid {pid} on {host_name()})",
-                            f"took over the lock of {describe_lock(gone)}: its process is gone",
-                        )
-                    tx.run(
-                        f"INSERT OR REPLACE INTO locks (name, {_LOCK_COLUMNS}, token) "
-                        "VALUES ('apply', ?, ?, ?, ?, ?, ?)",
-                        (holder, host_name(), pid, process_start(pid), self._time_in(now), token),
-                    )
-                    self._token = token
-                    return
-                info = self._lock_info(row)
+            fd = self._try_os_lock()
+            if fd is not None:
+                break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise LockHeld(info, timeout)
+                with self._read() as tx:
+                    row = self._lock_row(tx)
+                raise LockHeld(None if row is None else self._lock_info(row), timeout)
             time.sleep(min(_POLL, remaining))
+        try:
+            self._record_holder(holder)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._lock_fd = fd
+
+    def _record_holder(self, holder: str) -> None:
+        """The row that tells others who holds the lock (the OS lock is the lock)."""
+        token = uuid.uuid4().hex
+        pid = os.getpid()
+        with self._write() as tx:
+            now = clock.now()
+            row = self._lock_row(tx)
+            if row is not None:  # its holder ended without removing it: the OS let us in
+                self._audit(
+                    tx,
+                    now,
+                    "takeover",
+                    f"{holder} (pid {pid} on {host_name()})",
+                    f"took over the lock of {describe_lock(self._lock_info(row))}: "
+                    "its process is gone",
+                )
+            tx.run(
+                f"INSERT OR REPLACE INTO locks (name, {_LOCK_COLUMNS}, token) "
+                "VALUES ('apply', ?, ?, ?, ?, ?, ?)",
+                (holder, host_name(), pid, process_start(pid), self._time_in(now), token),
+            )
+        self._token = token
 
     def release_lock(self) -> None:
-        if self._token is None:
+        fd, token = self._lock_fd, self._token
+        if fd is None or token is None:
             return
-        with self._write() as tx:
-            tx.run("DELETE FROM locks WHERE token = ?", (self._token,))
-        self._token = None
+        self._lock_fd = self._token = None
+        try:
+            with self._write() as tx:
+                tx.run("DELETE FROM locks WHERE token = ?", (token,))
+        finally:
+            os.close(fd)  # releases the OS lock
 
     def lock_info(self) -> LockInfo | None:
+        if not self._os_lock_held():
+            return None
         with self._read() as tx:
             row = self._lock_row(tx)
         return None if row is None else self._lock_info(row)
 
     def unlock(self, actor: str, force: bool = False) -> LockInfo | None:
+        # Only a record left behind can be removed: a lock the OS holds for a running process
+        # ends with that process and nothing else (--force included).
         with self._write() as tx:
             row = self._lock_row(tx)
             if row is None:
                 return None
             info = self._lock_info(row)
-            if not force and row[1] == host_name() and pid_alive(row[2], row[3]):
+            if self._os_lock_held():
                 raise StateError(
-                    f"the state lock is held by {describe_lock(info)}, which is still "
-                    "running; let it finish or stop it, or use --force"
+                    f"the state lock is held by {describe_lock(info)}, which is still running "
+                    f"(the operating system keeps its lock on {self.lock_path.name} until it "
+                    "ends); let it finish or stop it"
                 )
             tx.run("DELETE FROM locks WHERE name = 'apply'")
-            forced = " (forced)" if force else ""
             self._audit(
                 tx,
                 clock.now(),
                 "unlock",
                 actor,
-                f"removed the lock of {describe_lock(info)}{forced}",
+                f"removed the lock of {describe_lock(info)}: its process is gone",
             )
         return info
 

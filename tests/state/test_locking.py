@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
@@ -122,7 +123,7 @@ def test_a_killed_holder_never_blocks_the_next_apply(
     gone = store.lock_info()
     assert gone is not None
     kill(holder)
-    # SQLite: the dead pid's row is taken over; PostgreSQL: the lock died with the connection.
+    # SQLite: the OS lock died with the process; PostgreSQL: with the connection.
     store.acquire_lock("octoplan apply by bob", timeout=10)
     info = store.lock_info()
     assert info is not None
@@ -148,27 +149,31 @@ def test_unlock_refuses_a_live_holder_unless_forced(
     assert info is not None
     with pytest.raises(StateError) as caught:
         store.unlock("alice@laptop")
-    if is_postgres(store.info().url):
+    if not is_postgres(store.info().url):
+        # An OS lock ends with its process and nothing else: --force cannot take it either.
         expected = (
-            f"the state lock is held by {describe_lock(info)}, whose database connection is "
-            "still open; let it finish or stop it, or use --force to end that connection"
+            f"the state lock is held by {describe_lock(info)}, which is still running (the "
+            "operating system keeps its lock on state.db.lock until it ends); "
+            "let it finish or stop it"
         )
-        removed = "ended the connection and removed the lock"
-    else:
-        expected = (
-            f"the state lock is held by {describe_lock(info)}, which is still running; "
-            "let it finish or stop it, or use --force"
-        )
-        removed = "removed the lock"
-    assert str(caught.value) == expected
+        assert str(caught.value) == expected
+        with pytest.raises(StateError) as forced:
+            store.unlock("alice@laptop", force=True)
+        assert str(forced.value) == expected
+        assert store.lock_info() == info
+        assert store.audit_log() == []
+        return
+    assert str(caught.value) == (
+        f"the state lock is held by {describe_lock(info)}, whose database connection is "
+        "still open; let it finish or stop it, or use --force to end that connection"
+    )
     assert store.unlock("alice@laptop", force=True) == info
     assert store.lock_info() is None
     store.acquire_lock("octoplan apply by bob", timeout=0)
     [entry] = store.audit_log()
-    forced = "" if is_postgres(store.info().url) else " (forced)"
     assert (entry.action, entry.detail) == (
         "unlock",
-        f"{removed} of {describe_lock(info)}{forced} (by alice@laptop)",
+        f"ended the connection and removed the lock of {describe_lock(info)} (by alice@laptop)",
     )
 
 
@@ -182,26 +187,136 @@ def test_unlock_removes_what_a_killed_holder_left(
     assert store.unlock("alice@laptop") is None
 
 
-def test_sqlite_a_lock_from_another_host_is_not_taken_over(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    open_state(str(path), tmp_path).close()
+def _left_row(path: Path, host: str, pid: int) -> LockInfo:
+    """A lock row as a holder writes it, with no process holding the OS lock behind it."""
     with sqlite3.connect(path) as conn:
         conn.execute(
-            "INSERT INTO locks VALUES ('apply', 'octoplan apply by ci', 'runner-7', 4242, NULL, "
-            "'2026-03-01T09:00:00.000000+00:00', 'token')"
+            "INSERT INTO locks VALUES ('apply', 'octoplan apply by ci', ?, ?, NULL, "
+            "'2026-03-01T09:00:00.000000+00:00', 'token')",
+            (host, pid),
         )
     conn.close()
+    return LockInfo("octoplan apply by ci", host, pid, T0)
+
+
+@pytest.mark.parametrize("host", ["runner-7", host_name()])
+def test_sqlite_a_row_without_its_os_lock_is_taken_over_whatever_pid_it_names(
+    tmp_path: Path, host: str
+) -> None:
+    """The row names a process that runs (this very one, or pid 1 on another host): no
+    matter, only the OS lock says whether the lock is held (SPEC section 6)."""
+    path = tmp_path / "state.db"
+    open_state(str(path), tmp_path).close()
+    left = _left_row(path, host, os.getpid() if host == host_name() else 1)
     store = open_state(str(path), tmp_path)
     try:
-        info = LockInfo("octoplan apply by ci", "runner-7", 4242, T0)
-        with pytest.raises(LockHeld) as caught:
-            store.acquire_lock("octoplan apply by bob", timeout=0.2)
-        assert str(caught.value) == (
-            "state is locked by octoplan apply by ci (pid 4242 on runner-7, "
-            "since 2026-03-01 09:00:00 UTC); waited 0.2s. "
-            "Wait for it to finish, or run `octoplan state unlock` if it is gone."
-        )
-        assert store.unlock("alice@laptop") == info
+        assert store.lock_info() is None
         store.acquire_lock("octoplan apply by bob", timeout=0)
+        [entry] = store.audit_log()
+        assert (entry.action, entry.detail) == (
+            "takeover",
+            f"took over the lock of {describe_lock(left)}: its process is gone "
+            f"(by octoplan apply by bob (pid {os.getpid()} on {host_name()}))",
+        )
+    finally:
+        store.close()
+
+
+def test_sqlite_unlock_removes_a_row_without_its_os_lock(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    open_state(str(path), tmp_path).close()
+    left = _left_row(path, host_name(), os.getpid())
+    store = open_state(str(path), tmp_path)
+    try:
+        assert store.unlock("alice@laptop") == left
+        [entry] = store.audit_log()
+        assert (entry.action, entry.detail) == (
+            "unlock",
+            f"removed the lock of {describe_lock(left)}: its process is gone (by alice@laptop)",
+        )
+        assert store.unlock("alice@laptop") is None
+    finally:
+        store.close()
+
+
+def _namespaced_holder(state: Path, root: Path) -> subprocess.Popen[str]:
+    """A holder in a PID namespace of its own, where it is pid 1, like a container's apply.
+    --mount-proc: its /proc is its namespace's, as in a container, so the start time it
+    records is its own."""
+    process = subprocess.Popen(
+        [
+            "unshare",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--kill-child",
+            sys.executable,
+            "-c",
+            HOLDER,
+            str(state),
+            str(root),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == "locked\n"
+    return process
+
+
+def test_sqlite_a_holder_in_another_pid_namespace_keeps_the_lock(tmp_path: Path) -> None:
+    """Two containers sharing the state volume and the host name: the other one's apply is
+    pid 1 in its namespace, and pid 1 here is another process that runs."""
+    path = tmp_path / "state.db"
+    holder = _namespaced_holder(path, tmp_path)
+    store = open_state(str(path), tmp_path)
+    try:
+        info = store.lock_info()
+        assert info is not None
+        assert (info.holder, info.host, info.pid) == ("octoplan apply by holder", host_name(), 1)
+        with pytest.raises(LockHeld) as caught:
+            store.acquire_lock("octoplan apply by bob", timeout=0.5)
+        assert caught.value.info == info
+        with pytest.raises(StateError):
+            store.unlock("alice@laptop", force=True)
+        kill(holder)  # unshare --kill-child: its child, the holder, is killed with it
+        store.acquire_lock("octoplan apply by bob", timeout=10)
+        mine = store.lock_info()
+        assert mine is not None
+        assert (mine.holder, mine.pid) == ("octoplan apply by bob", os.getpid())
+    finally:
+        holder.kill()
+        holder.wait()
+        store.close()
+
+
+def test_sqlite_a_killed_holder_frees_the_lock_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path), str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == "locked\n"
+    store = open_state(str(path), tmp_path)
+    try:
+        kill(process)
+        store.acquire_lock("octoplan apply by bob", timeout=0)  # no wait, no polling
+    finally:
+        store.close()
+
+
+def test_sqlite_the_lock_is_held_on_a_private_file_beside_the_state(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = open_state(str(path), tmp_path)
+    try:
+        store.acquire_lock("octoplan apply by bob", timeout=0)
+        lock_file = tmp_path / "state.db.lock"
+        assert stat.S_IMODE(lock_file.stat().st_mode) == 0o600
+        store.release_lock()
+        assert lock_file.exists()  # never deleted: a holder would lock a file no one sees
     finally:
         store.close()

@@ -6,6 +6,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -432,3 +433,62 @@ def test_a_version_2_postgres_state_gets_purposes_due_times_and_estimated_costs(
             )
             cur.executemany("INSERT INTO batch_bodies VALUES (%s, %s, %s, %s)", bodies)
     _check_migrated_to_3(pg_url, tmp_path)
+def _v2_state(location: str, tmp_path: Path) -> None:
+    """A state exactly as version 2 of octoplan left it: one batch, accepted."""
+    body = '{"request_id":"r1","text":"Bonjour","recipients":[{"phone_number":"+33600000001"}]}'
+    payload = compress_payload(body)
+    if location.startswith("postgresql://"):
+        with psycopg.connect(location) as conn:
+            for steps in pg_migrations.MIGRATIONS[:2]:
+                for step in steps:
+                    if isinstance(step, str):
+                        conn.execute(step)
+                    else:
+                        step(conn)
+            conn.execute("INSERT INTO meta VALUES (1, 'lineage-v2', 2, 2)")
+            conn.execute(
+                "INSERT INTO batches VALUES ('r1', 'spring', 'sms', 'sms-campaign/send', "
+                "'accepted', 1, %s, %s, %s, 1, NULL, 0.045, 'T1', 0.045, NULL, NULL, 1)",
+                (at(0), at(0), at(0)),
+            )
+            conn.execute(
+                "INSERT INTO batch_bodies VALUES ('r1', '+33600000001', 'h1', %s)", (payload,)
+            )
+        return
+    Path(location).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(location)
+    for steps in sqlite_migrations.MIGRATIONS[:2]:
+        for step in steps:
+            if isinstance(step, str):
+                conn.execute(step)
+            else:
+                step(conn)
+    conn.execute("INSERT INTO meta VALUES (1, 'lineage-v2', 2, 2)")
+    t0 = "2026-03-01T09:00:00.000000+00:00"
+    conn.execute(
+        "INSERT INTO batches VALUES ('r1', 'spring', 'sms', 'sms-campaign/send', 'accepted', "
+        "1, ?, ?, ?, 1, NULL, 0.045, 'T1', 0.045, NULL, NULL, 1)",
+        (t0, t0, t0),
+    )
+    conn.execute("INSERT INTO batch_bodies VALUES ('r1', '+33600000001', 'h1', ?)", (payload,))
+    conn.commit()
+    conn.close()
+
+
+def test_a_version_2_state_is_upgraded_to_record_the_key_of_its_hashes(
+    state_url: str, tmp_path: Path
+) -> None:
+    _v2_state(state_url, tmp_path)
+    store = open_state(state_url, tmp_path)
+    try:
+        info = store.info()
+        assert (info.lineage, info.serial, info.schema_version) == ("lineage-v2", 2, 3)
+        # The batch journaled before: no key recorded (the repeat check reads its body).
+        assert store.sent_contents(["r1"]) == {"r1": (["+33600000001"], ["h1"], None)}
+        assert [b.request_id for b in store.recent_batches(at(0))] == ["r1"]
+        assert store.recipient_state("spring") == ({"+33600000001": "h1"}, {})
+        new = intent("r2", ["+33600000002"])
+        store.record_intent(replace(new, options="ab" * 16), at(1))
+        assert store.sent_contents(["r2"])["r2"].options == "ab" * 16
+    finally:
+        store.close()

@@ -460,3 +460,130 @@ def test_writers_in_two_processes_lose_nothing(
     [summary] = store.campaigns()
     assert (summary.batches, summary.recipients_sent) == (80, 80)
     assert summary.cost == pytest.approx(80 * 0.09)
+
+
+def test_a_campaigns_history_spans_its_earlier_ids(store: StateStore) -> None:
+    """recipient_state over a campaign and its renamed_from ids: each recipient's deciding
+    record across all of them, as if they were one campaign."""
+    batch_in(
+        store, "old-1", ["+33600000001", "+33600000002"], BatchStatus.ACCEPTED, campaign_id="promo"
+    )
+    batch_in(store, "old-2", ["+33600000003"], BatchStatus.REFUSED, campaign_id="promo")
+    batch_in(
+        store,
+        "new-1",
+        ["+33600000002", "+33600000003"],
+        BatchStatus.INTENT,
+        campaign_id="promo-2026",
+    )
+    batch_in(store, "else", ["+33600000004"], BatchStatus.ACCEPTED, campaign_id="other")
+    assert store.recipient_state("promo-2026", "promo") == (
+        {"+33600000001": "h1", "+33600000002": "h1"},
+        {"+33600000003": ("h1", "new-1", "intent")},
+    )
+    assert store.recipient_state("promo-2026") == (
+        {},
+        {"+33600000002": ("h1", "new-1", "intent"), "+33600000003": ("h1", "new-1", "intent")},
+    )
+    assert [b.request_id for b in store.batches(("promo-2026", "promo"))] == [
+        "old-1",
+        "old-2",
+        "new-1",
+    ]
+
+
+def test_recent_batches_are_those_whose_recipients_may_have_their_text(
+    store: StateStore,
+) -> None:
+    batch_in(store, "sent", ["+33600000001"], BatchStatus.ACCEPTED)
+    batch_in(store, "refused", ["+33600000002"], BatchStatus.REFUSED)
+    batch_in(store, "doubt", ["+33600000003"], BatchStatus.IN_DOUBT)
+    batch_in(store, "cancelled", ["+33600000004"], BatchStatus.CANCELLED)
+    batch_in(store, "never-left", ["+33600000005"], BatchStatus.INTENT)
+    store.record_intent(intent("left", ["+33600000006"], campaign_id="autumn"), at(3), attempt=True)
+    scheduled = replace(intent("later", ["+33600000007"]), send_at="2026-04-20T10:00:00+02:00")
+    store.record_intent(scheduled, at(-90 * 24 * 60), attempt=True)
+    store.record_outcome("later", BatchStatus.ACCEPTED, at(-90 * 24 * 60), ticket="T")
+
+    recent = store.recent_batches(at(0))
+    assert [(b.request_id, b.campaign_id, b.status.value, b.at) for b in recent] == [
+        ("sent", "spring", "accepted", at(0)),
+        ("doubt", "spring", "in_doubt", at(0)),
+        ("left", "autumn", "intent", at(3)),
+        ("later", "spring", "accepted", datetime(2026, 4, 20, 8, tzinfo=UTC)),
+    ]
+    assert [b.request_id for b in store.recent_batches(at(4))] == ["later"]
+    assert store.recent_batches(datetime(2026, 4, 21, tzinfo=UTC)) == []
+
+
+def test_sent_contents_give_recipients_hashes_and_their_key(store: StateStore) -> None:
+    store.record_intent(
+        replace(intent("a", ["+33600000002", "+33600000001"]), options="0f" * 16), at(0)
+    )
+    store.record_intent(intent("b", ["+33600000003"]), at(0))
+    assert store.sent_contents(["a", "b", "unknown"]) == {
+        "a": (["+33600000002", "+33600000001"], ["h1", "h1"], "0f" * 16),
+        "b": (["+33600000003"], ["h1"], None),
+    }
+    many = [f"r{n}" for n in range(1200)]  # several SQL statements' worth
+    with store.grouped():
+        for n, request_id in enumerate(many):
+            store.record_intent(intent(request_id, [f"+3360{n:07d}"]), at(0))
+    assert sorted(store.sent_contents(many)) == sorted(many)
+
+
+def test_move_campaign_gives_a_history_to_another_id_and_is_audited(store: StateStore) -> None:
+    batch_in(store, "r1", ["+33600000001"], BatchStatus.ACCEPTED, campaign_id="promo")
+    batch_in(store, "r2", ["+33600000002"], BatchStatus.ACCEPTED, campaign_id="taken")
+    serial = store.info().serial
+    assert store.move_campaign("promo", "promo-2026", at(5), "alice@laptop") == 1
+    assert store.info().serial == serial + 1
+    assert store.campaign_ids() == ["promo-2026", "taken"]
+    with pytest.raises(StateError) as onto:
+        store.move_campaign("promo-2026", "taken", at(6), "alice@laptop")
+    assert str(onto.value) == (
+        "campaign taken already has 1 request in state; --merge adds promo-2026's to them "
+        "(each recipient then counts as sent if either sent it)"
+    )
+    with pytest.raises(StateError) as missing:
+        store.move_campaign("nothing", "taken", at(6), "alice@laptop")
+    assert str(missing.value) == (
+        "campaign nothing is not in state; `octoplan state list` shows the campaigns recorded"
+    )
+    assert store.move_campaign("promo-2026", "taken", at(7), "bob@ci", merge=True) == 1
+    assert store.recipient_state("taken")[0] == {"+33600000001": "h1", "+33600000002": "h1"}
+    assert [(e.action, e.detail) for e in store.audit_log()] == [
+        ("mv", "moved 1 request(s) of campaign promo to promo-2026 (by alice@laptop)"),
+        ("mv", "moved 1 request(s) of campaign promo-2026 to taken, merged with its 1 (by bob@ci)"),
+    ]
+
+
+def test_forget_campaign_refuses_unsettled_and_scheduled_requests_unless_forced(
+    store: StateStore,
+) -> None:
+    batch_in(store, "sent", ["+33600000001", "+33600000002"], BatchStatus.ACCEPTED)
+    batch_in(store, "doubt", ["+33600000003"], BatchStatus.IN_DOUBT)
+    scheduled = replace(intent("later", ["+33600000004"]), send_at="2026-03-05T10:00:00+01:00")
+    store.record_intent(scheduled, at(0), attempt=True)
+    store.record_outcome("later", BatchStatus.ACCEPTED, at(1), ticket="T")
+    batch_in(store, "other", ["+33600000009"], BatchStatus.ACCEPTED, campaign_id="autumn")
+    with pytest.raises(StateError) as caught:
+        store.forget_campaign("spring", at(10), "alice@laptop")
+    assert str(caught.value) == (
+        "campaign spring has 1 unconfirmed or in-doubt request(s) and 1 request(s) scheduled "
+        "to go out later: forgotten, they could no longer be resent under their request_id, "
+        "settled or cancelled. Settle them first (`octoplan state resolve`, or let them go "
+        "out), or use --force"
+    )
+    assert store.campaign_ids() == ["autumn", "spring"]
+    # Once the scheduled send has gone out, only the doubt is left to force past.
+    forgotten = store.forget_campaign("spring", datetime(2026, 3, 6, tzinfo=UTC), "a", force=True)
+    assert (forgotten.batches, forgotten.recipients_sent) == (3, 3)
+    assert store.campaign_ids() == ["autumn"]
+    assert store.recipient_state("spring") == ({}, {})
+    assert store.sent_contents(["sent", "doubt", "later"]) == {}
+    [entry] = store.audit_log()
+    assert (entry.action, entry.detail) == (
+        "rm",
+        "forgot campaign spring: 3 request(s), 3 recipient(s) sent (forced) (by a)",
+    )

@@ -195,4 +195,8 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     ),
     # Version 4: each batch's purpose, due time and whether its cost is an estimate.
     (_purpose_due_estimated,),
+    # Version 5: the key of a batch's content hashes (its campaign's options digest, hex), for
+    # the check against sending a recipient the same text twice (octoplan.repeats). NULL for
+    # the batches journaled before: that check derives it from their body.
+    ("ALTER TABLE batch_bodies ADD COLUMN options TEXT",),
 )
