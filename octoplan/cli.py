@@ -318,12 +318,19 @@ def fmt(ctx: click.Context, paths: tuple[Path, ...], check: bool) -> int:
 
 @cli.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--schemas",
+    is_flag=True,
+    help="In an existing project: only rewrite the editors' JSON Schemas.",
+)
 @click.pass_context
-def init(ctx: click.Context, directory: Path | None) -> int:
-    """Scaffold a new project (config, a campaign, a template, .gitignore)."""
+def init(ctx: click.Context, directory: Path | None, schemas: bool) -> int:
+    """Scaffold a new project (config, a campaign, a template, .gitignore).
+
+    Refuses a directory that already is (or lies inside) an octoplan project."""
     from octoplan.commands import init as cmd
 
-    return cmd.run(_app(ctx), directory)
+    return cmd.run(_app(ctx), directory, schemas)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:

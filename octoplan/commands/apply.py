@@ -37,6 +37,7 @@ def run(
     lock_timeout: float,
     concurrency: int,
 ) -> int:
+    app.project_root()  # before anything is read or created
     if not sandbox:
         require_credentials()
     saved = planfile.load(plan_file) if plan_file is not None else None

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from octoplan.project import find_root
+from octoplan.project import find_root, require_project
 
 
 def no_color() -> bool:
@@ -59,6 +59,11 @@ class AppContext:
         if self._root is None:
             self._root = find_root(self.project_dir)
         return self._root
+
+    def project_root(self) -> Path:
+        """The root, which must hold a project (commands that read campaigns or write state)."""
+        require_project(self.root)
+        return self.root
 
     @property
     def quiet(self) -> bool:

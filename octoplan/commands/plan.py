@@ -25,6 +25,7 @@ def run(
     changed_since: str | None,
     sandbox: bool,
 ) -> int:
+    app.project_root()  # before anything is read or created
     selection = Selection(tuple(paths), tuple(campaigns), changed_since)
     start = time.perf_counter()
     if changed_since:

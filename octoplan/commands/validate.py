@@ -43,7 +43,7 @@ def validate(root: Path, paths: list[Path]) -> tuple[Project | None, list[Diagno
 def run(app: AppContext, paths: list[Path], fmt: str) -> int:
     # Paths are typed relative to the working directory, not to the project root.
     start = time.perf_counter()
-    project, diags = validate(app.root, [p.absolute() for p in paths])
+    project, diags = validate(app.project_root(), [p.absolute() for p in paths])
     valid = not any(d.severity == "error" for d in diags)
     app.detail(
         f"checked {plural(len(project.campaigns) if project else 0, 'campaign')} "
