@@ -107,7 +107,9 @@ def main() -> None:
         print(f"{label:<34} {ratio:.2f}x the bare imports (target <= {IMPORTS_FACTOR}x): {verdict}")
     for label in ("octoplan --version", "octoplan --help"):
         verdict = "ok" if medians[label] < FAST else "OVER"
-        print(f"{label:<34} {medians[label] * 1000:.0f} ms (target < {FAST * 1000:.0f} ms): {verdict}")
+        print(
+            f"{label:<34} {medians[label] * 1000:.0f} ms (target < {FAST * 1000:.0f} ms): {verdict}"
+        )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from octoplan import rules
+from octoplan.dates import impossible_date
 
 Channel = Literal["sms", "voice_sms", "rcs", "email", "live_chat"]
 Purpose = Literal["alert", "wholesale"]
@@ -56,6 +57,12 @@ def _send_at(value: Any) -> Any:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
+        impossible = impossible_date(value)
+        if impossible is not None:
+            raise octoplan_error(
+                f"send_at '{value}' is not a valid date: {impossible}",
+                "write it like 2026-12-04T10:00:00+01:00",
+            ) from None
         raise octoplan_error(
             f"send_at must be an ISO 8601 date-time with an offset (got '{value}')",
             "write it like 2026-12-04T10:00:00+01:00",

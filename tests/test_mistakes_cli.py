@@ -1,0 +1,222 @@
+"""The mistakes a newcomer makes, each told in plain words at the culprit (issue 19).
+
+Every case runs `octoplan validate` on one campaign file and compares the whole output. The
+README's "Common mistakes" section quotes some of these messages; test_readme_mistakes.py
+holds it to what the CLI prints.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fixtures.project import MakeProject, run_cli
+
+SMS = 'channel: sms\npurpose: alert\ntext: "Bonjour {{ contact.first_name }}"\n'
+CONTACTS = "phone_number,first_name,city\n+33612345678,Axelle,Paris\n+33612345679,Bruno,\n"
+FILES = {
+    "templates/promo.sms.j2": "Bonjour {{ contact.first_name }}",
+    "contacts/customers.csv": CONTACTS,
+}
+
+
+def validate(make_project: MakeProject, campaign: str, files: dict[str, str] | None = None):
+    root = make_project({**FILES, **(files or {}), "campaigns/promo.yaml": campaign})
+    return run_cli("validate", cwd=root)
+
+
+def errors_of(make_project: MakeProject, campaign: str, **files: str) -> str:
+    result = validate(make_project, campaign, {k.replace("__", "/"): v for k, v in files.items()})
+    assert result.returncode == 1
+    assert result.stdout == ""
+    return result.stderr
+
+
+def test_an_unclosed_bracket_is_reported_where_it_opens(make_project: MakeProject) -> None:
+    campaign = SMS + "contacts: [contacts/customers.csv\nbatch_size: 100\n"
+    assert errors_of(make_project, campaign) == (
+        "campaigns/promo.yaml:4:11: error: YAML syntax error: this '[' is never closed\n"
+        "  hint: end the list with ']' on the same line, e.g. contacts: "
+        "[contacts/customers.csv]\n"
+        "1 error in 1 file\n"
+    )
+
+
+def test_an_unclosed_bracket_on_the_last_line(make_project: MakeProject) -> None:
+    campaign = SMS + "contacts: [contacts/customers.csv\n"
+    assert errors_of(make_project, campaign).startswith(
+        "campaigns/promo.yaml:4:11: error: YAML syntax error: this '[' is never closed\n"
+    )
+
+
+def test_a_child_key_that_lost_its_indentation(make_project: MakeProject) -> None:
+    campaign = SMS + "vars:\ndiscount: 30\ncontacts: [contacts/customers.csv]\n"
+    assert errors_of(make_project, campaign) == (
+        "campaigns/promo.yaml:5:1: error: unknown key 'discount' right after an empty 'vars:'\n"
+        "  hint: did you mean to indent `discount` under `vars`?\n"
+        "1 error in 1 file\n"
+    )
+
+
+def test_lost_indentation_in_octoplan_yaml_too(make_project: MakeProject) -> None:
+    root = make_project(
+        {**FILES, "campaigns/promo.yaml": SMS + "contacts: [contacts/customers.csv]\n"},
+        config="region: FR\npolicies:\n  marketing_hours:\n  timezone: Europe/Paris\n",
+    )
+    result = run_cli("validate", cwd=root)
+    assert result.stderr == (
+        "octoplan.yaml:4:3: error: unknown key 'timezone' right after an empty "
+        "'marketing_hours:'\n"
+        "  hint: did you mean to indent `timezone` under `marketing_hours`?\n"
+        "1 error in 1 file\n"
+    )
+
+
+def test_an_empty_mapping_is_reported_at_its_key(make_project: MakeProject) -> None:
+    campaign = SMS + "contacts: [contacts/customers.csv]\nmetadata:\n"
+    assert errors_of(make_project, campaign) == (
+        "campaigns/promo.yaml:5:1: error: metadata must be a mapping (got null)\n"
+        "  hint: `metadata:` is empty: indent its entries under it, or remove the line\n"
+        "1 error in 1 file\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("mistake", "expected"),
+    [
+        (
+            'text: "Bonjour\nrecipients: [{phone_number: "+33612345678"}]\n',
+            '4:7: error: YAML syntax error: this " is never closed on its line\n  hint: end the '
+            'text with " on the same line, or write several lines as a block (text: |)',
+        ),
+        (
+            "text: Bonjour: -30%\n",
+            "4:14: error: YAML syntax error: a value holding ': ' must be quoted\n  hint: quote "
+            'the value: text: "Bonjour: -30%"',
+        ),
+        (
+            "text: {{ contact.first_name }}, bonjour\n",
+            "4:7: error: YAML syntax error: a Jinja text must be quoted: YAML reads a value "
+            "starting with '{' as a mapping\n  hint: quote it: text: \"{{ contact.first_name }}, "
+            'bonjour"',
+        ),
+        (
+            "text: {{ contact.first_name }}\n",
+            "4:7: error: YAML syntax error: a Jinja text must be quoted: YAML reads a value "
+            "starting with '{' as a mapping\n  hint: quote it: text: \"{{ contact.first_name "
+            '}}"',
+        ),
+        (
+            "batch_size 100\n",
+            "4:1: error: YAML syntax error: this line is not `key: value`: the ':' is missing\n"
+            "  hint: write it as batch_size: 100",
+        ),
+        (
+            "vars:\n    discount: 30\n  brand: X\n",
+            "6:3: error: YAML syntax error: 'brand' is indented by 2 spaces, like no line above "
+            "it\n  hint: indent it like the keys it belongs with (by 0 or 4 spaces)",
+        ),
+        (
+            "- {phone_number: '+33612345678'}\n",
+            "4:1: error: YAML syntax error: a list item ('- ') where a key was expected\n"
+            "  hint: indent the list under the key it belongs to (recipients:, contacts:...)",
+        ),
+    ],
+    ids=[
+        "open-quote",
+        "colon-in-value",
+        "jinja-unquoted",
+        "jinja-alone",
+        "no-colon",
+        "indent",
+        "stray-item",
+    ],
+)
+def test_yaml_syntax_errors_in_plain_words(
+    make_project: MakeProject, mistake: str, expected: str
+) -> None:
+    campaign = "channel: sms\npurpose: alert\nid: promo\n" + mistake
+    output = errors_of(make_project, campaign)
+    assert output == f"campaigns/promo.yaml:{expected}\n1 error in 1 file\n"
+    for jargon in ("<block end>", "<scalar>", "<stream end>", "while parsing", "while scanning"):
+        assert jargon not in output
+
+
+def test_an_empty_recipients_list_is_reported_at_its_line(make_project: MakeProject) -> None:
+    campaign = SMS + "\n\nrecipients: []\n"
+    assert errors_of(make_project, campaign) == (
+        "campaigns/promo.yaml:6:1: error: campaign has no recipients\n"
+        "  hint: add recipients: (inline) or contacts: [contacts/<file>.csv]\n"
+        "1 error in 1 file\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("send_at", "reason"),
+    [
+        ("2026-13-45T10:00:00+01:00", "there is no month 13"),
+        ("2027-02-29T10:00:00+01:00", "February 2027 has 28 days, not 29"),
+        ("2026-12-04T24:30:00+01:00", "there is no hour 24"),
+    ],
+)
+def test_an_impossible_send_at_says_the_date_is_invalid(
+    make_project: MakeProject, send_at: str, reason: str
+) -> None:
+    campaign = SMS + f"send_at: {send_at}\ncontacts: [contacts/customers.csv]\n"
+    assert errors_of(make_project, campaign) == (
+        f"campaigns/promo.yaml:4:10: error: send_at '{send_at}' is not a valid date: {reason}\n"
+        "  hint: write it like 2026-12-04T10:00:00+01:00\n"
+        "1 error in 1 file\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "hint"),
+    [
+        (
+            "purpose",
+            "marketing",
+            "did you mean 'wholesale'? (the Octopush API calls marketing messages wholesale)",
+        ),
+        (
+            "purpose",
+            "transactional",
+            "did you mean 'alert'? (the Octopush API calls transactional messages alert)",
+        ),
+        ("channel", "voice", "did you mean 'voice_sms'? (the voice channel reads a text aloud)"),
+    ],
+)
+def test_enumeration_values_get_a_did_you_mean(
+    make_project: MakeProject, field: str, value: str, hint: str
+) -> None:
+    campaign = (
+        f"{field}: {value}\n"
+        + "".join(line + "\n" for line in SMS.splitlines() if not line.startswith(field))
+        + "contacts: [contacts/customers.csv]\n"
+    )
+    output = errors_of(make_project, campaign)
+    assert output.splitlines()[1] == f"  hint: {hint}"
+
+
+def test_a_template_path_with_the_templates_prefix(make_project: MakeProject) -> None:
+    campaign = (
+        "channel: sms\npurpose: alert\ntemplate: templates/promo.sms.j2\n"
+        "contacts: [contacts/customers.csv]\n"
+    )
+    assert errors_of(make_project, campaign) == (
+        "campaigns/promo.yaml:3:11: error: template 'templates/promo.sms.j2' not found in "
+        "templates/\n"
+        "  hint: did you mean 'promo.sms.j2'? (template names are relative to templates/)\n"
+        "1 error in 1 file\n"
+    )
+
+
+def test_contact_files_get_a_did_you_mean(make_project: MakeProject) -> None:
+    campaign = SMS + "contacts: [customers.csv, contacts/custmers.csv, contacts/nope.csv]\n"
+    assert errors_of(make_project, campaign) == (
+        "campaigns/promo.yaml:4:12: error: contacts file 'customers.csv' not found\n"
+        "  hint: did you mean 'contacts/customers.csv'? (paths are relative to the project)\n"
+        "campaigns/promo.yaml:4:27: error: contacts file 'contacts/custmers.csv' not found\n"
+        "  hint: did you mean 'contacts/customers.csv'? (paths are relative to the project)\n"
+        "campaigns/promo.yaml:4:50: error: contacts file 'contacts/nope.csv' not found\n"
+        "3 errors in 1 file\n"
+    )
