@@ -71,6 +71,7 @@ from octoplan.sms import (
     optimize_piece,
 )
 from octoplan.source import CampaignSource
+from octoplan.undefined import explain
 
 TEMPLATES_DIR = "templates"
 _IDENTITY = ("phone_number", "email", "conversation_id")
@@ -353,7 +354,7 @@ class _Builder:
                 shown = f"{key} ({chunk.source.path}:{chunk.lines[index]})"
                 message = self._full(key, fields, shown, self._offset + index)
             except RenderError as exc:
-                self.errors.add(exc.diagnostic)
+                self.errors.add(_explained(exc, layout, chunk))
                 continue
             self._append(message, self._offset + index)
 
@@ -508,7 +509,7 @@ class _Builder:
         try:
             full = self._full(key, fields, shown, self._offset + row, check=False)
         except RenderError as exc:
-            self.errors.add(exc.diagnostic)
+            self.errors.add(_explained(exc, layout, chunk))
             return None, None
         with_sentinels, printed = skeleton_fields(fields, self.use)
         try:
@@ -584,6 +585,11 @@ class _Builder:
                     names[i], records[i] = identity, keys[i]
                     request_texts[i] = group.raw_format % tuple(column[i] for column in raw)
         return names, records, texts, request_texts, basic, printed
+
+
+def _explained(exc: RenderError, layout: _Layout, chunk: Chunk) -> Diagnostic:
+    """An undefined contact field said with the columns of the contact's list in hand."""
+    return explain(exc, layout.names, chunk.source.path, isinstance(chunk.source, CsvSource))
 
 
 _Composed = tuple[list[tuple[str, ...]], list[str], list[str], list[str], bool, list[Sequence[str]]]

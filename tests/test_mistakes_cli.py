@@ -7,6 +7,8 @@ holds it to what the CLI prints.
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from tests.fixtures.project import MakeProject, run_cli
@@ -19,13 +21,15 @@ FILES = {
 }
 
 
-def validate(make_project: MakeProject, campaign: str, files: dict[str, str] | None = None):
+def validate(
+    make_project: MakeProject, campaign: str, files: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     root = make_project({**FILES, **(files or {}), "campaigns/promo.yaml": campaign})
     return run_cli("validate", cwd=root)
 
 
-def errors_of(make_project: MakeProject, campaign: str, **files: str) -> str:
-    result = validate(make_project, campaign, {k.replace("__", "/"): v for k, v in files.items()})
+def errors_of(make_project: MakeProject, campaign: str, files: dict[str, str] | None = None) -> str:
+    result = validate(make_project, campaign, files)
     assert result.returncode == 1
     assert result.stdout == ""
     return result.stderr
@@ -219,4 +223,84 @@ def test_contact_files_get_a_did_you_mean(make_project: MakeProject) -> None:
         "  hint: did you mean 'contacts/customers.csv'? (paths are relative to the project)\n"
         "campaigns/promo.yaml:4:50: error: contacts file 'contacts/nope.csv' not found\n"
         "3 errors in 1 file\n"
+    )
+
+
+def campaign_with(text: str) -> str:
+    return (
+        f'channel: sms\npurpose: alert\ntext: "{text}"\nvars: {{discount: 30}}\n'
+        "contacts: [contacts/customers.csv]\n"
+    )
+
+
+def test_a_misspelt_contact_field_gets_a_did_you_mean_from_the_columns(
+    make_project: MakeProject,
+) -> None:
+    output = errors_of(make_project, campaign_with("Bonjour {{ contact.frist_name }} !"))
+    assert output == (
+        "campaigns/promo.yaml:3:19: error: campaign promo, recipient +33612345678 "
+        "(contacts/customers.csv:2): contact.frist_name is undefined: there is no column "
+        "'frist_name' in contacts/customers.csv (and 1 other recipient)\n"
+        "  hint: did you mean contact.first_name?\n"
+        "1 error in 1 file\n"
+    )
+    assert "default(" not in output
+
+
+def test_the_did_you_mean_comes_from_the_columns_actually_present(
+    make_project: MakeProject,
+) -> None:
+    output = errors_of(
+        make_project,
+        campaign_with("{{ contact.prenom }}"),
+        {"contacts/customers.csv": "phone_number,prenom2,city\n+33612345678,Axelle,Paris\n"},
+    )
+    assert "  hint: did you mean contact.prenom2?\n" in output
+
+
+def test_a_misspelt_var_gets_a_did_you_mean(make_project: MakeProject) -> None:
+    assert errors_of(make_project, campaign_with("-{{ vars.discont }}%")) == (
+        "campaigns/promo.yaml:3:12: error: campaign promo, recipient +33612345678 "
+        "(contacts/customers.csv:2): vars.discont is undefined (and 1 other recipient)\n"
+        "  hint: did you mean vars.discount?\n"
+        "1 error in 1 file\n"
+    )
+
+
+def test_a_field_printed_without_contact(make_project: MakeProject) -> None:
+    assert errors_of(make_project, campaign_with("Bonjour {{ first_name }}")) == (
+        "campaigns/promo.yaml:3:19: error: campaign promo, recipient +33612345678 "
+        "(contacts/customers.csv:2): 'first_name' is undefined (and 1 other recipient)\n"
+        "  hint: did you mean contact.first_name?\n"
+        "1 error in 1 file\n"
+    )
+
+
+def test_an_empty_cell_is_told_apart_from_a_missing_column(make_project: MakeProject) -> None:
+    assert errors_of(make_project, campaign_with("A {{ contact.city }}")) == (
+        "campaigns/promo.yaml:3:13: error: campaign promo, recipient +33612345679 "
+        "(contacts/customers.csv:3): contact.city is empty: this row's city cell is empty\n"
+        "  hint: test it ({% if contact.city %}...{% endif %}) or give it a default "
+        "({{ contact.city | default('') }})\n"
+        "1 error in 1 file\n"
+    )
+    assert errors_of(make_project, campaign_with("A {{ contact.town }}")) == (
+        "campaigns/promo.yaml:3:13: error: campaign promo, recipient +33612345678 "
+        "(contacts/customers.csv:2): contact.town is undefined: there is no column 'town' in "
+        "contacts/customers.csv (and 1 other recipient)\n"
+        "  hint: add a town column to contacts/customers.csv, test it ({% if contact.town %}..."
+        "{% endif %}), or give it a default ({{ contact.town | default('') }})\n"
+        "1 error in 1 file\n"
+    )
+
+
+def test_an_unknown_filter_is_positioned_with_a_did_you_mean(make_project: MakeProject) -> None:
+    campaign = (
+        "channel: sms\npurpose: alert\ntemplate: promo.sms.j2\ncontacts: [contacts/customers.csv]\n"
+    )
+    template = "Bonjour\n{{ contact.first_name | upperr }} !"
+    assert errors_of(make_project, campaign, {"templates/promo.sms.j2": template}) == (
+        "templates/promo.sms.j2:2:25: error: unknown filter 'upperr'\n"
+        "  hint: did you mean 'upper'?\n"
+        "1 error in 1 file\n"
     )
