@@ -35,6 +35,7 @@ from octoplan.contacts import (
     identified,
     kept,
     open_source,
+    skipped,
     stream_chunks,
 )
 from octoplan.errors import Diagnostic
@@ -676,11 +677,19 @@ def build_campaign(
     deduper = Deduper(excluded_keys(exclude, campaign.channel, config.region, contacts), contacts)
     with paused_gc():
         _build_all(
-            sources, deduper, builder, make_builder, campaign.channel, config.region, contacts
+            sources,
+            deduper,
+            builder,
+            make_builder,
+            campaign.channel,
+            config.region,
+            contacts,
+            skip=f"campaign {campaign.id}" if campaign.on_invalid == "skip" else None,
         )
     messages = result.columns = builder.messages
     result.duplicates, result.excluded = contacts.duplicates, contacts.excluded
     result.errors.extend(contacts.errors)
+    result.warnings.extend(contacts.warnings)
     result.errors.extend(builder.errors.diagnostics())
     result.cost = checks.cost
     diagnostics = checks.report() if messages else []
@@ -704,6 +713,8 @@ def _build_all(
     channel: str,
     region: str,
     contacts: ContactSet,
+    *,
+    skip: str | None = None,  # `on_invalid: skip`: who skips (the campaign), for the warning
 ) -> None:
     for contact_source in sources:
         halves = shards.split(contact_source)
@@ -714,7 +725,12 @@ def _build_all(
                 chunk = kept(contact_source, keys, columns, lines, deduper.keep(keys))
                 if chunk is not None:
                     builder.add(chunk)
-        contacts.errors.extend(capped(contact_source.errors))
+        errors = contact_source.errors
+        if skip is not None:
+            errors, warning = skipped(errors, skip)
+            if warning is not None:
+                contacts.warnings.append(warning)
+        contacts.errors.extend(capped(errors))
 
 
 def _slotted(

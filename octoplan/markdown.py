@@ -8,9 +8,11 @@ one line saying how many were left out; a table is never cut in the middle.
 
 from __future__ import annotations
 
+from octoplan.errors import count_of
 from octoplan.mask import mask_recipient
 from octoplan.plan import SYMBOLS, Action, BatchKind, CampaignPlan, Plan
 from octoplan.planview import money
+from octoplan.words import plural
 
 GITHUB_LIMIT = 65_535
 MARKER = "<!-- octoplan-plan -->"  # lets CI find and update its own comment
@@ -86,7 +88,8 @@ def _problems(plan: Plan) -> list[str]:
             lines.append(f"- {icon} `{cell(d.location())}` {cell(d.message)}{hint}")
         for doubt in c.in_doubt:
             lines.append(
-                f"- ⚠️ `{c.id}`: request `{doubt.request_id}` ({doubt.recipients:,} recipients) "
+                f"- ⚠️ `{c.id}`: request `{doubt.request_id}` "
+                f"({plural(doubt.recipients, 'recipient')}) "
                 f"is in doubt: check Octopush, then `octoplan state resolve {doubt.request_id} "
                 "--sent` or `--not-sent`"
             )
@@ -99,7 +102,7 @@ def _campaign_section(c: CampaignPlan, currency: str) -> str:
     lines = [
         "<details>",
         f"<summary><code>{SYMBOLS[c.action].strip() or '·'}</code> <b>{cell(c.id)}</b> "
-        f"({c.channel}, {c.action.value}): {c.messages_to_send:,} messages, "
+        f"({c.channel}, {c.action.value}): {plural(c.messages_to_send, 'message')}, "
         f"{money(c.estimated_cost, currency)}</summary>",
         "",
         f"File: {where}",
@@ -107,11 +110,13 @@ def _campaign_section(c: CampaignPlan, currency: str) -> str:
         "```diff",
     ]
     if c.action is Action.BLOCKED:
-        lines.append(f"! blocked by {len(c.errors)} error(s): nothing will be sent")
+        lines.append(f"! blocked by {plural(count_of(c.errors), 'error')}: nothing will be sent")
     for b in sends:
         verb = "+" if b.kind is BatchKind.NEW else "~"
         extra = " (resend, same request_id)" if b.kind is BatchKind.RESUME else ""
-        lines.append(f"{verb} request {b.request_id}: {len(b.recipients):,} recipients{extra}")
+        lines.append(
+            f"{verb} request {b.request_id}: {plural(len(b.recipients), 'recipient')}{extra}"
+        )
     for b in c.batches:
         if b.kind is BatchKind.CANCEL:
             lines.append(f"- cancel scheduled request {b.request_id}")
@@ -166,7 +171,7 @@ def plan_markdown(plan: Plan, limit: int = GITHUB_LIMIT) -> str:
         section = _campaign_section(c, plan.currency)
         if used + len(section) + 1 > budget:
             body.append(
-                f"_… {len(changed) - i:,} more campaign(s) not shown (comment size limit); "
+                f"_… {plural(len(changed) - i, 'more campaign')} not shown (comment size limit); "
                 "run `octoplan plan` for the full plan._"
             )
             break

@@ -26,6 +26,7 @@ VoiceLanguage = rules.VoiceLanguage  # the 13 languages of the voice pages
 EmailingService = Literal["mailbox", "gateway"]
 BodyFormat = Literal["plain_text", "html"]
 RcsMessageType = Literal["simple_text", "rich_card"]
+OnInvalid = Literal["error", "skip"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
@@ -159,6 +160,11 @@ class CampaignFields(_Strict):
     contacts: list[str] = Field(default_factory=list, description="Contact files (CSV/YAML/JSON)")
     exclude: list[str] = Field(default_factory=list, description="Opt-out lists, never sent to")
     batch_size: int = Field(rules.BATCH_MAX, ge=1, le=rules.BATCH_MAX)
+    on_invalid: OnInvalid = Field(
+        "error",
+        description="A contact whose row is invalid: error (refuse the campaign, the default) "
+        "or skip (leave it out, counted in a warning)",
+    )
     list_name: str | None = Field(None, min_length=1)
     on_list: bool = Field(False, description="Use the campaign-on-list flow (sms, voice_sms)")
     simulation_mode: bool | None = None

@@ -28,9 +28,10 @@ from typing import Any
 
 from octoplan import ids
 from octoplan.encode import encode_body
-from octoplan.errors import Diagnostic
+from octoplan.errors import Diagnostic, count_of
 from octoplan.messages import CHANGED, FIELD, Messages, gather, sent_flags
 from octoplan.state.base import BatchRecord, BatchStatus, RecipientState, StateInfo, StateStore
+from octoplan.words import plural
 
 FORMAT_VERSION = "1"
 
@@ -206,7 +207,7 @@ class Plan:
             cancels=len(batches) - len(sends),
             sms_parts=sum(b.parts for b in sends),
             estimated_cost=round(sum(b.estimated_cost for b in sends), 6),
-            errors=sum(len(c.errors) for c in self.campaigns),
+            errors=sum(count_of(c.errors) for c in self.campaigns),
             warnings=sum(len(c.warnings) for c in self.campaigns),
         )
 
@@ -335,12 +336,12 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
             batches.append(_cancel_batch(record, members))
             released.update(k for k, _ in members)
             notes.append(
-                f"{len(removed)} recipient(s) removed from scheduled request "
+                f"{plural(len(removed), 'recipient')} removed from scheduled request "
                 f"{record.request_id}: it is cancelled and its other recipients re-planned"
             )
         else:
             notes.append(
-                f"{len(removed)} recipient(s) removed from request {record.request_id}, "
+                f"{plural(len(removed), 'recipient')} removed from request {record.request_id}, "
                 "scheduled too soon to cancel (less than 10 minutes): they will receive it"
             )
 
@@ -383,13 +384,15 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
     batches.extend(_new_batches(spec, to_send, earlier_by_key))
     if changed:
         notes.append(
-            f"the text changed for {changed} recipient(s) who already received the old one: "
-            "they are not sent again; only recipients not yet sent get the new text"
+            f"the text changed for {plural(changed, 'recipient')} who already received the old "
+            "one: they are not sent again; only recipients not yet sent get the new text"
         )
     if spec.duplicates:
-        notes.append(f"{spec.duplicates} duplicate recipient(s) collapsed: each is sent once")
+        notes.append(
+            f"{plural(spec.duplicates, 'duplicate recipient')} collapsed: each is sent once"
+        )
     if spec.excluded:
-        notes.append(f"{spec.excluded} recipient(s) removed by exclude lists")
+        notes.append(f"{plural(spec.excluded, 'recipient')} removed by exclude lists")
 
     action = _action(spec, bool(sent_hashes or others), batches, in_doubt)
     if action is Action.BLOCKED:

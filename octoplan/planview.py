@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from octoplan.errors import count_of
 from octoplan.mask import mask_recipient
 from octoplan.plan import (
     FORMAT_VERSION,
@@ -110,7 +111,7 @@ def _headline(c: CampaignPlan, currency: str) -> str:
     where = f"{c.channel}, {c.file}" if c.file else f"{c.channel}, file removed"
     line = f"{SYMBOLS[c.action]} {c.id} ({where})"
     if c.action is Action.BLOCKED:
-        return f"{line}: blocked by {plural(len(c.errors), 'error')}"
+        return f"{line}: blocked by {plural(count_of(c.errors), 'error')}"
     if c.action is Action.NOOP:
         return f"{line}: no changes ({c.already_sent:,} already sent)"
     sends = [b for b in c.batches if b.kind is not BatchKind.CANCEL]
@@ -194,7 +195,7 @@ def summary_line(plan: Plan) -> str:
             summary += f"; {plural(s.cancels, 'scheduled request')} to cancel"
         summary += f"; {s.already_sent:,} already sent."
     else:
-        summary = f"No changes. {s.already_sent:,} message(s) already sent."
+        summary = f"No changes. {plural(s.already_sent, 'message')} already sent."
     if s.in_doubt:
         summary += f" {s.in_doubt:,} in doubt (see above)."
     if s.errors:

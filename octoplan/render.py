@@ -170,9 +170,7 @@ class Origin:
     templates_dir: Path = Path("templates")  # the loader's directory...
     templates_prefix: str = "templates"  # ... and how messages name it
 
-    def column(
-        self, path: str, line: int, needles: Sequence[str], target: str = ""
-    ) -> int | None:
+    def column(self, path: str, line: int, needles: Sequence[str], target: str = "") -> int | None:
         """Where `target` is in the first of `needles` found on `line` of `path` (a
         project-relative file: the template or the campaign file), for an error's column;
         None if not found."""

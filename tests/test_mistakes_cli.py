@@ -7,6 +7,7 @@ holds it to what the CLI prints.
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -303,4 +304,82 @@ def test_an_unknown_filter_is_positioned_with_a_did_you_mean(make_project: MakeP
         "templates/promo.sms.j2:2:25: error: unknown filter 'upperr'\n"
         "  hint: did you mean 'upper'?\n"
         "1 error in 1 file\n"
+    )
+
+
+def test_a_header_without_the_identity_column_is_one_error_with_a_did_you_mean(
+    make_project: MakeProject,
+) -> None:
+    rows = "".join(f"06123456{i:02d},Axelle\n" for i in range(30))
+    campaign = SMS + "contacts: [contacts/customers.csv]\n"
+    output = errors_of(
+        make_project, campaign, {"contacts/customers.csv": "phone,first_name\n" + rows}
+    )
+    assert output == (
+        "contacts/customers.csv:1:1: error: the header has no phone_number column (needed for "
+        "channel sms)\n"
+        "  hint: rename the column 'phone' to phone_number\n"
+        "1 error in 1 file\n"
+    )
+
+
+def test_a_header_with_no_likely_identity_column_lists_the_columns(
+    make_project: MakeProject,
+) -> None:
+    campaign = SMS.replace("channel: sms", "channel: email") + "contacts: [contacts/c.csv]\n"
+    output = errors_of(make_project, campaign, {"contacts/c.csv": "name;city\nA;Paris\nB;Lyon\n"})
+    assert output == (
+        "contacts/c.csv:1: error: the header has no email column (needed for channel email)\n"
+        "  hint: the columns are: name, city\n"
+        "1 error in 1 file\n"
+    )
+
+
+BAD_ROWS = "phone_number,first_name\n" + "".join(
+    f"{'06 12' if i % 2 else f'061234{i:04d}'},N{i}\n" for i in range(60)
+)
+
+
+def test_error_counts_stay_right_when_the_list_is_cut(make_project: MakeProject) -> None:
+    campaign = SMS + "contacts: [contacts/customers.csv]\n"
+    output = errors_of(make_project, campaign, {"contacts/customers.csv": BAD_ROWS})
+    lines = output.splitlines()
+    assert lines[0] == (
+        "contacts/customers.csv:3:1: error: '06 12' is not a valid phone number for region FR"
+    )
+    assert lines[-2:] == [
+        "contacts/customers.csv: error: 10 more errors in this file not shown",
+        "30 errors in 1 file (10 not shown)",
+    ]
+
+
+def test_on_invalid_skip_leaves_invalid_contacts_out_with_a_count(
+    make_project: MakeProject,
+) -> None:
+    campaign = SMS + "contacts: [contacts/customers.csv]\non_invalid: skip\n"
+    root = make_project(
+        {**FILES, "contacts/customers.csv": BAD_ROWS, "campaigns/promo.yaml": campaign}
+    )
+    result = run_cli("validate", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        "contacts/customers.csv:3:1: warning: campaign promo: 30 invalid contacts skipped "
+        "(on_invalid: skip), e.g. '06 12' is not a valid phone number for region FR\n"
+        "  hint: lines 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, ...\n"
+    )
+    assert result.stdout == "1 campaign valid, 1 warning\n"
+    plan = run_cli("plan", "--format", "json", cwd=root)
+    assert plan.returncode == 0, plan.stderr
+    assert json.loads(plan.stdout)["summary"]["messages_to_send"] == 30
+
+
+def test_on_invalid_is_off_by_default_and_never_hides_a_file_error(
+    make_project: MakeProject,
+) -> None:
+    campaign = SMS + "contacts: [contacts/customers.csv]\non_invalid: skip\n"
+    output = errors_of(
+        make_project, campaign, {"contacts/customers.csv": "phone,first_name\n0612345678,A\n"}
+    )
+    assert output.startswith(
+        "contacts/customers.csv:1:1: error: the header has no phone_number column"
     )

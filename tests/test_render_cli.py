@@ -89,3 +89,14 @@ def test_validate_renders_every_message(make_project: MakeProject) -> None:
         "%}), or give it a default ({{ contact.code | default('') }})\n"
         "2 errors in 2 files\n"
     )
+
+
+def test_render_of_an_email_says_nothing_about_sms_parts(make_project: MakeProject) -> None:
+    campaign = (
+        "channel: email\npurpose: alert\ntext: \"Bonjour {{ contact.first_name }} 😀\"\n"
+        "recipients: [{email: axelle@example.com, first_name: Axelle}]\n"
+        "metadata: {email_from: news@shopx.example, subject: Hi, name_from: ShopX}\n"
+    )
+    result = run_cli("render", "promo", cwd=make_project({"campaigns/promo.yaml": campaign}))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "# axelle@example.com\nBonjour Axelle 😀\n"

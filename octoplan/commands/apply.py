@@ -222,29 +222,32 @@ def _print_report(app: AppContext, report: ApplyReport, currency: str, sandbox: 
     )
     if report.confirmed_by_request_id:
         app.echo(
-            f"  {report.confirmed_by_request_id:,} request(s) were confirmed by the API as "
+            f"  {plural(report.confirmed_by_request_id, 'request')} "
+            f"{'was' if report.confirmed_by_request_id == 1 else 'were'} confirmed by the API as "
             "already received (same request_id): not sent twice."
         )
     if report.cancelled:
-        app.echo(f"  {report.cancelled:,} scheduled request(s) cancelled.")
+        app.echo(f"  {plural(report.cancelled, 'scheduled request')} cancelled.")
     if report.marked_in_doubt:
         app.echo(
-            f"  {report.marked_in_doubt:,} request(s) are in doubt (unconfirmed for over 23 h): "
-            "see `octoplan plan` and `octoplan state resolve`."
+            f"  {plural(report.marked_in_doubt, 'request')} "
+            f"{'is' if report.marked_in_doubt == 1 else 'are'} in doubt (unconfirmed for over "
+            "23 h): see `octoplan plan` and `octoplan state resolve`."
         )
     for refusal in report.refusals:
         code = f" code {refusal.code}" if refusal.code is not None else ""
         app.echo(
             f"  refused: {refusal.campaign_id} request {refusal.request_id} "
-            f"({refusal.recipients:,} recipients): HTTP {refusal.status}{code}: {refusal.message}"
+            f"({plural(refusal.recipients, 'recipient')}): HTTP {refusal.status}{code}: "
+            f"{refusal.message}"
         )
     if report.unconfirmed:
         app.echo(
-            f"  {len(report.unconfirmed):,} request(s) got no answer after retries: "
+            f"  {plural(len(report.unconfirmed), 'request')} got no answer after retries: "
             "they are journaled; run `octoplan apply` again to resend them under the same "
             "request_id (the API drops duplicates)."
         )
     if report.skipped:
-        app.echo(f"  {report.skipped:,} request(s) not started: run `octoplan apply` again.")
+        app.echo(f"  {plural(report.skipped, 'request')} not started: run `octoplan apply` again.")
     if report.residual_credit is not None:
         app.echo(f"  Residual credit: {report.residual_credit:,.2f}.")

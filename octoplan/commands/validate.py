@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from octoplan.commands.context import AppContext, seconds_since
-from octoplan.errors import Diagnostic, ValidationFailed
+from octoplan.errors import Diagnostic, ValidationFailed, count_of
 from octoplan.loader import Project, load_project
 from octoplan.words import plural
 
@@ -22,10 +22,13 @@ CHECKS: list[Check] = []
 
 def summary(project: Project | None, diags: list[Diagnostic]) -> str:
     errors = [d for d in diags if d.severity == "error"]
-    warnings = len(diags) - len(errors)
+    warnings = count_of(d for d in diags if d.severity == "warning")
     if errors:
         files = len({d.path for d in errors})
-        text = f"{plural(len(errors), 'error')} in {plural(files, 'file')}"
+        text = f"{plural(count_of(errors), 'error')} in {plural(files, 'file')}"
+        hidden = count_of(d for d in errors if d.count > 1)
+        if hidden:
+            text += f" ({hidden:,} not shown)"
     else:
         text = f"{plural(len(project.campaigns) if project else 0, 'campaign')} valid"
     return text + (f", {plural(warnings, 'warning')}" if warnings else "")
