@@ -8,10 +8,13 @@ one line saying how many were left out; a table is never cut in the middle.
 
 from __future__ import annotations
 
+import re
+
 from octoplan.errors import count_of
 from octoplan.mask import mask_recipient
 from octoplan.plan import SYMBOLS, Action, BatchKind, CampaignPlan, Plan
-from octoplan.planview import money
+from octoplan.planview import done, money, when
+from octoplan.sentdiff import diff_lines
 from octoplan.words import plural
 
 GITHUB_LIMIT = 65_535
@@ -105,7 +108,7 @@ def _campaign_section(c: CampaignPlan, currency: str) -> str:
         f"({c.channel}, {c.action.value}): {plural(c.messages_to_send, 'message')}, "
         f"{money(c.estimated_cost, currency)}</summary>",
         "",
-        f"File: {where}",
+        f"File: {where} · {when(c)}",
         "",
         "```diff",
     ]
@@ -121,10 +124,22 @@ def _campaign_section(c: CampaignPlan, currency: str) -> str:
         if b.kind is BatchKind.CANCEL:
             lines.append(f"- cancel scheduled request {b.request_id}")
     if c.already_sent:
-        lines.append(f"  {c.already_sent:,} already sent: not sent again")
+        lines.append(f"  {done(c.already_sent, c.scheduled)}: not sent again")
     lines.append("```")
     for note in c.notes:
         lines.append(f"- {cell(note)}")
+    if c.text_change is not None:
+        change = c.text_change
+        rows = diff_lines(change.old, change.new)
+        fence = "`" * max([3, *(len(run) + 1 for run in re.findall(r"`+", "\n".join(rows)))])
+        lines += [
+            "",
+            f"Sent before / now, e.g. to {mask_recipient(change.recipient)}:",
+            "",
+            f"{fence}diff",
+            *rows,
+            fence,
+        ]
     if c.samples and c.action in (Action.CREATE, Action.UPDATE):
         lines += ["", "| Recipient | Message |", "|---|---|"]
         for key, text in c.samples[:SAMPLES]:
@@ -141,7 +156,7 @@ def plan_markdown(plan: Plan, limit: int = GITHUB_LIMIT) -> str:
         "",
         f"**{s.messages_to_send:,}** messages in **{s.requests:,}** requests, "
         f"**{s.sms_parts:,}** SMS parts, estimated **{money(s.estimated_cost, plan.currency)}**"
-        f"; {s.already_sent:,} already sent.",
+        f"; {done(s.already_sent, s.scheduled)}.",
         "",
     ]
     footer = [

@@ -26,10 +26,11 @@ from functools import cached_property, partial
 from itertools import compress
 from typing import Any
 
-from octoplan import ids
+from octoplan import ids, sentdiff
 from octoplan.encode import encode_body
 from octoplan.errors import Diagnostic, count_of
-from octoplan.messages import CHANGED, FIELD, Messages, gather, sent_flags
+from octoplan.messages import CHANGED, FIELD, SENT, Messages, gather, sent_flags
+from octoplan.sentdiff import TextChange
 from octoplan.state.base import BatchRecord, BatchStatus, RecipientState, StateInfo, StateStore
 from octoplan.words import plural
 
@@ -40,6 +41,7 @@ REQUEST_ID_WINDOW = timedelta(hours=23)
 _UNSETTLED = frozenset({BatchStatus.INTENT.value, BatchStatus.IN_DOUBT.value})
 # Octopush cancels a scheduled send only while it is more than ~10 minutes away.
 CANCEL_MARGIN = timedelta(minutes=10)
+SAMPLES = 3  # sample messages kept per campaign
 
 
 class Action(StrEnum):
@@ -151,6 +153,11 @@ class CampaignPlan:
     errors: tuple[Diagnostic, ...]
     samples: tuple[tuple[str, str], ...]  # (recipient key, final text), a few for previews
     notes: tuple[str, ...] = ()
+    send_at: str | None = None  # ISO 8601; None: sent when applied
+    # Of `already_sent`: recipients of requests the API accepted for a send_at still ahead.
+    scheduled: int = 0
+    # A recipient sent an older text, with that text and today's (see octoplan/sentdiff.py).
+    text_change: TextChange | None = None
 
     @property
     def new_batches(self) -> tuple[PlannedBatch, ...]:
@@ -179,6 +186,7 @@ class Summary:
     in_doubt: int
     cancels: int
     sms_parts: int
+    scheduled: int
     estimated_cost: float
     errors: int
     warnings: int
@@ -206,6 +214,7 @@ class Plan:
             in_doubt=sum(d.recipients for c in self.campaigns for d in c.in_doubt),
             cancels=len(batches) - len(sends),
             sms_parts=sum(b.parts for b in sends),
+            scheduled=sum(c.scheduled for c in self.campaigns),
             estimated_cost=round(sum(b.estimated_cost for b in sends), 6),
             errors=sum(count_of(c.errors) for c in self.campaigns),
             warnings=sum(len(c.warnings) for c in self.campaigns),
@@ -322,6 +331,7 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
                 )
             )
     desired_keys: set[str] | None = None
+    scheduled = 0  # accepted for a send_at still ahead: not sent yet
     for record in store.batches(spec.id, [BatchStatus.ACCEPTED], scheduled=True):
         cancellable = _scheduled_and_cancellable(record, now)
         if cancellable is None:
@@ -330,6 +340,8 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
             desired_keys = set(keys)
         members = store.batch_recipients(record.request_id)
         removed = [k for k, _ in members if k not in desired_keys]
+        if not (removed and cancellable):
+            scheduled += len(members) - len(removed)
         if not removed:
             continue
         if cancellable:
@@ -381,8 +393,13 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
         if later:
             to_send = sorted(to_send + later)
 
-    batches.extend(_new_batches(spec, to_send, earlier_by_key))
-    if changed:
+    new_batches = _new_batches(spec, to_send, earlier_by_key)
+    batches.extend(new_batches)
+    text_change = None
+    # Said while it matters: when this plan sends the new text, or when nobody will get it
+    # (an edit after the last send). Once the new text went out, the count stays in JSON.
+    if changed and (new_batches or SENT not in flags):
+        text_change = sentdiff.text_change(store, spec.id, messages, flags, sent_hashes)
         notes.append(
             f"the text changed for {plural(changed, 'recipient')} who already received the old "
             "one: they are not sent again; only recipients not yet sent get the new text"
@@ -397,7 +414,9 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
     action = _action(spec, bool(sent_hashes or others), batches, in_doubt)
     if action is Action.BLOCKED:
         batches = []
-    shown = to_send[:3] or list(range(min(3, len(keys))))
+    shown = _samples(keys, messages.request_texts, to_send, new_batches) or list(
+        range(min(SAMPLES, len(keys)))
+    )
     return CampaignPlan(
         id=spec.id,
         file=spec.file,
@@ -415,7 +434,36 @@ def plan_campaign(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
         errors=tuple(spec.errors),
         samples=tuple((keys[i], messages.text(i)) for i in shown),
         notes=tuple(notes),
+        send_at=spec.send_at.isoformat() if spec.send_at else None,
+        scheduled=min(scheduled, already_sent),
+        text_change=text_change,
     )
+
+
+def _samples(
+    keys: Sequence[str],
+    request_texts: Sequence[str],
+    to_send: list[int],
+    batches: list[PlannedBatch],
+) -> list[int]:
+    """A few recipients to show: the first to send, then one per other request text (another
+    branch of the template), then the next ones."""
+    if not to_send:
+        return []
+    shown = [to_send[0]]
+    texts = {request_texts[to_send[0]]}
+    for batch in batches:
+        if len(shown) == SAMPLES:
+            return shown
+        if batch.text not in texts:
+            texts.add(batch.text)
+            shown.append(keys.index(batch.recipients[0]))
+    for index in to_send[1:]:
+        if len(shown) == SAMPLES:
+            break
+        if index not in shown:
+            shown.append(index)
+    return shown
 
 
 def _action(

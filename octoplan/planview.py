@@ -19,6 +19,7 @@ from octoplan.plan import (
     Plan,
     PlannedBatch,
 )
+from octoplan.sentdiff import diff_lines
 from octoplan.words import plural
 
 
@@ -69,6 +70,15 @@ def campaign_json(c: CampaignPlan) -> dict[str, Any]:
             }
             for d in c.in_doubt
         ],
+        "send_at": c.send_at,
+        "scheduled": c.scheduled,
+        "text_change": None
+        if c.text_change is None
+        else {
+            "recipient": mask_recipient(c.text_change.recipient),
+            "old": c.text_change.old,
+            "new": c.text_change.new,
+        },
         "notes": list(c.notes),
         "warnings": [d.to_json() for d in c.warnings],
         "errors": [d.to_json() for d in c.errors],
@@ -94,6 +104,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             "messages_to_send": s.messages_to_send,
             "requests": s.requests,
             "already_sent": s.already_sent,
+            "scheduled": s.scheduled,
             "pending": s.pending,
             "in_doubt": s.in_doubt,
             "cancels": s.cancels,
@@ -107,13 +118,26 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     }
 
 
+def done(already_sent: int, scheduled: int) -> str:
+    """What state holds as sent, told apart from what the API holds for a later send_at."""
+    if not scheduled:
+        return f"{already_sent:,} already sent"
+    sent = already_sent - scheduled
+    later = f"{scheduled:,} scheduled for later"
+    return f"{sent:,} already sent, {later}" if sent else later
+
+
+def when(c: CampaignPlan) -> str:
+    return f"send_at {c.send_at}" if c.send_at else "sent when applied"
+
+
 def _headline(c: CampaignPlan, currency: str) -> str:
     where = f"{c.channel}, {c.file}" if c.file else f"{c.channel}, file removed"
     line = f"{SYMBOLS[c.action]} {c.id} ({where})"
     if c.action is Action.BLOCKED:
         return f"{line}: blocked by {plural(count_of(c.errors), 'error')}"
     if c.action is Action.NOOP:
-        return f"{line}: no changes ({c.already_sent:,} already sent)"
+        return f"{line}: no changes ({done(c.already_sent, c.scheduled)})"
     sends = [b for b in c.batches if b.kind is not BatchKind.CANCEL]
     parts: list[str] = []
     if sends:
@@ -125,11 +149,12 @@ def _headline(c: CampaignPlan, currency: str) -> str:
             else f"{plural(c.messages_to_send, 'message')} in {plural(len(sends), 'request')}, "
             f"est. {money(c.estimated_cost, currency)}"
         )
+        parts.append(when(c))
     cancels = len(c.batches) - len(sends)
     if cancels:
         parts.append(f"cancel {plural(cancels, 'scheduled request')}")
     if c.already_sent:
-        parts.append(f"{c.already_sent:,} already sent")
+        parts.append(done(c.already_sent, c.scheduled))
     return f"{line}: {c.action.value}: " + "; ".join(parts)
 
 
@@ -152,6 +177,10 @@ def plan_text(plan: Plan, *, samples: int = 1, requests: bool = False) -> str:
             lines.extend("    " + row for row in d.format().splitlines())
         for note in c.notes:
             lines.append(f"    note: {note}")
+        if c.text_change is not None:
+            change = c.text_change
+            lines.append(f"      e.g. {mask_recipient(change.recipient)}, sent before / now:")
+            lines.extend(f"      {row}" for row in diff_lines(change.old, change.new))
         for doubt in c.in_doubt:
             lines.append(
                 f"    in doubt: request {doubt.request_id} "
@@ -193,9 +222,13 @@ def summary_line(plan: Plan) -> str:
         summary += f", est. {money(s.estimated_cost, plan.currency)}"
         if s.cancels:
             summary += f"; {plural(s.cancels, 'scheduled request')} to cancel"
-        summary += f"; {s.already_sent:,} already sent."
+        summary += f"; {done(s.already_sent, s.scheduled)}."
     else:
-        summary = f"No changes. {plural(s.already_sent, 'message')} already sent."
+        sent = s.already_sent - s.scheduled
+        summary = f"No changes. {plural(sent, 'message')} already sent"
+        if s.scheduled:
+            summary += f", {s.scheduled:,} scheduled for later"
+        summary += "."
     if s.in_doubt:
         summary += f" {s.in_doubt:,} in doubt (see above)."
     if s.errors:

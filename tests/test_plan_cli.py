@@ -17,7 +17,8 @@ CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
 OK = 'channel: sms\ntext: "Bonjour"\nrecipients: [{phone_number: "+33612345678"}]\n'
 BROKEN = 'channel: sms\ntext: "{{ contact.nope }}"\nrecipients: [{phone_number: "+33612345678"}]\n'
 HEADLINE = (
-    "+ ok (sms, campaigns/ok.yaml): create: 1 message in 1 request, 1 SMS part, est. 0.04 EUR"
+    "+ ok (sms, campaigns/ok.yaml): create: 1 message in 1 request, 1 SMS part, est. 0.04 EUR; "
+    "sent when applied"
 )
 
 

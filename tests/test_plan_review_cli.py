@@ -4,7 +4,9 @@ apart from scheduled, the sandbox's state, colour, --quiet, plurals."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 from tests.fixtures.project import MakeProject, run_cli
 
@@ -19,3 +21,151 @@ def test_one_recipient_is_one_recipient_in_every_format(make_project: MakeProjec
     assert "(sms, create): 1 message, 0.04 EUR</summary>" in markdown
     assert "(s)" not in markdown
     assert " 1 recipients" not in markdown and " 1 messages" not in markdown
+
+
+PROMO = (
+    "channel: sms\npurpose: alert\n"
+    'text: "{% if contact.city %}{{ contact.first_name }}, -30% a {{ contact.city }}'
+    '{% else %}Bonjour {{ contact.first_name }}, -30%{% endif %}"\n'
+    "contacts: [contacts/c.csv]\n"
+)
+NAMES = ["Axelle", "Bruno", "Chloe", "Damien", "Emma", "Fanny", "Gilles"]
+
+
+def contacts(count: int) -> str:
+    rows = [f"+3361234567{i},{NAMES[i]},{'' if i % 3 == 0 else 'Paris'}\n" for i in range(count)]
+    return "phone_number,first_name,city\n" + "".join(rows)
+
+
+def sandbox_plan(root: Path, *args: str) -> str:
+    result = run_cli("plan", "--sandbox", *args, cwd=root)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def partly_sent_then_edited(make_project: MakeProject) -> Path:
+    root = make_project({"campaigns/promo.yaml": PROMO, "contacts/c.csv": contacts(4)}, CONFIG)
+    sent = run_cli("apply", "--sandbox", "--auto-approve", cwd=root)
+    assert sent.returncode == 0, sent.stderr
+    (root / "contacts" / "c.csv").write_text(contacts(7))
+    (root / "campaigns" / "promo.yaml").write_text(PROMO.replace("-30%", "-40%"))
+    return root
+
+
+def test_a_change_after_a_partial_send_shows_the_old_and_new_text(
+    make_project: MakeProject,
+) -> None:
+    root = partly_sent_then_edited(make_project)
+    text = sandbox_plan(root)
+    assert (
+        "    note: the text changed for 4 recipients who already received the old one: they "
+        "are not sent again; only recipients not yet sent get the new text\n"
+        "      e.g. +33 6•• •• •• 71, sent before / now:\n"
+        "      - Bruno, -30% a Paris\n"
+        "      + Bruno, -40% a Paris\n"
+    ) in text
+    document = json.loads(sandbox_plan(root, "--format", "json"))
+    assert document["campaigns"][0]["text_change"] == {
+        "recipient": "+33 6•• •• •• 71",
+        "old": "Bruno, -30% a Paris",
+        "new": "Bruno, -40% a Paris",
+    }
+    markdown = sandbox_plan(root, "--format", "markdown")
+    assert (
+        "Sent before / now, e.g. to +33 6•• •• •• 71:\n\n"
+        "```diff\n- Bruno, -30% a Paris\n+ Bruno, -40% a Paris\n```\n"
+    ) in markdown
+
+
+def test_the_change_is_not_repeated_once_the_new_text_went_out(
+    make_project: MakeProject,
+) -> None:
+    root = partly_sent_then_edited(make_project)
+    assert run_cli("apply", "--sandbox", "--auto-approve", cwd=root).returncode == 0
+    text = sandbox_plan(root)
+    assert text == (
+        "  promo (sms, campaigns/promo.yaml): no changes (7 already sent)\n\n"
+        "No changes. 7 messages already sent.\n"
+    )
+    assert (
+        json.loads(sandbox_plan(root, "--format", "json"))["campaigns"][0]["changed_after_send"]
+        == 4
+    )
+
+
+def test_an_edit_after_the_last_send_is_said_even_with_nothing_to_send(
+    make_project: MakeProject,
+) -> None:
+    root = make_project({"campaigns/promo.yaml": PROMO, "contacts/c.csv": contacts(3)}, CONFIG)
+    assert run_cli("apply", "--sandbox", "--auto-approve", cwd=root).returncode == 0
+    (root / "campaigns" / "promo.yaml").write_text(PROMO.replace("-30%", "-50%"))
+    text = sandbox_plan(root)
+    assert "note: the text changed for 3 recipients who already received the old one" in text
+    assert "      - Bruno, -30% a Paris\n      + Bruno, -50% a Paris\n" in text
+
+
+def test_send_at_is_in_every_format(make_project: MakeProject) -> None:
+    campaign = PROMO + "send_at: 2031-03-04T10:00:00+01:00\n"
+    root = make_project({"campaigns/promo.yaml": campaign, "contacts/c.csv": contacts(2)}, CONFIG)
+    assert (
+        "+ promo (sms, campaigns/promo.yaml): create: 2 messages in 2 requests, 2 SMS parts, "
+        "est. 0.09 EUR; send_at 2031-03-04T10:00:00+01:00\n"
+    ) in sandbox_plan(root)
+    campaign_json = json.loads(sandbox_plan(root, "--format", "json"))["campaigns"][0]
+    assert campaign_json["send_at"] == "2031-03-04T10:00:00+01:00"
+    assert "File: `campaigns/promo.yaml` · send_at 2031-03-04T10:00:00+01:00\n" in sandbox_plan(
+        root, "--format", "markdown"
+    )
+    (root / "campaigns" / "promo.yaml").write_text(PROMO)
+    assert "est. 0.09 EUR; sent when applied\n" in sandbox_plan(root)
+    assert json.loads(sandbox_plan(root, "--format", "json"))["campaigns"][0]["send_at"] is None
+
+
+def test_markdown_samples_come_from_different_template_branches(
+    make_project: MakeProject,
+) -> None:
+    # Rows 0, 3 and 6 have no city: the first three samples used to be all from one branch.
+    rows = "phone_number,first_name,city\n" + "".join(
+        f"+336123456{i:02d},N{i},{'Paris' if i >= 5 else ''}\n" for i in range(10)
+    )
+    root = make_project({"campaigns/promo.yaml": PROMO, "contacts/c.csv": rows}, CONFIG)
+    markdown = sandbox_plan(root, "--format", "markdown")
+    samples = re.findall(r"^\| \+33 6•• •• •• \d\d \| (.*) \|$", markdown, re.M)
+    assert samples == ["Bonjour N0, -30%", "N5, -30% a Paris", "Bonjour N1, -30%"]
+
+
+def test_scheduled_is_told_apart_from_sent(make_project: MakeProject) -> None:
+    later = PROMO.replace("purpose: alert", "purpose: alert\nsend_at: 2031-03-04T10:00:00+01:00")
+    root = make_project(
+        {"campaigns/promo.yaml": later, "campaigns/now.yaml": ONE, "contacts/c.csv": contacts(3)},
+        CONFIG,
+    )
+    assert run_cli("apply", "--sandbox", "--auto-approve", cwd=root).returncode == 0
+    assert sandbox_plan(root) == (
+        "  now (sms, campaigns/now.yaml): no changes (1 already sent)\n"
+        "  promo (sms, campaigns/promo.yaml): no changes (3 scheduled for later)\n\n"
+        "No changes. 1 message already sent, 3 scheduled for later.\n"
+    )
+    (root / "contacts" / "c.csv").write_text(contacts(4))
+    assert sandbox_plan(root).endswith("; 1 already sent, 3 scheduled for later.\n")
+    summary = json.loads(sandbox_plan(root, "--format", "json"))["summary"]
+    assert (summary["already_sent"], summary["scheduled"]) == (4, 3)
+
+
+def test_the_old_text_of_an_email_is_read_back_too(make_project: MakeProject) -> None:
+    email = (
+        "channel: email\npurpose: alert\n"
+        'text: "Bonjour {{ contact.first_name }},\\nvotre code: A1\\nA bientot"\n'
+        "metadata: {email_from: news@shopx.example, subject: Hi, name_from: ShopX}\n"
+        "recipients: [{email: axelle@example.com, first_name: Axelle}]\n"
+    )
+    root = make_project({"campaigns/mail.yaml": email}, CONFIG)
+    assert run_cli("apply", "--sandbox", "--auto-approve", cwd=root).returncode == 0
+    (root / "campaigns" / "mail.yaml").write_text(email.replace("A1", "B2"))
+    assert (
+        "      e.g. a•••@e•••.com, sent before / now:\n"
+        "        Bonjour Axelle,\n"
+        "      - votre code: A1\n"
+        "      + votre code: B2\n"
+        "        A bientot\n"
+    ) in sandbox_plan(root)
