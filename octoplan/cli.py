@@ -152,6 +152,24 @@ def plan(
 
 
 @cli.command()
+@click.argument("plan_file", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=PLAN_FORMATS,
+    default="text",
+    show_default=True,
+    help="Output format (markdown: a pull-request comment).",
+)
+@click.pass_context
+def show(ctx: click.Context, plan_file: Path, fmt: str) -> int:
+    """Print a plan saved with `plan -o FILE` again."""
+    from octoplan.commands import show as cmd
+
+    return cmd.run(_app(ctx), plan_file, fmt)
+
+
+@cli.command()
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--sandbox", is_flag=True, help="Send to the local sandbox (no credentials).")
@@ -194,12 +212,29 @@ def apply(
     )
 
 
+def _sandbox_state(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        _app(ctx).sandbox = True
+    return value
+
+
+# `state` subcommands work on the sandbox's own state with --sandbox, like plan and apply.
+sandbox_state = click.option(
+    "--sandbox",
+    is_flag=True,
+    expose_value=False,
+    callback=_sandbox_state,
+    help="The local sandbox's own state (what apply --sandbox recorded).",
+)
+
+
 @cli.group()
 def state() -> None:
     """Inspect and repair state."""
 
 
 @state.command("list")
+@sandbox_state
 @click.option(
     "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format."
 )
@@ -212,6 +247,7 @@ def state_list(ctx: click.Context, fmt: str) -> int:
 
 
 @state.command("show")
+@sandbox_state
 @click.argument("campaign_id")
 @click.option(
     "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format."
@@ -225,6 +261,7 @@ def state_show(ctx: click.Context, campaign_id: str, fmt: str) -> int:
 
 
 @state.command("unlock")
+@sandbox_state
 @click.option("--force", is_flag=True, help="Remove the lock even if its holder looks alive.")
 @click.pass_context
 def state_unlock(ctx: click.Context, force: bool) -> int:
@@ -235,6 +272,7 @@ def state_unlock(ctx: click.Context, force: bool) -> int:
 
 
 @state.command("resolve")
+@sandbox_state
 @click.argument("request_id")
 @click.option("--sent", "outcome", flag_value="sent", help="The API did send it.")
 @click.option("--not-sent", "outcome", flag_value="not_sent", help="The API did not send it.")

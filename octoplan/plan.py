@@ -200,6 +200,7 @@ class Plan:
     currency: str = "EUR"
     scope: tuple[str, ...] = ()  # campaign ids asked for; empty = the whole project
     digest: str = field(default="")
+    sandbox: bool = False  # made against the sandbox's own state (`--sandbox`)
 
     @property
     def summary(self) -> Summary:

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from octoplan.errors import OctoplanError
-from octoplan.plan import FORMAT_VERSION, Plan
+from octoplan.errors import OctoplanError, UsageError
+from octoplan.plan import Plan
 from octoplan.planview import plan_json
 
 
@@ -27,6 +27,7 @@ class SavedPlan:
     serial: int
     digest: str
     scope: tuple[str, ...]
+    sandbox: bool = False
 
 
 def save(plan: Plan, path: Path) -> None:
@@ -37,43 +38,40 @@ def save(plan: Plan, path: Path) -> None:
 
 
 def load(path: Path) -> SavedPlan:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        version = data["format_version"]
-        if version != FORMAT_VERSION:
-            raise OctoplanError(
-                f"{path}: plan format version {version!r} is not supported "
-                f"(this octoplan reads {FORMAT_VERSION!r}); run `octoplan plan -o {path}` again"
-            )
-        state = data["state"]
-        return SavedPlan(
-            path=path,
-            lineage=str(state["lineage"]),
-            serial=int(state["serial"]),
-            digest=str(data["digest"]),
-            scope=tuple(str(s) for s in data.get("scope", [])),
+    from octoplan.planread import read_document  # pydantic: only when a plan file is read
+
+    document = read_document(path)
+    return SavedPlan(
+        path=path,
+        lineage=document.state.lineage,
+        serial=document.state.serial,
+        digest=document.digest,
+        scope=tuple(document.scope),
+        sandbox=document.sandbox,
+    )
+
+
+def check_sandbox(saved: SavedPlan, sandbox: bool) -> None:
+    """A plan made with --sandbox is applied with --sandbox, and only such a plan."""
+    if saved.sandbox and not sandbox:
+        raise UsageError(
+            f"{saved.path} was made with --sandbox: apply it with "
+            f"`octoplan apply --sandbox {saved.path}`"
         )
-    except FileNotFoundError:
-        raise OctoplanError(f"{path}: no such plan file") from None
-    except (
-        OSError,
-        UnicodeDecodeError,
-        json.JSONDecodeError,
-        RecursionError,
-        KeyError,
-        TypeError,
-        ValueError,
-    ) as e:
-        if isinstance(e, OctoplanError):
-            raise
-        raise OctoplanError(
-            f"{path}: not a plan file written by `octoplan plan -o` ({type(e).__name__})"
-        ) from None
+    if sandbox and not saved.sandbox:
+        raise UsageError(
+            f"{saved.path} was made against the project's state, not the sandbox's: apply it "
+            f"without --sandbox, or make a sandbox plan with `octoplan plan --sandbox -o "
+            f"{saved.path}`"
+        )
 
 
 def check_fresh(saved: SavedPlan, current: Plan) -> None:
     """Refuse a plan made against another state, an older state, or other inputs."""
-    again = f"run `octoplan plan -o {saved.path}` again and review it"
+    again = (
+        f"run `octoplan plan{' --sandbox' if saved.sandbox else ''} -o {saved.path}` again "
+        "and review it"
+    )
     if saved.lineage != current.state.lineage:
         raise StalePlan(f"{saved.path}: the plan was made against another state; {again}")
     if saved.serial != current.state.serial:

@@ -98,6 +98,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         },
         "digest": plan.digest,
         "scope": list(plan.scope),
+        "sandbox": plan.sandbox,
         "has_changes": plan.has_changes,
         "summary": {
             "campaigns": s.campaigns,

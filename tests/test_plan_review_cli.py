@@ -169,3 +169,93 @@ def test_the_old_text_of_an_email_is_read_back_too(make_project: MakeProject) ->
         "      + votre code: B2\n"
         "        A bientot\n"
     ) in sandbox_plan(root)
+
+
+def test_show_prints_a_saved_plan_as_plan_did(make_project: MakeProject) -> None:
+    root = partly_sent_then_edited(make_project)
+    saved = run_cli("plan", "--sandbox", "-o", "plan.json", cwd=root)
+    assert saved.returncode == 0, saved.stderr
+    for fmt in ("text", "markdown"):
+        shown = run_cli("show", "plan.json", "--format", fmt, cwd=root)
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout == sandbox_plan(root, "--format", fmt)
+    as_json = run_cli("show", "plan.json", "--format", "json", cwd=root)
+    assert json.loads(as_json.stdout) == json.loads((root / "plan.json").read_text())
+    # From anywhere: the file alone, no project needed.
+    elsewhere = run_cli("show", str(root / "plan.json"), cwd=root.parent)
+    assert elsewhere.stdout == saved.stdout
+
+
+def test_show_refuses_what_is_not_a_plan_file_cleanly(tmp_path: Path) -> None:
+    (tmp_path / "junk.json").write_text('{"format_version": "1", "campaigns": {}}')
+    result = run_cli("show", "junk.json", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "error: junk.json: not a plan file written by `octoplan plan -o`: created_at is "
+        "missing (and 3 more problems)\n"
+    )
+    (tmp_path / "junk.json").write_text("{}")
+    for command in (["show", "junk.json"], ["apply", "junk.json", "--sandbox"]):
+        (tmp_path / "campaigns").mkdir(exist_ok=True)
+        result = run_cli(*command, cwd=tmp_path)
+        assert "Error" not in result.stderr and "(KeyError)" not in result.stderr
+        assert result.stderr.startswith(
+            "error: junk.json: not a plan file written by `octoplan plan -o`: "
+        )
+    missing = run_cli("show", "nope.json", cwd=tmp_path)
+    assert missing.stderr == "error: nope.json: no such plan file\n"
+
+
+def test_a_sandbox_plan_file_gives_advice_that_works(make_project: MakeProject) -> None:
+    root = make_project({"campaigns/ok.yaml": ONE}, CONFIG)
+    saved = run_cli("plan", "--sandbox", "-o", "plan.json", cwd=root)
+    assert saved.stderr == (
+        "Plan saved to plan.json; apply it with `octoplan apply --sandbox plan.json`.\n"
+    )
+    assert json.loads((root / "plan.json").read_text())["sandbox"] is True
+    wrong = run_cli("apply", "plan.json", cwd=root)
+    assert (wrong.returncode, wrong.stderr) == (
+        1,
+        "error: plan.json was made with --sandbox: apply it with "
+        "`octoplan apply --sandbox plan.json`\n",
+    )
+    right = run_cli("apply", "--sandbox", "plan.json", cwd=root)
+    assert right.returncode == 0, right.stderr
+    assert "Apply complete to the sandbox: 1 message sent in 1 request" in right.stdout
+    real = run_cli("plan", "-o", "real.json", cwd=root)
+    assert real.stderr == "Plan saved to real.json; apply it with `octoplan apply real.json`.\n"
+    mixed = run_cli("apply", "--sandbox", "real.json", cwd=root)
+    assert mixed.stderr == (
+        "error: real.json was made against the project's state, not the sandbox's: apply it "
+        "without --sandbox, or make a sandbox plan with `octoplan plan --sandbox -o real.json`\n"
+    )
+
+
+def test_a_stale_sandbox_plan_says_how_to_plan_again(make_project: MakeProject) -> None:
+    root = make_project({"campaigns/ok.yaml": ONE}, CONFIG)
+    assert run_cli("plan", "--sandbox", "-o", "plan.json", cwd=root).returncode == 0
+    assert run_cli("apply", "--sandbox", "--auto-approve", cwd=root).returncode == 0
+    stale = run_cli("apply", "--sandbox", "plan.json", cwd=root)
+    assert stale.returncode == 1
+    assert stale.stderr.endswith("run `octoplan plan --sandbox -o plan.json` again and review it\n")
+
+
+def test_state_commands_read_the_sandbox_state_with_sandbox(make_project: MakeProject) -> None:
+    root = make_project({"campaigns/ok.yaml": ONE}, CONFIG)
+    assert run_cli("apply", "--sandbox", "--auto-approve", cwd=root).returncode == 0
+    real = run_cli("state", "list", cwd=root)
+    assert real.stdout == "No state yet at .octoplan/state.db: nothing has been applied.\n"
+    assert real.stderr == (
+        "(apply --sandbox records in the sandbox's own state: `octoplan state list --sandbox`)\n"
+    )
+    listed = run_cli("state", "list", "--sandbox", cwd=root)
+    assert listed.returncode == 0, listed.stderr
+    assert re.match(
+        r"CAMPAIGN +BATCHES +SENT +PENDING +REFUSED +COST +LAST ACTIVITY\nok +1 +1 ", listed.stdout
+    )
+    shown = run_cli("state", "show", "ok", "--sandbox", "--format", "json", cwd=root)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["state"] == ".octoplan/sandbox-state.db"
+    assert run_cli("state", "unlock", "--sandbox", cwd=root).stdout == "The state is not locked.\n"
+    missing = run_cli("state", "show", "ok", cwd=root)
+    assert missing.returncode == 1

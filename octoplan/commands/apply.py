@@ -38,9 +38,11 @@ def run(
     concurrency: int,
 ) -> int:
     app.project_root()  # before anything is read or created
+    saved = planfile.load(plan_file) if plan_file is not None else None
+    if saved is not None:
+        planfile.check_sandbox(saved, sandbox)
     if not sandbox:
         require_credentials()
-    saved = planfile.load(plan_file) if plan_file is not None else None
     if saved is not None and campaigns:
         raise UsageError("--campaign cannot be combined with a plan file (the plan has its scope)")
     selection = Selection(campaigns=saved.scope if saved else tuple(campaigns))

@@ -50,6 +50,7 @@ class AppContext:
     project_dir: Path | None = None
     debug: bool = False
     verbosity: int = 0  # -1 quiet, 0 normal, 1+ verbose
+    sandbox: bool = False  # `state ... --sandbox`: the sandbox's own state
     out: Console = field(default_factory=make_console)
     err: Console = field(default_factory=lambda: make_console(stderr=True))
     _root: Path | None = None

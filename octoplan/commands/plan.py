@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from octoplan import clock, planfile
@@ -44,7 +45,7 @@ def run(
     app.detail(f"loaded {plural(len(project.campaigns), 'campaign')} in {seconds_since(start)}")
     start = time.perf_counter()
     with open_store(app.root, project, sandbox=sandbox) as store:
-        plan = make_plan(project, store, clock.now(), selection)
+        plan = replace(make_plan(project, store, clock.now(), selection), sandbox=sandbox)
     app.detail(
         f"planned against state {plan.state.url} (serial {plan.state.serial}) "
         f"in {seconds_since(start)}"
@@ -63,7 +64,8 @@ def run(
         return 1
     if out_file is not None:
         planfile.save(plan, out_file)
-        app.note(f"Plan saved to {out_file}; apply it with `octoplan apply {out_file}`.")
+        flag = " --sandbox" if sandbox else ""
+        app.note(f"Plan saved to {out_file}; apply it with `octoplan apply{flag} {out_file}`.")
     if detailed_exitcode and plan.has_changes:
         return 2
     return 0
