@@ -86,9 +86,11 @@ class ApplyReport:
 
 @dataclass(frozen=True)
 class Progress:
-    done: int
+    done: int  # requests answered (accepted, refused or left without an answer)
     total: int
     messages_sent: int
+    refused: int = 0  # of `done`: refused by the API (nothing sent)
+    unconfirmed: int = 0  # of `done`: no answer after retries (journaled, resent later)
 
 
 @dataclass
@@ -246,7 +248,15 @@ def apply_plan(
                 for future in finished:
                     fatal = settle(future, in_flight.pop(future)) or fatal
                     done += 1
-                    progress.append(Progress(done, total, report.messages_sent))
+                    progress.append(
+                        Progress(
+                            done,
+                            total,
+                            report.messages_sent,
+                            refused=len(report.refusals),
+                            unconfirmed=len(report.unconfirmed),
+                        )
+                    )
                 while queue and len(ready) < concurrency and not stop.is_set() and not fatal:
                     job = queue.popleft()
                     journal(job)

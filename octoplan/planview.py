@@ -167,13 +167,43 @@ def _request_line(b: PlannedBatch, channel: str, currency: str) -> str:
     )
 
 
-def plan_text(plan: Plan, *, samples: int = 1, requests: bool = False) -> str:
-    """The plan for a terminal; `requests` adds one line per new request (`--verbose`)."""
+def _changes(c: CampaignPlan, currency: str, requests: bool) -> list[str]:
+    """Requests in doubt, resent or cancelled (and, with `requests`, each new one)."""
+    lines: list[str] = []
+    for doubt in c.in_doubt:
+        lines.append(
+            f"    in doubt: request {doubt.request_id} "
+            f"({plural(doubt.recipients, 'recipient')}) was sent more than 23 h ago "
+            "with no confirmation; it is never resent "
+            "automatically. Check the Octopush dashboard, then run "
+            f"`octoplan state resolve {doubt.request_id} --sent` or `--not-sent`"
+        )
+    for b in c.batches:
+        if b.kind is BatchKind.NEW and requests:
+            lines.append(_request_line(b, c.channel, currency))
+        elif b.kind is BatchKind.CANCEL:
+            lines.append(f"    - cancel request {b.request_id} (ticket {b.ticket})")
+        elif b.kind is BatchKind.RESUME:
+            lines.append(
+                f"    ~ resend unconfirmed request {b.request_id} "
+                f"({plural(len(b.recipients), 'recipient')}, same request_id)"
+            )
+    return lines
+
+
+def plan_text(
+    plan: Plan, *, samples: int = 1, requests: bool = False, details: bool = True
+) -> str:
+    """The plan for a terminal; `requests` adds one line per new request (`--verbose`);
+    without `details` (`--quiet`), no warnings, notes or samples: errors and changes only."""
     lines: list[str] = []
     for c in plan.campaigns:
         lines.append(_headline(c, plan.currency))
         for d in c.errors:
             lines.extend("    " + row for row in d.format().splitlines())
+        if not details:
+            lines.extend(_changes(c, plan.currency, requests))
+            continue
         for d in c.warnings:
             lines.extend("    " + row for row in d.format().splitlines())
         for note in c.notes:
@@ -182,24 +212,7 @@ def plan_text(plan: Plan, *, samples: int = 1, requests: bool = False) -> str:
             change = c.text_change
             lines.append(f"      e.g. {mask_recipient(change.recipient)}, sent before / now:")
             lines.extend(f"      {row}" for row in diff_lines(change.old, change.new))
-        for doubt in c.in_doubt:
-            lines.append(
-                f"    in doubt: request {doubt.request_id} "
-                f"({plural(doubt.recipients, 'recipient')}) was sent more than 23 h ago "
-                "with no confirmation; it is never resent "
-                "automatically. Check the Octopush dashboard, then run "
-                f"`octoplan state resolve {doubt.request_id} --sent` or `--not-sent`"
-            )
-        for b in c.batches:
-            if b.kind is BatchKind.NEW and requests:
-                lines.append(_request_line(b, c.channel, plan.currency))
-            elif b.kind is BatchKind.CANCEL:
-                lines.append(f"    - cancel request {b.request_id} (ticket {b.ticket})")
-            elif b.kind is BatchKind.RESUME:
-                lines.append(
-                    f"    ~ resend unconfirmed request {b.request_id} "
-                    f"({plural(len(b.recipients), 'recipient')}, same request_id)"
-                )
+        lines.extend(_changes(c, plan.currency, requests))
         if c.action in (Action.CREATE, Action.UPDATE):
             for key, text in c.samples[:samples]:
                 lines.append(f"    e.g. {mask_recipient(key)}: {text!r}")

@@ -480,8 +480,8 @@ def test_verbose_apply_shows_requests_progress_and_timings(
     assert re.fullmatch(
         r"loaded 1 campaign in \d+\.\d\d s\n"
         rf"planned against state {state} \(serial 0\) in \d+\.\d\d s\n"
-        r"sent 1/2 requests \([1-6]/7 messages\)\n"  # one line per request with -v
-        r"sent 2/2 requests \(7/7 messages\)\n"
+        r"1/2 requests: 1 sent \([1-6]/7 messages sent\)\n"  # one line per request with -v
+        r"2/2 requests: 2 sent \(7/7 messages sent\)\n"
         r"sent in \d+\.\d\d s\n",
         result.stderr,
     )

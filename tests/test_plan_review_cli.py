@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from tests.fixtures.project import MakeProject, run_cli
+from tests.fixtures.sandbox import SandboxFactory
 
 CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
 ONE = 'channel: sms\ntext: "Bonjour"\nrecipients: [{phone_number: "+33612345678"}]\n'
@@ -259,3 +260,39 @@ def test_state_commands_read_the_sandbox_state_with_sandbox(make_project: MakePr
     assert run_cli("state", "unlock", "--sandbox", cwd=root).stdout == "The state is not locked.\n"
     missing = run_cli("state", "show", "ok", cwd=root)
     assert missing.returncode == 1
+
+
+def test_progress_counts_refused_requests_as_refused(
+    make_project: MakeProject, sandbox_factory: SandboxFactory
+) -> None:
+    root = make_project({"campaigns/promo.yaml": PROMO, "contacts/c.csv": contacts(3)}, CONFIG)
+    server = sandbox_factory(credit=0.0)  # every request refused: not enough credit
+    result = run_cli("apply", "--auto-approve", cwd=root, env=server.env())
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[-1] == "2/2 requests: 0 sent, 2 refused (0/3 messages sent)"
+    assert all(
+        re.fullmatch(r"([12])/2 requests: 0 sent, \1 refused \(0/3 messages sent\)", line)
+        for line in lines
+    )
+    assert "Apply finished with problems: 0 messages sent in 0 requests" in result.stdout
+
+
+def test_quiet_keeps_notes_and_warnings_out_of_stdout(make_project: MakeProject) -> None:
+    # A warning (a field printed empty) and a note (a duplicate collapsed) in the plan.
+    campaign = (
+        "channel: sms\npurpose: alert\n"
+        "text: \"Bonjour {{ contact.first_name | default('') }}, -30%\"\n"
+        "contacts: [contacts/c.csv]\n"
+    )
+    rows = "phone_number,first_name\n+33612345670,Axelle\n+33612345671,\n+33612345670,Axelle\n"
+    root = make_project({"campaigns/promo.yaml": campaign, "contacts/c.csv": rows}, CONFIG)
+    loud = run_cli("plan", cwd=root)
+    assert "warning:" in loud.stdout and "note: 1 duplicate recipient collapsed" in loud.stdout
+    quiet = run_cli("-q", "plan", cwd=root)
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+    assert quiet.stdout == (
+        "+ promo (sms, campaigns/promo.yaml): create: 2 messages in 2 requests, 2 SMS parts, "
+        "est. 0.09 EUR; sent when applied\n\n"
+        "Plan: 2 messages to send in 2 requests, 2 SMS parts, est. 0.09 EUR; 0 already sent.\n"
+    )

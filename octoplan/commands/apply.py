@@ -187,14 +187,16 @@ def _progress(app: AppContext, plan: Plan) -> Iterator[Callable[[Progress], None
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("requests"),
+            TextColumn("{task.fields[outcome]}"),
             TimeRemainingColumn(),
             console=app.err,
             transient=True,
         ) as bar:
-            task = bar.add_task("send", total=None)
+            task = bar.add_task("send", total=None, outcome="")
 
             def update(p: Progress) -> None:
-                bar.update(task, completed=p.done, total=p.total)
+                outcome = progress_line(p).split(": ", 1)[1]
+                bar.update(task, completed=p.done, total=p.total, outcome=f"({outcome})")
 
             yield update
         return
@@ -205,12 +207,20 @@ def _progress(app: AppContext, plan: Plan) -> Iterator[Callable[[Progress], None
         # Every two seconds at most, or after every request with --verbose.
         if p.done == p.total or app.verbose or now - last[0] >= 2.0:
             last[0] = now
-            app.note(
-                f"sent {p.done:,}/{p.total:,} requests "
-                f"({p.messages_sent:,}/{total_messages:,} messages)"
-            )
+            app.note(f"{progress_line(p)} ({p.messages_sent:,}/{total_messages:,} messages sent)")
 
     yield lines
+
+
+def progress_line(p: Progress) -> str:
+    """`3/5 requests: 2 sent, 1 refused`: a refused request is not counted as sent."""
+    sent = p.done - p.refused - p.unconfirmed
+    line = f"{p.done:,}/{p.total:,} requests: {sent:,} sent"
+    if p.refused:
+        line += f", {p.refused:,} refused"
+    if p.unconfirmed:
+        line += f", {p.unconfirmed:,} without an answer"
+    return line
 
 
 def _print_report(app: AppContext, report: ApplyReport, currency: str, sandbox: bool) -> None:

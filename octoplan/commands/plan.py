@@ -58,7 +58,7 @@ def run(
 
         app.echo(plan_markdown(plan))
     else:
-        app.echo(plan_text(plan, requests=app.verbose))
+        app.echo(plan_text(plan, requests=app.verbose, details=not app.quiet))
 
     if plan.blocked:
         return 1

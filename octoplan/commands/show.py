@@ -23,5 +23,5 @@ def run(app: AppContext, plan_file: Path, fmt: str) -> int:
 
         app.echo(plan_markdown(plan))
     else:
-        app.echo(plan_text(plan, requests=app.verbose))
+        app.echo(plan_text(plan, requests=app.verbose, details=not app.quiet))
     return 0
