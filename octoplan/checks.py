@@ -13,7 +13,6 @@ from pathlib import Path
 from octoplan import rules
 from octoplan.errors import Diagnostic
 from octoplan.source import CampaignSource
-from octoplan.suggest import files_under, similar_file
 
 Rule = Callable[[CampaignSource, Path], Iterator[Diagnostic]]
 TEMPLATES_DIR = "templates"
@@ -210,6 +209,8 @@ def contained(root: Path, base: Path, name: str) -> str | None:
 
 
 def _meant(name: str, candidates: list[str], base: str) -> str | None:
+    from octoplan.suggest import similar_file
+
     meant = similar_file(name, candidates)
     return f"did you mean '{meant}'? ({base})" if meant is not None else None
 
@@ -224,6 +225,8 @@ def _paths(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
                 hint = None
                 if problem == "not found":
                     if contact_files is None:
+                        from octoplan.suggest import files_under
+
                         contact_files = [
                             f
                             for f in files_under(root, CONTACT_SUFFIXES)
@@ -238,6 +241,8 @@ def _paths(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
         hint = None
         if problem == "not found":
             problem = f"not found in {TEMPLATES_DIR}/"
+            from octoplan.suggest import files_under
+
             templates = files_under(root / TEMPLATES_DIR, ("",))
             hint = _meant(c.template, templates, f"template names are relative to {TEMPLATES_DIR}/")
         if problem is not None:

@@ -34,7 +34,6 @@ from octoplan.phones import (
     normalize_phone,
     normalize_phones,
 )
-from octoplan.suggest import closest
 from octoplan.words import plural
 from octoplan.yamlsource import read_yaml, unfit_character
 
@@ -693,6 +692,7 @@ _IDENTITY_WORDS = {
 def _no_identity_column(source: ContactSource, channel: str, lines: list[int]) -> None:
     """One error for the whole list, on its header (not one per row), naming the column
     that was probably meant."""
+    from octoplan.suggest import closest
     wanted = (
         ["conversation_id", "phone_number", "email"]
         if channel == "live_chat"

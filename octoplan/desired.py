@@ -72,7 +72,6 @@ from octoplan.sms import (
     optimize_piece,
 )
 from octoplan.source import CampaignSource
-from octoplan.undefined import explain
 
 TEMPLATES_DIR = "templates"
 _IDENTITY = ("phone_number", "email", "conversation_id")
@@ -590,6 +589,8 @@ class _Builder:
 
 def _explained(exc: RenderError, layout: _Layout, chunk: Chunk) -> Diagnostic:
     """An undefined contact field said with the columns of the contact's list in hand."""
+    from octoplan.undefined import explain  # render errors only
+
     return explain(exc, layout.names, chunk.source.path, isinstance(chunk.source, CsvSource))
 
 

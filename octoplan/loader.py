@@ -65,7 +65,7 @@ def _not_mapping(doc: YamlDocument, what: str) -> Diagnostic:
 class _DefaultsBlock(BaseModel):
     """octoplan.yaml seen only for its `defaults`, so messages say `defaults.<field>`."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     defaults: CampaignFields
 
 

@@ -16,7 +16,6 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from octoplan import rules
-from octoplan.dates import impossible_date
 
 Channel = Literal["sms", "voice_sms", "rcs", "email", "live_chat"]
 Purpose = Literal["alert", "wholesale"]
@@ -58,6 +57,8 @@ def _send_at(value: Any) -> Any:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
+        from octoplan.dates import impossible_date  # only for a value that did not parse
+
         impossible = impossible_date(value)
         if impossible is not None:
             raise octoplan_error(
@@ -95,13 +96,13 @@ SendAt = Annotated[
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class Recipient(BaseModel):
     """An inline contact. Any other key is contact data, reachable as `contact.<key>`."""
 
-    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True, defer_build=True)
     __pydantic_extra__: dict[str, Scalar]
 
     phone_number: str | None = Field(None, description="E.164 or national format (sms, voice)")

@@ -12,21 +12,18 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from operator import itemgetter
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from octoplan import rules
 from octoplan.errors import Diagnostic
 from octoplan.model import MarketingHours, Pricing
 from octoplan.phones import country_of, country_of_code
+from octoplan.publicholidays import holiday_name
 from octoplan.sms import GSM7_REPLACEMENTS, SmsCount
 from octoplan.sms import count as count_sms
 from octoplan.words import plural
-
-if TYPE_CHECKING:
-    import holidays
 
 Where = tuple[str, int | None, int | None]
 Severity = Literal["error", "warning"]
@@ -354,14 +351,6 @@ class MessageChecks:
         return out
 
 
-@lru_cache(maxsize=16)
-def _holidays(year: int) -> holidays.HolidayBase:
-    # Imported when a send time is checked: most plans never need the calendars (~25 ms).
-    import holidays
-
-    return holidays.country_holidays("FR", years=year)
-
-
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -375,8 +364,8 @@ def check_send_at(
     problem = None
     if day not in hours.days:
         problem = f"{day} is not a marketing day ({', '.join(hours.days)})"
-    elif hours.skip_public_holidays and local.date() in _holidays(local.year):
-        problem = f"{local.date()} is a public holiday ({_holidays(local.year)[local.date()]})"
+    elif hours.skip_public_holidays and (holiday := holiday_name(local.date())) is not None:
+        problem = f"{local.date()} is a public holiday ({holiday})"
     elif not hours.start_time <= local.time().replace(tzinfo=None) < hours.end_time:
         problem = f"marketing messages go out between {hours.start} and {hours.end}"
     if problem is None:

@@ -45,7 +45,6 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 from octoplan.checks import too_large
 from octoplan.errors import Diagnostic
-from octoplan.suggest import closest
 from octoplan.yamlsource import unfit_character
 
 INLINE_NAME = "<text>"
@@ -245,6 +244,8 @@ def _syntax_diagnostic(
     unknown = _UNKNOWN.match(exc.message or "")
     if unknown is None:
         return Diagnostic(path, line, None, f"template syntax error: {exc.message}")
+    from octoplan.suggest import closest
+
     kind, name = unknown.groups()
     known = env.filters if kind == "filter" else env.tests
     meant = closest(name, known)
@@ -367,6 +368,7 @@ class Renderer:
         return Diagnostic(path, line, None, message, hint)
 
     def _undefined(self, exc: UndefinedError, path: str, line: int, who: str) -> RenderError:
+        from octoplan.suggest import closest
         message = exc.message or ""
         expr = undefined_expression(message)
         hint = _undefined_hint(message)

@@ -13,7 +13,6 @@ from pydantic_core import ErrorDetails
 
 from octoplan import rules
 from octoplan.errors import Diagnostic
-from octoplan.indent import CONTAINER_TYPES, lost_indentation
 
 Loc = tuple[str | int, ...]
 # Where a value or key was written: (path, line, col).
@@ -47,6 +46,8 @@ _SYNONYMS: dict[str, dict[str, tuple[str, str]]] = {
         "text": ("sms", "the SMS channel"),
     },
 }
+# Error types for "expected a container" (as octoplan/indent.py's CONTAINER_TYPES).
+_CONTAINERS = frozenset({"dict_type", "model_type", "model_attributes_type", "list_type"})
 _KINDS = {
     "string_type": "a string",
     "bool_type": "true or false",
@@ -172,7 +173,7 @@ def _message(error: ErrorDetails, model: type[BaseModel], raw: Raw) -> tuple[str
         text = raw(loc)
         if kind == "string_type" and text is not None:
             hint = f'quote it to keep it as written: "{text}"'
-        empty = value is None and kind in CONTAINER_TYPES and isinstance(loc[-1], str)
+        empty = value is None and kind in _CONTAINERS and isinstance(loc[-1], str)
         if empty:  # said at the key: a null's position is where the next line starts
             hint = f"`{loc[-1]}:` is empty: indent its entries under it, or remove the line"
         return f"{field} must be {_KINDS[kind]} (got {describe(value)})", hint, empty
@@ -211,6 +212,8 @@ def diagnostics(
 ) -> list[Diagnostic]:
     """`keys`: where each key of the document was written, to recognize a child key that lost
     its indentation (octoplan/indent.py)."""
+    from octoplan.indent import lost_indentation  # errors only
+
     errors = exc.errors(include_url=False)
     regrouped = lost_indentation(errors, keys or {})
     result = []

@@ -25,7 +25,6 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
 from octoplan.errors import Diagnostic, ValidationFailed
-from octoplan.yamlerrors import jinja_key_error, plain_error
 
 Key = str | int
 Loc = tuple[Key, ...]
@@ -296,6 +295,8 @@ def parse_yaml(text: str, path: str) -> YamlDocument:
         pos = (mark.line + 1, mark.column + 1) if mark is not None else None
         if type(exc).__name__ == "MaxDepthExceededError":
             raise _too_deep(path, pos) from None
+        from octoplan.yamlerrors import plain_error  # only when there is an error to tell
+
         plain = plain_error(exc, text)
         raise _fail(path, plain.pos, f"YAML syntax error: {plain.message}", plain.hint) from None
     except ReaderError as exc:
@@ -335,6 +336,8 @@ def parse_yaml(text: str, path: str) -> YamlDocument:
 def _jinja_key(diagnostic: Diagnostic, text: str) -> Diagnostic:
     if diagnostic.message != _NOT_PLAIN_KEY or diagnostic.line is None:
         return diagnostic
+    from octoplan.yamlerrors import jinja_key_error
+
     plain = jinja_key_error(text, diagnostic.line)
     if plain is None or plain.pos is None:
         return diagnostic
