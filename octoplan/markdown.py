@@ -148,14 +148,19 @@ def _campaign_section(c: CampaignPlan, currency: str) -> str:
     return "\n".join(lines)
 
 
+def _bold(n: int, word: str) -> str:
+    """**n** word, in the plural unless n is 1."""
+    return f"**{n:,}** {word if n == 1 else word + 's'}"
+
+
 def plan_markdown(plan: Plan, limit: int = GITHUB_LIMIT) -> str:
     s = plan.summary
     head = [
         MARKER,
         f"### octoplan plan: {_counts(plan)}",
         "",
-        f"**{s.messages_to_send:,}** messages in **{s.requests:,}** requests, "
-        f"**{s.sms_parts:,}** SMS parts, estimated **{money(s.estimated_cost, plan.currency)}**"
+        f"{_bold(s.messages_to_send, 'message')} in {_bold(s.requests, 'request')}, "
+        f"{_bold(s.sms_parts, 'SMS part')}, estimated **{money(s.estimated_cost, plan.currency)}**"
         f"; {done(s.already_sent, s.scheduled)}.",
         "",
     ]

@@ -8,8 +8,10 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.fixtures.project import MakeProject, run_cli
-from tests.fixtures.sandbox import SandboxFactory
+from tests.fixtures.sandbox import SandboxFactory, SandboxServer
 
 CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
 ONE = 'channel: sms\ntext: "Bonjour"\nrecipients: [{phone_number: "+33612345678"}]\n'
@@ -20,6 +22,7 @@ def test_one_recipient_is_one_recipient_in_every_format(make_project: MakeProjec
     markdown = run_cli("plan", "--format", "markdown", cwd=root).stdout
     assert re.search(r"\n\+ request op-[0-9a-f]{32}: 1 recipient\n", markdown)
     assert "(sms, create): 1 message, 0.04 EUR</summary>" in markdown
+    assert "\n**1** message in **1** request, **1** SMS part, estimated **0.04 EUR**" in markdown
     assert "(s)" not in markdown
     assert " 1 recipients" not in markdown and " 1 messages" not in markdown
 
@@ -296,3 +299,42 @@ def test_quiet_keeps_notes_and_warnings_out_of_stdout(make_project: MakeProject)
         "est. 0.09 EUR; sent when applied\n\n"
         "Plan: 2 messages to send in 2 requests, 2 SMS parts, est. 0.09 EUR; 0 already sent.\n"
     )
+
+
+@pytest.mark.postgres
+def test_the_old_text_is_read_back_from_postgresql_too(
+    make_project: MakeProject, sandbox: SandboxServer, pg_url: str
+) -> None:
+    root = make_project({"campaigns/promo.yaml": PROMO, "contacts/c.csv": contacts(4)}, CONFIG)
+    env = {**sandbox.env(), "OCTOPLAN_STATE": pg_url}
+    assert run_cli("apply", "--auto-approve", cwd=root, env=env).returncode == 0
+    (root / "contacts" / "c.csv").write_text(contacts(7))
+    (root / "campaigns" / "promo.yaml").write_text(PROMO.replace("-30%", "-40%"))
+    plan = run_cli("plan", "--format", "json", cwd=root, env=env)
+    assert plan.returncode == 0, plan.stderr
+    assert json.loads(plan.stdout)["campaigns"][0]["text_change"] == {
+        "recipient": "+33 6•• •• •• 71",
+        "old": "Bruno, -30% a Paris",
+        "new": "Bruno, -40% a Paris",
+    }
+
+
+def test_show_keeps_warnings_and_a_markdown_diff_fence_holds_backticks(
+    make_project: MakeProject,
+) -> None:
+    campaign = (
+        "channel: sms\npurpose: alert\n"
+        "text: \"Code ```{{ contact.code }}``` pour {{ contact.first_name | default('') }}\"\n"
+        "contacts: [contacts/c.csv]\n"
+    )
+    rows = "phone_number,first_name,code\n+33612345670,Axelle,A1\n+33612345671,,B2\n"
+    root = make_project({"campaigns/promo.yaml": campaign, "contacts/c.csv": rows}, CONFIG)
+    assert run_cli("apply", "--sandbox", "--auto-approve", cwd=root).returncode == 0
+    (root / "contacts" / "c.csv").write_text(rows + "+33612345672,Chloe,C3\n")
+    (root / "campaigns" / "promo.yaml").write_text(campaign.replace("Code", "Votre code"))
+    saved = run_cli("plan", "--sandbox", "-o", "plan.json", cwd=root)
+    assert saved.returncode == 0, saved.stderr
+    assert "warning:" in saved.stdout
+    assert run_cli("show", "plan.json", cwd=root).stdout == saved.stdout
+    markdown = run_cli("show", "plan.json", "--format", "markdown", cwd=root).stdout
+    assert "````diff\n- Code ```B2``` pour\n+ Votre code ```B2``` pour\n````\n" in markdown
