@@ -128,9 +128,11 @@ class ApplyReport:
 
 @dataclass(frozen=True)
 class Progress:
-    done: int
+    done: int  # requests answered (accepted, refused or left without an answer)
     total: int
     messages_sent: int
+    refused: int = 0  # of `done`: refused by the API (nothing sent)
+    unconfirmed: int = 0  # of `done`: no answer after retries (journaled, resent later)
 
 
 @dataclass
@@ -385,7 +387,15 @@ def apply_plan(
                         _count(outcome, report)
                         done += 1
                         if on_progress is not None:  # once committed
-                            on_progress(Progress(done, total, report.messages_sent))
+                            on_progress(
+                                Progress(
+                                    done,
+                                    total,
+                                    report.messages_sent,
+                                    refused=len(report.refusals),
+                                    unconfirmed=len(report.unconfirmed),
+                                )
+                            )
                 lapsed = []
             finished = set()
             if not in_flight:

@@ -17,6 +17,7 @@ from octoplan.source import CampaignSource
 Rule = Callable[[CampaignSource, Path], Iterator[Diagnostic]]
 TEMPLATES_DIR = "templates"
 MAX_TEMPLATE_BYTES = 1024 * 1024  # a message template is a few kilobytes
+CONTACT_SUFFIXES = (".csv", ".json", ".yaml", ".yml", ".txt", ".tsv")
 
 
 def too_large(name: str, size: int) -> str | None:
@@ -166,10 +167,13 @@ def _rcs(src: CampaignSource) -> Iterator[Diagnostic]:
 def _recipients(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
     c = src.campaign
     if not c.recipients and not c.contacts:
+        # At the empty list the user wrote (`recipients: []`), else at the top of the file.
+        written = next((k for k in ("recipients", "contacts") if src.declared(k)), None)
         yield src.diagnostic(
-            (),
+            (written,) if written else (),
             "campaign has no recipients",
             "add recipients: (inline) or contacts: [contacts/<file>.csv]",
+            at_key=written is not None,
         )
     address = _ADDRESS.get(c.channel)
     for i, recipient in enumerate(c.recipients):
@@ -204,19 +208,45 @@ def contained(root: Path, base: Path, name: str) -> str | None:
     return None
 
 
+def _meant(name: str, candidates: list[str], base: str) -> str | None:
+    from octoplan.suggest import similar_file
+
+    meant = similar_file(name, candidates)
+    return f"did you mean '{meant}'? ({base})" if meant is not None else None
+
+
 def _paths(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
     c = src.campaign
+    contact_files: list[str] | None = None
     for key, names in (("contacts", c.contacts), ("exclude", c.exclude)):
         for i, name in enumerate(names):
             problem = contained(root, root, name)
             if problem is not None:
-                yield src.diagnostic((key, i), f"{key} file '{name}' {problem}")
+                hint = None
+                if problem == "not found":
+                    if contact_files is None:
+                        from octoplan.suggest import files_under
+
+                        contact_files = [
+                            f
+                            for f in files_under(root, CONTACT_SUFFIXES)
+                            if not f.startswith(("campaigns/", "templates/"))
+                            and f != "octoplan.yaml"
+                            and not f.endswith(".schema.json")
+                        ]
+                    hint = _meant(name, contact_files, "paths are relative to the project")
+                yield src.diagnostic((key, i), f"{key} file '{name}' {problem}", hint)
     if c.template is not None:
         problem = contained(root, root / TEMPLATES_DIR, c.template)
+        hint = None
         if problem == "not found":
             problem = f"not found in {TEMPLATES_DIR}/"
+            from octoplan.suggest import files_under
+
+            templates = files_under(root / TEMPLATES_DIR, ("",))
+            hint = _meant(c.template, templates, f"template names are relative to {TEMPLATES_DIR}/")
         if problem is not None:
-            yield src.diagnostic(("template",), f"template '{c.template}' {problem}")
+            yield src.diagnostic(("template",), f"template '{c.template}' {problem}", hint)
             return
         size = (root / TEMPLATES_DIR / c.template).stat().st_size
         large = too_large(c.template, size)

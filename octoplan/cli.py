@@ -153,6 +153,24 @@ def plan(
 
 
 @cli.command()
+@click.argument("plan_file", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=PLAN_FORMATS,
+    default="text",
+    show_default=True,
+    help="Output format (markdown: a pull-request comment).",
+)
+@click.pass_context
+def show(ctx: click.Context, plan_file: Path, fmt: str) -> int:
+    """Print a plan saved with `plan -o FILE` again."""
+    from octoplan.commands import show as cmd
+
+    return cmd.run(_app(ctx), plan_file, fmt)
+
+
+@cli.command()
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--sandbox", is_flag=True, help="Send to the local sandbox (no credentials).")
@@ -205,12 +223,29 @@ def apply(
     )
 
 
+def _sandbox_state(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        _app(ctx).sandbox = True
+    return value
+
+
+# `state` subcommands work on the sandbox's own state with --sandbox, like plan and apply.
+sandbox_state = click.option(
+    "--sandbox",
+    is_flag=True,
+    expose_value=False,
+    callback=_sandbox_state,
+    help="The local sandbox's own state (what apply --sandbox recorded).",
+)
+
+
 @cli.group()
 def state() -> None:
     """Inspect and repair state."""
 
 
 @state.command("list")
+@sandbox_state
 @click.option(
     "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format."
 )
@@ -223,6 +258,7 @@ def state_list(ctx: click.Context, fmt: str) -> int:
 
 
 @state.command("show")
+@sandbox_state
 @click.argument("campaign_id")
 @click.option(
     "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format."
@@ -236,6 +272,7 @@ def state_show(ctx: click.Context, campaign_id: str, fmt: str) -> int:
 
 
 @state.command("unlock")
+@sandbox_state
 @click.option("--force", is_flag=True, help="Remove the lock even if its holder looks alive.")
 @click.pass_context
 def state_unlock(ctx: click.Context, force: bool) -> int:
@@ -246,6 +283,7 @@ def state_unlock(ctx: click.Context, force: bool) -> int:
 
 
 @state.command("resolve")
+@sandbox_state
 @click.argument("request_id")
 @click.option("--sent", "outcome", flag_value="sent", help="The API did send it.")
 @click.option("--not-sent", "outcome", flag_value="not_sent", help="The API did not send it.")
@@ -258,6 +296,7 @@ def state_resolve(ctx: click.Context, request_id: str, outcome: str | None) -> i
 
 
 @state.command("mv")
+@sandbox_state
 @click.argument("old")
 @click.argument("new")
 @click.option("--merge", is_flag=True, help="NEW has history already: add OLD's to it.")
@@ -271,6 +310,7 @@ def state_mv(ctx: click.Context, old: str, new: str, merge: bool, yes: bool) -> 
 
 
 @state.command("rm")
+@sandbox_state
 @click.argument("campaign_id")
 @click.option(
     "--force", is_flag=True, help="Even with unconfirmed, in-doubt or scheduled requests."
@@ -439,12 +479,19 @@ def fmt(ctx: click.Context, paths: tuple[Path, ...], check: bool) -> int:
 
 @cli.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--schemas",
+    is_flag=True,
+    help="In an existing project: only rewrite the editors' JSON Schemas.",
+)
 @click.pass_context
-def init(ctx: click.Context, directory: Path | None) -> int:
-    """Scaffold a new project (config, a campaign, a template, .gitignore)."""
+def init(ctx: click.Context, directory: Path | None, schemas: bool) -> int:
+    """Scaffold a new project (config, a campaign, a template, .gitignore).
+
+    Refuses a directory that already is (or lies inside) an octoplan project."""
     from octoplan.commands import init as cmd
 
-    return cmd.run(_app(ctx), directory)
+    return cmd.run(_app(ctx), directory, schemas)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:

@@ -34,6 +34,7 @@ from octoplan.phones import (
     normalize_phone,
     normalize_phones,
 )
+from octoplan.words import plural
 from octoplan.yamlsource import read_yaml, unfit_character
 
 MAX_ERRORS_PER_SOURCE = 20
@@ -89,6 +90,19 @@ def _error(
     path: str, line: int | None, col: int | None, message: str, hint: str | None = None
 ) -> Diagnostic:
     return Diagnostic(path, line, col, message, hint)
+
+
+@dataclass(frozen=True, slots=True)
+class RowError(Diagnostic):
+    """An error about one contact only (its row is left out), which `on_invalid: skip` turns
+    into a count; errors about the whole file (its header, its encoding) are plain
+    Diagnostics and always stop the campaign."""
+
+
+def _row_error(
+    path: str, line: int | None, col: int | None, message: str, hint: str | None = None
+) -> Diagnostic:
+    return RowError(path, line, col, message, hint)
 
 
 # --- CSV -----------------------------------------------------------------------------------
@@ -223,7 +237,7 @@ class CsvSource:
                 continue
             if len(cells) != width:
                 self.errors.append(
-                    _error(
+                    _row_error(
                         self.path,
                         line,
                         None,
@@ -345,7 +359,7 @@ def _fields_of(
     item: object, path: str, line: int, errors: list[Diagnostic], cols: Mapping[str, int]
 ) -> dict[str, str] | None:
     if not isinstance(item, Mapping):
-        errors.append(_error(path, line, None, "a contact must be a mapping of field: value"))
+        errors.append(_row_error(path, line, None, "a contact must be a mapping of field: value"))
         return None
     fields: dict[str, str] = {}
     ok = True
@@ -355,7 +369,7 @@ def _fields_of(
         unfit = unfit_character(str(name))
         if not str(name).strip() or unfit is not None:
             problem = f": {unfit[0]}" if unfit else ""
-            errors.append(_error(path, line, col, f"bad field name {str(name)!r}{problem}"))
+            errors.append(_row_error(path, line, col, f"bad field name {str(name)!r}{problem}"))
             ok = False
             continue
         if (
@@ -364,7 +378,7 @@ def _fields_of(
             and not isinstance(value, bool)
         ):
             errors.append(
-                _error(
+                _row_error(
                     path,
                     line,
                     col,
@@ -377,18 +391,20 @@ def _fields_of(
         try:
             text = _scalar(value)
         except ValueError as exc:
-            errors.append(_error(path, line, col, f"{name} must be a single value, not a {exc}"))
+            errors.append(
+                _row_error(path, line, col, f"{name} must be a single value, not a {exc}")
+            )
             ok = False
             continue
         if text is not None:
             if len(text) > MAX_FIELD_CHARS:
                 message = f"{name} is longer than {MAX_FIELD_CHARS:,} characters"
-                errors.append(_error(path, line, col, message, "contact fields are short"))
+                errors.append(_row_error(path, line, col, message, "contact fields are short"))
                 ok = False
                 continue
             unfit = unfit_character(text)
             if unfit is not None:
-                errors.append(_error(path, line, col, f"{name}: {unfit[0]}", unfit[1]))
+                errors.append(_row_error(path, line, col, f"{name}: {unfit[0]}", unfit[1]))
                 ok = False
                 continue
             fields[str(name)] = text
@@ -579,6 +595,7 @@ class ContactSet:
     duplicates: int = 0
     excluded: int = 0
     errors: list[Diagnostic] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)  # rows skipped (on_invalid)
 
 
 class Chunk(NamedTuple):
@@ -614,9 +631,7 @@ def _identify(
     name = identity_field(channel)
     if name not in names:
         if required:
-            source.errors.extend(
-                _error(source.path, line, None, _missing(channel)) for line in lines
-            )
+            _no_identity_column(source, channel, lines)
         return [], [[] for _ in names], []
     index = names.index(name)
     raws = columns[index]
@@ -632,7 +647,7 @@ def _identify(
         raw, line = raws[i], lines[i]
         if not raw:
             if required:
-                source.errors.append(_error(source.path, line, None, _missing(channel)))
+                source.errors.append(_row_error(source.path, line, None, _missing(channel)))
             continue
         try:
             found[i] = (
@@ -642,7 +657,7 @@ def _identify(
             )
         except InvalidRecipient as exc:
             col = source.column(line, name)
-            source.errors.append(_error(source.path, line, col, str(exc), exc.hint))
+            source.errors.append(_row_error(source.path, line, col, str(exc), exc.hint))
             continue
         keep.append(i)
     keys = [key for key in found if key is not None]
@@ -650,6 +665,65 @@ def _identify(
         columns, lines = _select(columns, keep), [lines[i] for i in keep]
     columns[index] = keys
     return keys, columns, lines
+
+
+_IDENTITY_WORDS = {
+    "phone_number": (
+        "phone",
+        "phones",
+        "mobile",
+        "mobile_number",
+        "tel",
+        "telephone",
+        "portable",
+        "numero",
+        "number",
+        "msisdn",
+        "cell",
+        "gsm",
+        "phone_no",
+        "phonenumber",
+    ),
+    "email": ("mail", "e-mail", "email_address", "courriel", "e_mail", "emails"),
+    "conversation_id": ("conversation", "conversation_uuid", "chat_id"),
+}
+
+
+def _no_identity_column(source: ContactSource, channel: str, lines: list[int]) -> None:
+    """One error for the whole list, on its header (not one per row), naming the column
+    that was probably meant."""
+    from octoplan.suggest import closest
+    wanted = (
+        ["conversation_id", "phone_number", "email"]
+        if channel == "live_chat"
+        else [identity_field(channel)]
+    )
+    csv_file = isinstance(source, CsvSource)
+    meant = next(
+        (
+            (column, field)
+            for field in wanted
+            for column in source.names
+            if column.lower() in _IDENTITY_WORDS[field]
+            or closest(column.lower(), [field]) is not None
+        ),
+        None,
+    )
+    what = "column" if csv_file else "field"
+    needed = " or ".join(wanted)
+    line = 1 if csv_file else (lines[0] if lines else 1)
+    col = source.column(line, meant[0]) if meant else None
+    hint = f"rename the {what} '{meant[0]}' to {meant[1]}" if meant else None
+    if hint is None:
+        present = ", ".join(source.names) or "none"
+        hint = f"the {what}s are: {present}"
+    if csv_file:
+        message = f"the header has no {needed} column (needed for channel {channel})"
+    else:
+        message = f"no contact in this file has {needed} (needed for channel {channel})"
+    error = _error(source.path, line, col, message, hint)
+    if error not in source.errors:  # the list is read a chunk at a time
+        source.errors.append(error)
 
 
 def _identify_live_chat(
@@ -674,11 +748,14 @@ def _identify_live_chat(
             key, fields = identify(fields, channel, region)
         except FieldError as exc:
             col = source.column(line, exc.name)
-            source.errors.append(_error(source.path, line, col, str(exc), exc.hint))
+            source.errors.append(_row_error(source.path, line, col, str(exc), exc.hint))
             continue
         except KeyError:
             if required:
-                source.errors.append(_error(source.path, line, None, _missing(channel)))
+                if not {"conversation_id", "phone_number", "email"} & set(names):
+                    _no_identity_column(source, channel, lines)
+                    break
+                source.errors.append(_row_error(source.path, line, None, _missing(channel)))
             continue
         keys.append(key)
         rows.append([fields.get(name, "") for name in names])
@@ -693,13 +770,41 @@ def _identify_live_chat(
 def capped(errors: list[Diagnostic]) -> list[Diagnostic]:
     """A source's errors in line order (an items source checks shapes before identities),
     at most MAX_ERRORS_PER_SOURCE of them."""
-    errors = sorted(errors, key=lambda d: d.line or 0)
+    # (Each half of a list read on two cores reports a header problem: once is enough.)
+    errors = sorted(dict.fromkeys(errors), key=lambda d: d.line or 0)
     if len(errors) <= MAX_ERRORS_PER_SOURCE:
         return errors
     more = len(errors) - MAX_ERRORS_PER_SOURCE
     last = errors[MAX_ERRORS_PER_SOURCE - 1]
-    summary = _error(last.path, None, None, f"{more} more errors in this file not shown")
+    summary = Diagnostic(
+        last.path, None, None, f"{more:,} more errors in this file not shown", count=more
+    )
     return [*errors[:MAX_ERRORS_PER_SOURCE], summary]
+
+
+def skipped(errors: list[Diagnostic], who: str) -> tuple[list[Diagnostic], Diagnostic | None]:
+    """`on_invalid: skip`: a source's errors but those about single rows (which were left out),
+    and one warning counting those rows, at the first of them."""
+    rows = sorted(dict.fromkeys(e for e in errors if isinstance(e, RowError)), key=_line_of)
+    kept = [e for e in errors if not isinstance(e, RowError)]
+    if not rows:
+        return kept, None
+    first = rows[0]
+    lines = ", ".join(str(e.line) for e in rows[:10]) + (", ..." if len(rows) > 10 else "")
+    warning = Diagnostic(
+        first.path,
+        first.line,
+        first.col,
+        f"{who}: {plural(len(rows), 'invalid contact')} skipped (on_invalid: skip), "
+        f"e.g. {first.message}",
+        f"lines {lines}" if len(rows) > 1 else None,
+        "warning",
+    )
+    return kept, warning
+
+
+def _line_of(diagnostic: Diagnostic) -> int:
+    return diagnostic.line or 0
 
 
 def _keys(source: ContactSource, channel: str, region: str) -> Iterator[str]:

@@ -35,6 +35,7 @@ from octoplan.contacts import (
     identified,
     kept,
     open_source,
+    skipped,
     stream_chunks,
 )
 from octoplan.errors import Diagnostic
@@ -406,7 +407,7 @@ class _Builder:
                 shown = f"{key} ({at[0]}:{at[1]})"
                 message = self._full(key, fields, shown, self._offset + index, at)
             except RenderError as exc:
-                self.errors.add(exc.diagnostic)
+                self.errors.add(_explained(exc, layout, chunk))
                 continue
             self._append(message, self._offset + index)
 
@@ -562,7 +563,7 @@ class _Builder:
         try:
             full = self._full(key, fields, shown, self._offset + row, at, check=False)
         except RenderError as exc:
-            self.errors.add(exc.diagnostic)
+            self.errors.add(_explained(exc, layout, chunk))
             return None, None
         with_sentinels, printed = skeleton_fields(fields, self.use)
         try:
@@ -638,6 +639,13 @@ class _Builder:
                     names[i], records[i] = identity, keys[i]
                     request_texts[i] = group.raw_format % tuple(column[i] for column in raw)
         return names, records, texts, request_texts, basic, printed
+
+
+def _explained(exc: RenderError, layout: _Layout, chunk: Chunk) -> Diagnostic:
+    """An undefined contact field said with the columns of the contact's list in hand."""
+    from octoplan.undefined import explain  # render errors only
+
+    return explain(exc, layout.names, chunk.source.path, isinstance(chunk.source, CsvSource))
 
 
 _Composed = tuple[list[tuple[str, ...]], list[str], list[str], list[str], bool, list[Sequence[str]]]
@@ -725,11 +733,19 @@ def build_campaign(
     deduper = Deduper(excluded_keys(exclude, campaign.channel, config.region, contacts), contacts)
     with paused_gc():
         _build_all(
-            sources, deduper, builder, make_builder, campaign.channel, config.region, contacts
+            sources,
+            deduper,
+            builder,
+            make_builder,
+            campaign.channel,
+            config.region,
+            contacts,
+            skip=f"campaign {campaign.id}" if campaign.on_invalid == "skip" else None,
         )
     messages = result.columns = builder.messages
     result.duplicates, result.excluded = contacts.duplicates, contacts.excluded
     result.errors.extend(contacts.errors)
+    result.warnings.extend(contacts.warnings)
     result.errors.extend(builder.errors.diagnostics())
     result.cost = checks.cost
     result.regions = frozenset(checks.regions)
@@ -754,6 +770,8 @@ def _build_all(
     channel: str,
     region: str,
     contacts: ContactSet,
+    *,
+    skip: str | None = None,  # `on_invalid: skip`: who skips (the campaign), for the warning
 ) -> None:
     for contact_source in sources:
         halves = shards.split(contact_source)
@@ -764,7 +782,12 @@ def _build_all(
                 chunk = kept(contact_source, keys, columns, lines, deduper.keep(keys))
                 if chunk is not None:
                     builder.add(chunk)
-        contacts.errors.extend(capped(contact_source.errors))
+        errors = contact_source.errors
+        if skip is not None:
+            errors, warning = skipped(errors, skip)
+            if warning is not None:
+                contacts.warnings.append(warning)
+        contacts.errors.extend(capped(errors))
 
 
 def _slotted(

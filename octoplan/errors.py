@@ -13,6 +13,7 @@ Anything else escaping to the CLI is a bug: it is reported as an internal error.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,6 +28,9 @@ class Diagnostic:
     message: str
     hint: str | None = None
     severity: Literal["error", "warning"] = "error"
+    # How many problems this diagnostic stands for: a "N more errors not shown" line stands
+    # for N, so that counts stay right when a list is cut.
+    count: int = 1
 
     def location(self) -> str:
         parts = [self.path]
@@ -51,6 +55,11 @@ class Diagnostic:
             "message": self.message,
             "hint": self.hint,
         }
+
+
+def count_of(diagnostics: Iterable[Diagnostic]) -> int:
+    """How many problems `diagnostics` stand for (see Diagnostic.count)."""
+    return sum(d.count for d in diagnostics)
 
 
 class OctoplanError(Exception):

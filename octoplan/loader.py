@@ -60,7 +60,7 @@ def _validate(model: type[BaseModel], data: Any, doc: YamlDocument, diags: list[
         return model.model_validate(data)
     except ValidationError as exc:
         locate = partial(_where, doc)
-        diags.extend(translate.diagnostics(exc, model, locate, doc.raw.get))
+        diags.extend(translate.diagnostics(exc, model, locate, doc.raw.get, doc.keys))
         return None
 
 
@@ -73,7 +73,7 @@ def _not_mapping(doc: YamlDocument, what: str) -> Diagnostic:
 class _DefaultsBlock(BaseModel):
     """octoplan.yaml seen only for its `defaults`, so messages say `defaults.<field>`."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     defaults: CampaignFields
 
 
@@ -130,7 +130,9 @@ def _valid_defaults(doc: YamlDocument, diags: list[Diagnostic]) -> dict[str, Any
         _DefaultsBlock.model_validate(block)
     except ValidationError as exc:
         bad.update(str(e["loc"][1]) for e in exc.errors() if len(e["loc"]) > 1)
-        diags.extend(translate.diagnostics(exc, _DefaultsBlock, partial(_where, doc), doc.raw.get))
+        diags.extend(
+            translate.diagnostics(exc, _DefaultsBlock, partial(_where, doc), doc.raw.get, doc.keys)
+        )
     return {k: v for k, v in defaults.items() if k not in bad}
 
 
@@ -247,7 +249,7 @@ def _load_campaign(
     try:
         campaign = Campaign.model_validate(data)
     except ValidationError as exc:
-        diags.extend(translate.diagnostics(exc, Campaign, locate, doc.raw.get))
+        diags.extend(translate.diagnostics(exc, Campaign, locate, doc.raw.get, doc.keys))
         return None
     return CampaignSource(campaign, path, positions)
 

@@ -8,9 +8,14 @@ one line saying how many were left out; a table is never cut in the middle.
 
 from __future__ import annotations
 
+import re
+
+from octoplan.errors import count_of
 from octoplan.mask import mask_recipient
 from octoplan.plan import SYMBOLS, Action, BatchKind, CampaignPlan, Plan
-from octoplan.planview import cancel_line, capped_line, money
+from octoplan.planview import cancel_line, capped_line, done, money, when
+from octoplan.sentdiff import diff_lines
+from octoplan.words import plural
 
 GITHUB_LIMIT = 65_535
 MARKER = "<!-- octoplan-plan -->"  # lets CI find and update its own comment
@@ -115,7 +120,8 @@ def _problems(plan: Plan) -> list[str]:
             lines.append(f"- {icon} `{cell(d.location())}` {cell(d.message)}{hint}")
         for doubt in c.in_doubt:
             lines.append(
-                f"- ⚠️ `{c.id}`: request `{doubt.request_id}` ({doubt.recipients:,} recipients) "
+                f"- ⚠️ `{c.id}`: request `{doubt.request_id}` "
+                f"({plural(doubt.recipients, 'recipient')}) "
                 f"is in doubt: check Octopush, then `octoplan state resolve {doubt.request_id} "
                 "--sent` or `--not-sent`"
             )
@@ -128,15 +134,15 @@ def _campaign_section(c: CampaignPlan, currency: str) -> str:
     lines = [
         "<details>",
         f"<summary><code>{SYMBOLS[c.action].strip() or '·'}</code> <b>{cell(c.id)}</b> "
-        f"({c.channel}, {c.action.value}): {c.messages_to_send:,} messages, "
+        f"({c.channel}, {c.action.value}): {plural(c.messages_to_send, 'message')}, "
         f"{money(c.estimated_cost, currency)}</summary>",
         "",
-        f"File: {where}",
+        f"File: {where} · {when(c)}",
         "",
         "```diff",
     ]
     if c.action is Action.BLOCKED:
-        lines.append(f"! blocked by {len(c.errors)} error(s): nothing will be sent")
+        lines.append(f"! blocked by {plural(count_of(c.errors), 'error')}: nothing will be sent")
     for b in c.batches:
         if b.kind is BatchKind.CANCEL:
             lines.append(f"- {cancel_line(b)}")
@@ -147,14 +153,28 @@ def _campaign_section(c: CampaignPlan, currency: str) -> str:
             extra += f" (replaces {', '.join(b.replaces)})"
         if b.send_at:
             extra += f", send_at {b.send_at}"
-        lines.append(f"{verb} request {b.request_id}: {len(b.recipients):,} recipients{extra}")
+        lines.append(
+            f"{verb} request {b.request_id}: {plural(len(b.recipients), 'recipient')}{extra}"
+        )
     if c.capped:
         lines.append(f"! {capped_line(c.capped)}")
     if c.already_sent:
-        lines.append(f"  {c.already_sent:,} already sent: not sent again")
+        lines.append(f"  {done(c.already_sent, c.scheduled)}: not sent again")
     lines.append("```")
     for note in c.notes:
         lines.append(f"- {cell(note)}")
+    if c.text_change is not None:
+        change = c.text_change
+        rows = diff_lines(change.old, change.new)
+        fence = "`" * max([3, *(len(run) + 1 for run in re.findall(r"`+", "\n".join(rows)))])
+        lines += [
+            "",
+            f"Sent before / now, e.g. to {mask_recipient(change.recipient)}:",
+            "",
+            f"{fence}diff",
+            *rows,
+            fence,
+        ]
     if c.samples and c.action in (Action.CREATE, Action.UPDATE):
         lines += ["", "| Recipient | Message |", "|---|---|"]
         for key, text in c.samples[:SAMPLES]:
@@ -163,15 +183,20 @@ def _campaign_section(c: CampaignPlan, currency: str) -> str:
     return "\n".join(lines)
 
 
+def _bold(n: int, word: str) -> str:
+    """**n** word, in the plural unless n is 1."""
+    return f"**{n:,}** {word if n == 1 else word + 's'}"
+
+
 def plan_markdown(plan: Plan, limit: int = GITHUB_LIMIT) -> str:
     s = plan.summary
     head = [
         MARKER,
         f"### octoplan plan: {_counts(plan)}",
         "",
-        f"**{s.messages_to_send:,}** messages in **{s.requests:,}** requests, "
-        f"**{s.sms_parts:,}** SMS parts, estimated **{money(s.estimated_cost, plan.currency)}**"
-        f"; {s.already_sent:,} already sent.",
+        f"{_bold(s.messages_to_send, 'message')} in {_bold(s.requests, 'request')}, "
+        f"{_bold(s.sms_parts, 'SMS part')}, estimated **{money(s.estimated_cost, plan.currency)}**"
+        f"; {done(s.already_sent, s.scheduled)}.",
         "",
     ]
     footer = [
@@ -202,7 +227,7 @@ def plan_markdown(plan: Plan, limit: int = GITHUB_LIMIT) -> str:
         section = _campaign_section(c, plan.currency)
         if used + len(section) + 1 > budget:
             body.append(
-                f"_… {len(changed) - i:,} more campaign(s) not shown (comment size limit); "
+                f"_… {plural(len(changed) - i, 'more campaign')} not shown (comment size limit); "
                 "run `octoplan plan` for the full plan._"
             )
             break

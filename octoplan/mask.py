@@ -62,7 +62,10 @@ def mask_email(address: str) -> str:
 
 
 def mask_recipient(key: str) -> str:
-    """Mask a recipient identity (E.164 number, e-mail or live-chat conversation id)."""
+    """Mask a recipient identity (E.164 number, e-mail or live-chat conversation id). A masked
+    one (a saved plan read back) is left as it is."""
+    if DOT in key:
+        return key
     if key.startswith("+"):
         return mask_phone(key)
     if "@" in key:

@@ -25,6 +25,7 @@ VoiceLanguage = rules.VoiceLanguage  # the 13 languages of the voice pages
 EmailingService = Literal["mailbox", "gateway"]
 BodyFormat = Literal["plain_text", "html"]
 RcsMessageType = Literal["simple_text", "rich_card"]
+OnInvalid = Literal["error", "skip"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
@@ -56,6 +57,14 @@ def _send_at(value: Any) -> Any:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
+        from octoplan.dates import impossible_date  # only for a value that did not parse
+
+        impossible = impossible_date(value)
+        if impossible is not None:
+            raise octoplan_error(
+                f"send_at '{value}' is not a valid date: {impossible}",
+                "write it like 2026-12-04T10:00:00+01:00",
+            ) from None
         raise octoplan_error(
             f"send_at must be an ISO 8601 date-time with an offset (got '{value}')",
             "write it like 2026-12-04T10:00:00+01:00",
@@ -87,13 +96,13 @@ SendAt = Annotated[
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class Recipient(BaseModel):
     """An inline contact. Any other key is contact data, reachable as `contact.<key>`."""
 
-    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True, defer_build=True)
     __pydantic_extra__: dict[str, Scalar]
 
     phone_number: str | None = Field(None, description="E.164 or national format (sms, voice)")
@@ -152,6 +161,11 @@ class CampaignFields(_Strict):
     contacts: list[str] = Field(default_factory=list, description="Contact files (CSV/YAML/JSON)")
     exclude: list[str] = Field(default_factory=list, description="Opt-out lists, never sent to")
     batch_size: int = Field(rules.BATCH_MAX, ge=1, le=rules.BATCH_MAX)
+    on_invalid: OnInvalid = Field(
+        "error",
+        description="A contact whose row is invalid: error (refuse the campaign, the default) "
+        "or skip (leave it out, counted in a warning)",
+    )
     list_name: str | None = Field(None, min_length=1)
     on_list: bool = Field(False, description="Use the campaign-on-list flow (sms, voice_sms)")
     simulation_mode: bool | None = None

@@ -26,11 +26,13 @@ from functools import cached_property, partial
 from itertools import compress
 from typing import Any, Protocol
 
-from octoplan import ids, optouts
+from octoplan import ids, optouts, sentdiff
 from octoplan.encode import encode_body
-from octoplan.errors import Diagnostic
-from octoplan.messages import CHANGED, FIELD, Messages, gather, sent_flags
+from octoplan.errors import Diagnostic, count_of
+from octoplan.mask import mask_text, masked
+from octoplan.messages import CHANGED, FIELD, SENT, Messages, gather, sent_flags
 from octoplan.repeats import RecentSends, repeat_errors, repeats
+from octoplan.sentdiff import TextChange
 from octoplan.state.base import BatchRecord, BatchStatus, RecipientState, StateInfo, StateStore
 from octoplan.words import plural
 
@@ -43,6 +45,7 @@ _UNSETTLED = frozenset({BatchStatus.INTENT.value, BatchStatus.IN_DOUBT.value})
 _SKIPPED = BatchStatus.SKIPPED.value
 # Octopush cancels a scheduled send only while it is more than ~10 minutes away.
 CANCEL_MARGIN = timedelta(minutes=10)
+SAMPLES = 3  # sample messages kept per campaign
 
 
 class Action(StrEnum):
@@ -200,6 +203,10 @@ class CampaignPlan:
     opted_out: tuple[tuple[str, datetime], ...] = ()
     purpose: str = "wholesale"
     send_at: str | None = None  # the campaign's send_at, as its new requests carry it
+    # Of `already_sent`: recipients of requests the API accepted for a send_at still ahead.
+    scheduled: int = 0
+    # A recipient sent an older text, with that text and today's (see octoplan/sentdiff.py).
+    text_change: TextChange | None = None
 
     @property
     def new_batches(self) -> tuple[PlannedBatch, ...]:
@@ -243,6 +250,7 @@ class Summary:
     cancels: int
     capped: int
     sms_parts: int
+    scheduled: int
     estimated_cost: float
     errors: int
     warnings: int
@@ -261,6 +269,7 @@ class Plan:
     warnings: tuple[Diagnostic, ...] = ()
     # Each policy's verdict, for a reviewer (plan --format markdown puts them first).
     policies: tuple[PolicyResult, ...] = ()
+    sandbox: bool = False  # made against the sandbox's own state (`--sandbox`)
 
     @property
     def summary(self) -> Summary:
@@ -276,8 +285,9 @@ class Plan:
             cancels=sum(1 for b in batches if b.kind is BatchKind.CANCEL),
             capped=sum(len(b.recipients) for b in batches if b.kind is BatchKind.SKIP),
             sms_parts=sum(b.parts for b in sends),
+            scheduled=sum(c.scheduled for c in self.campaigns),
             estimated_cost=round(sum(b.estimated_cost for b in sends), 6),
-            errors=sum(len(c.errors) for c in self.campaigns) + len(self.errors),
+            errors=sum(count_of(c.errors) for c in self.campaigns) + count_of(self.errors),
             warnings=sum(len(c.warnings) for c in self.campaigns) + len(self.warnings),
         )
 
@@ -487,6 +497,7 @@ def plan_campaign(
             )
     send_at = spec.send_at.isoformat() if spec.send_at else None
     index_of: dict[str, int] | None = None
+    scheduled = 0  # accepted for a send_at still ahead: not sent yet
     for record in store.batches(history, [BatchStatus.ACCEPTED], scheduled=True):
         cancellable = _scheduled_and_cancellable(record, now)
         if cancellable is None:
@@ -501,6 +512,8 @@ def plan_campaign(
         changed = sum(
             1 for k, _ in members if k in index_of and flags and flags[index_of[k]] == CHANGED
         )
+        if not ((removed or changed) and cancellable):
+            scheduled += len(members) - removed
         if not removed and not changed:
             continue
         what = _replacement_reason(record.send_at, send_at, changed, removed)
@@ -584,7 +597,8 @@ def plan_campaign(
             errors.extend(repeat_errors(spec.id, spec.id_at or (spec.file, None, None), found))
         if not errors:
             sends.sends(spec.id, messages, to_send)
-    batches.extend(_new_batches(spec, to_send, earlier_by_key, frozenset(released.values())))
+    new_batches = _new_batches(spec, to_send, earlier_by_key, frozenset(released.values()))
+    batches.extend(new_batches)
     if capped:
         batches.append(_skip_batch(spec, capped))
     if policies is not None:
@@ -594,15 +608,25 @@ def plan_campaign(
             f"send_at moved for {plural(moved, 'recipient')} who already received the message: "
             "they are not sent again"
         )
-    if changed - moved:
+    text_change = None
+    # Said while it matters: when this plan sends the new text, or when nobody will get it
+    # (an edit after the last send). Once the new text went out, the count stays in JSON.
+    if changed - moved and (new_batches or SENT not in flags):
+        text_change = sentdiff.text_change(store, spec.id, messages, flags, sent_hashes)
+        if text_change is not None:  # texts a plan shows carry no number or e-mail in clear
+            text_change = TextChange(
+                text_change.recipient, mask_text(text_change.old), mask_text(text_change.new)
+            )
         notes.append(
-            f"the text changed for {changed - moved} recipient(s) who already received the old "
-            "one: they are not sent again; only recipients not yet sent get the new text"
+            f"the text changed for {plural(changed - moved, 'recipient')} who already received "
+            "the old one: they are not sent again; only recipients not yet sent get the new text"
         )
     if spec.duplicates:
-        notes.append(f"{spec.duplicates} duplicate recipient(s) collapsed: each is sent once")
+        notes.append(
+            f"{plural(spec.duplicates, 'duplicate recipient')} collapsed: each is sent once"
+        )
     if spec.excluded:
-        notes.append(f"{spec.excluded} recipient(s) removed by exclude lists")
+        notes.append(f"{plural(spec.excluded, 'recipient')} removed by exclude lists")
     if opted:
         notes.append(optouts.note(opted))
 
@@ -610,7 +634,9 @@ def plan_campaign(
     action = _action(all_errors, bool(sent_hashes or others), batches, in_doubt)
     if action is Action.BLOCKED:
         batches = []
-    shown = to_send[:3] or list(range(min(3, len(keys))))
+    shown = _samples(keys, messages.request_texts, to_send, new_batches) or list(
+        range(min(SAMPLES, len(keys)))
+    )
     return CampaignPlan(
         id=spec.id,
         file=spec.file,
@@ -624,13 +650,15 @@ def plan_campaign(
         changed_after_send=changed - moved,
         duplicates=spec.duplicates,
         excluded=spec.excluded,
-        warnings=tuple(spec.warnings),
-        errors=all_errors,
-        samples=tuple((keys[i], messages.text(i)) for i in shown),
-        notes=tuple(notes),
+        warnings=masked(spec.warnings),
+        errors=masked(all_errors),
+        samples=tuple((keys[i], mask_text(messages.text(i))) for i in shown),
+        notes=tuple(map(mask_text, notes)),
         opted_out=tuple(opted),
         purpose=spec.purpose,
         send_at=send_at,
+        scheduled=min(scheduled, already_sent),
+        text_change=text_change,
     )
 
 
@@ -726,12 +754,38 @@ def _plan_disabled(spec: CampaignSpec, store: StateStore, now: datetime) -> Camp
         changed_after_send=0,
         duplicates=0,
         excluded=0,
-        warnings=tuple(spec.warnings),
-        errors=all_errors,
+        warnings=masked(spec.warnings),
+        errors=masked(all_errors),
         samples=(),
-        notes=tuple(notes),
+        notes=tuple(map(mask_text, notes)),
         purpose=spec.purpose,
     )
+
+
+def _samples(
+    keys: Sequence[str],
+    request_texts: Sequence[str],
+    to_send: list[int],
+    batches: list[PlannedBatch],
+) -> list[int]:
+    """A few recipients to show: the first to send, then one per other request text (another
+    branch of the template), then the next ones."""
+    if not to_send:
+        return []
+    shown = [to_send[0]]
+    texts = {request_texts[to_send[0]]}
+    for batch in batches:
+        if len(shown) == SAMPLES:
+            return shown
+        if batch.text not in texts:
+            texts.add(batch.text)
+            shown.append(keys.index(batch.recipients[0]))
+    for index in to_send[1:]:
+        if len(shown) == SAMPLES:
+            break
+        if index not in shown:
+            shown.append(index)
+    return shown
 
 
 def _action(

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from octoplan import __version__
-from octoplan.errors import OctoplanError
+from octoplan.errors import OctoplanError, UsageError
 from octoplan.inputs import changed_inputs, describe, read_inputs
 from octoplan.loader import Project
-from octoplan.plan import FORMAT_VERSION, Action, BatchKind, CampaignPlan, Plan
+from octoplan.plan import Action, BatchKind, CampaignPlan, Plan
 from octoplan.planview import plan_json
 from octoplan.private import write_private
 from octoplan.words import plural
@@ -47,6 +47,7 @@ class SavedPlan:
     octoplan_version: str | None = None  # None: a file from before versions were recorded
     inputs: dict[str, str] | None = None  # file -> SHA-256 (inputs.read_inputs)
     campaigns: dict[str, SavedCampaign] | None = None
+    sandbox: bool = False
 
 
 def save(plan: Plan, path: Path, inputs: dict[str, str]) -> None:
@@ -57,43 +58,42 @@ def save(plan: Plan, path: Path, inputs: dict[str, str]) -> None:
 
 
 def load(path: Path) -> SavedPlan:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        version = data["format_version"]
-        if version != FORMAT_VERSION:
-            raise OctoplanError(
-                f"{path}: plan format version {version!r} is not supported "
-                f"(this octoplan reads {FORMAT_VERSION!r}); run `octoplan plan -o {path}` again"
+    from octoplan.planread import read_document  # pydantic: only when a plan file is read
+
+    document = read_document(path)
+    return SavedPlan(
+        path=path,
+        lineage=document.state.lineage,
+        serial=document.state.serial,
+        digest=document.digest,
+        scope=tuple(document.scope),
+        octoplan_version=document.octoplan_version,
+        inputs=None if document.inputs is None else dict(document.inputs.files),
+        campaigns={
+            c.id: SavedCampaign(
+                action=c.action.value,
+                messages=c.messages_to_send,
+                batches=frozenset((b.kind.value, b.request_id) for b in c.batches),
             )
-        state = data["state"]
-        lineage, serial, digest = str(state["lineage"]), int(state["serial"]), str(data["digest"])
-        version, inputs = data.get("octoplan_version"), data.get("inputs")
-        return SavedPlan(
-            path=path,
-            lineage=lineage,
-            serial=serial,
-            digest=digest,
-            scope=tuple(str(s) for s in data.get("scope", [])),
-            octoplan_version=None if version is None else str(version),
-            inputs=None if inputs is None else {str(k): str(v) for k, v in inputs["files"].items()},
-            campaigns=_campaigns(data["campaigns"]) if "campaigns" in data else None,
+            for c in document.campaigns
+        },
+        sandbox=document.sandbox,
+    )
+
+
+def check_sandbox(saved: SavedPlan, sandbox: bool) -> None:
+    """A plan made with --sandbox is applied with --sandbox, and only such a plan."""
+    if saved.sandbox and not sandbox:
+        raise UsageError(
+            f"{saved.path} was made with --sandbox: apply it with "
+            f"`octoplan apply --sandbox {saved.path}`"
         )
-    except FileNotFoundError:
-        raise OctoplanError(f"{path}: no such plan file") from None
-    except (
-        OSError,
-        UnicodeDecodeError,
-        json.JSONDecodeError,
-        RecursionError,
-        KeyError,
-        TypeError,
-        ValueError,
-    ) as e:
-        if isinstance(e, OctoplanError):
-            raise
-        raise OctoplanError(
-            f"{path}: not a plan file written by `octoplan plan -o` ({type(e).__name__})"
-        ) from None
+    if sandbox and not saved.sandbox:
+        raise UsageError(
+            f"{saved.path} was made against the project's state, not the sandbox's: apply it "
+            f"without --sandbox, or make a sandbox plan with `octoplan plan --sandbox -o "
+            f"{saved.path}`"
+        )
 
 
 def _campaigns(items: list[dict[str, Any]]) -> dict[str, SavedCampaign]:
@@ -108,7 +108,8 @@ def _campaigns(items: list[dict[str, Any]]) -> dict[str, SavedCampaign]:
 
 
 def _again(saved: SavedPlan) -> str:
-    return f"run `octoplan plan -o {saved.path}` again and review it"
+    flag = " --sandbox" if saved.sandbox else ""
+    return f"run `octoplan plan{flag} -o {saved.path}` again and review it"
 
 
 def check_inputs(saved: SavedPlan, project: Project) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from octoplan import __version__
+from octoplan.errors import count_of
 from octoplan.inputs import inputs_digest
 from octoplan.mask import mask_recipient
 from octoplan.optouts import stop_day
@@ -22,6 +23,7 @@ from octoplan.plan import (
     Plan,
     PlannedBatch,
 )
+from octoplan.sentdiff import diff_lines
 from octoplan.words import plural
 
 MAX_LISTED = 100  # opted-out recipients listed in a campaign's JSON (all are counted)
@@ -87,6 +89,14 @@ def campaign_json(c: CampaignPlan) -> dict[str, Any]:
             }
             for d in c.in_doubt
         ],
+        "scheduled": c.scheduled,
+        "text_change": None
+        if c.text_change is None
+        else {
+            "recipient": mask_recipient(c.text_change.recipient),
+            "old": c.text_change.old,
+            "new": c.text_change.new,
+        },
         "notes": list(c.notes),
         "warnings": [d.to_json() for d in c.warnings],
         "errors": [d.to_json() for d in c.errors],
@@ -109,12 +119,14 @@ def plan_json(plan: Plan, inputs: Mapping[str, str] | None = None) -> dict[str, 
         },
         "digest": plan.digest,
         "scope": list(plan.scope),
+        "sandbox": plan.sandbox,
         "has_changes": plan.has_changes,
         "summary": {
             "campaigns": s.campaigns,
             "messages_to_send": s.messages_to_send,
             "requests": s.requests,
             "already_sent": s.already_sent,
+            "scheduled": s.scheduled,
             "pending": s.pending,
             "in_doubt": s.in_doubt,
             "cancels": s.cancels,
@@ -138,13 +150,26 @@ def plan_json(plan: Plan, inputs: Mapping[str, str] | None = None) -> dict[str, 
     return data
 
 
+def done(already_sent: int, scheduled: int) -> str:
+    """What state holds as sent, told apart from what the API holds for a later send_at."""
+    if not scheduled:
+        return f"{already_sent:,} already sent"
+    sent = already_sent - scheduled
+    later = f"{scheduled:,} scheduled for later"
+    return f"{sent:,} already sent, {later}" if sent else later
+
+
+def when(c: CampaignPlan) -> str:
+    return f"send_at {c.send_at}" if c.send_at else "sent when applied"
+
+
 def _headline(c: CampaignPlan, currency: str) -> str:
     where = f"{c.channel}, {c.file}" if c.file else f"{c.channel}, file removed"
     line = f"{SYMBOLS[c.action]} {c.id} ({where})"
     if c.action is Action.BLOCKED:
-        return f"{line}: blocked by {plural(len(c.errors), 'error')}"
+        return f"{line}: blocked by {plural(count_of(c.errors), 'error')}"
     if c.action is Action.NOOP:
-        return f"{line}: no changes ({c.already_sent:,} already sent)"
+        return f"{line}: no changes ({done(c.already_sent, c.scheduled)})"
     sends = c.sends
     parts: list[str] = []
     if sends:
@@ -156,13 +181,14 @@ def _headline(c: CampaignPlan, currency: str) -> str:
             else f"{plural(c.messages_to_send, 'message')} in {plural(len(sends), 'request')}, "
             f"est. {money(c.estimated_cost, currency)}"
         )
+        parts.append(when(c))
     cancels = sum(1 for b in c.batches if b.kind is BatchKind.CANCEL)
     if cancels:
         parts.append(f"cancel {plural(cancels, 'scheduled request')}")
     if c.capped:
         parts.append(f"{len(c.capped):,} skipped (frequency cap)")
     if c.already_sent:
-        parts.append(f"{c.already_sent:,} already sent")
+        parts.append(done(c.already_sent, c.scheduled))
     return f"{line}: {c.action.value}: " + "; ".join(parts)
 
 
@@ -200,37 +226,54 @@ def cancel_line(b: PlannedBatch) -> str:
     return f"cancel scheduled request {b.request_id} (ticket {b.ticket}{_at(b)}){reason}"
 
 
-def plan_text(plan: Plan, *, samples: int = 1, requests: bool = False) -> str:
-    """The plan for a terminal; `requests` adds one line per new request (`--verbose`)."""
+def _changes(c: CampaignPlan, currency: str, requests: bool) -> list[str]:
+    """Requests in doubt, resent, cancelled or skipped (and, with `requests`, each new one)."""
+    lines: list[str] = []
+    for doubt in c.in_doubt:
+        lines.append(
+            f"    in doubt: request {doubt.request_id} "
+            f"({plural(doubt.recipients, 'recipient')}) was sent more than 23 h ago "
+            "with no confirmation; it is never resent "
+            "automatically. Check the Octopush dashboard, then run "
+            f"`octoplan state resolve {doubt.request_id} --sent` or `--not-sent`"
+        )
+    for b in c.batches:
+        if b.kind is BatchKind.NEW and (requests or b.replaces):
+            lines.append(_request_line(b, c.channel, currency))
+        elif b.kind is BatchKind.CANCEL:
+            lines.append(f"    - {cancel_line(b)}")
+        elif b.kind is BatchKind.SKIP:
+            lines.append(f"    ! {capped_line(b.recipients)}")
+        elif b.kind is BatchKind.RESUME:
+            lines.append(
+                f"    ~ resend unconfirmed request {b.request_id} "
+                f"({plural(len(b.recipients), 'recipient')}, same request_id)"
+            )
+    return lines
+
+
+def plan_text(
+    plan: Plan, *, samples: int = 1, requests: bool = False, details: bool = True
+) -> str:
+    """The plan for a terminal; `requests` adds one line per new request (`--verbose`);
+    without `details` (`--quiet`), no warnings, notes or samples: errors and changes only."""
     lines: list[str] = []
     for c in plan.campaigns:
         lines.append(_headline(c, plan.currency))
         for d in c.errors:
             lines.extend("    " + row for row in d.format().splitlines())
+        if not details:
+            lines.extend(_changes(c, plan.currency, requests))
+            continue
         for d in c.warnings:
             lines.extend("    " + row for row in d.format().splitlines())
         for note in c.notes:
             lines.append(f"    note: {note}")
-        for doubt in c.in_doubt:
-            lines.append(
-                f"    in doubt: request {doubt.request_id} "
-                f"({plural(doubt.recipients, 'recipient')}) was sent more than 23 h ago "
-                "with no confirmation; it is never resent "
-                "automatically. Check the Octopush dashboard, then run "
-                f"`octoplan state resolve {doubt.request_id} --sent` or `--not-sent`"
-            )
-        for b in c.batches:
-            if b.kind is BatchKind.NEW and (requests or b.replaces):
-                lines.append(_request_line(b, c.channel, plan.currency))
-            elif b.kind is BatchKind.CANCEL:
-                lines.append(f"    - {cancel_line(b)}")
-            elif b.kind is BatchKind.SKIP:
-                lines.append(f"    ! {capped_line(b.recipients)}")
-            elif b.kind is BatchKind.RESUME:
-                lines.append(
-                    f"    ~ resend unconfirmed request {b.request_id} "
-                    f"({plural(len(b.recipients), 'recipient')}, same request_id)"
-                )
+        if c.text_change is not None:
+            change = c.text_change
+            lines.append(f"      e.g. {mask_recipient(change.recipient)}, sent before / now:")
+            lines.extend(f"      {row}" for row in diff_lines(change.old, change.new))
+        lines.extend(_changes(c, plan.currency, requests))
         if c.action in (Action.CREATE, Action.UPDATE):
             for key, text in c.samples[:samples]:
                 lines.append(f"    e.g. {mask_recipient(key)}: {text!r}")
@@ -271,9 +314,13 @@ def summary_line(plan: Plan) -> str:
             summary += f"; {plural(s.cancels, 'scheduled request')} to cancel"
         if s.capped:
             summary += f"; {s.capped:,} skipped by the frequency cap"
-        summary += f"; {s.already_sent:,} already sent."
+        summary += f"; {done(s.already_sent, s.scheduled)}."
     else:
-        summary = f"No changes. {s.already_sent:,} message(s) already sent."
+        sent = s.already_sent - s.scheduled
+        summary = f"No changes. {plural(sent, 'message')} already sent"
+        if s.scheduled:
+            summary += f", {s.scheduled:,} scheduled for later"
+        summary += "."
     if s.in_doubt:
         summary += f" {s.in_doubt:,} in doubt (see above)."
     if plan.errors:

@@ -7,6 +7,7 @@ from pathlib import Path
 from octoplan.errors import UsageError
 
 CONFIG_NAME = "octoplan.yaml"
+CAMPAIGNS_DIR = "campaigns"
 
 
 def find_root(explicit: Path | None = None, start: Path | None = None) -> Path:
@@ -19,3 +20,17 @@ def find_root(explicit: Path | None = None, start: Path | None = None) -> Path:
         if (candidate / CONFIG_NAME).is_file():
             return candidate
     return here
+
+
+def require_project(root: Path) -> None:
+    """Refuse a directory that is no octoplan project (no octoplan.yaml, no campaigns/): a
+    command run in the wrong place must say so, not report "0 campaigns valid" and create a
+    state there."""
+    if (root / CONFIG_NAME).is_file() or (root / CAMPAIGNS_DIR).is_dir():
+        return
+    raise UsageError(
+        f"{root} is not an octoplan project: no {CONFIG_NAME} here or above, and no "
+        f"{CAMPAIGNS_DIR}/ folder\n"
+        "  hint: run `octoplan init` to start a project here, or `octoplan -C DIR ...` to "
+        "use the project in DIR"
+    )

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import operator
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -168,6 +169,24 @@ class Origin:
     templates_dir: Path = Path("templates")  # the loader's directory...
     templates_prefix: str = "templates"  # ... and how messages name it
 
+    def column(self, path: str, line: int, needles: Sequence[str], target: str = "") -> int | None:
+        """Where `target` is in the first of `needles` found on `line` of `path` (a
+        project-relative file: the template or the campaign file), for an error's column;
+        None if not found."""
+        root = self.templates_dir.parent if self.templates_prefix == "templates" else None
+        if root is None:
+            return None
+        try:
+            with (root / path).open(encoding="utf-8", errors="replace") as handle:
+                text = next((t for n, t in enumerate(handle, start=1) if n == line), "")
+        except OSError:
+            return None
+        for needle in needles:
+            at = text.find(needle)
+            if at >= 0:
+                return at + max(needle.find(target), 0) + 1
+        return None
+
     def locate(self, filename: str | None, line: int) -> tuple[str, int]:
         """(path, line) in the project for a line of the inline text or of a template file."""
         if filename in (None, INLINE_NAME, "<template>", "<unknown>"):
@@ -177,11 +196,18 @@ class Origin:
 
 
 class RenderError(Exception):
-    """Rendering failed; `diagnostic` says where and why."""
+    """Rendering failed; `diagnostic` says where and why. For an undefined value, `undefined`
+    is the expression (`contact.frist_name`, `first_name`) and `who` the campaign and
+    recipient, so that a caller who knows the contact list's columns can say more
+    (octoplan/undefined.py)."""
 
-    def __init__(self, diagnostic: Diagnostic) -> None:
+    def __init__(
+        self, diagnostic: Diagnostic, *, who: str = "", undefined: str | None = None
+    ) -> None:
         super().__init__(diagnostic.message)
         self.diagnostic = diagnostic
+        self.who = who
+        self.undefined = undefined
 
 
 def compile_template(
@@ -194,8 +220,7 @@ def compile_template(
         return env.from_string(text or "")
     except TemplateSyntaxError as exc:
         path, line = origin.locate(exc.filename, exc.lineno)
-        message = f"template syntax error: {exc.message}"
-        raise RenderError(Diagnostic(path, line, None, message)) from None
+        raise RenderError(_syntax_diagnostic(env, origin, exc, path, line)) from None
     except TemplateNotFound as exc:
         message = f"template '{exc.name}' not found under {origin.templates_prefix}/"
         raise RenderError(Diagnostic(origin.path, origin.first_line, None, message)) from None
@@ -207,6 +232,31 @@ def compile_template(
             path, line = f"{origin.templates_prefix}/{name}", 1
         message = "template syntax error: expressions nest too deeply"
         raise RenderError(Diagnostic(path, line, None, message)) from None
+
+
+_UNKNOWN = re.compile(r"^No (filter|test) named '([^']+)'")
+
+
+def _syntax_diagnostic(
+    env: Environment, origin: Origin, exc: TemplateSyntaxError, path: str, line: int
+) -> Diagnostic:
+    """A syntax error; an unknown filter or test by name, at its column, with a did-you-mean."""
+    unknown = _UNKNOWN.match(exc.message or "")
+    if unknown is None:
+        return Diagnostic(path, line, None, f"template syntax error: {exc.message}")
+    from octoplan.suggest import closest
+
+    kind, name = unknown.groups()
+    known = env.filters if kind == "filter" else env.tests
+    meant = closest(name, known)
+    hint = (
+        f"did you mean '{meant}'?"
+        if meant is not None
+        else f"the {kind}s of Jinja2 are listed at "
+        f"https://jinja.palletsprojects.com/templates/#list-of-builtin-{kind}s"
+    )
+    col = origin.column(path, line, (f"| {name}", f"|{name}", f"is {name}", name), name)
+    return Diagnostic(path, line, col, f"unknown {kind} '{name}'", hint)
 
 
 def _file_diagnostic(
@@ -228,6 +278,14 @@ def _template_frame(tb: TracebackType | None) -> tuple[str | None, int]:
             found = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
+
+
+def undefined_expression(message: str) -> str | None:
+    """`contact.city` of "contact.city is undefined", `first_name` of "'first_name' is
+    undefined"; None for other messages."""
+    if not message.endswith(" is undefined"):
+        return None
+    return message.removesuffix(" is undefined").strip("'")
 
 
 def _undefined_hint(message: str) -> str | None:
@@ -281,14 +339,17 @@ class Renderer:
             except Exception:
                 template.environment.handle_exception()  # re-raises with template lines
         except Exception as exc:  # a user's template: every failure is a diagnostic
-            raise RenderError(self._diagnostic(exc, recipient)) from None
+            found = self._diagnostic(exc, recipient)
+            if isinstance(found, RenderError):
+                raise found from None
+            raise RenderError(found) from None
 
-    def _diagnostic(self, exc: Exception, recipient: str) -> Diagnostic:
+    def _diagnostic(self, exc: Exception, recipient: str) -> Diagnostic | RenderError:
         path, line = self.origin.locate(*_template_frame(exc.__traceback__))
         who = f"campaign {self.campaign_id}, recipient {recipient}"
         if isinstance(exc, TemplateSyntaxError):
             path, line = self.origin.locate(exc.filename, exc.lineno)
-            message, hint = f"template syntax error: {exc.message}", None
+            return _syntax_diagnostic(self.template.environment, self.origin, exc, path, line)
         elif isinstance(exc, TemplateFileError):
             return _file_diagnostic(exc, self.origin, path, line, f"{who}: ")
         elif isinstance(exc, TemplateNotFound):
@@ -299,9 +360,30 @@ class Renderer:
         elif isinstance(exc, SecurityError | OverflowError):
             message, hint = f"{who}: refused by the template sandbox: {exc}", SANDBOX_HINT
         elif isinstance(exc, UndefinedError):
-            message, hint = f"{who}: {exc.message}", _undefined_hint(exc.message or "")
+            return self._undefined(exc, path, line, who)
         elif isinstance(exc, RecursionError):
             message, hint = f"{who}: template recursion is too deep", None
         else:
             message, hint = f"{who}: {type(exc).__name__}: {exc}", None
         return Diagnostic(path, line, None, message, hint)
+
+    def _undefined(self, exc: UndefinedError, path: str, line: int, who: str) -> RenderError:
+        from octoplan.suggest import closest
+        message = exc.message or ""
+        expr = undefined_expression(message)
+        hint = _undefined_hint(message)
+        col = None
+        if expr is not None:
+            label, _, name = expr.rpartition(".")
+            col = self.origin.column(
+                path, line, (expr, f"{label}['{name}']", f'{label}["{name}"]', name)
+            )
+            scope = {"vars": self.variables, "campaign": self.campaign}.get(label.split(".")[0])
+            for part in label.split(".")[1:]:
+                scope = scope.get(part) if isinstance(scope, Mapping) else None
+            if isinstance(scope, Mapping):
+                meant = closest(name, [str(k) for k in scope])
+                if meant is not None:
+                    hint = f"did you mean {label}.{meant}?"
+        diagnostic = Diagnostic(path, line, col, f"{who}: {message}", hint)
+        return RenderError(diagnostic, who=who, undefined=expr)

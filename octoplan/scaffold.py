@@ -12,6 +12,8 @@ from typing import Literal
 
 from octoplan.model import json_schema
 
+CONFIG = "octoplan.yaml"
+CAMPAIGNS = "campaigns"
 CAMPAIGN_SCHEMA = "campaign.schema.json"
 CONFIG_SCHEMA = "octoplan.schema.json"
 
@@ -52,6 +54,24 @@ contacts: [contacts/customers.csv]
 def _schema(kind: Literal["campaign", "config"]) -> str:
     # The same text as `octoplan schema --kind KIND`.
     return json.dumps(json_schema(kind), indent=2, ensure_ascii=False) + "\n"
+
+
+def existing_project(directory: Path) -> Path | None:
+    """The root of the octoplan project `directory` is or lies in: a folder holding
+    octoplan.yaml (it or a parent), or `directory` itself if it holds campaigns/."""
+    if (directory / CAMPAIGNS).is_dir():
+        return directory
+    for candidate in (directory, *directory.parents):
+        if (candidate / CONFIG).is_file():
+            return candidate
+    return None
+
+
+def write_schemas(directory: Path) -> list[str]:
+    """(Re)write the two JSON Schemas: generated files, replaced whole."""
+    (directory / CAMPAIGN_SCHEMA).write_text(_schema("campaign"), encoding="utf-8")
+    (directory / CONFIG_SCHEMA).write_text(_schema("config"), encoding="utf-8")
+    return [CAMPAIGN_SCHEMA, CONFIG_SCHEMA]
 
 
 def scaffold(directory: Path) -> tuple[list[str], list[str]]:

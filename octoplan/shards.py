@@ -23,16 +23,13 @@ itself, so a plan never depends on the child. `OCTOPLAN_JOBS=1` turns it off; th
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import pickle
-import tempfile
 import traceback
 from collections.abc import Callable
 from dataclasses import replace
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from octoplan.contacts import (
     Chunk,
@@ -44,6 +41,9 @@ from octoplan.contacts import (
     kept,
 )
 from octoplan.errors import Diagnostic
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 MIN_BYTES = 8 * 1024 * 1024  # about 100,000 contacts: below that, forking costs more than it saves
 
@@ -136,6 +136,10 @@ def build(
 ) -> None:
     """Build `source`'s messages into `builder` from its two halves (see the module doc)."""
     first, second = halves
+    # Imported here: most lists are read by one process, and `validate` starts faster.
+    import multiprocessing
+    import tempfile
+
     context = multiprocessing.get_context("fork")
     here, there = context.Pipe()
     # Parts go through files: a pipe would hold the child until this process reads them.

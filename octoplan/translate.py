@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -29,6 +29,27 @@ _PATTERN_MESSAGES = {
     "start": "{field} must be a time written HH:MM",
     "end": "{field} must be a time written HH:MM",
 }
+# Words people use for an enumeration's values, by field: (the value meant, why).
+_SYNONYMS: dict[str, dict[str, tuple[str, str]]] = {
+    "purpose": {
+        word: ("wholesale", "the Octopush API calls marketing messages wholesale")
+        for word in ("marketing", "promotional", "promotion", "promo", "commercial", "newsletter")
+    }
+    | {
+        word: ("alert", "the Octopush API calls transactional messages alert")
+        for word in ("transactional", "notification", "transaction", "service", "otp")
+    },
+    "channel": {
+        "voice": ("voice_sms", "the voice channel reads a text aloud"),
+        "mail": ("email", "the e-mail channel"),
+        "e-mail": ("email", "the e-mail channel"),
+        "chat": ("live_chat", "the live chat channel"),
+        "livechat": ("live_chat", "the live chat channel"),
+        "text": ("sms", "the SMS channel"),
+    },
+}
+# Error types for "expected a container" (as octoplan/indent.py's CONTAINER_TYPES).
+_CONTAINERS = frozenset({"dict_type", "model_type", "model_attributes_type", "list_type"})
 _KINDS = {
     "string_type": "a string",
     "bool_type": "true or false",
@@ -140,6 +161,9 @@ def _message(error: ErrorDetails, model: type[BaseModel], raw: Raw) -> tuple[str
         options = _choices(error)
         got = f"'{value}'" if isinstance(value, str) else describe(value)
         message = f"{field} must be one of {', '.join(options)} (got {got})"
+        meant = _SYNONYMS.get(str(loc[-1]), {}).get(str(value).lower())
+        if meant is not None and meant[0] in options:
+            return message, f"did you mean '{meant[0]}'? ({meant[1]})", False
         return message, _suggest(value, options), False
     if kind == "octoplan":
         message = error["msg"]
@@ -151,7 +175,10 @@ def _message(error: ErrorDetails, model: type[BaseModel], raw: Raw) -> tuple[str
         text = raw(loc)
         if kind == "string_type" and text is not None:
             hint = f'quote it to keep it as written: "{text}"'
-        return f"{field} must be {_KINDS[kind]} (got {describe(value)})", hint, False
+        empty = value is None and kind in _CONTAINERS and isinstance(loc[-1], str)
+        if empty:  # said at the key: a null's position is where the next line starts
+            hint = f"`{loc[-1]}:` is empty: indent its entries under it, or remove the line"
+        return f"{field} must be {_KINDS[kind]} (got {describe(value)})", hint, empty
     if kind == "string_too_short":
         if ctx.get("min_length") == 1:
             return f"{field} must not be empty", None, False
@@ -182,11 +209,28 @@ def _message(error: ErrorDetails, model: type[BaseModel], raw: Raw) -> tuple[str
 
 
 def diagnostics(
-    exc: ValidationError, model: type[BaseModel], locate: Locate, raw: Raw
+    exc: ValidationError,
+    model: type[BaseModel],
+    locate: Locate,
+    raw: Raw,
+    keys: Mapping[Loc, tuple[int, int]] | None = None,
 ) -> list[Diagnostic]:
+    """`keys`: where each key of the document was written, to recognize a child key that lost
+    its indentation (octoplan/indent.py)."""
+    from octoplan.indent import lost_indentation  # errors only
+
+    errors = exc.errors(include_url=False)
+    regrouped = lost_indentation(errors, keys or {})
     result = []
-    for error in exc.errors(include_url=False):
+    for index, error in enumerate(errors):
+        if index in regrouped.dropped:
+            continue
         message, hint, at_key = _message(error, model, raw)
+        parent = regrouped.orphans.get(index)
+        if parent is not None:
+            key = str(error["loc"][-1])
+            message = f"unknown key '{key}' right after an empty '{parent}:'"
+            hint = f"did you mean to indent `{key}` under `{parent}`?"
         path, line, col = locate(tuple(error["loc"]), at_key)
         result.append(Diagnostic(path, line, col, message, hint))
     return result

@@ -43,6 +43,7 @@ _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS: Final = frozenset(
     f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")
 )
+_NOT_PLAIN_KEY: Final = "mapping keys must be plain words"
 _SAFE_HINT: Final = "campaign files use plain YAML: strings, numbers, booleans, lists and mappings"
 # What the YAML reader refuses when written raw, and an escape (`"\0"`, `"\ud83d"`) can still
 # produce: control characters, and halves of UTF-16 pairs (not text that can be encoded).
@@ -186,7 +187,7 @@ class _Builder:
                 )
                 continue
             if not isinstance(key_node, ScalarNode) or str(key_node.tag) not in _SCALAR_TAGS:
-                self.error(key_node, "mapping keys must be plain words")
+                self.error(key_node, _NOT_PLAIN_KEY)
                 continue
             if not self.text_ok(key_node):
                 continue
@@ -294,11 +295,10 @@ def parse_yaml(text: str, path: str) -> YamlDocument:
         pos = (mark.line + 1, mark.column + 1) if mark is not None else None
         if type(exc).__name__ == "MaxDepthExceededError":
             raise _too_deep(path, pos) from None
-        problem = (exc.problem or exc.context or "invalid YAML").strip()
-        hint = None
-        if exc.context and exc.context_mark is not None and exc.problem:
-            hint = f"{exc.context} at line {exc.context_mark.line + 1}"
-        raise _fail(path, pos, f"YAML syntax error: {problem}", hint) from None
+        from octoplan.yamlerrors import plain_error  # only when there is an error to tell
+
+        plain = plain_error(exc, text)
+        raise _fail(path, plain.pos, f"YAML syntax error: {plain.message}", plain.hint) from None
     except ReaderError as exc:
         character = exc.character if isinstance(exc.character, int) else ord(exc.character)
         raise _fail(
@@ -329,8 +329,20 @@ def parse_yaml(text: str, path: str) -> YamlDocument:
     builder = _Builder(doc)
     doc.data = builder.build(nodes[0], ())
     if builder.errors:
-        raise ValidationFailed(builder.errors)
+        raise ValidationFailed([_jinja_key(d, text) for d in builder.errors])
     return doc
+
+
+def _jinja_key(diagnostic: Diagnostic, text: str) -> Diagnostic:
+    if diagnostic.message != _NOT_PLAIN_KEY or diagnostic.line is None:
+        return diagnostic
+    from octoplan.yamlerrors import jinja_key_error
+
+    plain = jinja_key_error(text, diagnostic.line)
+    if plain is None or plain.pos is None:
+        return diagnostic
+    line, col = plain.pos
+    return Diagnostic(diagnostic.path, line, col, f"YAML syntax error: {plain.message}", plain.hint)
 
 
 def read_yaml(file: Path, path: str) -> YamlDocument:

@@ -120,7 +120,7 @@ def test_second_apply_sends_no_request_and_plan_shows_no_changes(
     again = apply(project, sandbox)
 
     assert again.returncode == 0, again.stderr
-    assert "No changes. 7 message(s) already sent." in again.stdout
+    assert "No changes. 7 messages already sent." in again.stdout
     assert len(sandbox.requests()) == requests
     plan = run_cli("plan", "--detailed-exitcode", cwd=project)
     assert plan.returncode == 0
@@ -156,7 +156,7 @@ def test_text_changed_after_partial_send_goes_to_the_rest_only(
     plan = run_cli("plan", cwd=project)
     assert plan.returncode == 0, plan.stderr
     assert (
-        "note: the text changed for 3 recipient(s) who already received the old one: they are "
+        "note: the text changed for 3 recipients who already received the old one: they are "
         "not sent again; only recipients not yet sent get the new text" in plan.stdout
     )
     assert apply(project, sandbox).returncode == 0
@@ -307,7 +307,7 @@ def test_unconfirmed_request_is_in_doubt_after_the_window_and_needs_resolve(
     down = sandbox_factory(fail_rate=1.0)
     first = apply(project, down)
     assert first.returncode == 1
-    assert "2 request(s) got no answer after retries" in first.stdout
+    assert "2 requests got no answer after retries" in first.stdout
 
     # Within the API's 24 h memory of request_ids, a rerun resends under the same ids...
     sooner = plan_json(project, env={"OCTOPLAN_CLOCK_OFFSET": str(22 * 3600)})
@@ -327,7 +327,7 @@ def test_unconfirmed_request_is_in_doubt_after_the_window_and_needs_resolve(
     again = apply(project, up, env=later)
     assert again.returncode == 0, again.stdout + again.stderr
     assert [r.path for r in up.requests() if r.method != "GET"] == []
-    assert "2 request(s) are in doubt" in again.stdout
+    assert "2 requests are in doubt" in again.stdout
 
     (sent, sent_count), (not_sent, not_sent_count) = batches.items()
     for rid, flag in ((sent, "--sent"), (not_sent, "--not-sent")):
@@ -365,8 +365,8 @@ def test_mangled_answers_never_count_as_sent_and_a_rerun_sends_each_message_once
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    assert "3 request(s) were confirmed by the API as already received" in result.stdout
-    assert "1 request(s) got no answer after retries" in result.stdout
+    assert "3 requests were confirmed by the API as already received" in result.stdout
+    assert "1 request got no answer after retries" in result.stdout
     assert {d.request_id for d in sandbox.deliveries()} == {first, second, third}
     assert len(delivered(sandbox)) == 5
     plan = plan_json(project)  # the lost request is still to send, under the same request_id
@@ -441,7 +441,7 @@ def test_removed_recipient_of_a_scheduled_send_cancels_it_and_replans_the_rest(
     result = apply(root, sandbox)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 scheduled request(s) cancelled." in result.stdout
+    assert "1 scheduled request cancelled." in result.stdout
     live = [d for d in sandbox.deliveries() if d.status == "scheduled"]
     assert sorted(d.recipient for d in live) == numbers(0, 2)
     assert run_cli("plan", "--detailed-exitcode", cwd=root).returncode == 0
@@ -476,7 +476,7 @@ def test_quiet_apply_prints_only_the_outcome(project: Path, sandbox: SandboxServ
     again = run_cli("-q", "apply", "--auto-approve", cwd=project, env=env)
     assert (again.returncode, again.stdout, again.stderr) == (
         0,
-        "No changes. 7 message(s) already sent.\n",
+        "No changes. 7 messages already sent.\n",
         "",
     )
 
@@ -492,8 +492,8 @@ def test_verbose_apply_shows_requests_progress_and_timings(
         r"loaded 1 campaign in \d+\.\d\d s\n"
         rf"planned against state {state} \(serial 0\) in \d+\.\d\d s\n"
         r"Credit: ok: est\. 0\.35 EUR of [\d,.]+ EUR \([\d,]+ sms_premium\)\.\n"
-        r"sent 1/2 requests \([1-6]/7 messages\)\n"  # one line per request with -v
-        r"sent 2/2 requests \(7/7 messages\)\n"
+        r"1/2 requests: 1 sent \([1-6]/7 messages sent\)\n"  # one line per request with -v
+        r"2/2 requests: 2 sent \(7/7 messages sent\)\n"
         r"sent in \d+\.\d\d s\n",
         result.stderr,
     )

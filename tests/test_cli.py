@@ -22,7 +22,7 @@ from octoplan.cli import cli
 from tests.fixtures.project import REPO, run_cli
 
 ESCAPE = "\x1b"
-PROGRESS_LINE = "sent 1/1 requests (2/2 messages)"
+PROGRESS_LINE = "1/1 requests: 1 sent (2/2 messages sent)"
 
 
 def test_version_prints_the_installed_version(tmp_path: Path) -> None:
@@ -252,3 +252,26 @@ def test_every_option_has_a_help_line() -> None:
         return found
 
     assert [(path, o.opts) for path, o in options(cli, "octoplan") if not o.help] == []
+
+
+def test_a_plan_on_a_terminal_is_in_colour_and_nowhere_else(shop: Path) -> None:
+    code, output = in_terminal(["plan"], shop, {"NO_COLOR": ""})
+    assert code == 0, output
+    # The headline's `+ welcome` in bold green, the summary in bold.
+    assert "\x1b[1;32m+ welcome\x1b[0m" in output
+    assert re.search("\x1b\\[1mPlan: 2 messages to send", output)
+    code, output = in_terminal(["plan"], shop, {"NO_COLOR": "1"})
+    assert code == 0 and ESCAPE not in output
+    assert output.startswith("+ welcome (sms, campaigns/welcome.yaml): create: 2 messages")
+    piped = run_cli("plan", cwd=shop, env={"NO_COLOR": ""})
+    assert ESCAPE not in piped.stdout + piped.stderr
+
+
+def test_errors_on_a_terminal_are_in_colour(shop: Path) -> None:
+    (shop / "campaigns" / "welcome.yaml").write_text("channel: sms\ntxt: hi\n")
+    code, output = in_terminal(["validate"], shop, {"NO_COLOR": ""})
+    assert code == 1
+    assert "\x1b[1mcampaigns/welcome.yaml:2:1\x1b[0m: \x1b[1;31merror\x1b[0m: unknown key" in output
+    code, output = in_terminal(["validate"], shop, {"NO_COLOR": "1"})
+    assert ESCAPE not in output
+    assert output.startswith("campaigns/welcome.yaml:2:1: error: unknown key 'txt'\n")

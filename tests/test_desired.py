@@ -109,10 +109,11 @@ def test_render_errors_are_grouped_per_problem(make_project: MakeProject) -> Non
     )
     desired = build(root)
     assert [d.format() for d in desired.errors] == [
-        "templates/t.j2:2: error: campaign promo, recipient +33612345610 (contacts/c.csv:2): "
-        "contact.first_name is undefined (and 4 other recipients)\n"
-        "  hint: test it ({% if contact.first_name %}...{% endif %}) or give it a default "
-        "({{ contact.first_name | default('') }})"
+        "templates/t.j2:2:4: error: campaign promo, recipient +33612345610 (contacts/c.csv:2): "
+        "contact.first_name is undefined: there is no column 'first_name' in contacts/c.csv "
+        "(and 4 other recipients)\n"
+        "  hint: add a first_name column to contacts/c.csv, test it ({% if contact.first_name "
+        "%}...{% endif %}), or give it a default ({{ contact.first_name | default('') }})"
     ]
     assert desired.messages == []
 
@@ -127,6 +128,7 @@ def test_inline_block_text_errors_point_at_the_campaign_line(make_project: MakeP
         }
     )
     assert [d.format().splitlines()[0] for d in build(root).errors] == [
-        "campaigns/promo.yaml:5: error: campaign promo, recipient +33612345678 "
-        "(campaigns/promo.yaml:6): contact.city is undefined"
+        "campaigns/promo.yaml:5:6: error: campaign promo, recipient +33612345678 "
+        "(campaigns/promo.yaml:6): contact.city is undefined: there is no recipient in "
+        "campaigns/promo.yaml with 'city'"
     ]

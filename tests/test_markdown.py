@@ -97,7 +97,7 @@ def test_markdown_plan_of_200_campaigns_parses_masks_and_fits(make_project: Make
     # 200 sections do not fit: whole sections are dropped, and the comment says how many.
     shown = html.count("<details>")
     assert 0 < shown < 200
-    assert f"… {200 - shown} more campaign(s) not shown (comment size limit)" in html
+    assert f"… {200 - shown} more campaigns not shown (comment size limit)" in html
     # one sample table per section shown: a header and 3 masked samples
     assert table_shapes(text)[2:] == [[2, 2, 2, 2]] * shown
 
@@ -127,7 +127,7 @@ def test_markdown_is_truncated_between_sections_with_a_note(make_project: MakePr
 
     assert result.returncode == 0, result.stderr
     assert_whole(result.stdout)
-    assert re.search(r"_… \d+ more campaign\(s\) not shown \(comment size limit\)", result.stdout)
+    assert re.search(r"_… \d+ more campaigns not shown \(comment size limit\)", result.stdout)
     html = MarkdownIt("commonmark").enable("table").render(result.stdout)
     assert html.count("<details>") == html.count("</details>")
 

@@ -157,7 +157,11 @@ def _build(root: Path, template: str) -> DesiredCampaign:
 
 
 def _shown(diagnostics: list[Diagnostic]) -> list[str]:
-    return [re.sub(r"templates/t[0-9]+\.sms\.j2", "templates/T", d.format()) for d in diagnostics]
+    # Without columns: the full render's template starts with DECLINE, which moves them.
+    return [
+        re.sub(r"templates/t[0-9]+\.sms\.j2(:\d+):\d+:", r"templates/T\1:", d.format())
+        for d in diagnostics
+    ]
 
 
 def _compare(root: Path, template: str) -> tuple[DesiredCampaign, DesiredCampaign]:

@@ -20,7 +20,8 @@ BROKEN = (
     "purpose: alert\n"
 )
 HEADLINE = (
-    "+ ok (sms, campaigns/ok.yaml): create: 1 message in 1 request, 1 SMS part, est. 0.04 EUR"
+    "+ ok (sms, campaigns/ok.yaml): create: 1 message in 1 request, 1 SMS part, est. 0.04 EUR; "
+    "sent when applied"
 )
 
 
@@ -38,7 +39,7 @@ def test_detailed_exitcode_is_2_with_changes_and_0_without(project: Path) -> Non
     assert (result.returncode, result.stdout) == (
         0,
         "  ok (sms, campaigns/ok.yaml): no changes (1 already sent)\n\n"
-        "No changes. 1 message(s) already sent.\n",
+        "No changes. 1 message already sent.\n",
     )
 
 

@@ -9,25 +9,36 @@ import pytest
 from octoplan.errors import OctoplanError
 from octoplan.planfile import load
 
+HEAD = b'{"format_version": "1", "created_at": "2026-12-02T10:00:00+00:00", "digest": "d", '
+
 
 @pytest.mark.parametrize(
-    ("data", "kind"),
+    ("data", "why"),
     [
-        (b"\x00\xff" * 100, "UnicodeDecodeError"),
-        (b"", "JSONDecodeError"),
-        (b"[" * 100_000 + b"]" * 100_000, "RecursionError"),
-        (b"[1, 2]", "TypeError"),
-        (b'{"format_version": "1"}', "KeyError"),
-        (b'{"format_version": "1", "state": {"lineage": "x", "serial": "ten"}}', "ValueError"),
+        (b"\x00\xff" * 100, "it is not UTF-8 text"),
+        (b"", "not JSON (line 1, column 1: Expecting value)"),
+        (b"[" * 100_000 + b"]" * 100_000, "its JSON nests too deeply"),
+        (b"[1, 2]", "it holds no JSON object"),
+        (b'{"format_version": "1"}', "created_at is missing (and 3 more problems)"),
+        (HEAD + b'"campaigns": []}', "state is missing"),
+        (
+            HEAD + b'"campaigns": [], "state": {"lineage": "x", "serial": "ten"}}',
+            "state.serial: input should be a valid integer, unable to parse string as an "
+            "integer",
+        ),
+        (
+            HEAD + b'"state": {"lineage": "x", "serial": 1}, "campaigns": [{"id": "a"}]}',
+            "campaigns[0].file is missing (and 3 more problems)",
+        ),
     ],
-    ids=["binary", "empty", "deep", "list", "no-state", "bad-serial"],
+    ids=["binary", "empty", "deep", "list", "no-date", "no-state", "bad-serial", "bad-campaign"],
 )
-def test_what_is_not_a_plan_file_is_refused(tmp_path: Path, data: bytes, kind: str) -> None:
+def test_what_is_not_a_plan_file_is_refused(tmp_path: Path, data: bytes, why: str) -> None:
     (tmp_path / "plan.json").write_bytes(data)
     with pytest.raises(OctoplanError) as caught:
         load(tmp_path / "plan.json")
     assert str(caught.value) == (
-        f"{tmp_path / 'plan.json'}: not a plan file written by `octoplan plan -o` ({kind})"
+        f"{tmp_path / 'plan.json'}: not a plan file written by `octoplan plan -o`: {why}"
     )
 
 

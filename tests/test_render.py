@@ -94,7 +94,7 @@ def test_printing_an_undefined_value_is_an_error(templates: Path, text: str, mes
 
 def test_undefined_in_a_template_file_points_at_its_line(templates: Path) -> None:
     assert error(templates, name="promo.j2") == (
-        "templates/promo.j2:3: error: campaign promo, recipient +33612345678: "
+        "templates/promo.j2:3:4: error: campaign promo, recipient +33612345678: "
         "contact.code is undefined\n"
         "  hint: test it ({% if contact.code %}...{% endif %}) or give it a default "
         "({{ contact.code | default('') }})"

@@ -68,10 +68,11 @@ def test_render_reports_template_errors_without_traceback(make_project: MakeProj
     result = run_cli("render", "promo", cwd=project(make_project, contacts=contacts))
     assert result.returncode == 1
     assert result.stderr == (
-        "campaigns/promo.yaml:3: error: campaign promo, recipient +33612345678 "
-        "(contacts/c.csv:2): contact.code is undefined\n"
-        "  hint: test it ({% if contact.code %}...{% endif %}) or give it a default "
-        "({{ contact.code | default('') }})\n"
+        "campaigns/promo.yaml:3:64: error: campaign promo, recipient +33612345678 "
+        "(contacts/c.csv:2): contact.code is undefined: there is no column 'code' in "
+        "contacts/c.csv\n"
+        "  hint: add a code column to contacts/c.csv, test it ({% if contact.code %}...{% endif "
+        "%}), or give it a default ({{ contact.code | default('') }})\n"
     )
 
 
@@ -81,9 +82,21 @@ def test_validate_renders_every_message(make_project: MakeProject) -> None:
     assert result.returncode == 1
     assert result.stderr == (
         "contacts/c.csv:3:1: error: '06 12 34 56 7' is not a valid phone number for region FR\n"
-        "campaigns/promo.yaml:3: error: campaign promo, recipient +33612345678 "
-        "(contacts/c.csv:2): contact.code is undefined\n"
-        "  hint: test it ({% if contact.code %}...{% endif %}) or give it a default "
-        "({{ contact.code | default('') }})\n"
+        "campaigns/promo.yaml:3:64: error: campaign promo, recipient +33612345678 "
+        "(contacts/c.csv:2): contact.code is undefined: there is no column 'code' in "
+        "contacts/c.csv\n"
+        "  hint: add a code column to contacts/c.csv, test it ({% if contact.code %}...{% endif "
+        "%}), or give it a default ({{ contact.code | default('') }})\n"
         "2 errors in 2 files\n"
     )
+
+
+def test_render_of_an_email_says_nothing_about_sms_parts(make_project: MakeProject) -> None:
+    campaign = (
+        "channel: email\npurpose: alert\ntext: \"Bonjour {{ contact.first_name }} 😀\"\n"
+        "recipients: [{email: axelle@example.com, first_name: Axelle}]\n"
+        "metadata: {email_from: news@shopx.example, subject: Hi, name_from: ShopX}\n"
+    )
+    result = run_cli("render", "promo", cwd=make_project({"campaigns/promo.yaml": campaign}))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "# axelle@example.com\nBonjour Axelle 😀\n"

@@ -129,10 +129,14 @@ EXPECTED = {
         '612345678)\n  hint: quote it to keep it as written: "0612345678"'
     ),
     "unterminated-quote": (
-        "6:21: error: YAML syntax error: expected <block end>, but found "
-        "'<scalar>'\n  hint: while parsing a block mapping at line 1"
+        '4:7: error: YAML syntax error: this " is never closed on its line\n  hint: end the '
+        'text with " on the same line, or write several lines as a block (text: |)'
     ),
-    "bad-indentation": "3:9: error: YAML syntax error: mapping values are not allowed here",
+    "bad-indentation": (
+        "3:3: error: YAML syntax error: 'sender' is indented under 'purpose' (line 2), which "
+        "already has a value\n  hint: indent 'sender' like 'purpose' (by 0 spaces), or quote a "
+        "value that holds ': '"
+    ),
     "duplicate-key": (
         "7:1: error: duplicate key 'text' (first at line 4)\n  hint: remove one of them"
     ),
@@ -193,7 +197,10 @@ EXPECTED = {
         "1:5: error: id must be 1 to 64 letters, digits, '.', '_' or '-', "
         "starting with a letter or digit (got 'black friday')"
     ),
-    "bad-purpose": "2:10: error: purpose must be one of alert, wholesale (got 'marketing')",
+    "bad-purpose": (
+        "2:10: error: purpose must be one of alert, wholesale (got 'marketing')\n  hint: did "
+        "you mean 'wholesale'? (the Octopush API calls marketing messages wholesale)"
+    ),
     "bad-voice-language": (
         "8:19: error: metadata.voice_language must be one of en-US, en-GB, "
         "el-GR, pl-PL, hu-HU, sv-SE, de-DE, es-ES, es-LA, fr-FR, it-IT, pt-BR, "

@@ -115,8 +115,9 @@ def test_every_duplicate_key_is_reported() -> None:
 
 def test_unterminated_quote_at_the_end() -> None:
     assert error_of('a: "open\n') == (
-        "f.yaml:2:1: error: YAML syntax error: found unexpected end of stream\n"
-        "  hint: while scanning a quoted scalar at line 1"
+        'f.yaml:1:4: error: YAML syntax error: this " is never closed\n'
+        '  hint: end the text with " on the same line, or write several lines as a block '
+        "(text: |)"
     )
 
 

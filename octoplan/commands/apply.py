@@ -82,6 +82,9 @@ def run(
 
 
 def _guarded(app: AppContext, options: _Options, json_out: _JsonOut | None) -> int:
+    app.project_root()  # before anything is read or created
+    if options.plan_file is not None:  # read again by _run: cheap, and checked first
+        planfile.check_sandbox(planfile.load(options.plan_file), options.sandbox)
     if not options.sandbox:
         require_credentials()
     told: list[ApplyReport] = []  # a report that told a storage fault
@@ -385,14 +388,16 @@ def _progress(app: AppContext, plan: Plan) -> Iterator[Callable[[Progress], None
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("requests"),
+            TextColumn("{task.fields[outcome]}"),
             TimeRemainingColumn(),
             console=app.err,
             transient=True,
         ) as bar:
-            task = bar.add_task("send", total=None)
+            task = bar.add_task("send", total=None, outcome="")
 
             def update(p: Progress) -> None:
-                bar.update(task, completed=p.done, total=p.total)
+                outcome = progress_line(p).split(": ", 1)[1]
+                bar.update(task, completed=p.done, total=p.total, outcome=f"({outcome})")
 
             yield update
         return
@@ -403,12 +408,20 @@ def _progress(app: AppContext, plan: Plan) -> Iterator[Callable[[Progress], None
         # Every two seconds at most, or after every request with --verbose.
         if p.done == p.total or app.verbose or now - last[0] >= 2.0:
             last[0] = now
-            app.note(
-                f"sent {p.done:,}/{p.total:,} requests "
-                f"({p.messages_sent:,}/{total_messages:,} messages)"
-            )
+            app.note(f"{progress_line(p)} ({p.messages_sent:,}/{total_messages:,} messages sent)")
 
     yield lines
+
+
+def progress_line(p: Progress) -> str:
+    """`3/5 requests: 2 sent, 1 refused`: a refused request is not counted as sent."""
+    sent = p.done - p.refused - p.unconfirmed
+    line = f"{p.done:,}/{p.total:,} requests: {sent:,} sent"
+    if p.refused:
+        line += f", {p.refused:,} refused"
+    if p.unconfirmed:
+        line += f", {p.unconfirmed:,} without an answer"
+    return line
 
 
 def _print_report(app: AppContext, report: ApplyReport, currency: str, sandbox: bool) -> None:
@@ -434,22 +447,25 @@ def _print_report(app: AppContext, report: ApplyReport, currency: str, sandbox: 
         app.echo(f"  {report.capped:,} recipient(s) skipped by the frequency cap.")
     if report.confirmed_by_request_id:
         app.echo(
-            f"  {report.confirmed_by_request_id:,} request(s) were confirmed by the API as "
+            f"  {plural(report.confirmed_by_request_id, 'request')} "
+            f"{'was' if report.confirmed_by_request_id == 1 else 'were'} confirmed by the API as "
             "already received (same request_id): not sent twice."
         )
     if report.cancelled:
-        app.echo(f"  {report.cancelled:,} scheduled request(s) cancelled.")
+        app.echo(f"  {plural(report.cancelled, 'scheduled request')} cancelled.")
     if report.marked_in_doubt:
         app.echo(
-            f"  {report.marked_in_doubt:,} request(s) are in doubt (unconfirmed for over 23 h): "
-            "see `octoplan plan` and `octoplan state resolve`."
+            f"  {plural(report.marked_in_doubt, 'request')} "
+            f"{'is' if report.marked_in_doubt == 1 else 'are'} in doubt (unconfirmed for over "
+            "23 h): see `octoplan plan` and `octoplan state resolve`."
         )
     for refusal in report.refusals:
         code = f" code {refusal.code}" if refusal.code is not None else ""
         what = "unconfirmed" if refusal.unconfirmed else "refused"
         line = (
             f"  {what}: {refusal.campaign_id} request {refusal.request_id} "
-            f"({refusal.recipients:,} recipients): HTTP {refusal.status}{code}: {refusal.message}"
+            f"({plural(refusal.recipients, 'recipient')}): HTTP {refusal.status}{code}: "
+            f"{refusal.message}"
         )
         if refusal.unconfirmed:
             line += (
@@ -461,13 +477,13 @@ def _print_report(app: AppContext, report: ApplyReport, currency: str, sandbox: 
         app.echo(line)
     if report.unconfirmed:
         app.echo(
-            f"  {len(report.unconfirmed):,} request(s) got no answer after retries: "
+            f"  {plural(len(report.unconfirmed), 'request')} got no answer after retries: "
             "they are journaled; run `octoplan apply` again to resend them under the same "
             "request_id (the API drops duplicates)."
         )
     _print_unrecorded(app, report)
     if report.skipped:
-        app.echo(f"  {report.skipped:,} request(s) not started: run `octoplan apply` again.")
+        app.echo(f"  {plural(report.skipped, 'request')} not started: run `octoplan apply` again.")
     if report.residual_credit is not None:
         app.echo(f"  Residual credit: {report.residual_credit:,.2f}.")
 

@@ -15,10 +15,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
+from octoplan.project import find_root, require_project
 
-from octoplan.project import find_root
+if TYPE_CHECKING:  # rich is imported when a console is needed (a terminal), not at start-up
+    from rich.console import Console
 
 
 def no_color() -> bool:
@@ -26,6 +28,10 @@ def no_color() -> bool:
 
 
 def make_console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    from octoplan.commands.colour import THEME
+
     stream = sys.stderr if stderr else sys.stdout
     plain = no_color()
     # highlight=False: rich would otherwise colour numbers and strings in our plain messages.
@@ -37,6 +43,7 @@ def make_console(stderr: bool = False) -> Console:
         soft_wrap=True,
         emoji=False,
         markup=False,
+        theme=THEME,
     )
 
 
@@ -50,15 +57,33 @@ class AppContext:
     project_dir: Path | None = None
     debug: bool = False
     verbosity: int = 0  # -1 quiet, 0 normal, 1+ verbose
-    out: Console = field(default_factory=make_console)
-    err: Console = field(default_factory=lambda: make_console(stderr=True))
+    sandbox: bool = False  # `state ... --sandbox`: the sandbox's own state
     _root: Path | None = None
+    _consoles: dict[bool, Console] = field(default_factory=dict, repr=False)
 
     @property
     def root(self) -> Path:
         if self._root is None:
             self._root = find_root(self.project_dir)
         return self._root
+
+    def project_root(self) -> Path:
+        """The root, which must hold a project (commands that read campaigns or write state)."""
+        require_project(self.root)
+        return self.root
+
+    @property
+    def out(self) -> Console:
+        return self._console(stderr=False)
+
+    @property
+    def err(self) -> Console:
+        return self._console(stderr=True)
+
+    def _console(self, *, stderr: bool) -> Console:
+        if stderr not in self._consoles:
+            self._consoles[stderr] = make_console(stderr=stderr)
+        return self._consoles[stderr]
 
     @property
     def quiet(self) -> bool:
@@ -71,25 +96,41 @@ class AppContext:
     @property
     def live(self) -> bool:
         """May stderr show a live, redrawn display (a progress bar)?"""
-        return self.err.is_terminal and not self.err.is_dumb_terminal and not no_color()
+        return self.coloured(stderr=True)
+
+    def coloured(self, *, stderr: bool = False) -> bool:
+        """Colour and redrawing for this stream: a terminal (not a dumb one), no NO_COLOR."""
+        stream: TextIO = sys.stderr if stderr else sys.stdout
+        if no_color() or not stream.isatty():
+            return False  # decided without importing rich
+        console = self._console(stderr=stderr)
+        return console.is_terminal and not console.is_dumb_terminal
+
+    def _write(self, text: str, *, stderr: bool) -> None:
+        if self.coloured(stderr=stderr):
+            from rich.text import Text
+
+            from octoplan.commands.colour import PlanHighlighter
+
+            self._console(stderr=stderr).print(PlanHighlighter()(Text(text)))
+            return
+        stream = sys.stderr if stderr else sys.stdout
+        stream.write(text + "\n")
+        stream.flush()
 
     def echo(self, text: str = "") -> None:
-        """Plain text to stdout, exactly as given (no markup, no wrapping)."""
-        self.out.file.write(text + "\n")
-        self.out.file.flush()
+        """Text to stdout, exactly as given (no wrapping); coloured on a terminal."""
+        self._write(text, stderr=False)
 
     def note(self, text: str) -> None:
         """Informational text to stderr, hidden by --quiet."""
         if self.verbosity >= 0:
-            self.err.file.write(text + "\n")
-            self.err.file.flush()
+            self._write(text, stderr=True)
 
     def detail(self, text: str) -> None:
         """Extra detail to stderr, shown only with --verbose."""
         if self.verbose:
-            self.err.file.write(text + "\n")
-            self.err.file.flush()
+            self._write(text, stderr=True)
 
     def error(self, text: str) -> None:
-        self.err.file.write(text + "\n")
-        self.err.file.flush()
+        self._write(text, stderr=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from octoplan import clock, planfile
@@ -28,6 +29,7 @@ def run(
     changed_since: str | None,
     sandbox: bool,
 ) -> int:
+    app.project_root()  # before anything is read or created
     selection = Selection(tuple(paths), tuple(campaigns), changed_since)
     start = time.perf_counter()
     if changed_since:
@@ -49,7 +51,7 @@ def run(
     inputs = read_inputs(project) if out_file is not None or fmt == "json" else None
     start = time.perf_counter()
     with open_store(app.root, project, sandbox=sandbox) as store:
-        plan = make_plan(project, store, clock.now(), selection)
+        plan = replace(make_plan(project, store, clock.now(), selection), sandbox=sandbox)
     if plan.has_changes:
         plan = with_credit(plan, plan_credit(app.root, project, sandbox=sandbox))
     app.detail(
@@ -64,14 +66,15 @@ def run(
 
         app.echo(plan_markdown(plan))
     else:
-        app.echo(plan_text(plan, requests=app.verbose))
+        app.echo(plan_text(plan, requests=app.verbose, details=not app.quiet))
 
     if plan.blocked:
         return 1
     if out_file is not None:
         assert inputs is not None
         planfile.save(plan, out_file, inputs)
-        app.note(f"Plan saved to {out_file}; apply it with `octoplan apply {out_file}`.")
+        flag = " --sandbox" if sandbox else ""
+        app.note(f"Plan saved to {out_file}; apply it with `octoplan apply{flag} {out_file}`.")
     if detailed_exitcode and plan.has_changes:
         return 2
     return 0

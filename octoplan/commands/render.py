@@ -61,7 +61,9 @@ def run(app: AppContext, campaign: str, recipient: str | None, limit: int | None
     for index, m in enumerate(messages):
         if index:
             app.echo()
-        parts = f"{plural(m.segments, 'SMS part')}, " if m.segments else ""
-        app.echo(f"# {m.key} ({parts}{m.encoding})")
+        if source.campaign.channel == "sms":  # parts and encodings are the SMS channel's
+            app.echo(f"# {m.key} ({plural(m.segments, 'SMS part')}, {m.encoding})")
+        else:
+            app.echo(f"# {m.key}")
         app.echo(m.text)
     return 0

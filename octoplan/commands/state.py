@@ -26,6 +26,10 @@ from octoplan.words import plural
 
 
 def _location(app: AppContext) -> str:
+    if app.sandbox:
+        from octoplan.pipeline import SANDBOX_STATE
+
+        return resolve_location(SANDBOX_STATE, app.root)
     return resolve_location(state_location(app.root), app.root)
 
 
@@ -64,6 +68,7 @@ def run_list(app: AppContext, fmt: str) -> int:
             app.echo(json.dumps({"state": where, "serial": 0, "campaigns": []}, indent=2))
         else:
             app.echo(f"No state yet at {where}: nothing has been applied.")
+            _sandbox_hint(app)
         return 0
     try:
         info, campaigns = store.info(), store.campaigns()
@@ -92,6 +97,7 @@ def run_list(app: AppContext, fmt: str) -> int:
     app.note(f"State {info.url} (serial {info.serial}, lineage {info.lineage})")
     if not campaigns:
         app.echo("No campaigns in state.")
+        _sandbox_hint(app)
         return 0
     rows = [["CAMPAIGN", "BATCHES", "SENT", "PENDING", "REFUSED", "COST", "LAST ACTIVITY"]]
     rows += [
@@ -109,6 +115,18 @@ def run_list(app: AppContext, fmt: str) -> int:
     for line in _table(rows, right=frozenset({1, 2, 3, 4, 5})):
         app.echo(line)
     return 0
+
+
+def _sandbox_hint(app: AppContext) -> None:
+    """Sends to the sandbox are recorded in its own state: say where to look."""
+    if app.sandbox:
+        return
+    from octoplan.pipeline import SANDBOX_STATE
+
+    if state_exists(resolve_location(SANDBOX_STATE, app.root), app.root):
+        app.note(
+            "(apply --sandbox records in the sandbox's own state: `octoplan state list --sandbox`)"
+        )
 
 
 def _batch_json(batch: BatchRecord) -> dict[str, object]:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from octoplan.commands.context import AppContext, seconds_since
-from octoplan.errors import Diagnostic, ValidationFailed
+from octoplan.errors import Diagnostic, ValidationFailed, count_of
 from octoplan.loader import Project, load_project
 from octoplan.words import plural
 
@@ -22,10 +22,13 @@ CHECKS: list[Check] = []
 
 def summary(project: Project | None, diags: list[Diagnostic]) -> str:
     errors = [d for d in diags if d.severity == "error"]
-    warnings = len(diags) - len(errors)
+    warnings = count_of(d for d in diags if d.severity == "warning")
     if errors:
         files = len({d.path for d in errors})
-        text = f"{plural(len(errors), 'error')} in {plural(files, 'file')}"
+        text = f"{plural(count_of(errors), 'error')} in {plural(files, 'file')}"
+        hidden = count_of(d for d in errors if d.count > 1)
+        if hidden:
+            text += f" ({hidden:,} not shown)"
     else:
         text = f"{plural(len(project.campaigns) if project else 0, 'campaign')} valid"
     return text + (f", {plural(warnings, 'warning')}" if warnings else "")
@@ -43,7 +46,7 @@ def validate(root: Path, paths: list[Path]) -> tuple[Project | None, list[Diagno
 def run(app: AppContext, paths: list[Path], fmt: str) -> int:
     # Paths are typed relative to the working directory, not to the project root.
     start = time.perf_counter()
-    project, diags = validate(app.root, [p.absolute() for p in paths])
+    project, diags = validate(app.project_root(), [p.absolute() for p in paths])
     valid = not any(d.severity == "error" for d in diags)
     app.detail(
         f"checked {plural(len(project.campaigns) if project else 0, 'campaign')} "

@@ -1,0 +1,27 @@
+"""`octoplan show PLANFILE`: a saved plan (`plan -o`) printed again, as text, JSON or Markdown.
+
+The same views as `plan`, from the file alone: no project, no state, no network. A reviewer can
+read the plan a CI job saved, or post it as a pull-request comment.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from octoplan.commands.context import AppContext
+from octoplan.planread import read_plan
+from octoplan.planview import plan_json, plan_text
+
+
+def run(app: AppContext, plan_file: Path, fmt: str) -> int:
+    plan = read_plan(plan_file)
+    if fmt == "json":
+        app.echo(json.dumps(plan_json(plan), indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        from octoplan.markdown import plan_markdown
+
+        app.echo(plan_markdown(plan))
+    else:
+        app.echo(plan_text(plan, requests=app.verbose, details=not app.quiet))
+    return 0
