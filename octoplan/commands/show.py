@@ -10,12 +10,20 @@ import json
 from pathlib import Path
 
 from octoplan.commands.context import AppContext
+from octoplan.errors import UsageError
 from octoplan.planread import read_plan
 from octoplan.planview import plan_json, plan_text
 
 
 def run(app: AppContext, plan_file: Path, fmt: str) -> int:
     plan = read_plan(plan_file)
+    choice = app.choice()
+    if choice is not None and choice.name != plan.destination.environment:
+        # The plan names its environment; asked for another, say so rather than show it.
+        raise UsageError(
+            f"{plan_file} was made for {plan.destination.label}, not environment {choice.name} "
+            f"(asked by {choice.origin})"
+        )
     if fmt == "json":
         app.echo(json.dumps(plan_json(plan), indent=2, ensure_ascii=False))
     elif fmt == "markdown":
