@@ -326,3 +326,39 @@ def test_the_prompt_names_the_environment_and_its_url(
         "Only 'yes' is accepted: no\n"
     ) in output
     assert sandbox.deliveries() == []
+
+
+def test_octoplan_state_is_never_an_environments_state_and_says_so(
+    make_project: MakeProject,
+) -> None:
+    root = make_project({**FILES, "contacts/qa.csv": QA}, CONFIG)
+    env = {"OCTOPLAN_STATE": "shared/state.db"}
+    listed = run_cli("state", "list", "--env", "qa", cwd=root, env=env)
+    assert (listed.returncode, listed.stdout, listed.stderr) == (
+        0,
+        "No state yet at .octoplan/qa-state.db: nothing has been applied.\n",
+        "note: OCTOPLAN_STATE is not used for environment qa, which keeps its own state "
+        "(.octoplan/qa-state.db)\n",
+    )
+    # The top level (`default`) is the one it replaces.
+    top = run_cli("state", "list", "--env", "default", cwd=root, env=env)
+    assert (top.stdout, top.stderr) == (
+        "No state yet at shared/state.db: nothing has been applied.\n",
+        "",
+    )
+
+
+def test_show_names_the_environment_of_a_saved_plan_and_refuses_another(
+    make_project: MakeProject,
+) -> None:
+    root = make_project({**FILES, "contacts/qa.csv": QA}, CONFIG)
+    assert run_cli("plan", "--env", "qa", "-o", "qa.json", cwd=root).returncode == 0
+    as_json = json.loads(run_cli("show", "qa.json", "--format", "json", cwd=root).stdout)
+    assert as_json["environment"]["name"] == "qa"
+    other = run_cli("show", "qa.json", "--env", "staging", cwd=root)
+    assert (other.returncode, other.stdout, other.stderr) == (
+        1,
+        "",
+        "error: qa.json was made for environment qa (the embedded local sandbox), not "
+        "environment staging (asked by --env)\n",
+    )
