@@ -25,6 +25,7 @@ from octoplan.plan import (
     InDoubt,
     Plan,
     PlannedBatch,
+    PolicyResult,
 )
 from octoplan.sentdiff import TextChange
 from octoplan.state.base import BatchStatus, StateInfo
@@ -112,6 +113,13 @@ class _Inputs(_Model):
     files: dict[str, str]
 
 
+class _Policy(_Model):
+    rule: str
+    subject: str
+    status: str
+    detail: str
+
+
 class PlanDocument(_Model):
     format_version: str
     octoplan_version: str | None = None
@@ -123,6 +131,7 @@ class PlanDocument(_Model):
     sandbox: bool = False
     summary: _Summary = Field(default_factory=_Summary)
     campaigns: list[_Campaign]
+    policies: list[_Policy] = Field(default_factory=list)
 
 
 def _refuse(path: Path, why: str) -> NoReturn:
@@ -240,4 +249,7 @@ def read_plan(path: Path) -> Plan:
         scope=tuple(document.scope),
         digest=document.digest,
         sandbox=document.sandbox,
+        policies=tuple(
+            PolicyResult(p.rule, p.subject, p.status, p.detail) for p in document.policies
+        ),
     )
