@@ -51,6 +51,8 @@ def _campaign_json(c: CampaignPlan, report: ApplyReport) -> dict[str, Any]:
     refused = [r for r in report.refusals if r.campaign_id == c.id]
     refused_ids = {r.request_id for r in refused}
     unconfirmed = set(report.unconfirmed)
+    waiting_ids = {b.request_id for b in report.waiting}
+    waiting = [b for b in sends if b.request_id in waiting_ids]
     recipients = {b.request_id: len(b.recipients) for b in sends}
     return {
         "id": c.id,
@@ -82,12 +84,18 @@ def _campaign_json(c: CampaignPlan, report: ApplyReport) -> dict[str, Any]:
             if b.request_id in unconfirmed
         ],
         "in_doubt": [{"request_id": d.request_id, "recipients": d.recipients} for d in c.in_doubt],
+        # Held back when marketing hours ended (SPEC §7): the next apply sends them.
+        "waiting": {
+            "messages": sum(len(b.recipients) for b in waiting),
+            "requests": len(waiting),
+        },
         "not_started": sum(
             1
             for b in sends
             if b.request_id not in report.accepted
             and b.request_id not in refused_ids
             and b.request_id not in unconfirmed
+            and b.request_id not in waiting_ids
         ),
     }
 
@@ -127,7 +135,13 @@ def apply_json(
             "marked_in_doubt": report.marked_in_doubt,
             "cancelled": report.cancelled,
             "not_started": report.skipped,
+            "waiting": {
+                "messages": sum(len(b.recipients) for b in report.waiting),
+                "requests": len(report.waiting),
+            },
             "cost": report.cost,
+            # Of `cost`: what was estimated because the API's answer (its cost) was lost.
+            "estimated_cost": report.estimated_cost,
             "currency": plan.currency,
             "residual_credit": report.residual_credit,
         },

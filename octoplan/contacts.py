@@ -693,6 +693,7 @@ def _no_identity_column(source: ContactSource, channel: str, lines: list[int]) -
     """One error for the whole list, on its header (not one per row), naming the column
     that was probably meant."""
     from octoplan.suggest import closest
+
     wanted = (
         ["conversation_id", "phone_number", "email"]
         if channel == "live_chat"

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from octoplan.model import MarketingHours
 from octoplan.phones import country_of, country_of_code
+from octoplan.publicholidays import could_be_holiday
 
 if TYPE_CHECKING:
     import holidays
@@ -148,6 +149,8 @@ class Hours:
     def _holiday(self, place: Place, day: date) -> str | None:
         if not self.policy.skip_public_holidays or place.country is None:
             return None
+        if place.country == "FR" and place.subdiv is None and not could_be_holiday(day):
+            return None  # answered without importing the package (publicholidays.py)
         calendar = _calendar(place.country, place.subdiv, day.year)
         if calendar is None or day not in calendar:
             return None

@@ -25,6 +25,7 @@ from octoplan.plan import (
     InDoubt,
     Plan,
     PlannedBatch,
+    PolicyResult,
 )
 from octoplan.sentdiff import TextChange
 from octoplan.state.base import BatchStatus, StateInfo
@@ -119,6 +120,13 @@ class _Inputs(_Model):
     files: dict[str, str]
 
 
+class _Policy(_Model):
+    rule: str
+    subject: str
+    status: str
+    detail: str
+
+
 class PlanDocument(_Model):
     format_version: str
     octoplan_version: str | None = None
@@ -139,6 +147,7 @@ class PlanDocument(_Model):
         return Destination(env.name, env.api_url, env.sandbox)
 
     campaigns: list[_Campaign]
+    policies: list[_Policy] = Field(default_factory=list)
 
 
 def _refuse(path: Path, why: str) -> NoReturn:
@@ -256,4 +265,7 @@ def read_plan(path: Path) -> Plan:
         scope=tuple(document.scope),
         digest=document.digest,
         destination=document.destination,
+        policies=tuple(
+            PolicyResult(p.rule, p.subject, p.status, p.detail) for p in document.policies
+        ),
     )

@@ -298,20 +298,21 @@ def plan_text(plan: Plan, *, samples: int = 1, requests: bool = False, details: 
         lines.extend(d.format().splitlines())
     lines.append("")
     if plan.has_changes:
-        lines.extend(budget_lines(plan))
+        # Quiet: a spend policy that passed or was not checked is a note; a failed one stays.
+        lines.extend(budget_lines(plan, failed_only=not details))
     lines.append(destination_line(plan.destination))
     lines.append(summary_line(plan))
     return "\n".join(lines)
 
 
-def budget_lines(plan: Plan) -> list[str]:
+def budget_lines(plan: Plan, *, failed_only: bool = False) -> list[str]:
     """The plan-wide spend policies, one line each: max_cost (when set) and the credit (or
-    why it was not checked)."""
+    why it was not checked); `failed_only`: only those that failed."""
     names = {"max_cost": "Budget (policies.max_cost)", "credit": "Credit"}
     return [
         f"{names[r.rule]}: {r.status}: {r.detail}."
         for r in plan.policies
-        if r.rule in names and r.status != "not set"
+        if r.rule in names and r.status != "not set" and not (failed_only and r.status != "error")
     ]
 
 

@@ -369,6 +369,7 @@ class Renderer:
 
     def _undefined(self, exc: UndefinedError, path: str, line: int, who: str) -> RenderError:
         from octoplan.suggest import closest
+
         message = exc.message or ""
         expr = undefined_expression(message)
         hint = _undefined_hint(message)

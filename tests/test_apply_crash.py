@@ -50,7 +50,13 @@ def expected() -> dict[str, str]:
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCTOPUSH_", "OCTOPLAN_"))}
+    # The test clock (tests/conftest.py, OCTOPLAN_NOW) is shared with the child, as every
+    # reading of the journal's dates by this process must agree with the child's.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OCTOPUSH_", "OCTOPLAN_")) or k == "OCTOPLAN_NOW"
+    }
     env.update(NO_COLOR="1", **extra)
     return env
 

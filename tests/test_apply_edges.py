@@ -51,7 +51,13 @@ def contacts(start: int, count: int) -> str:
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCTOPUSH_", "OCTOPLAN_"))}
+    # The test clock (tests/conftest.py, OCTOPLAN_NOW) is shared with the child, as every
+    # reading of the journal's dates by this process must agree with the child's.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OCTOPUSH_", "OCTOPLAN_")) or k == "OCTOPLAN_NOW"
+    }
     env.update(NO_COLOR="1", **extra)
     return env
 
@@ -204,7 +210,7 @@ def test_a_4xx_to_the_retry_of_a_lost_answer_leaves_the_request_unconfirmed(
     second = run_cli("apply", "--auto-approve", cwd=project, env=sandbox.env())
 
     assert second.returncode == 0, second.stdout + second.stderr
-    assert "1 request(s) were confirmed by the API as already received" in second.stdout
+    assert "1 request was confirmed by the API as already received" in second.stdout
     assert sends(sandbox) == [request_id] * 3  # same request_id every time: never a new one
     assert delivered_once(sandbox) == expected(0, 3)
     assert batches(project, "promo") == [(request_id, BatchStatus.ACCEPTED, 2)]
@@ -253,7 +259,7 @@ def test_a_rotated_key_stops_the_apply_and_a_new_key_sends_each_message_once(
     first_id = records[0][0]
     assert records[0][1] is BatchStatus.INTENT  # its retry got a 401: proves nothing
     assert f"  unconfirmed: promo request {first_id} (2 recipients): HTTP 401" in out
-    assert "request(s) not started" in out  # a refused login refuses the rest: apply stopped
+    assert "not started" in out  # a refused login refuses the rest: apply stopped
     assert len(sends(server)) <= 3
 
     final = run_cli("apply", "--auto-approve", cwd=root, env=server.env(api_key="new-key"))
@@ -294,7 +300,7 @@ def test_a_confirmation_typed_after_the_window_plans_again_and_resends_nothing(
     os.close(terminal)
 
     assert process.returncode == 0, out.text + err.text
-    assert "1 request(s) are in doubt (unconfirmed for over 23 h)" in out.text
+    assert "1 request is in doubt (unconfirmed for over 23 h)" in out.text
     assert sends(sandbox) == [request_id]  # the killed apply's attempt only
     assert delivered_once(sandbox) == expected(0, 3)
     assert batches(project, "promo") == [(request_id, BatchStatus.IN_DOUBT, 1)]
@@ -322,7 +328,7 @@ def test_a_request_that_waits_in_the_queue_past_the_window_is_not_sent(
     out, err = process.communicate(timeout=120)
 
     assert process.returncode == 0, out + err
-    assert "1 request(s) are in doubt (unconfirmed for over 23 h)" in out
+    assert "1 request is in doubt (unconfirmed for over 23 h)" in out
     assert sends(sandbox).count(request_id) == 1  # never resent past the window
     assert delivered_once(sandbox) == {**expected(0, 3), **expected(100, 6)}
     assert batches(project, "promo") == [(request_id, BatchStatus.IN_DOUBT, 1)]
@@ -382,7 +388,7 @@ def test_sigterm_and_sighup_finish_the_requests_in_flight_and_release_the_lock(
         f"(another {name} aborts)...\n"
     ) in err
     assert "Apply finished with problems: " in out
-    assert "request(s) not started: run `octoplan apply` again." in out
+    assert " not started: run `octoplan apply` again." in out
     store = open_state(state_url, root)
     try:
         assert store.lock_info() is None
@@ -469,7 +475,7 @@ def test_a_full_disk_mid_apply_says_what_was_sent_and_recorded_and_keeps_the_sta
         f"Apply stopped: the state could not be written: {len(accepted) * 4} messages sent and "
         f"recorded in {plural(len(accepted), 'request')}, cost "
     ) in out
-    assert f"  {12 - len(accepted)} request(s) not started: run `octoplan apply` again." in out
+    assert f"  {12 - len(accepted)} requests not started: run `octoplan apply` again." in out
     assert "move it away to start" not in out + err
 
     rerun = run_cli("apply", "--auto-approve", cwd=root, env=sandbox.env())

@@ -6,6 +6,7 @@ The real CLI against the real sandbox; every figure is checked against what the 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from octoplan.sandbox import SandboxServer
 from tests.fixtures.project import MakeProject, run_cli
 from tests.fixtures.sandbox import SandboxFactory
 
-CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
+CONFIG = "region: FR\ndefaults: {sender: ShopX}\n"
 
 
 def contacts(start: int, count: int) -> str:
@@ -26,9 +27,9 @@ def contacts(start: int, count: int) -> str:
 
 
 FILES = {
-    "campaigns/a.yaml": "text: Hello A\nchannel: sms\ncontacts: [contacts/a.csv]\n",
-    "campaigns/b.yaml": "text: Hello B\nchannel: sms\ncontacts: [contacts/b.csv]\n",
-    "campaigns/c.yaml": "text: Hello C\nchannel: sms\ncontacts: [contacts/c.csv]\n",
+    "campaigns/a.yaml": "text: Hello A\nchannel: sms\npurpose: alert\ncontacts: [contacts/a.csv]\n",
+    "campaigns/b.yaml": "text: Hello B\nchannel: sms\npurpose: alert\ncontacts: [contacts/b.csv]\n",
+    "campaigns/c.yaml": "text: Hello C\nchannel: sms\npurpose: alert\ncontacts: [contacts/c.csv]\n",
     "contacts/a.csv": contacts(0, 1),
     "contacts/b.csv": contacts(100, 2),
     "contacts/c.csv": contacts(200, 300),
@@ -72,6 +73,7 @@ def outcome(
         "refused": refused or [],
         "unconfirmed": unconfirmed or [],
         "in_doubt": [],
+        "waiting": {"messages": 0, "requests": 0},
         "not_started": 0,
     }
 
@@ -82,16 +84,16 @@ def test_sent_refused_and_unconfirmed_are_reported_per_campaign(
     root = make_project(FILES, CONFIG)
     plan = plan_of(root)
     ids = request_ids(plan)
-    # a goes through; b gets no answer after every retry; c costs more than the credit left.
-    server = sandbox_factory(credit=1.0)
-    server.inject("ok", *["fail"] * 6)
+    # a goes through; b gets no answer after every retry; the API refuses c.
+    server = sandbox_factory(credit=1000.0)
+    server.inject("ok", *["fail"] * 6, "deny400")
 
     code, report = apply_json(root, server, "--concurrency", "1")
 
     assert code == 1
     deliveries = server.deliveries()
     assert [d.recipient for d in deliveries] == ["+33612300000"]
-    cost = round(1.0 - server.credit(), 6)
+    cost = round(1000.0 - server.credit(), 6)
     assert cost > 0
     refusal = next(r for r in server.requests() if r.request_id == ids["c"])
     assert refusal.status == 400
@@ -116,7 +118,9 @@ def test_sent_refused_and_unconfirmed_are_reported_per_campaign(
             "marked_in_doubt": 0,
             "cancelled": 0,
             "not_started": 0,
+            "waiting": {"messages": 0, "requests": 0},
             "cost": cost,
+            "estimated_cost": 0.0,
             "currency": "EUR",
             "residual_credit": server.credit(),
         },
@@ -133,8 +137,8 @@ def test_sent_refused_and_unconfirmed_are_reported_per_campaign(
                         "request_id": ids["c"],
                         "recipients": 300,
                         "status": 400,
-                        "code": 104,
-                        "message": "Not enough credit.",
+                        "code": 400,
+                        "message": "Payload validation error.",
                     }
                 ],
             ),
@@ -223,13 +227,18 @@ def test_an_interrupted_apply_reports_what_was_recorded(
             "1",
         ],
         cwd=root,
-        env={**server.env(), "NO_COLOR": "1", "PATH": "/usr/bin:/bin"},
+        env={
+            **server.env(),
+            "NO_COLOR": "1",
+            "PATH": "/usr/bin:/bin",
+            "OCTOPLAN_NOW": os.environ["OCTOPLAN_NOW"],  # the tests' clock (tests/conftest.py)
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     deadline = time.monotonic() + 60
-    while not server.requests() and time.monotonic() < deadline:
+    while not server.deliveries() and time.monotonic() < deadline:  # a send, not the balance
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)

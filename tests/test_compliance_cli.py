@@ -231,7 +231,7 @@ def test_a_past_send_at_of_a_campaign_already_sent_is_no_error(
     assert (later.returncode, later.stdout) == (
         0,
         "  promo (sms, campaigns/promo.yaml): no changes (2 already sent)\n\n"
-        "No changes. 2 message(s) already sent.\n",
+        "No changes. 2 messages already sent.\n",
     )
 
 
@@ -269,7 +269,7 @@ def test_moving_send_at_replaces_the_scheduled_send_in_every_format(
     assert new is not None, text.stdout
     assert text.stdout.startswith(
         "~ promo (sms, campaigns/promo.yaml): update: 2 messages in 1 request, 2 SMS parts, "
-        "est. 0.09 EUR; cancel 1 scheduled request\n"
+        f"est. 0.09 EUR; send_at {MOVED}; cancel 1 scheduled request\n"
         f"    note: scheduled request {old} (2 recipients, send_at 2026-11-26T10:00:00+01:00) is "
         f"replaced (send_at moved to {MOVED}): it is cancelled, and its recipients still wanted "
         "are sent under a new request_id\n"
@@ -291,7 +291,7 @@ def test_moving_send_at_replaces_the_scheduled_send_in_every_format(
 
     result = apply(scheduled, sandbox, TUESDAY)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 scheduled request(s) cancelled." in result.stdout
+    assert "1 scheduled request cancelled." in result.stdout
     by_request = {(d.request_id, d.status) for d in sandbox.deliveries()}
     assert by_request == {(old, "cancelled"), (new[1], "scheduled")}
     live = [d for d in sandbox.deliveries() if d.status == "scheduled"]
@@ -350,7 +350,7 @@ def test_send_at_moved_after_the_send_went_out_plans_nothing_and_says_so(
         "  promo (sms, campaigns/promo.yaml): no changes (2 already sent)\n"
         "    note: send_at moved for 2 recipients who already received the message: they are "
         "not sent again\n\n"
-        "No changes. 2 message(s) already sent.\n",
+        "No changes. 2 messages already sent.\n",
     )
 
 
@@ -528,7 +528,7 @@ def test_recipients_over_the_cap_are_skipped_listed_masked_and_never_sent(
     assert result.returncode == 0, result.stdout
     assert (
         "+ b (sms, campaigns/b.yaml): create: 1 message in 1 request, 1 SMS part, est. 0.04 EUR; "
-        "2 skipped (frequency cap)\n"
+        "sent when applied; 2 skipped (frequency cap)\n"
         "    ! 2 recipients over the frequency cap, skipped: +33 6•• •• •• 00, +33 6•• •• •• 01\n"
     ) in result.stdout
     assert "+33612340000" not in result.stdout
@@ -577,9 +577,9 @@ def test_the_sandbox_charges_what_plan_estimates(example_project: Path) -> None:
 def test_a_lost_answer_confirmed_by_request_id_records_the_estimate_marked(
     promo: Path, sandbox: SandboxServer
 ) -> None:
-    # The balance read goes through; the send is accepted and its answer lost: the retry gets
-    # "request_id already used".
-    sandbox.inject("ok", "drop")
+    # The send is accepted and its answer lost (the balance read is not a send: the fault
+    # waits for the send): the retry gets "request_id already used".
+    sandbox.inject("drop")
     result = apply(promo, sandbox, TUESDAY)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "cost 0.09 EUR (0.09 EUR of it estimated: the API's answer was lost)." in result.stdout

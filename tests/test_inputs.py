@@ -12,12 +12,15 @@ from octoplan.inputs import ABSENT, changed_inputs, describe, inputs_digest, rea
 from octoplan.loader import load_project
 from tests.fixtures.project import MakeProject
 
-CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
+CONFIG = "region: FR\ndefaults: {sender: ShopX}\n"
 FILES = {
     "campaigns/a.yaml": (
-        "template: a.sms.j2\nchannel: sms\ncontacts: [contacts/a.csv]\nexclude: [contacts/no.csv]\n"
+        "template: a.sms.j2\nchannel: sms\npurpose: alert\ncontacts: [contacts/a.csv]\n"
+        "exclude: [contacts/no.csv]\n"
     ),
-    "campaigns/sub/b.yml": "text: Hello B\nchannel: sms\ncontacts: [contacts/b.csv]\n",
+    "campaigns/sub/b.yml": (
+        "text: Hello B\nchannel: sms\npurpose: alert\ncontacts: [contacts/b.csv]\n"
+    ),
     "templates/a.sms.j2": '{% extends "base.j2" %}{% block x %}A{% endblock %}',
     "templates/base.j2": "{% block x %}{% endblock %}",
     "templates/unused.j2": "never read",
@@ -57,8 +60,7 @@ def test_the_files_of_the_campaigns_a_plan_covers(make_project: MakeProject) -> 
 
 
 def test_a_missing_file_is_recorded_as_absent(make_project: MakeProject) -> None:
-    files = {**FILES, "campaigns/sub/b.yml": FILES["campaigns/sub/b.yml"] + "purpose: alert\n"}
-    root = make_project(files, config=None)  # a project without octoplan.yaml
+    root = make_project(FILES, config=None)  # a project without octoplan.yaml
     project = load_project(root)
     (root / "contacts/no.csv").unlink()  # deleted after the project was loaded
     inputs = read_inputs(project)

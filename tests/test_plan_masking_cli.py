@@ -72,8 +72,8 @@ def test_plans_in_every_format_mask_what_the_template_printed(
     assert f"    e.g. +33 6•• •• •• 78: {sample!r}" in outputs["apply"]
     # The render error of `broken` names its recipient: masked in plans too.
     assert (
-        "campaigns/broken.yaml:3: error: campaign broken, recipient +33 6•• •• •• 79 "
-        "(contacts/c.csv:3): contact.first_name is undefined"
+        "campaigns/broken.yaml:3:19: error: campaign broken, recipient +33 6•• •• •• 79 "
+        "(contacts/c.csv:3): contact.first_name is empty: this row's first_name cell is empty"
     ) in outputs["text"]
     # What was delivered is what the template printed.
     [delivered] = [d.text for d in sandbox.deliveries() if d.recipient == "+33612345678"]

@@ -13,8 +13,10 @@ import pytest
 from tests.fixtures.project import MakeProject, run_cli
 from tests.fixtures.sandbox import SandboxFactory, SandboxServer
 
-CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
-ONE = 'channel: sms\ntext: "Bonjour"\nrecipients: [{phone_number: "+33612345678"}]\n'
+CONFIG = "region: FR\ndefaults: {sender: ShopX}\n"
+ONE = (
+    'channel: sms\npurpose: alert\ntext: "Bonjour"\nrecipients: [{phone_number: "+33612345678"}]\n'
+)
 
 
 def test_one_recipient_is_one_recipient_in_every_format(make_project: MakeProject) -> None:
@@ -275,7 +277,8 @@ def test_progress_counts_refused_requests_as_refused(
     make_project: MakeProject, sandbox_factory: SandboxFactory
 ) -> None:
     root = make_project({"campaigns/promo.yaml": PROMO, "contacts/c.csv": contacts(3)}, CONFIG)
-    server = sandbox_factory(credit=0.0)  # every request refused: not enough credit
+    server = sandbox_factory()
+    server.inject("deny400", "deny400")  # both requests refused (a payload the API rejects)
     result = run_cli("apply", "--auto-approve", cwd=root, env=server.env())
     assert result.returncode == 1
     lines = result.stderr.splitlines()

@@ -23,8 +23,7 @@ HEAD = b'{"format_version": "1", "created_at": "2026-12-02T10:00:00+00:00", "dig
         (HEAD + b'"campaigns": []}', "state is missing"),
         (
             HEAD + b'"campaigns": [], "state": {"lineage": "x", "serial": "ten"}}',
-            "state.serial: input should be a valid integer, unable to parse string as an "
-            "integer",
+            "state.serial: input should be a valid integer, unable to parse string as an integer",
         ),
         (
             HEAD + b'"state": {"lineage": "x", "serial": 1}, "campaigns": [{"id": "a"}]}',

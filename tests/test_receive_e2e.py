@@ -153,7 +153,7 @@ def test_a_delivery_report_settles_a_request_whose_answer_was_lost(
     env = env_for(sandbox, state_url)
     applied = run_cli("apply", "--auto-approve", cwd=root, env=env)
     assert applied.returncode == 1
-    assert "1 request(s) got no answer after retries" in applied.stdout
+    assert "1 request got no answer after retries" in applied.stdout
 
     def batches() -> list[BatchStatus]:
         store = open_state(state_url, root)

@@ -93,7 +93,7 @@ def test_validate_renders_every_message(make_project: MakeProject) -> None:
 
 def test_render_of_an_email_says_nothing_about_sms_parts(make_project: MakeProject) -> None:
     campaign = (
-        "channel: email\npurpose: alert\ntext: \"Bonjour {{ contact.first_name }} 😀\"\n"
+        'channel: email\npurpose: alert\ntext: "Bonjour {{ contact.first_name }} 😀"\n'
         "recipients: [{email: axelle@example.com, first_name: Axelle}]\n"
         "metadata: {email_from: news@shopx.example, subject: Hi, name_from: ShopX}\n"
     )

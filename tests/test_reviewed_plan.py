@@ -16,13 +16,13 @@ from octoplan.sandbox import SandboxServer
 from tests.fixtures.project import MakeProject, run_cli, write_files
 from tests.fixtures.sandbox import SandboxFactory
 
-CONFIG = "region: FR\ndefaults: {sender: ShopX, purpose: alert}\n"
+CONFIG = "region: FR\ndefaults: {sender: ShopX}\n"
 FILES = {
     "campaigns/promo.yaml": (
-        "template: promo.sms.j2\nchannel: sms\ncontacts: [contacts/customers.csv]\n"
+        "template: promo.sms.j2\nchannel: sms\npurpose: alert\ncontacts: [contacts/customers.csv]\n"
         "exclude: [contacts/optout.csv]\n"
     ),
-    "campaigns/news.yaml": "text: Hello {{ contact.first_name }}\nchannel: sms\n"
+    "campaigns/news.yaml": "text: Hello {{ contact.first_name }}\nchannel: sms\npurpose: alert\n"
     "contacts: [contacts/news.csv]\n",
     "templates/promo.sms.j2": '{% import "macros.j2" as m %}{{ m.hi(contact) }} -20%',
     "templates/macros.j2": "{% macro hi(c) %}Bonjour {{ c.first_name }}{% endmacro %}",
@@ -96,7 +96,7 @@ def test_a_campaign_merged_in_between_is_new_and_nothing_is_sent(
     write_files(
         project,
         {
-            "campaigns/flash.yaml": "text: Flash\nchannel: sms\n"
+            "campaigns/flash.yaml": "text: Flash\nchannel: sms\npurpose: alert\n"
             "recipients: [{phone_number: '+33612340005'}]\n"
         },
     )

@@ -681,6 +681,17 @@ def test_drop_fault_accepts_then_closes_the_connection(
     ]
 
 
+def test_scripted_faults_wait_for_a_send_unless_aimed_at_any_request(
+    http: httpx.Client, sandbox: SandboxServer
+) -> None:
+    sandbox.inject("fail")
+    assert http.get("wallet/check-balance").status_code == 200  # not a send: let through
+    assert http.post("sms-campaign/send", json=sms(request_id="w-1")).status_code == 500
+    sandbox.inject("fail", on="any")
+    assert http.get("wallet/check-balance").status_code == 500
+    assert http.post("sms-campaign/send", json=sms(request_id="w-1")).status_code == 201
+
+
 def test_html_and_garble_faults(http: httpx.Client, sandbox: SandboxServer) -> None:
     sandbox.inject("html", "garble")
     html = http.post("sms-campaign/send", json=sms(request_id="g-1"))

@@ -235,10 +235,6 @@ def _run(
         )
     if json_out is not None:
         json_out.report = applyview.apply_json(plan, report, plan_file=shown_file)
-        json_out.report["waiting"] = {
-            "requests": len(report.waiting),
-            "messages": sum(len(b.recipients) for b in report.waiting),
-        }
     else:
         _print_report(app, report, plan)
         _print_waiting(app, report, plan, gate)
@@ -449,7 +445,7 @@ def _print_report(app: AppContext, report: ApplyReport, plan: Plan) -> None:
         f"{estimated}."
     )
     if report.capped:
-        app.echo(f"  {report.capped:,} recipient(s) skipped by the frequency cap.")
+        app.echo(f"  {plural(report.capped, 'recipient')} skipped by the frequency cap.")
     if report.confirmed_by_request_id:
         app.echo(
             f"  {plural(report.confirmed_by_request_id, 'request')} "
@@ -511,6 +507,6 @@ def _print_unrecorded(app: AppContext, report: ApplyReport) -> None:
         if found:
             messages = sum(u.recipients for u in found)
             app.echo(
-                f"  {len(found):,} request(s) ({plural(messages, 'message')}) {answer} by the "
-                f"API could not be recorded: {consequence}."
+                f"  {plural(len(found), 'request')} ({plural(messages, 'message')}) {answer} "
+                f"by the API could not be recorded: {consequence}."
             )

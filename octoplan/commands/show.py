@@ -12,11 +12,11 @@ from pathlib import Path
 from octoplan.commands.context import AppContext
 from octoplan.errors import UsageError
 from octoplan.planread import read_plan
-from octoplan.planview import plan_json, plan_text
+from octoplan.planview import plan_text
 
 
 def run(app: AppContext, plan_file: Path, fmt: str) -> int:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file)  # checked whole, whatever the format
     choice = app.choice()
     if choice is not None and choice.name != plan.destination.environment:
         # The plan names its environment; asked for another, say so rather than show it.
@@ -25,7 +25,9 @@ def run(app: AppContext, plan_file: Path, fmt: str) -> int:
             f"(asked by {choice.origin})"
         )
     if fmt == "json":
-        app.echo(json.dumps(plan_json(plan), indent=2, ensure_ascii=False))
+        # The saved document itself: every key plan wrote (inputs, policies...), none rebuilt.
+        document = json.loads(plan_file.read_text(encoding="utf-8"))
+        app.echo(json.dumps(document, indent=2, ensure_ascii=False))
     elif fmt == "markdown":
         from octoplan.markdown import plan_markdown
 

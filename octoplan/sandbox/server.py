@@ -48,6 +48,7 @@ from octoplan.sandbox.rules import MSG_AUTH
 from octoplan.sandbox.store import Delivery, LoggedRequest, Store
 
 Fault = Literal["fail", "html", "drop", "garble", "ok", "deny401", "deny403", "deny400"]
+FaultTarget = Literal["messages", "any"]
 MAX_BODY = 8 * 1024 * 1024
 SERVER_ERROR = {"code": 500, "message": "Internal server error."}
 BAD_GATEWAY = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
@@ -117,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         raw = self.rfile.read(length) if length > 0 else b""
         is_api = self.path.startswith(API_PREFIX)
-        fault = sandbox._next_fault(raw) if is_api else "ok"
+        fault = sandbox._next_fault(self.command, raw) if is_api else "ok"
         denial = DENIALS.get(fault)
         if fault == "fail":
             reply = Reply(500, SERVER_ERROR, "fault_500", 500)
@@ -212,7 +213,8 @@ class SandboxServer:
         self._denials = itertools.cycle([_denial(status) for status in deny_statuses])
         self._denied: dict[str, int] = {}  # request_id -> attempts still to refuse
         self._random = random.Random(seed)
-        self._script: deque[Fault] = deque()
+        self._script: deque[Fault] = deque()  # for the next sends and cancels
+        self._script_any: deque[Fault] = deque()  # for the next requests, whatever they are
         self._fault_lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         self._sockets_lock = threading.Lock()
@@ -320,10 +322,16 @@ class SandboxServer:
 
     # -- faults -----------------------------------------------------------------------------
 
-    def inject(self, *faults: Fault) -> None:
-        """Queue faults for the next API requests, in order ("ok" lets one through)."""
+    def inject(self, *faults: Fault, on: FaultTarget = "messages") -> None:
+        """Queue faults for the next API requests, in order ("ok" lets one through).
+
+        By default they hit only the requests that send or cancel messages (POST, DELETE): a
+        test that means "the send's answer is lost" must not see its fault eaten by the
+        balance check or a status poll that apply makes first. `on="any"` queues them for
+        whatever request comes next."""
         with self._fault_lock:
-            self._script.extend(faults)
+            target = self._script if on == "messages" else self._script_any
+            target.extend(faults)
 
     def set_faults(
         self,
@@ -346,9 +354,11 @@ class SandboxServer:
         """Accept only these from now on (None: any non-empty), as after a key rotation."""
         self.api.set_credentials(api_login, api_key)
 
-    def _next_fault(self, raw: bytes) -> Fault:
+    def _next_fault(self, method: str, raw: bytes) -> Fault:
         with self._fault_lock:
-            if self._script:
+            if self._script_any:
+                return self._script_any.popleft()
+            if self._script and method != "GET":
                 return self._script.popleft()
             if self._denied:
                 request_id = _request_id_in(raw)

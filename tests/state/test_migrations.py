@@ -147,9 +147,22 @@ def test_a_corrupted_sqlite_state_is_refused_untouched(
 
 
 def test_damage_found_after_opening_is_refused_untouched(state_file: Path, tmp_path: Path) -> None:
-    # Pages 1 and 2 (the schema and meta) stay readable; every page after them is garbage.
-    data = state_file.read_bytes()
-    damaged = data[:8192] + b"\xff" * (len(data) - 8192)
+    # The schema and the meta table stay readable (opening succeeds); every page of every
+    # other table and index is garbage (SQLite's dbstat says which pages those are).
+    with sqlite3.connect(state_file) as conn:
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = [
+            n
+            for (n,) in conn.execute(
+                "SELECT pageno FROM dbstat WHERE name NOT IN ('sqlite_schema', 'sqlite_master', "
+                "'meta')"
+            )
+        ]
+    conn.close()
+    data = bytearray(state_file.read_bytes())
+    for number in pages:
+        data[(number - 1) * size : number * size] = b"\xff" * size
+    damaged = bytes(data)
     state_file.write_bytes(damaged)
     store = open_state(str(state_file), tmp_path)
     try:
@@ -433,6 +446,8 @@ def test_a_version_2_postgres_state_gets_purposes_due_times_and_estimated_costs(
             )
             cur.executemany("INSERT INTO batch_bodies VALUES (%s, %s, %s, %s)", bodies)
     _check_migrated_to_3(pg_url, tmp_path)
+
+
 def _v2_state(location: str, tmp_path: Path) -> None:
     """A state exactly as version 2 of octoplan left it: one batch, accepted."""
     body = '{"request_id":"r1","text":"Bonjour","recipients":[{"phone_number":"+33600000001"}]}'
@@ -482,7 +497,7 @@ def test_a_version_2_state_is_upgraded_to_record_the_key_of_its_hashes(
     store = open_state(state_url, tmp_path)
     try:
         info = store.info()
-        assert (info.lineage, info.serial, info.schema_version) == ("lineage-v2", 2, 3)
+        assert (info.lineage, info.serial, info.schema_version) == ("lineage-v2", 2, SCHEMA_VERSION)
         # The batch journaled before: no key recorded (the repeat check reads its body).
         assert store.sent_contents(["r1"]) == {"r1": (["+33600000001"], ["h1"], None)}
         assert [b.request_id for b in store.recent_batches(at(0))] == ["r1"]
