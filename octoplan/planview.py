@@ -300,7 +300,7 @@ def plan_text(plan: Plan, *, samples: int = 1, requests: bool = False, details: 
     if plan.has_changes:
         # Quiet: a spend policy that passed or was not checked is a note; a failed one stays.
         lines.extend(budget_lines(plan, failed_only=not details))
-    lines.append(destination_line(plan.destination))
+        lines.append(destination_line(plan.destination))  # where what it sends goes
     lines.append(summary_line(plan))
     return "\n".join(lines)
 

@@ -101,10 +101,7 @@ def test_apply_delivers_each_rendered_message_exactly_once(
     result = apply(project, sandbox)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (
-        f"Apply complete in environment default ({sandbox.base_url}): 7 messages sent in 2 "
-        "requests" in result.stdout
-    )
+    assert "Apply complete: 7 messages sent in 2 requests" in result.stdout
     assert delivered(sandbox) == {n: expected_text(i) for i, n in enumerate(numbers(0, 7))}
     assert delivered(sandbox) == previews
     # Server-side personalization: one request per branch of the template (vip or not),
@@ -271,8 +268,8 @@ def test_sandbox_flag_needs_no_credentials_and_keeps_its_own_state(project: Path
     result = run_cli("apply", "--sandbox", "--auto-approve", cwd=project)
     assert result.returncode == 0, result.stderr
     assert (
-        "Apply complete in environment sandbox (the embedded local sandbox): 7 messages sent in "
-        "2 requests" in result.stdout
+        "Apply complete: 7 messages sent in 2 requests, cost 0.35 EUR.\n"
+        "  Environment: sandbox, the embedded local sandbox.\n" in result.stdout
     )
     assert (project / ".octoplan" / "sandbox.db").is_file()
     # Sandbox sends never count as real ones.
@@ -476,8 +473,8 @@ def test_quiet_apply_prints_only_the_outcome(project: Path, sandbox: SandboxServ
     result = run_cli("--quiet", "apply", "--auto-approve", cwd=project, env=env)
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == (
-        f"Apply complete in environment default ({sandbox.base_url}): 7 messages sent in 2 "
-        "requests, cost 0.32 EUR.\n"
+        "Apply complete: 7 messages sent in 2 requests, cost 0.32 EUR.\n"
+        f"  Environment: default, {sandbox.base_url}.\n"
         f"  Residual credit: {sandbox.credit():,.2f}.\n"
     )
     again = run_cli("-q", "apply", "--auto-approve", cwd=project, env=env)

@@ -152,15 +152,15 @@ def test_each_environment_keeps_its_own_state(make_project: MakeProject) -> None
     staging = run_cli("apply", "--auto-approve", cwd=root)
     assert staging.returncode == 0, staging.stderr
     assert (
-        "Apply complete in environment staging (the embedded local sandbox): 1 message sent in "
-        "1 request, cost 0.04 EUR." in staging.stdout
+        "Apply complete: 1 message sent in 1 request, cost 0.04 EUR.\n"
+        "  Environment: staging, the embedded local sandbox.\n" in staging.stdout
     )
     # The seed number is a customer too: the sandbox environment still sends to both.
     sandbox = run_cli("apply", "--sandbox", "--auto-approve", cwd=root)
     assert sandbox.returncode == 0, sandbox.stderr
     assert (
-        "Apply complete in environment sandbox (the embedded local sandbox): 2 messages sent in "
-        "1 request, cost 0.09 EUR." in sandbox.stdout
+        "Apply complete: 2 messages sent in 1 request, cost 0.09 EUR.\n"
+        "  Environment: sandbox, the embedded local sandbox.\n" in sandbox.stdout
     )
     listed = {
         name: json.loads(
@@ -213,8 +213,8 @@ def test_an_environment_with_its_own_api_and_credential_variables(
     result = run_cli("apply", "--env", "live", "--auto-approve", cwd=root, env=env)
     assert result.returncode == 0, result.stderr
     assert (
-        f"Apply complete in environment live ({sandbox.base_url}): 2 messages sent in 1 "
-        "request, cost 0.09 EUR." in result.stdout
+        "Apply complete: 2 messages sent in 1 request, cost 0.09 EUR.\n"
+        f"  Environment: live, {sandbox.base_url}.\n" in result.stdout
     )
     assert len(sandbox.deliveries()) == 2
     assert (root / ".octoplan" / "live-state.db").is_file()
@@ -253,9 +253,7 @@ def test_every_plan_format_names_the_environment_and_a_saved_plan_keeps_to_it(
     )
     applied = run_cli("apply", "--env", "qa", "qa.json", cwd=root)
     assert applied.returncode == 0, applied.stderr
-    assert "Apply complete in environment qa (the embedded local sandbox): 1 message" in (
-        applied.stdout
-    )
+    assert "  Environment: qa, the embedded local sandbox.\n" in applied.stdout
 
 
 def prompt_of(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:

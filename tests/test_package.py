@@ -105,8 +105,8 @@ def test_the_installed_package_runs_from_the_wheel(
     run(fresh / "octoplan", "plan", "--sandbox", "-o", "plan.json", cwd=example_project)
     applied = run(fresh / "octoplan", "apply", "plan.json", "--sandbox", cwd=example_project)
     assert re.search(
-        r"^Apply complete in environment sandbox \(the embedded local sandbox\): \d+ messages "
-        "sent",
+        r"^Apply complete: \d+ messages sent in \d+ requests, cost .*\n"
+        r"  Environment: sandbox, the embedded local sandbox\.$",
         applied,
         re.M,
     ), applied

@@ -39,7 +39,6 @@ def test_detailed_exitcode_is_2_with_changes_and_0_without(project: Path) -> Non
     assert (result.returncode, result.stdout) == (
         0,
         "  ok (sms, campaigns/ok.yaml): no changes (1 already sent)\n\n"
-        "Environment: sandbox, the embedded local sandbox.\n"
         "No changes. 1 message already sent.\n",
     )
 

@@ -29,7 +29,7 @@ from octoplan.hours import Hours, local_time
 from octoplan.loader import Project
 from octoplan.pipeline import Selection, all_errors, campaign_specs, load, make_plan
 from octoplan.plan import Plan
-from octoplan.planview import budget_lines, money, plan_text, summary_line
+from octoplan.planview import budget_lines, destination_line, money, plan_text, summary_line
 from octoplan.target import Choice, Destination, Target
 from octoplan.words import plural
 
@@ -425,15 +425,14 @@ def progress_line(p: Progress) -> str:
 
 
 def _print_report(app: AppContext, report: ApplyReport, plan: Plan) -> None:
-    where, currency = f" in {plan.destination.label}", plan.currency
+    currency = plan.currency
     if not app.quiet:
         app.echo("")  # after the plan and the progress lines
-    outcome = f"Apply complete{where}" if report.ok else f"Apply finished with problems{where}"
+    outcome = "Apply complete" if report.ok else "Apply finished with problems"
     recorded = ""
     if report.storage_fault:
         app.error(f"error: {report.storage_fault}")
-        outcome = f"Apply stopped{where}: the state could not be written"
-        recorded = " and recorded"
+        outcome, recorded = "Apply stopped: the state could not be written", " and recorded"
     estimated = (
         f" ({money(report.estimated_cost, currency)} of it estimated: the API's answer was lost)"
         if report.estimated_cost
@@ -444,6 +443,7 @@ def _print_report(app: AppContext, report: ApplyReport, plan: Plan) -> None:
         f"{plural(report.requests_accepted, 'request')}, cost {money(report.cost, currency)}"
         f"{estimated}."
     )
+    app.echo(f"  {destination_line(plan.destination)}")
     if report.capped:
         app.echo(f"  {plural(report.capped, 'recipient')} skipped by the frequency cap.")
     if report.confirmed_by_request_id:
