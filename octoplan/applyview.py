@@ -13,6 +13,7 @@ from typing import Any
 from octoplan import __version__
 from octoplan.apply import ApplyReport
 from octoplan.plan import BatchKind, CampaignPlan, Plan
+from octoplan.planview import destination_json
 
 FORMAT_VERSION = "1"
 
@@ -110,7 +111,6 @@ def apply_json(
     report: ApplyReport | None,
     *,
     plan_file: str | None,
-    sandbox: bool,
 ) -> dict[str, Any]:
     """The outcome of applying `plan`; `report` None: the plan had nothing to do."""
     report = report if report is not None else ApplyReport()
@@ -118,7 +118,8 @@ def apply_json(
     campaigns = [_campaign_json(c, report) for c in plan.campaigns]
     return {
         **_head(status, plan_file, plan.digest),
-        "target": "sandbox" if sandbox else "octopush",
+        "target": "sandbox" if plan.sandbox else "octopush",
+        "environment": destination_json(plan.destination),
         "state": {  # as planned, before this apply wrote to it
             "lineage": plan.state.lineage,
             "serial": plan.state.serial,

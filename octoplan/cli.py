@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from octoplan import __version__, signals
 from octoplan.commands.context import AppContext
 from octoplan.errors import OctoplanError, ValidationFailed
+from octoplan.target import ENV_VAR, SANDBOX
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 FORMATS = click.Choice(["text", "json"])
 PLAN_FORMATS = click.Choice(["text", "json", "markdown"])
@@ -44,13 +48,55 @@ def _app(ctx: click.Context) -> AppContext:
 @click.option(
     "-v", "--verbose", count=True, help="Also the state used, timings and one line per request."
 )
+@click.option(
+    "--env",
+    "env",
+    metavar="NAME",
+    help=f"Environment of octoplan.yaml to work on (else ${ENV_VAR}, else its default).",
+)
 @click.version_option(__version__, prog_name="octoplan")
 @click.pass_context
 def cli(
-    ctx: click.Context, project_dir: Path | None, debug: bool, quiet: bool, verbose: int
+    ctx: click.Context,
+    project_dir: Path | None,
+    debug: bool,
+    quiet: bool,
+    verbose: int,
+    env: str | None,
 ) -> None:
     """Campaigns-as-code for the Octopush messaging API."""
     ctx.obj = AppContext(project_dir=project_dir, debug=debug, verbosity=-1 if quiet else verbose)
+    if env:
+        ctx.obj.choose_env(env, "--env")
+
+
+def _env_flag(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        _app(ctx).choose_env(value, "--env")
+
+
+def _sandbox_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        _app(ctx).choose_env(SANDBOX, "--sandbox")
+
+
+def environment_options(sandbox_help: str) -> Callable[[F], F]:
+    """--env NAME and --sandbox (the built-in environment sandbox), on a command."""
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            "--sandbox", is_flag=True, expose_value=False, callback=_sandbox_flag,
+            help=sandbox_help,
+        )(command)  # fmt: skip
+        return click.option(
+            "--env",
+            metavar="NAME",
+            expose_value=False,
+            callback=_env_flag,
+            help=f"Environment of octoplan.yaml (else ${ENV_VAR}, else its default).",
+        )(command)
+
+    return decorate
 
 
 @cli.command()
@@ -58,6 +104,7 @@ def cli(
 @click.option(
     "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format."
 )
+@environment_options("The built-in sandbox environment (same as --env sandbox).")
 @click.pass_context
 def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str) -> int:
     """Load, validate and render every campaign; no network."""
@@ -73,6 +120,7 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str) -> int:
 @click.option(
     "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format."
 )
+@environment_options("The built-in sandbox environment (same as --env sandbox).")
 @click.pass_context
 def render(
     ctx: click.Context, campaign: str, recipient: str | None, limit: int | None, fmt: str
@@ -125,7 +173,7 @@ def count(ctx: click.Context, text: str | None, fmt: str) -> int:
     metavar="GITREF",
     help="Only campaigns whose inputs changed since this git ref.",
 )
-@click.option("--sandbox", is_flag=True, help="Plan against the local sandbox's state.")
+@environment_options("Plan for the local sandbox (the built-in environment sandbox).")
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -135,7 +183,6 @@ def plan(
     fmt: str,
     detailed_exitcode: bool,
     changed_since: str | None,
-    sandbox: bool,
 ) -> int:
     """Show what apply would send: per campaign, recipients, parts and cost."""
     from octoplan.commands import plan as cmd
@@ -148,7 +195,6 @@ def plan(
         fmt=fmt,
         detailed_exitcode=detailed_exitcode,
         changed_since=changed_since,
-        sandbox=sandbox,
     )
 
 
@@ -162,6 +208,7 @@ def plan(
     show_default=True,
     help="Output format (markdown: a pull-request comment).",
 )
+@environment_options("The built-in sandbox environment (same as --env sandbox).")
 @click.pass_context
 def show(ctx: click.Context, plan_file: Path, fmt: str) -> int:
     """Print a plan saved with `plan -o FILE` again."""
@@ -173,7 +220,7 @@ def show(ctx: click.Context, plan_file: Path, fmt: str) -> int:
 @cli.command()
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--sandbox", is_flag=True, help="Send to the local sandbox (no credentials).")
+@environment_options("Send to the local sandbox (no credentials; the environment sandbox).")
 @click.option("--campaign", "campaigns", multiple=True, help="Only this campaign id (repeatable).")
 @click.option(
     "--lock-timeout",
@@ -202,7 +249,6 @@ def apply(
     ctx: click.Context,
     plan_file: Path | None,
     auto_approve: bool,
-    sandbox: bool,
     campaigns: tuple[str, ...],
     lock_timeout: float,
     concurrency: int,
@@ -215,7 +261,6 @@ def apply(
         _app(ctx),
         plan_file=plan_file,
         auto_approve=auto_approve,
-        sandbox=sandbox,
         campaigns=list(campaigns),
         lock_timeout=lock_timeout,
         concurrency=concurrency,
@@ -223,20 +268,37 @@ def apply(
     )
 
 
-def _sandbox_state(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
-    if value:
-        _app(ctx).sandbox = True
-    return value
-
-
-# `state` subcommands work on the sandbox's own state with --sandbox, like plan and apply.
-sandbox_state = click.option(
-    "--sandbox",
-    is_flag=True,
-    expose_value=False,
-    callback=_sandbox_state,
-    help="The local sandbox's own state (what apply --sandbox recorded).",
+# `state` subcommands work on an environment's own state, the sandbox's with --sandbox.
+sandbox_state = environment_options(
+    "The local sandbox's own state (what apply --sandbox recorded)."
 )
+
+
+@cli.command("send-test")
+@click.argument("campaign")
+@click.option(
+    "--to",
+    "to",
+    multiple=True,
+    required=True,
+    metavar="ADDRESS",
+    help="A number or e-mail to send the test to (repeatable).",
+)
+@click.option(
+    "--as",
+    "as_recipient",
+    metavar="RECIPIENT",
+    help="Render the text for this recipient of the campaign (default: its first).",
+)
+@environment_options("Send the test to the local sandbox (the environment sandbox).")
+@click.pass_context
+def send_test(
+    ctx: click.Context, campaign: str, to: tuple[str, ...], as_recipient: str | None
+) -> int:
+    """Send CAMPAIGN's text to yourself now, as a test: never a send to its recipients."""
+    from octoplan.commands import send_test as cmd
+
+    return cmd.run(_app(ctx), campaign, list(to), as_recipient)
 
 
 @cli.group()
@@ -409,13 +471,13 @@ def sandbox_reply(ctx: click.Context, number: str, text: str) -> int:
     show_default=True,
     help="Output format (markdown: a comment after the merge).",
 )
-@click.option("--sandbox", is_flag=True, help="The local sandbox's state (and its reports).")
+@environment_options("The local sandbox's state (and its reports).")
 @click.pass_context
-def status(ctx: click.Context, campaigns: tuple[str, ...], fmt: str, sandbox: bool) -> int:
+def status(ctx: click.Context, campaigns: tuple[str, ...], fmt: str) -> int:
     """Per campaign: sent, delivered, not delivered, pending, STOP replies, replies."""
     from octoplan.commands import status as cmd
 
-    return cmd.run(_app(ctx), list(campaigns), fmt, sandbox)
+    return cmd.run(_app(ctx), list(campaigns), fmt)
 
 
 @cli.command()
@@ -423,13 +485,13 @@ def status(ctx: click.Context, campaigns: tuple[str, ...], fmt: str, sandbox: bo
 @click.option(
     "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format."
 )
-@click.option("--sandbox", is_flag=True, help="The local sandbox's state (and its reports).")
+@environment_options("The local sandbox's state (and its reports).")
 @click.pass_context
-def explain(ctx: click.Context, recipient: str, fmt: str, sandbox: bool) -> int:
+def explain(ctx: click.Context, recipient: str, fmt: str) -> int:
     """What octoplan did for RECIPIENT (a number in any format, or an e-mail), and why."""
     from octoplan.commands import explain as cmd
 
-    return cmd.run(_app(ctx), recipient, fmt, sandbox)
+    return cmd.run(_app(ctx), recipient, fmt)
 
 
 @cli.command()
@@ -441,13 +503,13 @@ def explain(ctx: click.Context, recipient: str, fmt: str, sandbox: bool) -> int:
     type=click.IntRange(0, 65535),
     help="Port to listen on (0: any free port).",
 )
-@click.option("--sandbox", is_flag=True, help="Write to the local sandbox's state.")
+@environment_options("Write to the local sandbox's state.")
 @click.pass_context
-def receive(ctx: click.Context, host: str, port: int, sandbox: bool) -> int:
-    """Receive Octopush callbacks (delivery reports, STOP, replies) into state."""
+def receive(ctx: click.Context, host: str, port: int) -> int:
+    """Receive Octopush callbacks (delivery reports, STOP, replies) into the target's state."""
     from octoplan.commands import receive as cmd
 
-    return cmd.run(_app(ctx), host, port, sandbox)
+    return cmd.run(_app(ctx), host, port)
 
 
 @cli.command()

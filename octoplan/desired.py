@@ -38,7 +38,7 @@ from octoplan.contacts import (
     skipped,
     stream_chunks,
 )
-from octoplan.errors import Diagnostic
+from octoplan.errors import Diagnostic, ValidationFailed
 from octoplan.gcpause import paused_gc
 from octoplan.loader import Project
 from octoplan.merge import FieldUse, field_use, make_skeleton, skeleton_fields
@@ -115,6 +115,22 @@ def _inline_source(source: CampaignSource) -> ItemsSource:
 
 def _sources(project: Project, source: CampaignSource, names: list[str]) -> list[ContactSource]:
     return [open_source(project.root / name, name) for name in names]
+
+
+def excluded_by_lists(project: Project, source: CampaignSource) -> set[str]:
+    """The identities the campaign's `exclude` lists hold (read again: `send-test` checks its
+    addresses against them)."""
+    campaign = source.campaign
+    contacts = ContactSet([])
+    keys = excluded_keys(
+        _sources(project, source, campaign.exclude),
+        campaign.channel,
+        project.config.region,
+        contacts,
+    )
+    if contacts.errors:
+        raise ValidationFailed(contacts.errors)
+    return keys
 
 
 def _text_origin(project: Project, source: CampaignSource) -> tuple[Origin, str]:

@@ -7,6 +7,7 @@ file: all diagnostics are gathered and raised together as one ValidationFailed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -18,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from octoplan import rules, translate
 from octoplan.checks import check_campaign
 from octoplan.errors import Diagnostic, ValidationFailed
-from octoplan.model import Campaign, CampaignFields, ProjectConfig
+from octoplan.model import ENVIRONMENT_NAME, Campaign, CampaignFields, ProjectConfig
 from octoplan.project import CONFIG_NAME
 from octoplan.source import CampaignSource, SourceMap, Where
+from octoplan.target import DEFAULT, SANDBOX, Choice, chosen_name, meant_name
 from octoplan.yamlsource import Loc, YamlDocument, read_yaml
 
 CAMPAIGNS_DIR = "campaigns"
@@ -36,6 +38,7 @@ class Project:
     campaigns: list[CampaignSource]
     config_path: str | None = None  # "octoplan.yaml" when the project has one
     config_document: YamlDocument | None = None  # where each of its values was written
+    environment: str = DEFAULT  # the environment loaded (its audience and vars applied)
 
     def config_where(self, *keys: str | int) -> Where:
         """(path, line, col) of a value of octoplan.yaml (its nearest written ancestor)."""
@@ -84,6 +87,10 @@ class _Config:
     # The defaults campaigns inherit: known fields with valid values only, so that an error in
     # defaults is reported once, in octoplan.yaml, rather than once per campaign.
     defaults: dict[str, Any] = field(default_factory=dict)
+    # The chosen environment's audience as written (recipients, contacts), replacing every
+    # campaign's; None: campaigns keep their own.
+    environment: str = DEFAULT
+    audience: dict[str, Any] | None = None
 
 
 # Campaign keys that say something of one campaign only: never inherited from defaults.
@@ -141,22 +148,126 @@ def _where(doc: YamlDocument, loc: Loc, at_key: bool) -> Where:
     return doc.path, line, col
 
 
-def _load_config(root: Path, diags: list[Diagnostic]) -> _Config:
+def _config_document(root: Path, diags: list[Diagnostic]) -> YamlDocument | None:
     file = root / CONFIG_NAME
     if not file.is_file():
-        return _Config(ProjectConfig())
+        return None
     try:
         doc = read_yaml(file, CONFIG_NAME)
     except ValidationFailed as exc:
         diags.extend(exc.diagnostics)
-        return _Config(ProjectConfig())
+        return None
     if doc.data is None:
         doc.data = {}
     if not isinstance(doc.data, dict):
         diags.append(_not_mapping(doc, CONFIG_NAME))
-        return _Config(ProjectConfig())
+        return None
+    return doc
+
+
+def _load_config(root: Path, diags: list[Diagnostic], choice: Choice | None) -> _Config:
+    doc = _config_document(root, diags)
+    if doc is None:
+        if choice is not None and not diags:
+            chosen_name(ProjectConfig(), choice)  # `default` and `sandbox` exist without a file
+        return _Config(ProjectConfig(), environment=choice.name if choice else DEFAULT)
+    found = len(diags)
     config = _validate(ProjectConfig, doc.data, doc, diags)
-    return _Config(config or ProjectConfig(), doc, _valid_defaults(doc, diags))
+    defaults = _valid_defaults(doc, diags)
+    if config is None:
+        return _Config(ProjectConfig(), doc, defaults)
+    diags.extend(environment_problems(config, doc))
+    if len(diags) > found:
+        return _Config(config, doc, defaults)
+    name = chosen_name(config, choice)
+    settings = config.environments.get(name)
+    if settings is None:
+        return _Config(config, doc, defaults, name)
+    if settings.vars:
+        config = config.model_copy(update={"vars": {**config.vars, **settings.vars}})
+    audience = None
+    if settings.replaces_audience:
+        written = doc.data["environments"][name]
+        audience = {key: written.get(key) or [] for key in ("recipients", "contacts")}
+    return _Config(config, doc, defaults, name, audience)
+
+
+def environment_problems(config: ProjectConfig, doc: YamlDocument) -> Iterator[Diagnostic]:
+    """What `environments:` and `default_environment` say that cannot be: a name that is no
+    name, a default that names no environment, a sandbox that also names an API."""
+    pattern = re.compile(ENVIRONMENT_NAME)
+    for name, settings in config.environments.items():
+        at = ("environments", name)
+        if not pattern.fullmatch(name):
+            line, col = doc.key_pos(at)
+            yield Diagnostic(
+                CONFIG_NAME,
+                line,
+                col,
+                f"environment name '{name}' must be 1 to 32 lower-case letters, digits, '_' or "
+                "'-', starting with a letter or digit",
+                "it names the environment on the command line (--env NAME) and its state file",
+            )
+        if name == DEFAULT:
+            line, col = doc.key_pos(at)
+            yield Diagnostic(
+                CONFIG_NAME,
+                line,
+                col,
+                "'default' is the project's top-level settings (state, api), not an "
+                "environment to declare",
+                "give it another name, e.g. production, or move its keys to the top level",
+            )
+        if name == SANDBOX or settings.sandbox:
+            what = "the built-in sandbox environment" if name == SANDBOX else "sandbox: true"
+            for key, declared in (
+                (("api", "base_url"), settings.api.base_url is not None),
+                (("credentials",), settings.credentials is not None),
+            ):
+                if declared:
+                    line, col = doc.key_pos((*at, *key))
+                    yield Diagnostic(
+                        CONFIG_NAME,
+                        line,
+                        col,
+                        f"environment {name}: {what} sends to the embedded local sandbox, which "
+                        f"needs no {'.'.join(key)}",
+                        f"remove {'.'.join(key)}; to send to a sandbox you started with "
+                        "`octoplan sandbox`, declare its URL in an environment without "
+                        "sandbox: true",
+                    )
+    default = config.default_environment
+    if default is not None and default not in (DEFAULT, SANDBOX, *config.environments):
+        line, col = doc.value_pos(("default_environment",))
+        meant = meant_name(default, [*config.environments, SANDBOX])
+        known = ", ".join(sorted({DEFAULT, SANDBOX, *config.environments}))
+        yield Diagnostic(
+            CONFIG_NAME,
+            line,
+            col,
+            f"default_environment '{default}' names no environment (known: {known})",
+            f"did you mean '{meant}'?" if meant else "declare it under `environments:`",
+        )
+
+
+# The keys that say where a command sends and keeps state: all a command that only reads state
+# needs of octoplan.yaml (`state`, `status`, `receive` work while a campaign is being edited).
+TARGET_KEYS = ("region", "state", "api", "environments", "default_environment")
+
+
+def load_target_config(root: Path, choice: Choice | None) -> tuple[ProjectConfig, str]:
+    """octoplan.yaml's target keys only, validated, and the chosen environment's name."""
+    diags: list[Diagnostic] = []
+    doc = _config_document(root, diags)
+    config = ProjectConfig()
+    if doc is not None:
+        subset = {key: doc.data[key] for key in TARGET_KEYS if key in doc.data}
+        config = _validate(ProjectConfig, subset, doc, diags) or config
+        if not diags:
+            diags.extend(environment_problems(config, doc))
+    if diags:
+        raise ValidationFailed(sorted(diags, key=lambda d: (d.line or 0, d.col or 0)))
+    return config, chosen_name(config, choice)
 
 
 def _applies(option: str, channel: Any) -> bool:
@@ -240,8 +351,14 @@ def _load_campaign(
         data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
         taken = _merge_defaults(data, config.defaults)
     data.setdefault("id", file.stem)
+    audience: tuple[str, ...] = ()
+    if config.audience is not None:
+        # The environment's seed list replaces the campaign's audience (exclude lists stay).
+        data.update(config.audience)
+        taken = {loc for loc in taken if loc[:1] not in (("recipients",), ("contacts",))}
+        audience = ("environments", config.environment)
 
-    positions = SourceMap(doc, config.document, frozenset(taken))
+    positions = SourceMap(doc, config.document, frozenset(taken), audience)
 
     def locate(loc: Loc, at_key: bool) -> Where:
         return positions.key_where(*loc) if at_key else positions.where(*loc)
@@ -288,14 +405,17 @@ def _unique(diags: list[Diagnostic]) -> list[Diagnostic]:
     return list(dict.fromkeys(diags))
 
 
-def load_project(root: Path, paths: Sequence[Path] | None = None) -> Project:
-    """Load octoplan.yaml and the campaign files: all of campaigns/, or `paths`.
+def load_project(
+    root: Path, paths: Sequence[Path] | None = None, choice: Choice | None = None
+) -> Project:
+    """Load octoplan.yaml and the campaign files: all of campaigns/, or `paths`, as the
+    environment `choice` (None: octoplan.yaml's default_environment, else `default`) sees them.
 
     `paths` are files or directories, absolute or relative to `root`. Raises ValidationFailed
     with every diagnostic found, across all files, sorted by file and position.
     """
     diags: list[Diagnostic] = []
-    config = _load_config(root, diags)
+    config = _load_config(root, diags, choice)
     campaigns: list[CampaignSource] = []
     first_file: dict[str, str] = {}
     for file in campaign_files(root, paths, diags):
@@ -319,4 +439,4 @@ def load_project(root: Path, paths: Sequence[Path] | None = None) -> Project:
     if errors:
         raise ValidationFailed(errors)
     config_path = CONFIG_NAME if config.document is not None else None
-    return Project(root, config.config, campaigns, config_path, config.document)
+    return Project(root, config.config, campaigns, config_path, config.document, config.environment)

@@ -188,6 +188,13 @@ def _bold(n: int, word: str) -> str:
     return f"**{n:,}** {word if n == 1 else word + 's'}"
 
 
+def _destination(plan: Plan) -> str:
+    d = plan.destination
+    where = "the embedded local sandbox" if d.api_url is None else cell(d.api_url)
+    real = "" if d.local else " (real messages)"
+    return f"Environment **{d.environment}**: {where}{real}"
+
+
 def plan_markdown(plan: Plan, limit: int = GITHUB_LIMIT) -> str:
     s = plan.summary
     head = [
@@ -197,6 +204,8 @@ def plan_markdown(plan: Plan, limit: int = GITHUB_LIMIT) -> str:
         f"{_bold(s.messages_to_send, 'message')} in {_bold(s.requests, 'request')}, "
         f"{_bold(s.sms_parts, 'SMS part')}, estimated **{money(s.estimated_cost, plan.currency)}**"
         f"; {done(s.already_sent, s.scheduled)}.",
+        "",
+        _destination(plan),
         "",
     ]
     footer = [

@@ -8,6 +8,7 @@ strict: YAML's `"yes"` is not a boolean and `0612345678` is not a phone number.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from octoplan import prices, rules
+from octoplan.target import DEFAULT_API_URL
 
 Channel = Literal["sms", "voice_sms", "rcs", "email", "live_chat"]
 Purpose = Literal["alert", "wholesale"]
@@ -323,7 +325,66 @@ class Pricing(_Strict):
 
 
 class Api(_Strict):
-    base_url: str = Field("https://api.octopush.com/v1/public", pattern=r"^https?://\S+$")
+    base_url: str = Field(DEFAULT_API_URL, pattern=r"^https?://\S+$")
+
+
+ENVIRONMENT_NAME = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _variable_name(value: str) -> str:
+    # Never echo the value: a key pasted here by mistake must not reach a terminal or a log.
+    if not _VARIABLE_NAME.fullmatch(value):
+        raise octoplan_error(
+            "must be the name of an environment variable (letters, digits and _), "
+            "not a credential: credentials never live in files",
+            "e.g. STAGING_OCTOPUSH_API_KEY, then export that variable where octoplan runs",
+        )
+    return value
+
+
+VariableName = Annotated[str, AfterValidator(_variable_name)]
+
+
+class Credentials(_Strict):
+    """The names of the variables holding an environment's credentials (never the values)."""
+
+    login: VariableName = Field(
+        "OCTOPUSH_API_LOGIN", description="Variable holding the api-login (an e-mail)"
+    )
+    key: VariableName = Field("OCTOPUSH_API_KEY", description="Variable holding the api-key")
+
+
+class EnvironmentApi(_Strict):
+    base_url: str | None = Field(None, pattern=r"^https?://\S+$")
+
+
+class Environment(_Strict):
+    """One entry of `environments:`: where its messages go and what it changes."""
+
+    state: str | None = Field(
+        None,
+        min_length=1,
+        description="Its own state (a path or postgresql://...); default .octoplan/<name>-state.db",
+    )
+    api: EnvironmentApi = Field(default_factory=EnvironmentApi)
+    sandbox: bool = Field(False, description="Send to the embedded local sandbox")
+    credentials: Credentials | None = Field(
+        None, description="Names of the variables holding its api-login and api-key"
+    )
+    vars: dict[str, Any] = Field(
+        default_factory=dict, description="Template vars over the project's (vars.*)"
+    )
+    recipients: list[Recipient] | None = Field(
+        None, description="Inline contacts replacing every campaign's audience"
+    )
+    contacts: list[str] | None = Field(
+        None, description="Contact files replacing every campaign's audience"
+    )
+
+    @property
+    def replaces_audience(self) -> bool:
+        return self.recipients is not None or self.contacts is not None
 
 
 class ProjectConfig(_Strict):
@@ -338,6 +399,13 @@ class ProjectConfig(_Strict):
     api: Api = Field(default_factory=Api)
     pricing: Pricing = Field(default_factory=Pricing)
     policies: Policies = Field(default_factory=Policies)
+    environments: dict[str, Environment] = Field(
+        default_factory=dict,
+        description="Named targets (staging, production...), chosen with --env or OCTOPLAN_ENV",
+    )
+    default_environment: str | None = Field(
+        None, description="The environment used when neither --env nor OCTOPLAN_ENV names one"
+    )
 
 
 SCHEMA_BASE = "https://octoplan.dev/schema"

@@ -21,10 +21,9 @@ from octoplan.loader import Project, load_project
 from octoplan.payload import RequestShape, shape
 from octoplan.plan import CampaignSpec, Plan, build_plan
 from octoplan.state.base import RecipientState, StateStore
+from octoplan.target import Choice
 
 NOTHING_SENT = RecipientState({}, {})
-
-SANDBOX_STATE = ".octoplan/sandbox-state.db"
 
 
 @dataclass(frozen=True)
@@ -40,8 +39,8 @@ class Selection:
         return not (self.paths or self.campaigns or self.changed_since)
 
 
-def load(root: Path, selection: Selection) -> Project:
-    project = load_project(root, list(selection.paths) or None)
+def load(root: Path, selection: Selection, choice: Choice | None = None) -> Project:
+    project = load_project(root, list(selection.paths) or None, choice)
     if selection.campaigns:
         known = {c.campaign.id for c in project.campaigns}
         unknown = [c for c in selection.campaigns if c not in known]

@@ -34,6 +34,7 @@ from octoplan.messages import CHANGED, FIELD, SENT, Messages, gather, sent_flags
 from octoplan.repeats import RecentSends, repeat_errors, repeats
 from octoplan.sentdiff import TextChange
 from octoplan.state.base import BatchRecord, BatchStatus, RecipientState, StateInfo, StateStore
+from octoplan.target import Destination
 from octoplan.words import plural
 
 FORMAT_VERSION = "1"
@@ -269,7 +270,12 @@ class Plan:
     warnings: tuple[Diagnostic, ...] = ()
     # Each policy's verdict, for a reviewer (plan --format markdown puts them first).
     policies: tuple[PolicyResult, ...] = ()
-    sandbox: bool = False  # made against the sandbox's own state (`--sandbox`)
+    # Where its messages go: the environment and its API (its state is `state`).
+    destination: Destination = field(default_factory=Destination)
+
+    @property
+    def sandbox(self) -> bool:
+        return self.destination.sandbox
 
     @property
     def summary(self) -> Summary:

@@ -10,7 +10,7 @@ differs: the files, the serial, or the campaigns that would now send something e
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from octoplan.loader import Project
 from octoplan.plan import Action, BatchKind, CampaignPlan, Plan
 from octoplan.planview import plan_json
 from octoplan.private import write_private
+from octoplan.target import Destination
 from octoplan.words import plural
 
 
@@ -47,7 +48,7 @@ class SavedPlan:
     octoplan_version: str | None = None  # None: a file from before versions were recorded
     inputs: dict[str, str] | None = None  # file -> SHA-256 (inputs.read_inputs)
     campaigns: dict[str, SavedCampaign] | None = None
-    sandbox: bool = False
+    destination: Destination = field(default_factory=Destination)
 
 
 def save(plan: Plan, path: Path, inputs: dict[str, str]) -> None:
@@ -77,22 +78,18 @@ def load(path: Path) -> SavedPlan:
             )
             for c in document.campaigns
         },
-        sandbox=document.sandbox,
+        destination=document.destination,
     )
 
 
-def check_sandbox(saved: SavedPlan, sandbox: bool) -> None:
-    """A plan made with --sandbox is applied with --sandbox, and only such a plan."""
-    if saved.sandbox and not sandbox:
+def check_destination(saved: SavedPlan, destination: Destination) -> None:
+    """A plan is applied in the environment it was made for, to the same API, only."""
+    made = saved.destination
+    if made.environment != destination.environment:
         raise UsageError(
-            f"{saved.path} was made with --sandbox: apply it with "
-            f"`octoplan apply --sandbox {saved.path}`"
-        )
-    if sandbox and not saved.sandbox:
-        raise UsageError(
-            f"{saved.path} was made against the project's state, not the sandbox's: apply it "
-            f"without --sandbox, or make a sandbox plan with `octoplan plan --sandbox -o "
-            f"{saved.path}`"
+            f"{saved.path} was made for {made.label}, not {destination.label}: apply it with "
+            f"`octoplan apply{made.flag()} {saved.path}`, or make a plan for this one with "
+            f"`octoplan plan{destination.flag()} -o {saved.path}`"
         )
 
 
@@ -108,8 +105,7 @@ def _campaigns(items: list[dict[str, Any]]) -> dict[str, SavedCampaign]:
 
 
 def _again(saved: SavedPlan) -> str:
-    flag = " --sandbox" if saved.sandbox else ""
-    return f"run `octoplan plan{flag} -o {saved.path}` again and review it"
+    return f"run `octoplan plan{saved.destination.flag()} -o {saved.path}` again and review it"
 
 
 def check_inputs(saved: SavedPlan, project: Project) -> None:

@@ -29,6 +29,7 @@ from octoplan.plan import (
 )
 from octoplan.sentdiff import TextChange
 from octoplan.state.base import BatchStatus, StateInfo
+from octoplan.target import SANDBOX, Destination
 from octoplan.translate import field_name
 from octoplan.words import plural
 
@@ -105,6 +106,12 @@ class _Campaign(_Model):
     messages_to_send: int = 0
 
 
+class _Environment(_Model):
+    name: str
+    api_url: str | None = None
+    sandbox: bool = False
+
+
 class _Summary(_Model):
     currency: str = "EUR"
 
@@ -129,7 +136,16 @@ class PlanDocument(_Model):
     digest: str
     scope: list[str] = Field(default_factory=list)
     sandbox: bool = False
+    environment: _Environment | None = None  # None: a file from before environments
     summary: _Summary = Field(default_factory=_Summary)
+
+    @property
+    def destination(self) -> Destination:
+        if self.environment is None:
+            return Destination(SANDBOX, None, True) if self.sandbox else Destination()
+        env = self.environment
+        return Destination(env.name, env.api_url, env.sandbox)
+
     campaigns: list[_Campaign]
     policies: list[_Policy] = Field(default_factory=list)
 
@@ -248,7 +264,7 @@ def read_plan(path: Path) -> Plan:
         currency=document.summary.currency,
         scope=tuple(document.scope),
         digest=document.digest,
-        sandbox=document.sandbox,
+        destination=document.destination,
         policies=tuple(
             PolicyResult(p.rule, p.subject, p.status, p.detail) for p in document.policies
         ),

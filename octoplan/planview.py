@@ -24,6 +24,7 @@ from octoplan.plan import (
     PlannedBatch,
 )
 from octoplan.sentdiff import diff_lines
+from octoplan.target import Destination
 from octoplan.words import plural
 
 MAX_LISTED = 100  # opted-out recipients listed in a campaign's JSON (all are counted)
@@ -120,6 +121,7 @@ def plan_json(plan: Plan, inputs: Mapping[str, str] | None = None) -> dict[str, 
         "digest": plan.digest,
         "scope": list(plan.scope),
         "sandbox": plan.sandbox,
+        "environment": destination_json(plan.destination),
         "has_changes": plan.has_changes,
         "summary": {
             "campaigns": s.campaigns,
@@ -148,6 +150,21 @@ def plan_json(plan: Plan, inputs: Mapping[str, str] | None = None) -> dict[str, 
     if inputs is not None:
         data["inputs"] = {"digest": inputs_digest(inputs), "files": dict(inputs)}
     return data
+
+
+def destination_json(destination: Destination) -> dict[str, Any]:
+    return {
+        "name": destination.environment,
+        "api_url": destination.api_url,
+        "sandbox": destination.sandbox,
+        "local": destination.local,
+    }
+
+
+def destination_line(destination: Destination) -> str:
+    """`Environment: staging, https://... ` (real messages) or a local one, said as such."""
+    real = "" if destination.local else " (real messages)"
+    return f"Environment: {destination.environment}, {destination.where}{real}."
 
 
 def done(already_sent: int, scheduled: int) -> str:
@@ -283,6 +300,7 @@ def plan_text(plan: Plan, *, samples: int = 1, requests: bool = False, details: 
     if plan.has_changes:
         # Quiet: a spend policy that passed or was not checked is a note; a failed one stays.
         lines.extend(budget_lines(plan, failed_only=not details))
+        lines.append(destination_line(plan.destination))  # where what it sends goes
     lines.append(summary_line(plan))
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ from octoplan.model import Campaign
 from octoplan.yamlsource import Key, Loc, YamlDocument
 
 Where = tuple[str, int | None, int | None]
+AUDIENCE_KEYS = (("recipients",), ("contacts",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,8 +18,13 @@ class SourceMap:
     defaults: YamlDocument | None = field(default=None, repr=False)
     # Locations whose value came from octoplan.yaml's `defaults`.
     inherited: frozenset[Loc] = frozenset()
+    # ("environments", NAME) when that environment's recipients and contacts replace the
+    # campaign's: their values are in octoplan.yaml, under it.
+    audience: tuple[str, ...] = ()
 
     def _source(self, loc: Loc) -> tuple[YamlDocument, Loc]:
+        if self.audience and self.defaults is not None and loc[:1] in AUDIENCE_KEYS:
+            return self.defaults, (*self.audience, *loc)
         if self.defaults is not None and self.inherited:
             for end in range(len(loc), 0, -1):
                 if loc[:end] in self.inherited:

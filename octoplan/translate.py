@@ -100,6 +100,9 @@ def _model_at(model: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
     """The model class validating the mapping at `loc` (None inside free-form data)."""
     current: Any = model
     for part in loc:
+        if get_origin(current) is dict:  # a mapping of models (environments: NAME -> ...)
+            current = _unwrap(get_args(current)[1])
+            continue
         if isinstance(part, int):
             if get_origin(current) is list:
                 current = _unwrap(get_args(current)[0])

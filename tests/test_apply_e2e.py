@@ -267,7 +267,10 @@ def test_max_cost_policy_refuses_before_sending(
 def test_sandbox_flag_needs_no_credentials_and_keeps_its_own_state(project: Path) -> None:
     result = run_cli("apply", "--sandbox", "--auto-approve", cwd=project)
     assert result.returncode == 0, result.stderr
-    assert "Apply complete to the sandbox: 7 messages sent in 2 requests" in result.stdout
+    assert (
+        "Apply complete: 7 messages sent in 2 requests, cost 0.35 EUR.\n"
+        "  Environment: sandbox, the embedded local sandbox.\n" in result.stdout
+    )
     assert (project / ".octoplan" / "sandbox.db").is_file()
     # Sandbox sends never count as real ones.
     real = plan_json(project)
@@ -471,6 +474,7 @@ def test_quiet_apply_prints_only_the_outcome(project: Path, sandbox: SandboxServ
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == (
         "Apply complete: 7 messages sent in 2 requests, cost 0.32 EUR.\n"
+        f"  Environment: default, {sandbox.base_url}.\n"
         f"  Residual credit: {sandbox.credit():,.2f}.\n"
     )
     again = run_cli("-q", "apply", "--auto-approve", cwd=project, env=env)

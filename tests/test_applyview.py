@@ -103,6 +103,12 @@ def test_sent_refused_and_unconfirmed_are_reported_per_campaign(
         "status": "incomplete",
         "plan": {"file": None, "digest": plan["digest"]},
         "target": "octopush",
+        "environment": {
+            "name": "default",
+            "api_url": server.base_url,
+            "sandbox": False,
+            "local": True,
+        },
         "state": {
             "lineage": plan["state"]["lineage"],
             "serial": plan["state"]["serial"],

@@ -222,7 +222,8 @@ def test_a_terminal_gets_a_live_progress_bar_in_colour(shop: Path) -> None:
     assert re.search("\x1b\\[[0-9;]*m", output)  # colours
     assert "sending" in output
     assert PROGRESS_LINE not in output
-    assert "Apply complete to the sandbox: 2 messages sent in 1 request" in output
+    assert "Apply complete: 2 messages sent in 1 request" in output
+    assert "  Environment: sandbox, the embedded local sandbox.\n" in output
 
 
 def test_no_color_means_no_escape_sequence_even_on_a_terminal(shop: Path) -> None:

@@ -476,6 +476,7 @@ def test_credit_below_the_estimate_fails_plan_and_apply_sends_nothing(
         "1.10 EUR (22 sms_premium)\n"
         "  hint: top up the account, or send fewer campaigns at once (--campaign ID)\n\n"
         "Credit: error: est. 4.50 EUR of 1.10 EUR (22 sms_premium).\n"
+        f"Environment: default, {server.base_url}.\n"
         "Plan: 90 messages to send in 1 request, 90 SMS parts, est. 4.50 EUR; 0 already sent. "
         "1 error: the plan cannot be applied.\n"
     )

@@ -104,7 +104,12 @@ def test_the_installed_package_runs_from_the_wheel(
     # The GitOps path too: a saved plan applied to the sandbox by the installed command.
     run(fresh / "octoplan", "plan", "--sandbox", "-o", "plan.json", cwd=example_project)
     applied = run(fresh / "octoplan", "apply", "plan.json", "--sandbox", cwd=example_project)
-    assert re.search(r"^Apply complete to the sandbox: \d+ messages sent", applied, re.M), applied
+    assert re.search(
+        r"^Apply complete: \d+ messages sent in \d+ requests, cost .*\n"
+        r"  Environment: sandbox, the embedded local sandbox\.$",
+        applied,
+        re.M,
+    ), applied
 
 
 def test_the_changelog_has_a_section_for_this_version() -> None:

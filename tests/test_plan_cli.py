@@ -83,7 +83,9 @@ def test_verbose_adds_requests_state_and_timings(project: Path) -> None:
     assert re.fullmatch(
         re.escape(HEADLINE)
         + r"\n    \+ request op-[0-9a-f]{32}: 1 recipient, 1 SMS part, est\. 0\.04 EUR\n"
-        r"    e\.g\. .*\n\nCredit: not checked: no Octopush credentials .*\nPlan: .*\n",
+        r"    e\.g\. .*\n\nCredit: not checked: no Octopush credentials .*\n"
+        r"Environment: default, https://api\.octopush\.com/v1/public \(real messages\)\.\n"
+        r"Plan: .*\n",
         result.stdout,
     )
     state = project / ".octoplan" / "state.db"

@@ -222,18 +222,22 @@ def test_a_sandbox_plan_file_gives_advice_that_works(make_project: MakeProject) 
     wrong = run_cli("apply", "plan.json", cwd=root)
     assert (wrong.returncode, wrong.stderr) == (
         1,
-        "error: plan.json was made with --sandbox: apply it with "
-        "`octoplan apply --sandbox plan.json`\n",
+        "error: plan.json was made for environment sandbox (the embedded local sandbox), not "
+        "environment default (https://api.octopush.com/v1/public): apply it with `octoplan "
+        "apply --sandbox plan.json`, or make a plan for this one with `octoplan plan -o "
+        "plan.json`\n",
     )
     right = run_cli("apply", "--sandbox", "plan.json", cwd=root)
     assert right.returncode == 0, right.stderr
-    assert "Apply complete to the sandbox: 1 message sent in 1 request" in right.stdout
+    assert "Apply complete: 1 message sent in 1 request" in right.stdout
+    assert "  Environment: sandbox, the embedded local sandbox.\n" in right.stdout
     real = run_cli("plan", "-o", "real.json", cwd=root)
     assert real.stderr == "Plan saved to real.json; apply it with `octoplan apply real.json`.\n"
     mixed = run_cli("apply", "--sandbox", "real.json", cwd=root)
     assert mixed.stderr == (
-        "error: real.json was made against the project's state, not the sandbox's: apply it "
-        "without --sandbox, or make a sandbox plan with `octoplan plan --sandbox -o real.json`\n"
+        "error: real.json was made for environment default (https://api.octopush.com/v1/public), "
+        "not environment sandbox (the embedded local sandbox): apply it with `octoplan apply "
+        "real.json`, or make a plan for this one with `octoplan plan --sandbox -o real.json`\n"
     )
 
 
@@ -300,6 +304,7 @@ def test_quiet_keeps_notes_and_warnings_out_of_stdout(make_project: MakeProject)
     assert quiet.stdout == (
         "+ promo (sms, campaigns/promo.yaml): create: 2 messages in 2 requests, 2 SMS parts, "
         "est. 0.09 EUR; sent when applied\n\n"
+        "Environment: default, https://api.octopush.com/v1/public (real messages).\n"
         "Plan: 2 messages to send in 2 requests, 2 SMS parts, est. 0.09 EUR; 0 already sent.\n"
     )
 

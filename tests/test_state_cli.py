@@ -229,8 +229,7 @@ def test_a_bad_state_key_is_reported(tmp_path: Path) -> None:
     result = octoplan(tmp_path, "state", "list")
     assert (result.returncode, result.stderr) == (
         1,
-        f"error: {tmp_path / 'octoplan.yaml'}: `state` must be a file path or a "
-        "postgresql:// URL, not ['a', 'b']\n",
+        "octoplan.yaml:1:8: error: state must be a string (got a list)\n",
     )
 
 

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
@@ -22,13 +22,15 @@ from octoplan.commands.context import AppContext, seconds_since
 from octoplan.commands.credit import read_credit
 from octoplan.commands.session import ClientSender, connect, require_credentials
 from octoplan.commands.store import open_store
+from octoplan.commands.targets import config_target
 from octoplan.compliance import HoursGate, with_credit
 from octoplan.errors import Diagnostic, OctoplanError, StateError, UsageError
 from octoplan.hours import Hours, local_time
 from octoplan.loader import Project
 from octoplan.pipeline import Selection, all_errors, campaign_specs, load, make_plan
 from octoplan.plan import Plan
-from octoplan.planview import budget_lines, money, plan_text, summary_line
+from octoplan.planview import budget_lines, destination_line, money, plan_text, summary_line
+from octoplan.target import Choice, Destination, Target
 from octoplan.words import plural
 
 if TYPE_CHECKING:
@@ -42,7 +44,6 @@ REPLAN_AFTER = timedelta(minutes=10)
 class _Options:
     plan_file: Path | None
     auto_approve: bool
-    sandbox: bool
     campaigns: list[str]
     lock_timeout: float
     concurrency: int
@@ -59,13 +60,12 @@ def run(
     *,
     plan_file: Path | None,
     auto_approve: bool,
-    sandbox: bool,
     campaigns: list[str],
     lock_timeout: float,
     concurrency: int,
     fmt: str = "text",
 ) -> int:
-    options = _Options(plan_file, auto_approve, sandbox, campaigns, lock_timeout, concurrency)
+    options = _Options(plan_file, auto_approve, campaigns, lock_timeout, concurrency)
     if fmt != "json":
         return _guarded(app, options, None)
     # JSON: stdout holds one report whatever happens, the error too; stderr as in text.
@@ -83,14 +83,15 @@ def run(
 
 def _guarded(app: AppContext, options: _Options, json_out: _JsonOut | None) -> int:
     app.project_root()  # before anything is read or created
+    target = config_target(app)
     if options.plan_file is not None:  # read again by _run: cheap, and checked first
-        planfile.check_sandbox(planfile.load(options.plan_file), options.sandbox)
-    if not options.sandbox:
-        require_credentials()
+        planfile.check_destination(planfile.load(options.plan_file), target.destination)
+    if not target.sandbox:
+        require_credentials(target)
     told: list[ApplyReport] = []  # a report that told a storage fault
     with _signals(app) as signals:
         try:
-            return _run(app, signals, told, options, json_out)
+            return _run(app, signals, told, options, target, json_out)
         except StateError:
             if told:
                 return 1  # releasing the lock failed as the apply's writes did: told already
@@ -102,10 +103,11 @@ def _run(
     signals: _Signals,
     told: list[ApplyReport],
     options: _Options,
+    target: Target,
     json_out: _JsonOut | None,
 ) -> int:
     """`json_out`: gets the JSON report instead of printing the text one."""
-    plan_file, sandbox = options.plan_file, options.sandbox
+    plan_file, destination = options.plan_file, target.destination
     saved = planfile.load(plan_file) if plan_file is not None else None
     shown_file = None if plan_file is None else str(plan_file)
     if saved is not None and json_out is not None:
@@ -114,7 +116,7 @@ def _run(
         raise UsageError("--campaign cannot be combined with a plan file (the plan has its scope)")
     selection = Selection(campaigns=saved.scope if saved else tuple(options.campaigns))
     start = time.perf_counter()
-    project = load(app.root, selection)
+    project = load(app.root, selection, Choice(target.name, "--env"))
     app.detail(f"loaded {plural(len(project.campaigns), 'campaign')} in {seconds_since(start)}")
     if saved is not None:
         # Files first: a changed contact list is named before any contact is read.
@@ -131,11 +133,13 @@ def _run(
     # Like Terraform, lock first and plan under the lock: what is shown is what gets sent,
     # and a second apply waiting for the lock plans only after the first one has finished.
     with (
-        open_store(app.root, project, sandbox=sandbox) as store,
+        open_store(app.root, target, project.config.region) as store,
         store.locked(holder, options.lock_timeout),
     ):
         start = time.perf_counter()
-        plan = make_plan(project, store, clock.now(), selection, specs)
+        plan = replace(
+            make_plan(project, store, clock.now(), selection, specs), destination=destination
+        )
         app.detail(
             f"planned against state {plan.state.url} (serial {plan.state.serial}) "
             f"in {seconds_since(start)}"
@@ -151,9 +155,7 @@ def _run(
                 _refuse(app, all_errors(plan))
             if not plan.has_changes:
                 if json_out is not None:
-                    json_out.report = applyview.apply_json(
-                        plan, None, plan_file=shown_file, sandbox=sandbox
-                    )
+                    json_out.report = applyview.apply_json(plan, None, plan_file=shown_file)
                 else:
                     app.echo(
                         summary_line(plan) if app.quiet else plan_text(plan, requests=app.verbose)
@@ -165,7 +167,7 @@ def _run(
             if not asks:
                 break
             shown = time.monotonic()
-            if not _confirm(app, sandbox):
+            if not _confirm(app, destination):
                 app.error("Apply cancelled: nothing was sent.")
                 if json_out is not None:
                     json_out.report = applyview.cancelled_json(plan, shown_file)
@@ -175,7 +177,9 @@ def _run(
             waited = max(timedelta(seconds=time.monotonic() - shown), clock.now() - plan.created_at)
             if waited <= REPLAN_AFTER:
                 break
-            fresh = make_plan(project, store, clock.now(), selection, specs)
+            fresh = replace(
+                make_plan(project, store, clock.now(), selection, specs), destination=destination
+            )
             minutes = int(waited.total_seconds() // 60)
             if fresh.digest == plan.digest:
                 app.note(f"Planned again ({minutes} minutes after it was shown): unchanged.")
@@ -189,7 +193,7 @@ def _run(
         start = time.perf_counter()
         report: ApplyReport | None = None
         try:
-            with connect(app.root, project, sandbox=sandbox) as client:
+            with connect(app.root, project, target) as client:
                 _check_credit(app, plan, client, project)
                 gate = HoursGate(
                     plan,
@@ -214,11 +218,9 @@ def _run(
             if report is not None and report.storage_fault:
                 # Told before anything else can fail on the broken state (releasing the lock).
                 if json_out is not None:
-                    json_out.report = applyview.apply_json(
-                        plan, report, plan_file=shown_file, sandbox=sandbox
-                    )
+                    json_out.report = applyview.apply_json(plan, report, plan_file=shown_file)
                 else:
-                    _print_report(app, report, plan.currency, sandbox)
+                    _print_report(app, report, plan)
                 told.append(report)
     if report.storage_fault:
         return 1
@@ -232,9 +234,9 @@ def _run(
             f"octoplan's own time: {own:.2f} ms per request"
         )
     if json_out is not None:
-        json_out.report = applyview.apply_json(plan, report, plan_file=shown_file, sandbox=sandbox)
+        json_out.report = applyview.apply_json(plan, report, plan_file=shown_file)
     else:
-        _print_report(app, report, plan.currency, sandbox)
+        _print_report(app, report, plan)
         _print_waiting(app, report, plan, gate)
     if signals.signum is not None:
         return 128 + signals.signum
@@ -291,13 +293,15 @@ def _print_waiting(app: AppContext, report: ApplyReport, plan: Plan, gate: Hours
         )
 
 
-def _confirm(app: AppContext, sandbox: bool) -> bool:
+def _confirm(app: AppContext, destination: Destination) -> bool:
     if not sys.stdin.isatty():
         raise UsageError(
             "apply needs confirmation but there is no terminal: "
             "review `octoplan plan` and rerun with --auto-approve, or apply a saved plan file"
         )
-    target = "the local sandbox" if sandbox else "Octopush (real messages, real money)"
+    target = destination.label
+    if not destination.local:
+        target += ": real messages, real money"
     app.err.file.write(f"\nSend these messages to {target}? Only 'yes' is accepted: ")
     app.err.file.flush()
     return sys.stdin.readline().strip() == "yes"
@@ -420,8 +424,8 @@ def progress_line(p: Progress) -> str:
     return line
 
 
-def _print_report(app: AppContext, report: ApplyReport, currency: str, sandbox: bool) -> None:
-    where = " to the sandbox" if sandbox else ""
+def _print_report(app: AppContext, report: ApplyReport, plan: Plan) -> None:
+    currency = plan.currency
     if not app.quiet:
         app.echo("")  # after the plan and the progress lines
     outcome = "Apply complete" if report.ok else "Apply finished with problems"
@@ -435,10 +439,11 @@ def _print_report(app: AppContext, report: ApplyReport, currency: str, sandbox: 
         else ""
     )
     app.echo(
-        f"{outcome}{where}: {plural(report.messages_sent, 'message')} sent{recorded} in "
+        f"{outcome}: {plural(report.messages_sent, 'message')} sent{recorded} in "
         f"{plural(report.requests_accepted, 'request')}, cost {money(report.cost, currency)}"
         f"{estimated}."
     )
+    app.echo(f"  {destination_line(plan.destination)}")
     if report.capped:
         app.echo(f"  {plural(report.capped, 'recipient')} skipped by the frequency cap.")
     if report.confirmed_by_request_id:

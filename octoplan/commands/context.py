@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from octoplan.errors import UsageError
 from octoplan.project import find_root, require_project
+from octoplan.target import Choice, Target, choice_of
 
 if TYPE_CHECKING:  # rich is imported when a console is needed (a terminal), not at start-up
     from rich.console import Console
@@ -57,9 +59,28 @@ class AppContext:
     project_dir: Path | None = None
     debug: bool = False
     verbosity: int = 0  # -1 quiet, 0 normal, 1+ verbose
-    sandbox: bool = False  # `state ... --sandbox`: the sandbox's own state
+    # The environment asked for on the command line (--env NAME, --sandbox), if any.
+    env: str | None = None
+    env_origin: str = "--env"
+    target: Target | None = None  # resolved once, by the commands that need it
     _root: Path | None = None
     _consoles: dict[bool, Console] = field(default_factory=dict, repr=False)
+
+    def choose_env(self, name: str, origin: str) -> None:
+        """--env NAME or --sandbox, given once (on the group or on the command)."""
+        if self.env is not None and (self.env, self.env_origin) != (name, origin):
+            asked = f"--env {self.env}" if self.env_origin == "--env" else self.env_origin
+            again = f"--env {name}" if origin == "--env" else origin
+            if self.env != name:
+                raise UsageError(
+                    f"{asked} and {again} name two environments: give one "
+                    "(--sandbox is the built-in environment sandbox)"
+                )
+        self.env, self.env_origin = name, origin
+
+    def choice(self) -> Choice | None:
+        """The environment asked for: --env/--sandbox, else OCTOPLAN_ENV, else None."""
+        return choice_of(self.env, self.env_origin, os.environ)
 
     @property
     def root(self) -> Path:

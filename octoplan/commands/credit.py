@@ -14,18 +14,20 @@ from typing import TYPE_CHECKING
 from octoplan.compliance import Credit, credit_of
 from octoplan.errors import OctoplanError
 from octoplan.loader import Project
+from octoplan.target import Target
 
 if TYPE_CHECKING:
     from octoplan.client import OctopushClient
 
-CREDENTIALS = ("OCTOPUSH_API_LOGIN", "OCTOPUSH_API_KEY")
-NO_CREDENTIALS = Credit(
-    None, "no Octopush credentials (OCTOPUSH_API_LOGIN and OCTOPUSH_API_KEY) to read it with"
-)
+
+def no_credentials(target: Target) -> Credit:
+    return Credit(
+        None, f"no Octopush credentials ({target.login_var} and {target.key_var}) to read it with"
+    )
 
 
-def has_credentials() -> bool:
-    return all(os.environ.get(name) for name in CREDENTIALS)
+def has_credentials(target: Target) -> bool:
+    return all(os.environ.get(name) for name in (target.login_var, target.key_var))
 
 
 def read_credit(client: OctopushClient, project: Project) -> Credit:
@@ -38,14 +40,14 @@ def read_credit(client: OctopushClient, project: Project) -> Credit:
     return credit_of(balance.amount, balance.unit, config.pricing, config.region)
 
 
-def plan_credit(root: Path, project: Project, *, sandbox: bool) -> Credit:
+def plan_credit(root: Path, project: Project, target: Target) -> Credit:
     """What `plan` says of the credit: read with the credentials (or from the sandbox)."""
-    if not sandbox and not has_credentials():
-        return NO_CREDENTIALS
+    if not target.sandbox and not has_credentials(target):
+        return no_credentials(target)
     from octoplan.commands.session import connect
 
     try:
-        with connect(root, project, sandbox=sandbox) as client:
+        with connect(root, project, target) as client:
             return read_credit(client, project)
     except OctoplanError as exc:
         return Credit(None, f"wallet/check-balance failed: {exc}", failed=True)

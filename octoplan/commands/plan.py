@@ -11,6 +11,7 @@ from octoplan import clock, planfile
 from octoplan.commands.context import AppContext, seconds_since
 from octoplan.commands.credit import plan_credit
 from octoplan.commands.store import open_store
+from octoplan.commands.targets import project_target
 from octoplan.compliance import with_credit
 from octoplan.inputs import read_inputs
 from octoplan.pipeline import Selection, load, make_plan
@@ -27,7 +28,6 @@ def run(
     fmt: str,
     detailed_exitcode: bool,
     changed_since: str | None,
-    sandbox: bool,
 ) -> int:
     app.project_root()  # before anything is read or created
     selection = Selection(tuple(paths), tuple(campaigns), changed_since)
@@ -35,7 +35,7 @@ def run(
     if changed_since:
         from octoplan.changes import changed_campaigns
 
-        project = load(app.root, Selection(tuple(paths), tuple(campaigns)))
+        project = load(app.root, Selection(tuple(paths), tuple(campaigns)), app.choice())
         found = len(project.campaigns)
         selected = changed_campaigns(project, changed_since)
         project.campaigns = [c for c in project.campaigns if c.campaign.id in selected]
@@ -44,16 +44,19 @@ def run(
             f"{plural(found, 'campaign')} changed"
         )
     else:
-        project = load(app.root, selection)
+        project = load(app.root, selection, app.choice())
+    target = project_target(app, project)
     app.detail(f"loaded {plural(len(project.campaigns), 'campaign')} in {seconds_since(start)}")
     # What a saved plan is checked against later: the files, hashed before the contacts are
     # read (a file changed in between then shows as changed, never the other way round).
     inputs = read_inputs(project) if out_file is not None or fmt == "json" else None
     start = time.perf_counter()
-    with open_store(app.root, project, sandbox=sandbox) as store:
-        plan = replace(make_plan(project, store, clock.now(), selection), sandbox=sandbox)
+    with open_store(app.root, target, project.config.region) as store:
+        plan = replace(
+            make_plan(project, store, clock.now(), selection), destination=target.destination
+        )
     if plan.has_changes:
-        plan = with_credit(plan, plan_credit(app.root, project, sandbox=sandbox))
+        plan = with_credit(plan, plan_credit(app.root, project, target))
     app.detail(
         f"planned against state {plan.state.url} (serial {plan.state.serial}) "
         f"in {seconds_since(start)}"
@@ -73,7 +76,7 @@ def run(
     if out_file is not None:
         assert inputs is not None
         planfile.save(plan, out_file, inputs)
-        flag = " --sandbox" if sandbox else ""
+        flag = target.destination.flag()
         app.note(f"Plan saved to {out_file}; apply it with `octoplan apply{flag} {out_file}`.")
     if detailed_exitcode and plan.has_changes:
         return 2

@@ -12,26 +12,20 @@ import signal
 from types import FrameType
 
 from octoplan.commands.context import AppContext
-from octoplan.pipeline import SANDBOX_STATE
+from octoplan.commands.targets import config_target
 from octoplan.receive.server import ReceiveServer
 from octoplan.receive.settings import TOKEN_VAR, callback_token, project_region
-from octoplan.state.open import (
-    describe,
-    is_postgres,
-    open_state,
-    resolve_location,
-    state_location,
-)
+from octoplan.state.open import describe, is_postgres, open_state
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def run(app: AppContext, host: str, port: int, sandbox: bool) -> int:
+def run(app: AppContext, host: str, port: int) -> int:
     token = callback_token()
     root = app.root
-    location = SANDBOX_STATE if sandbox else resolve_location(state_location(root), root)
+    location = config_target(app).state
     region = project_region(root)
     open_state(location, root).close()  # create or upgrade it now: errors before listening
     _log_to(app)

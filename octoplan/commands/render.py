@@ -27,7 +27,7 @@ def _wanted(raw: str, channel: str, region: str) -> str:
 
 
 def run(app: AppContext, campaign: str, recipient: str | None, limit: int | None, fmt: str) -> int:
-    project = load_project(app.root)
+    project = load_project(app.root, choice=app.choice())
     source = project.campaign(campaign)
     if source is None:
         known = ", ".join(sorted(c.id for c in project.campaigns)) or "none"

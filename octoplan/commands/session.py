@@ -16,8 +16,8 @@ from octoplan.client_errors import RefusedError, RequestIdAlreadyUsed, Transient
 from octoplan.errors import UsageError
 from octoplan.loader import Project
 from octoplan.payload import MULTI_SEND, SMS_SEND, VOICE_LIST_CREATE
+from octoplan.target import DEFAULT, Target
 
-SANDBOX_DATA = ".octoplan/sandbox.db"
 VOICE_LIST_WAIT = 300.0  # seconds a list campaign may stay under_computation
 VOICE_LIST_POLL = 1.0
 SANDBOX_LOGIN = "sandbox@octoplan.local"
@@ -87,21 +87,20 @@ def _float(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-_CREDENTIALS = ("OCTOPUSH_API_LOGIN", "OCTOPUSH_API_KEY")
-
-
-def require_credentials() -> tuple[str, str]:
-    """(login, key) from the environment, surrounding whitespace removed; checked before any
-    state is written, so that a key no request can carry is told at once, by its variable's
-    name (its value is never shown)."""
-    values = [os.environ.get(name, "").strip() for name in _CREDENTIALS]
-    missing = [name for name, value in zip(_CREDENTIALS, values, strict=True) if not value]
+def require_credentials(target: Target) -> tuple[str, str]:
+    """(login, key) from the target's variables, surrounding whitespace removed; checked
+    before any state is written, so that a key no request can carry is told at once, by its
+    variable's name (its value is never shown)."""
+    names = (target.login_var, target.key_var)
+    values = [os.environ.get(name, "").strip() for name in names]
+    missing = [name for name, value in zip(names, values, strict=True) if not value]
     if missing:
+        where = "" if target.name == DEFAULT else f" for environment {target.name}"
         raise UsageError(
-            "no Octopush credentials: set OCTOPUSH_API_LOGIN and OCTOPUSH_API_KEY "
+            f"no Octopush credentials{where}: set {names[0]} and {names[1]} "
             f"(missing: {', '.join(missing)}), or use --sandbox to send to the local sandbox"
         )
-    for name, value in zip(_CREDENTIALS, values, strict=True):
+    for name, value in zip(names, values, strict=True):
         problem = credential_problem(value)
         if problem is not None:
             raise UsageError(
@@ -112,19 +111,20 @@ def require_credentials() -> tuple[str, str]:
 
 
 @contextmanager
-def connect(root: Path, project: Project, *, sandbox: bool) -> Iterator[OctopushClient]:
-    """A client for the real API (credentials from the environment) or the embedded sandbox."""
-    if not sandbox:
-        login, key = require_credentials()
-        base_url = os.environ.get("OCTOPUSH_BASE_URL") or project.config.api.base_url
-        with OctopushClient(base_url, login, key) as client:
+def connect(root: Path, project: Project, target: Target) -> Iterator[OctopushClient]:
+    """A client for the target's API (credentials from its variables) or its embedded
+    sandbox."""
+    if not target.sandbox:
+        assert target.api_url is not None
+        login, key = require_credentials(target)
+        with OctopushClient(target.api_url, login, key) as client:
             yield client
         return
     from octoplan.sandbox import SandboxServer
 
     # Charging the project's prices: the sandbox's costs are the plan's estimates.
     server = SandboxServer(
-        root / SANDBOX_DATA,
+        root / target.sandbox_data,
         "127.0.0.1",
         0,
         pricing=project.config.pricing,

@@ -10,12 +10,20 @@ import json
 from pathlib import Path
 
 from octoplan.commands.context import AppContext
+from octoplan.errors import UsageError
 from octoplan.planread import read_plan
 from octoplan.planview import plan_text
 
 
 def run(app: AppContext, plan_file: Path, fmt: str) -> int:
     plan = read_plan(plan_file)  # checked whole, whatever the format
+    choice = app.choice()
+    if choice is not None and choice.name != plan.destination.environment:
+        # The plan names its environment; asked for another, say so rather than show it.
+        raise UsageError(
+            f"{plan_file} was made for {plan.destination.label}, not environment {choice.name} "
+            f"(asked by {choice.origin})"
+        )
     if fmt == "json":
         # The saved document itself: every key plan wrote (inputs, policies...), none rebuilt.
         document = json.loads(plan_file.read_text(encoding="utf-8"))

@@ -10,27 +10,21 @@ from datetime import datetime
 
 from octoplan import clock, rules
 from octoplan.commands.context import AppContext
+from octoplan.commands.targets import config_target
 from octoplan.errors import OctoplanError, StateError, UsageError
 from octoplan.loader import load_project
 from octoplan.mask import mask_recipient
 from octoplan.state.base import BatchRecord, BatchStatus, CampaignSummary, StateStore
-from octoplan.state.open import (
-    describe,
-    open_state,
-    resolve_location,
-    state_exists,
-    state_location,
-)
+from octoplan.state.open import describe, open_state, state_exists
 from octoplan.state.procs import default_actor, describe_lock, user_name
+from octoplan.target import DEFAULT, SANDBOX_STATE
 from octoplan.words import plural
 
 
 def _location(app: AppContext) -> str:
-    if app.sandbox:
-        from octoplan.pipeline import SANDBOX_STATE
-
-        return resolve_location(SANDBOX_STATE, app.root)
-    return resolve_location(state_location(app.root), app.root)
+    if app.target is None:
+        app.target = config_target(app)
+    return app.target.state
 
 
 def _open(app: AppContext) -> StateStore | None:
@@ -119,11 +113,9 @@ def run_list(app: AppContext, fmt: str) -> int:
 
 def _sandbox_hint(app: AppContext) -> None:
     """Sends to the sandbox are recorded in its own state: say where to look."""
-    if app.sandbox:
+    if app.target is None or app.target.name != DEFAULT:
         return
-    from octoplan.pipeline import SANDBOX_STATE
-
-    if state_exists(resolve_location(SANDBOX_STATE, app.root), app.root):
+    if state_exists(SANDBOX_STATE, app.root):
         app.note(
             "(apply --sandbox records in the sandbox's own state: `octoplan state list --sandbox`)"
         )
@@ -289,7 +281,7 @@ def _declared(app: AppContext) -> dict[str, str]:
     """Campaign id -> file, for the campaigns the project declares (none if it cannot be
     loaded: state can be repaired with broken campaign files)."""
     try:
-        project = load_project(app.root)
+        project = load_project(app.root, choice=app.choice())
     except OctoplanError:
         return {}
     return {source.id: source.path for source in project.campaigns}

@@ -6,35 +6,33 @@ import json
 
 from octoplan.commands.context import AppContext
 from octoplan.commands.store import deliver_sandbox_callbacks
-from octoplan.pipeline import SANDBOX_STATE
+from octoplan.commands.targets import config_target, environment_note
+from octoplan.planview import destination_json
 from octoplan.receive.settings import project_region
-from octoplan.state.open import (
-    describe,
-    open_state,
-    resolve_location,
-    state_exists,
-    state_location,
-)
+from octoplan.state.open import describe, open_state, state_exists
 from octoplan.status import StatusReport, build_status
 from octoplan.statusview import status_json, status_markdown, status_text
 
 
-def run(app: AppContext, campaigns: list[str], fmt: str, sandbox: bool) -> int:
+def run(app: AppContext, campaigns: list[str], fmt: str) -> int:
     root = app.root
-    # Only the `state:` key is read: status works while a campaign file is being edited.
-    location = SANDBOX_STATE if sandbox else resolve_location(state_location(root), root)
+    # Only the target's keys are read: status works while a campaign file is being edited.
+    target = config_target(app)
+    location = target.state
     if not state_exists(location, root):
         report = build_status_of_nothing(location, campaigns)
     else:
         store = open_state(location, root)
         try:
-            if sandbox:
-                deliver_sandbox_callbacks(root, project_region(root), store)
+            if target.sandbox:
+                deliver_sandbox_callbacks(root, target, project_region(root), store)
             report = build_status(store, campaigns)
         finally:
             store.close()
+    app.note(environment_note(target))
     if fmt == "json":
-        app.echo(json.dumps(status_json(report), indent=2, ensure_ascii=False))
+        document = {**status_json(report), "environment": destination_json(target.destination)}
+        app.echo(json.dumps(document, indent=2, ensure_ascii=False))
     elif fmt == "markdown":
         app.echo(status_markdown(report))
     else:

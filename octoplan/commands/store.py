@@ -1,4 +1,4 @@
-"""The state a command works on: the project's, or the sandbox's own.
+"""The state a command works on: its target's (the project's, an environment's, the sandbox's).
 
 Apart from the client (octoplan/commands/session.py): `plan` opens a state and never talks to
 the API, so it does not import an HTTP client.
@@ -10,33 +10,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from octoplan.loader import Project
-from octoplan.pipeline import SANDBOX_STATE
 from octoplan.state.base import StateStore
-from octoplan.state.open import open_state, resolve_location
-
-
-def state_location(root: Path, project: Project, sandbox: bool) -> str:
-    # Sandbox sends must never mark a real recipient as sent: they get their own state.
-    if sandbox:
-        return SANDBOX_STATE
-    return resolve_location(project.config.state, root)
+from octoplan.state.open import open_state
+from octoplan.target import Target
 
 
 @contextmanager
-def open_store(root: Path, project: Project, *, sandbox: bool) -> Iterator[StateStore]:
-    store = open_state(state_location(root, project, sandbox), root)
+def open_store(root: Path, target: Target, region: str) -> Iterator[StateStore]:
+    # Each environment has its own state: sandbox or staging sends never mark a real
+    # recipient as sent.
+    store = open_state(target.state, root)
     try:
-        if sandbox:
-            deliver_sandbox_callbacks(root, project.config.region, store)
+        if target.sandbox:
+            deliver_sandbox_callbacks(root, target, region, store)
         yield store
     finally:
         store.close()
 
 
-def deliver_sandbox_callbacks(root: Path, region: str, store: StateStore) -> None:
+def deliver_sandbox_callbacks(root: Path, target: Target, region: str, store: StateStore) -> None:
     """The embedded sandbox posts no callbacks (it stops with its apply): the reports and
     replies it owes are read from its data file now (octoplan/receive/embedded.py)."""
     from octoplan.receive import embedded
 
-    embedded.deliver(root / embedded.DATA, store, region)
+    embedded.deliver(root / target.sandbox_data, store, region)

@@ -14,6 +14,7 @@ from pathlib import Path
 from octoplan.commands.context import AppContext, seconds_since
 from octoplan.errors import Diagnostic, ValidationFailed, count_of
 from octoplan.loader import Project, load_project
+from octoplan.target import Choice
 from octoplan.words import plural
 
 Check = Callable[[Project], list[Diagnostic]]
@@ -34,9 +35,11 @@ def summary(project: Project | None, diags: list[Diagnostic]) -> str:
     return text + (f", {plural(warnings, 'warning')}" if warnings else "")
 
 
-def validate(root: Path, paths: list[Path]) -> tuple[Project | None, list[Diagnostic]]:
+def validate(
+    root: Path, paths: list[Path], choice: Choice | None = None
+) -> tuple[Project | None, list[Diagnostic]]:
     try:
-        project = load_project(root, paths or None)
+        project = load_project(root, paths or None, choice)
     except ValidationFailed as exc:
         return None, list(exc.diagnostics)
     diags = [d for check in CHECKS for d in check(project)]
@@ -46,7 +49,7 @@ def validate(root: Path, paths: list[Path]) -> tuple[Project | None, list[Diagno
 def run(app: AppContext, paths: list[Path], fmt: str) -> int:
     # Paths are typed relative to the working directory, not to the project root.
     start = time.perf_counter()
-    project, diags = validate(app.project_root(), [p.absolute() for p in paths])
+    project, diags = validate(app.project_root(), [p.absolute() for p in paths], app.choice())
     valid = not any(d.severity == "error" for d in diags)
     app.detail(
         f"checked {plural(len(project.campaigns) if project else 0, 'campaign')} "

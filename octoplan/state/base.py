@@ -279,6 +279,10 @@ class StateStore(EventLog, ABC):
         fail, none of them is kept."""
 
     @abstractmethod
+    def record_test(self, now: datetime, actor: str, detail: str) -> None:
+        """A `send-test`, in the audit log (masked `detail`): never a send to a recipient."""
+
+    @abstractmethod
     def record_intent(self, intent: BatchIntent, now: datetime, *, attempt: bool = False) -> None:
         """Commit the intent. Raises StateError if request_id exists with another payload.
         `attempt`: the request leaves right after, so `mark_attempt` is done in the same

@@ -1,52 +1,24 @@
 """From a location string to an open state: a SQLite path or a PostgreSQL URL.
 
-The location comes from `octoplan.yaml`'s `state:` key, and `OCTOPLAN_STATE` wins over it. A
-relative path is relative to the project root.
+The location is the command's Target's (octoplan/target.py: `octoplan.yaml`'s `state:`,
+`OCTOPLAN_STATE`, or an environment's own). A relative path is relative to the project root.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from octoplan.errors import StateError
 from octoplan.private import private_database
-from octoplan.project import CONFIG_NAME
 from octoplan.state.base import StateStore
-from octoplan.yamlsource import read_yaml
 
-DEFAULT_LOCATION = ".octoplan/state.db"
-ENV_VAR = "OCTOPLAN_STATE"
 _PG_SCHEMES = ("postgresql://", "postgres://")
 
 
 def is_postgres(location: str) -> bool:
     return location.startswith(_PG_SCHEMES)
-
-
-def state_location(root: Path) -> str:
-    """The `state:` value of root's octoplan.yaml, or the default. (Only that key is read: the
-    full project loader owns the rest of the file.)"""
-    path = root / CONFIG_NAME
-    if not path.exists():
-        return DEFAULT_LOCATION
-    # The loader's own reader: unsafe, oversized or broken YAML is refused with positions.
-    data = read_yaml(path, CONFIG_NAME).data
-    value = data.get("state") if isinstance(data, dict) else None
-    if value is None:
-        return DEFAULT_LOCATION
-    if not isinstance(value, str) or not value.strip():
-        raise StateError(
-            f"{path}: `state` must be a file path or a postgresql:// URL, not {value!r}"
-        )
-    return value.strip()
-
-
-def resolve_location(config_state: str, root: Path) -> str:
-    """The location to use: $OCTOPLAN_STATE if set, else the configured one."""
-    return os.environ.get(ENV_VAR, "").strip() or config_state
 
 
 def sqlite_path(location: str, root: Path) -> Path:

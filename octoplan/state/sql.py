@@ -397,6 +397,12 @@ class SqlStore(SqlEventLog, StateStore):
         ]
 
     # -- writing ---------------------------------------------------------------------------
+    def record_test(self, now: datetime, actor: str, detail: str) -> None:
+        # An audit row, not a batch: a test send marks no recipient of any campaign as sent
+        # (no ledger, no frequency cap, no 30-day repeat), and changes no plan (no serial).
+        with self._writing() as tx:
+            self._audit(tx, now, "send-test", actor, detail)
+
     def record_intent(self, intent: BatchIntent, now: datetime, *, attempt: bool = False) -> None:
         keys, hashes = intent.recipients, intent.content_hashes
         if len(set(keys)) != len(keys):
