@@ -121,6 +121,7 @@ def main() -> int:
             latency=args.latency,
             seed=args.seed,
             deny_after_drop=args.deny_after_drop,
+            credit=max(1000.0, args.recipients * 0.1),  # plan and apply check the balance
         )
         server.start()
         env = env_for(server, args.state, f"key-{keys}")
@@ -280,7 +281,7 @@ def _has_changes(root: Path, env: dict[str, str]) -> bool:
         check=False,
     )
     if result.returncode not in (0, 2):
-        raise SystemExit(f"plan failed: {result.stderr}")
+        raise SystemExit(f"plan failed: {result.stdout.decode()}{result.stderr.decode()}")
     return result.returncode == 2
 
 
