@@ -9,9 +9,11 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from octoplan.errors import StateError
@@ -177,11 +179,39 @@ def test_unlock_refuses_a_live_holder_unless_forced(
     )
 
 
+def gone_from_postgres(url: str, backend: int, timeout: float = 30) -> None:
+    """Wait (bounded) until PostgreSQL no longer sees a killed client's backend: its server
+    process ends a moment after the client does, and until then it holds the client's locks."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while True:
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM pg_stat_activity WHERE pid = %s) "
+                "+ (SELECT count(*) FROM pg_locks WHERE pid = %s)",
+                (backend, backend),
+            ).fetchone()
+            if row is not None and row[0] == 0:
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(f"PostgreSQL still sees backend {backend} {timeout}s after its kill")
+            time.sleep(0.02)
+
+
 def test_unlock_removes_what_a_killed_holder_left(
-    store: StateStore, holder: subprocess.Popen[str]
+    store: StateStore, holder: subprocess.Popen[str], state_url: str
 ) -> None:
     info = store.lock_info()
+    backend: int | None = None
+    if is_postgres(state_url):
+        with psycopg.connect(state_url, autocommit=True) as conn:
+            row = conn.execute("SELECT backend_pid FROM locks WHERE name = 'apply'").fetchone()
+        assert row is not None
+        backend = int(row[0])
     kill(holder)
+    if backend is not None:
+        # Not a sleep: unlock on a connection PostgreSQL still sees open is refused (tested
+        # above), which is what made this test fail 2 runs in 9 (issue 22).
+        gone_from_postgres(state_url, backend)
     assert store.unlock("alice@laptop") == info
     assert [entry.action for entry in store.audit_log()] == ["unlock"]
     assert store.unlock("alice@laptop") is None
