@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from octoplan.state.eventlog import (
@@ -46,6 +46,43 @@ _UPSERT_DELIVERY = (
     "AND excluded.occurred_at >= deliveries.occurred_at)"
 )
 _CHUNK = 500  # ids per IN (...) list
+
+
+def _latest_deliveries(events: Sequence[EventRecord]) -> list[EventRecord]:
+    """The delivery reports to upsert, one per (campaign, recipient): the one that applying
+    them in order under _UPSERT_DELIVERY's rule would leave (a final status beats an interim
+    one; at the same rank the later report, or the later in order on a tie, wins). The stored
+    row then meets only this winner, which is the same as meeting them all in turn, and a
+    backend may send them as one statement (a DO UPDATE must not meet its key twice there)."""
+    winners: dict[tuple[str, str], EventRecord] = {}
+    for e in events:
+        if not (
+            e.kind == "delivery"
+            and e.campaign_id
+            and e.request_id
+            and e.recipient_key
+            and e.status
+            and e.occurred_at is not None
+        ):
+            continue
+        key = (e.campaign_id, e.recipient_key)
+        held = winners.get(key)
+        if held is None or _beats(e, held):
+            winners[key] = e
+    return list(winners.values())
+
+
+def _beats(new: EventRecord, held: EventRecord) -> bool:
+    if new.final != held.final:
+        return bool(new.final)
+    return _aware(new.occurred_at) >= _aware(held.occurred_at)
+
+
+def _aware(moment: datetime | None) -> datetime:
+    """As the time columns store it: naive is UTC (None does not occur: filtered before)."""
+    if moment is None:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _like_member(key: str) -> str:
@@ -146,16 +183,10 @@ class SqlEventLog(EventLog):
                         e.request_id,
                         e.status,
                         1 if e.final else 0,
-                        self._time_in(e.occurred_at),
+                        self._time_in(_aware(e.occurred_at)),
                         e.raw_id,
                     )
-                    for e in events
-                    if e.kind == "delivery"
-                    and e.campaign_id
-                    and e.request_id
-                    and e.recipient_key
-                    and e.status
-                    and e.occurred_at is not None
+                    for e in _latest_deliveries(events)
                 ],
             )
             opted = self._record_stops(tx, stops, now)

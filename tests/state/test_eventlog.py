@@ -94,6 +94,25 @@ def test_between_two_final_reports_the_later_wins(store: StateStore) -> None:
     assert store.campaign_events()["spring"].deliveries == {"NOT_DELIVERED": 1}
 
 
+def test_a_batch_of_many_reports_leaves_what_they_would_one_by_one(store: StateStore) -> None:
+    # More rows than one multi-row statement takes (PostgreSQL sends them 500 at a time), a
+    # repeated callback inside one call, and two reports per recipient in one batch.
+    keys = [f"+336000{n:05d}" for n in range(600)]
+    batch_in(store, "r1", keys, BatchStatus.ACCEPTED)
+    store.append_raw([raw(f"k{n}") for n in range(1200)] + [raw("k7", b"again")])
+    pending = store.pending_raw(2000)
+    assert len(pending) == 1200 and b"again" not in {e.body for e in pending}
+    reports = []
+    for n, key in enumerate(keys):
+        final = delivery(2 * n + 1, "DELIVERED", 3, final=True, key=key)
+        interim = delivery(2 * n + 2, "ACK", 5, final=False, key=key)
+        reports += [final, interim] if n % 2 else [interim, final]
+    recorded = store.record_events([e.id for e in pending], reports, [], at(9), "t")
+    assert recorded.events == 1200
+    assert store.campaign_events()["spring"].deliveries == {"DELIVERED": 600}
+    assert store.pending_raw(10) == []
+
+
 def test_a_number_keeps_its_first_stop_and_serial_moves_once(store: StateStore) -> None:
     store.append_raw([raw("a"), raw("b"), raw("c")])
     first = store.record_events([1], [stop(1, 30)], [], at(31), "t")
