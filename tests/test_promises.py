@@ -52,8 +52,9 @@ def test_a_401_stops_the_apply_and_nothing_after_it_is_journaled_or_sent(
         },
         config=CONFIG,
     )
-    # The credit read goes through; the first send is refused, the next ones would not be.
-    sandbox.inject("ok", "deny401")
+    # The first send is refused, the next ones would not be (faults wait for a send: the
+    # credit read goes through).
+    sandbox.inject("deny401")
 
     refused = apply(root, sandbox, "--concurrency", "1")
 
