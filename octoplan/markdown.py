@@ -15,6 +15,7 @@ from octoplan.mask import mask_recipient
 from octoplan.plan import SYMBOLS, Action, BatchKind, CampaignPlan, Plan
 from octoplan.planview import cancel_line, capped_line, done, money, when
 from octoplan.sentdiff import diff_lines
+from octoplan.target import Destination
 from octoplan.words import plural
 
 GITHUB_LIMIT = 65_535
@@ -189,7 +190,11 @@ def _bold(n: int, word: str) -> str:
 
 
 def _destination(plan: Plan) -> str:
-    d = plan.destination
+    return destination_line(plan.destination)
+
+
+def destination_line(d: Destination) -> str:
+    """`Environment **name**: URL (real messages)`: where a plan sends, or a status was read."""
     where = "the embedded local sandbox" if d.api_url is None else cell(d.api_url)
     real = "" if d.local else " (real messages)"
     return f"Environment **{d.environment}**: {where}{real}"

@@ -124,8 +124,13 @@ def _pie(report: StatusReport) -> list[str]:
     ]
 
 
-def status_markdown(report: StatusReport, limit: int = GITHUB_LIMIT) -> str:
+def status_markdown(
+    report: StatusReport, limit: int = GITHUB_LIMIT, *, environment: str | None = None
+) -> str:
+    """`environment`: a line saying where the status was read (markdown.destination_line)."""
     head = [MARKER, "### octoplan: delivery status", ""]
+    if environment is not None:
+        head += [environment, ""]
     if not report.campaigns:
         return "\n".join([*head, "Nothing sent yet: no campaign in state.", ""])
     table = [

@@ -186,6 +186,13 @@ def test_each_environment_keeps_its_own_state(make_project: MakeProject) -> None
         ("welcome", 1, 1)
     ]
     assert status["environment"]["name"] == "staging"
+    comment = run_cli("status", "--format", "markdown", cwd=root).stdout
+    assert comment.splitlines()[:4] == [
+        "<!-- octoplan-status -->",
+        "### octoplan: delivery status",
+        "",
+        "Environment **staging**: the embedded local sandbox",
+    ]
     explained = run_cli("explain", "+33612345671", "--sandbox", cwd=root)
     assert explained.returncode == 0, explained.stderr
     assert "sent" in explained.stdout

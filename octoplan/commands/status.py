@@ -34,7 +34,9 @@ def run(app: AppContext, campaigns: list[str], fmt: str) -> int:
         document = {**status_json(report), "environment": destination_json(target.destination)}
         app.echo(json.dumps(document, indent=2, ensure_ascii=False))
     elif fmt == "markdown":
-        app.echo(status_markdown(report))
+        from octoplan.markdown import destination_line
+
+        app.echo(status_markdown(report, environment=destination_line(target.destination)))
     else:
         app.echo(status_text(report))
     return 0
