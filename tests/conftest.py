@@ -10,14 +10,26 @@ pytest_plugins = [
 
 
 import gc  # noqa: E402
+import signal  # noqa: E402
 
 import pytest  # noqa: E402
+
+
+def _interruptible_children() -> None:
+    """A suite started in the background of a non-interactive shell (`.ci/run &`) inherits
+    SIGINT ignored, and so would every process it starts: Python then installs no Ctrl-C
+    handler, and the tests that interrupt a running `octoplan sandbox` or apply with SIGINT
+    would wait for ever. Children get SIGINT's default back (a handled signal is reset at exec,
+    an ignored one is not)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Coverage's fail-under (pyproject.toml) judges the whole suite: a run of some tests (files
     or nodes named, -k, -m, --ignore, --deselect) still measures and reports, but is not failed
     for the code that other tests cover."""
+    _interruptible_children()  # in the main process and in each xdist worker
     whole = (
         config.args_source is pytest.Config.ArgsSource.TESTPATHS
         and not config.option.keyword
