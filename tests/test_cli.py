@@ -5,12 +5,9 @@ user would run it; terminals are real pseudo-terminals."""
 from __future__ import annotations
 
 import os
-import pty
 import re
-import select
 import subprocess
 import sys
-import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -19,7 +16,7 @@ import pytest
 
 import octoplan
 from octoplan.cli import cli
-from tests.fixtures.project import REPO, run_cli
+from tests.fixtures.project import REPO, run_cli, run_on_terminal
 
 ESCAPE = "\x1b"
 PROGRESS_LINE = "1/1 requests: 1 sent (2/2 messages sent)"
@@ -180,33 +177,7 @@ def in_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, s
         and k not in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
     }
     child_env.update(TERM="xterm-256color", COLUMNS="100", **env)
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "octoplan", *args],
-        cwd=cwd,
-        env=child_env,
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-    )
-    os.close(terminal)
-    output = b""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([controller], [], [], 1.0)
-        if not ready:
-            if process.poll() is not None:
-                break
-            continue
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(controller)
-    return process.wait(timeout=60), output.decode("utf-8").replace("\r\n", "\n")
+    return run_on_terminal(args, cwd, child_env)
 
 
 @pytest.fixture

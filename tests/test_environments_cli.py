@@ -7,15 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from octoplan.sandbox import SandboxServer
-from tests.fixtures.project import MakeProject, run_cli
+from tests.fixtures.project import MakeProject, run_cli, run_on_terminal
 
 CUSTOMERS = "phone_number,first_name\n+33612345670,Axelle\n+33612345671,Bruno\n"
 WELCOME = (
@@ -269,36 +264,7 @@ def prompt_of(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str
         k: v for k, v in os.environ.items() if not k.startswith(("OCTOPUSH_", "OCTOPLAN_"))
     }
     child_env.update(NO_COLOR="1", TERM="dumb", COLUMNS="200", **env)
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "octoplan", *args],
-        cwd=cwd,
-        env=child_env,
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-    )
-    os.close(terminal)
-    output, answered = b"", False
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([controller], [], [], 0.5)
-        if not ready:
-            if process.poll() is not None:
-                break
-            continue
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        output += chunk
-        if not answered and b"Only 'yes' is accepted: " in output:
-            os.write(controller, b"no\n")
-            answered = True
-    os.close(controller)
-    return process.wait(timeout=60), output.decode("utf-8").replace("\r\n", "\n")
+    return run_on_terminal(args, cwd, child_env, answer="no")
 
 
 def test_the_prompt_names_the_environment_and_its_url(

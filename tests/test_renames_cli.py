@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
-import select
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -25,7 +20,7 @@ import pytest
 from octoplan import clock
 from octoplan.sandbox import SandboxServer
 from octoplan.state.open import open_state
-from tests.fixtures.project import MakeProject, run_cli, write_files
+from tests.fixtures.project import MakeProject, run_cli, run_on_terminal, write_files
 from tests.fixtures.sandbox import SandboxFactory
 
 TEXT = "Bonjour {{ contact.first_name }}, -20% ce week-end chez ShopX"
@@ -383,37 +378,8 @@ def test_state_rm_forgets_a_campaign_but_not_its_unsettled_requests(
 
 def _on_a_terminal(root: Path, answer: str, *args: str) -> tuple[int, str]:
     """Run octoplan on a pseudo-terminal; type `answer` when it asks."""
-    controller, terminal = pty.openpty()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OCTOPUSH_", "OCTOPLAN_"))}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "octoplan", *args],
-        cwd=root,
-        env={**env, "NO_COLOR": "1"},
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-    )
-    os.close(terminal)
-    output, answered = b"", False
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([controller], [], [], 0.5)
-        if not ready:
-            if process.poll() is not None:
-                break
-            continue
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        output += chunk
-        if not answered and b"Only 'yes' is accepted: " in output:
-            os.write(controller, answer.encode() + b"\n")
-            answered = True
-    os.close(controller)
-    return process.wait(timeout=30), output.decode().replace("\r\n", "\n")
+    return run_on_terminal(args, root, {**env, "NO_COLOR": "1"}, answer=answer, timeout=60)
 
 
 def test_state_rm_asks_on_a_terminal(project: Path, sandbox: SandboxServer) -> None:
