@@ -392,3 +392,41 @@ def test_rollout_with_send_at_or_in_defaults_is_refused(make_project: MakeProjec
         "  hint: move it to the campaigns to release in stages\n"
         "2 errors in 2 files\n"
     )
+
+
+def test_a_bad_seed_list_blocks_the_campaign_and_sends_nothing(make_project: MakeProject) -> None:
+    root = make_project(
+        {
+            "campaigns/promo.yaml": PROMO,
+            "contacts/customers.csv": customers(numbers(0, 5)),
+            "contacts/seed.csv": "phone_number,first_name\n+33699999901,Me\n12,You\n",
+        }
+    )
+    expected = "contacts/seed.csv:3:1: error: '12' is not a valid phone number for region FR\n"
+    validated = run_cli("validate", cwd=root)
+    assert (validated.returncode, validated.stdout) == (1, "")
+    assert validated.stderr == expected + "1 error in 1 file\n"
+    applied = run_cli("apply", "--sandbox", "--auto-approve", cwd=root)
+    assert (applied.returncode, applied.stdout) == (1, "")
+    assert applied.stderr == expected + "error: the plan has errors: nothing was sent\n"
+
+
+def test_an_environment_with_its_own_audience_sends_to_it_at_once(
+    make_project: MakeProject,
+) -> None:
+    # A rehearsal in staging goes to the seed audience the environment names, whole: the
+    # rollout is the production audience's.
+    root = make_project(
+        {
+            "campaigns/promo.yaml": PROMO,
+            "contacts/customers.csv": customers(numbers(0, 50)),
+            "contacts/seed.csv": SEED,
+        },
+        "region: FR\nenvironments:\n  staging:\n    sandbox: true\n"
+        '    recipients: [{phone_number: "+33699999903", first_name: QA}]\n',
+    )
+    planned = run_cli("plan", "--env", "staging", "--format", "json", cwd=root)
+    assert planned.returncode == 0, planned.stderr
+    [campaign] = json.loads(planned.stdout)["campaigns"]
+    assert "rollout" not in campaign
+    assert (campaign["messages_to_send"], campaign["desired"]) == (1, 1)
