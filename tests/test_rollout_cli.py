@@ -134,6 +134,14 @@ def test_a_rollout_advances_one_stage_per_apply_with_exact_cohorts(
     )
     assert held["next"]["status"] == "waiting"
     assert held["next"]["wait_until"] == "2026-11-25T11:00:00+00:00"
+    outside = sorted(set(audience) - ten)[0]
+    explained = run_cli("explain", outside, cwd=root, env=later)
+    assert explained.returncode == 0, explained.stderr
+    assert explained.stdout == (
+        f"{outside}\n\npromo (sms, marketing; campaigns/promo.yaml): to send\n"
+        "    in the cohort of rollout stage 3 (100%); the rollout is at stage 2: sent by the "
+        "apply that starts stage 3\n"
+    )
 
     # New contacts join by the same rule: those in the 10% cohort go out at the next apply
     # (the stage does not advance), the others wait; nobody is sent twice.
