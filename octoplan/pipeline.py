@@ -21,6 +21,7 @@ from octoplan.loader import Project, load_project
 from octoplan.payload import RequestShape, shape
 from octoplan.plan import CampaignSpec, Plan, build_plan
 from octoplan.rollout import RolloutSpec, stages_of
+from octoplan.rollout_plan import plan_rollout
 from octoplan.source import CampaignSource
 from octoplan.state.base import RecipientState, StateStore
 from octoplan.target import Choice
@@ -158,7 +159,7 @@ def _rollout(
         desired = build_campaign(project, source, keep_texts=False, sent=sent, seed=seed)
         seed_spec = spec_of(desired, state)
     # Cohorts are drawn per campaign: its first stages do not always reach the same people.
-    return RolloutSpec(stages, campaign.id, seed_spec)
+    return RolloutSpec(stages, campaign.id, seed_spec, plan_rollout)
 
 
 def make_plan(

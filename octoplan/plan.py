@@ -482,9 +482,9 @@ def plan_campaign(
     if not spec.enabled:
         return _plan_disabled(spec, store, now)
     if spec.rollout is not None and select is None:
-        from octoplan.rollout_plan import plan_rollout
-
-        return plan_rollout(spec, store, now, opted_out, policies, recent)
+        # The stage decides what is sent (octoplan/rollout_plan.py, which calls back here).
+        plan: CampaignPlan = spec.rollout.planner(spec, store, now, opted_out, policies, recent)
+        return plan
     messages = spec.messages
     if not opted_out or not optouts.applies(spec.marketing, spec.channel):
         opted_out = {}

@@ -36,7 +36,7 @@ rollout:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import compress, repeat
@@ -385,9 +385,12 @@ def next_json(stages: Sequence[Stage], verdict: Release | None, index: int) -> d
 
 @dataclass
 class RolloutSpec:
-    """A campaign's rollout as the planner gets it: its stages, the salt of its cohorts, and
-    the messages of its seed list (a CampaignSpec of the same campaign; None: no seed)."""
+    """A campaign's rollout as the planner gets it: its stages, the salt of its cohorts, the
+    messages of its seed list (a CampaignSpec of the same campaign; None: no seed), and the
+    function that plans it (octoplan.rollout_plan.plan_rollout: given, not imported, by
+    octoplan/plan.py, on which it builds)."""
 
     stages: tuple[Stage, ...]
     salt: str
-    seed: Any = None
+    seed: Any
+    planner: Callable[..., Any]
