@@ -254,6 +254,10 @@ def test_a_gate_waits_for_reports_blocks_on_a_stop_and_releases(
     assert campaign_status(root, env, "promo")["sent"] == len(quarter)
     start_receiver(root, {"OCTOPLAN_STATE": state_url}, "--port", port)
     wait_for(lambda: campaign_status(root, env, "promo"), lambda c: c.get("pending") == 0)
+    # The reports in, all delivered: the gate releases the next stage (planned, not applied).
+    released = plan_json(root, env)
+    assert released["rollout"]["stage"] == 2 and released["rollout"]["starts"] is True
+    assert released["messages_to_send"] == 40 - len(quarter)
     # One recipient of the first stage replies STOP: with max_stop_rate 0 the rollout stops.
     sandbox_root = sandbox.url.removesuffix("/v1/public")
     stopper = sorted(quarter)[0]
