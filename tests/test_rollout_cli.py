@@ -357,8 +357,20 @@ def test_a_gate_waits_for_reports_blocks_on_a_stop_and_releases(
             "not both\n"
             "  hint: e.g. `- seed: contacts/seed.csv` or `- percent: 5`\n",
         ),
+        (
+            "rollout:\n  - percent: 0\n  - percent: 150\n    gate: {min_delivered_rate: -0.5}\n",
+            "campaigns/promo.yaml:6:14: error: rollout[0].percent must be at least 1 (got 0)\n"
+            "campaigns/promo.yaml:7:14: error: rollout[1].percent must be at most 100 (got 150)\n"
+            "campaigns/promo.yaml:8:32: error: rollout[1].gate.min_delivered_rate must be at "
+            "least 0 (got -0.5)\n",
+        ),
+        (
+            "rollout: []\n",
+            "campaigns/promo.yaml:5:1: error: rollout has no stages\n"
+            "  hint: list them, e.g. `- percent: 5` then `- percent: 100`; or remove rollout\n",
+        ),
     ],
-    ids=["unknown-key", "order", "values", "stages"],
+    ids=["unknown-key", "order", "values", "stages", "bounds", "empty"],
 )
 def test_a_bad_rollout_is_an_error_at_its_place(
     make_project: MakeProject, rollout: str, expected: str
@@ -374,7 +386,12 @@ def test_a_bad_rollout_is_an_error_at_its_place(
             "contacts/seed.csv": SEED,
         }
     )
-    for command in (("validate",), ("plan", "--sandbox"), ("apply", "--sandbox", "--auto-approve")):
+    count = expected.count(": error: ")
+    validated = run_cli("validate", cwd=root)
+    assert (validated.returncode, validated.stdout) == (1, "")
+    assert validated.stderr == expected + f"{count} error{'s' * (count > 1)} in 1 file\n"
+    # Plan and apply refuse alike, before anything is read from or written to state.
+    for command in (("plan", "--sandbox"), ("apply", "--sandbox", "--auto-approve")):
         result = run_cli(*command, cwd=root)
         assert (result.returncode, result.stdout) == (1, ""), command
         assert result.stderr.startswith(expected), (command, result.stderr)
