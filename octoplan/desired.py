@@ -685,15 +685,21 @@ def build_campaign(
     *,
     keep_texts: bool = True,
     sent: Mapping[str, str] | None = None,
+    seed: str | None = None,
 ) -> DesiredCampaign:
     """The campaign's messages; a plan asks for no texts (see Messages.text) and gives the
     recipients state has sent (key -> content hash), to be compared while building
-    (Messages.sent); without them, every text's content hash is kept (Messages.hashes)."""
+    (Messages.sent); without them, every text's content hash is kept (Messages.hashes).
+    `seed`: the contact file of a rollout's seed stage, whose messages are built instead of
+    the audience's."""
     campaign = source.campaign
     config = project.config
     result = DesiredCampaign(source)
     contacts = ContactSet([])
-    sources = [_inline_source(source), *_sources(project, source, campaign.contacts)]
+    if seed is not None:
+        sources = _sources(project, source, [seed])
+    else:
+        sources = [_inline_source(source), *_sources(project, source, campaign.contacts)]
     exclude = _sources(project, source, campaign.exclude)
 
     templates = project.root / TEMPLATES_DIR
@@ -823,4 +829,12 @@ __all__ = ["DesiredCampaign", "DesiredMessage", "build_all", "build_campaign"]
 
 
 def build_all(project: Project) -> list[DesiredCampaign]:
-    return [build_campaign(project, source) for source in project.campaigns]
+    """Every campaign's messages, and those of its rollout's seed list (validate renders them
+    all)."""
+    built = []
+    for source in project.campaigns:
+        built.append(build_campaign(project, source))
+        seed = next((s.seed for s in source.campaign.rollout or () if s.seed is not None), None)
+        if seed is not None:
+            built.append(build_campaign(project, source, seed=seed))
+    return built

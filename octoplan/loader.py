@@ -105,6 +105,10 @@ _PER_CAMPAIGN = {
         "aside campaign by campaign",
         "set allow_repeat: true in the campaign that repeats a text on purpose",
     ),
+    "rollout": (
+        "rollout cannot have a default: a campaign's stages, cohorts and gates are its own",
+        "move it to the campaigns to release in stages",
+    ),
 }
 
 
