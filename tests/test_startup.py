@@ -67,6 +67,8 @@ def test_validate_and_plan_import_nothing_only_errors_or_options_need(
     # lists big enough to read in two processes; httpx: the Octopush API; rich: colour.
     needless = {"difflib", "subprocess", "getpass", "traceback", "multiprocessing", "httpx"}
     needless |= {"rich", "octoplan.suggest", "octoplan.yamlerrors", "octoplan.undefined"}
+    # A saved plan's and --format json's (planfile, inputs, changes), opt-outs' dates (events).
+    needless |= {"octoplan.planfile", "octoplan.inputs", "octoplan.changes", "octoplan.events"}
     found = roots(imported(tmp_path, example_project, command))
     assert "octoplan.desired" in found  # the probe ran the command
     assert found & needless == set()
