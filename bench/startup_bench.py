@@ -40,7 +40,7 @@ BASELINE = (
     "from pydantic import BaseModel; import jinja2.sandbox; from ruamel.yaml import YAML; "
     "import click"
 )
-# The least a program pays that validates one model with pydantic and checks phone numbers.
+# The least a program pays that validates one pydantic model and imports phonenumbers.
 IN_USE = (
     f"{BASELINE}; from pydantic import Field; import phonenumbers\n"
     "class M(BaseModel):\n    n: int = Field(ge=0)\n"
