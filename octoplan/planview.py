@@ -11,7 +11,6 @@ from typing import Any
 
 from octoplan import __version__
 from octoplan.errors import count_of
-from octoplan.inputs import inputs_digest
 from octoplan.mask import mask_recipient
 from octoplan.optouts import stop_day
 from octoplan.plan import (
@@ -157,6 +156,8 @@ def plan_json(plan: Plan, inputs: Mapping[str, str] | None = None) -> dict[str, 
         ],
     }
     if inputs is not None:
+        from octoplan.inputs import inputs_digest  # JSON and saved plans only
+
         data["inputs"] = {"digest": inputs_digest(inputs), "files": dict(inputs)}
     return data
 
