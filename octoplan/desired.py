@@ -19,7 +19,6 @@ import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
-from pathlib import Path
 from typing import Any
 
 from octoplan import ids, prices, shards
@@ -200,7 +199,6 @@ class _RenderErrors:
         return out
 
 
-_environments: dict[Path, Any] = {}
 _ALL_PRESENT = ()
 
 
@@ -703,9 +701,9 @@ def build_campaign(
     exclude = _sources(project, source, campaign.exclude)
 
     templates = project.root / TEMPLATES_DIR
-    env = _environments.get(templates)
+    env = project.template_environments.get(templates)
     if env is None:
-        env = _environments[templates] = make_environment(templates)
+        env = project.template_environments[templates] = make_environment(templates)
     origin, template_text = _text_origin(project, source)
     try:
         template = compile_template(env, origin, text=campaign.text, name=campaign.template)

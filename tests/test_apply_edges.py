@@ -444,8 +444,11 @@ def _file_size_limit(size: int) -> Callable[[], None]:
 
 
 def test_a_full_disk_mid_apply_says_what_was_sent_and_recorded_and_keeps_the_state(
-    make_project: MakeProject, sandbox: SandboxServer
+    make_project: MakeProject, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Under --cov the child would measure itself, fail to write its data past the file size
+    # limit too, and say so on stderr at exit: it is left unmeasured (nothing would be saved).
+    monkeypatch.delenv("COVERAGE_PROCESS_CONFIG", raising=False)
     root = make_project(
         {
             "campaigns/promo.yaml": campaign("promo", "c.csv", batch_size=4),
