@@ -58,18 +58,18 @@ def damaged_v2_state(location: str) -> None:
             )
         return
     Path(location).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(location)
-    for steps in sqlite_migrations.MIGRATIONS[:2]:
-        for step in steps:
-            conn.execute(step) if isinstance(step, str) else step(conn)
-    conn.execute("INSERT INTO meta VALUES (1, 'lineage-v2', 2, 2)")
-    conn.execute(f"INSERT INTO batches VALUES ({', '.join('?' * 17)})", (*row, T0, T0, T0, *rest))
-    conn.execute(
+    db = sqlite3.connect(location)
+    for sqlite_steps in sqlite_migrations.MIGRATIONS[:2]:
+        for sqlite_step in sqlite_steps:
+            db.execute(sqlite_step) if isinstance(sqlite_step, str) else sqlite_step(db)
+    db.execute("INSERT INTO meta VALUES (1, 'lineage-v2', 2, 2)")
+    db.execute(f"INSERT INTO batches VALUES ({', '.join('?' * 17)})", (*row, T0, T0, T0, *rest))
+    db.execute(
         "INSERT INTO batch_bodies VALUES ('r1', '+33600000001', 'h1', ?)",
         (b"not a compressed body",),
     )
-    conn.commit()
-    conn.close()
+    db.commit()
+    db.close()
 
 
 def contents(location: str) -> list[str]:
@@ -88,11 +88,11 @@ def contents(location: str) -> list[str]:
                 for table in ("meta", "batches", "batch_bodies")
             ]
         return [repr(columns), repr(indexes), repr(rows)]
-    conn = sqlite3.connect(location)
+    db = sqlite3.connect(location)
     try:
-        return list(conn.iterdump())
+        return list(db.iterdump())
     finally:
-        conn.close()
+        db.close()
 
 
 def test_a_migration_that_fails_is_rolled_back_whole(state_url: str, tmp_path: Path) -> None:
