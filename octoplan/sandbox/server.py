@@ -171,6 +171,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         raw = self.rfile.read(length) if length > 0 else b""
         is_api = self.path.startswith(API_PREFIX)
+        if is_api:
+            sandbox._keep(self.command, self.path, raw)
         fault = sandbox._next_fault(self.command, raw) if is_api else "ok"
         denial = DENIALS.get(fault)
         if fault == "fail":
@@ -271,8 +273,12 @@ class SandboxServer:
         reports: ReportSettings | None = None,
         pricing: Pricing | None = None,
         home_region: str = "FR",
+        keep_bodies: bool = False,
     ) -> None:
         self.data_path = data_path
+        # The bodies of API requests as received (`bodies()`), for tests that check what a
+        # client really sent; off by default: a chaos run sends thousands.
+        self._bodies: list[tuple[str, str, bytes]] | None = [] if keep_bodies else None
         self.host = host
         self.port = port
         self.fail_rate = fail_rate
@@ -470,6 +476,19 @@ class SandboxServer:
 
     def requests(self) -> list[LoggedRequest]:
         return self.store.requests()
+
+    def bodies(self) -> list[tuple[str, str, bytes]]:
+        """(method, path without the query, body bytes) of each API request received, in
+        order, faults included; only with `keep_bodies=True`."""
+        if self._bodies is None:
+            raise ValueError("this sandbox keeps no bodies: start it with keep_bodies=True")
+        with self._fault_lock:
+            return list(self._bodies)
+
+    def _keep(self, method: str, target: str, raw: bytes) -> None:
+        if self._bodies is not None:
+            with self._fault_lock:
+                self._bodies.append((method, target.partition("?")[0], raw))
 
     def credit(self) -> float:
         return self.store.credit()
