@@ -74,7 +74,7 @@ def test_a_cancel_the_api_keeps_failing_holds_the_replacement_until_it_succeeds(
 ) -> None:
     root, old = scheduled
     write_files(root, {"campaigns/promo.yaml": PROMO + f"send_at: {MOVED}\n"})
-    sandbox.inject(*["fail"] * 6)  # the cancel and its 5 retries
+    sandbox.inject("fail", "fail", "fail", "fail", "fail", "fail")  # the cancel, 5 retries
     result = run(root, TUESDAY, "apply", "--auto-approve", server=sandbox)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Apply finished with problems: 0 messages sent in 0 requests" in result.stdout
