@@ -23,13 +23,16 @@ from octoplan.project import CONFIG_NAME
 TEMPLATES_DIR = "templates"
 
 
-def _git(root: Path, *args: str) -> str:
+def _run_git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # Every call, the first included: without git, the first one is what fails.
     try:
-        result = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, check=False
-        )
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
     except FileNotFoundError:
         raise UsageError("--changed-since needs git, which is not installed") from None
+
+
+def _git(root: Path, *args: str) -> str:
+    result = _run_git(root, *args)
     if result.returncode != 0:
         raise UsageError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
     return result.stdout
@@ -37,18 +40,11 @@ def _git(root: Path, *args: str) -> str:
 
 def changed_files(root: Path, ref: str) -> set[str]:
     """Project-relative posix paths changed since ref (committed, staged, unstaged, untracked)."""
-    inside = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True
-    )
+    inside = _run_git(root, "rev-parse", "--show-toplevel")
     if inside.returncode != 0:
         raise UsageError(f"--changed-since needs a git repository, and {root} is not inside one")
     top = Path(inside.stdout.strip()).resolve()
-    verify = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-    )
+    verify = _run_git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     if verify.returncode != 0:
         raise UsageError(f"--changed-since: unknown git ref {ref!r}")
     names = _git(root, "diff", "--name-only", "--no-renames", ref, "--").splitlines()
