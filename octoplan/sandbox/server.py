@@ -17,11 +17,12 @@ a scripted fault queued with `inject(...)`, else `fail_rate`, else `drop_rate`.
 - `throttle` (only with `inject`): HTTP 429 with a `Retry-After` header (`retry_after`, "1"
   unless `set_faults` changed it), before anything is processed: a request turned away unread.
 - `negative_count`, `fractional_count`, `number_ticket`, `no_ticket`, `no_status`,
-  `string_numbers`, `array`, `not_json` (only with `inject`): the request is processed and
-  committed, then its success answer is mangled: `number_of_contacts` -1 or 1.5, the ticket a
-  number or left out, the voice list status left out, every number sent as a string, the
-  answer wrapped in a JSON array, or a plain-text body. An answer that is not a success is
-  left as it is. What a client must take for a request that may have gone through.
+  `string_numbers`, `array`, `not_json`, `unknown_unit` (only with `inject`): the request is
+  processed and committed, then its success answer is mangled: `number_of_contacts` -1 or
+  1.5, the ticket a number or left out, the voice list status left out, every number sent as a
+  string, the answer wrapped in a JSON array, a plain-text body, or a balance in `credits`. An
+  answer that is not a success is left as it is. What a client must take for a request that
+  may have gone through (a balance in an unknown unit: one it cannot price).
 - `deny_after_drop` (a rate): a request accepted then dropped has its next `deny_attempts`
   attempts (same request_id) refused that way, the statuses taken in turn from
   `deny_statuses`: the lost answer, then a 4xx to the retry.
@@ -74,6 +75,7 @@ Fault = Literal[
     "string_numbers",
     "array",
     "not_json",
+    "unknown_unit",
 ]
 FaultTarget = Literal["messages", "any"]
 MAX_BODY = 8 * 1024 * 1024
@@ -110,6 +112,7 @@ MANGLES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "string_numbers": _strings,
     "array": lambda body: [body],
     "not_json": lambda body: body,  # the body is replaced by text when written
+    "unknown_unit": lambda body: {**body, "unit": "credits"} if "unit" in body else body,
 }
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 
