@@ -70,3 +70,46 @@ def test_a_cancellation_the_state_could_not_record_is_told_and_nothing_new_is_se
     ) in rerun.stdout
     assert [r.method for r in sandbox.requests()].count("POST") == 1
     assert [d for d in sandbox.deliveries() if d.status != "cancelled"] == []
+
+
+def test_a_state_file_replaced_mid_apply_is_written_beside_it_and_the_lock_is_not_retried(
+    make_project: MakeProject, sandbox: SandboxServer
+) -> None:
+    root = make_project(
+        {
+            "campaigns/promo.yaml": PROMO.replace("channel: sms", "batch_size: 1\nchannel: sms"),
+            "contacts/customers.csv": "phone_number\n" + "".join(f"{n}\n" for n in NUMBERS),
+        },
+        CONFIG,
+    )
+    sandbox.set_faults(latency=2.0)
+    process = start_apply(root, sandbox.env(), "--auto-approve", "--concurrency", "1")
+    wait_until(lambda: any(r.method == "POST" for r in sandbox.requests()), "the first send")
+    state = root / ".octoplan" / "state.db"
+    other = root / "other.db"
+    other.write_bytes(b"")  # another file takes the state's name: an empty one
+    other.replace(state)
+    out, err = process.communicate(timeout=120)
+    sandbox.set_faults(latency=0.0)
+
+    [spare] = sorted((root / ".octoplan").glob("state.db.recovered-*"))
+    assert process.returncode == 1, out + err
+    assert (
+        f"error: {state}: the state file was replaced by another file while octoplan was using "
+        f"it; everything this state recorded up to then was written to {spare}, and this "
+        "command stopped there. Compare the two before going on. Everything recorded before is "
+        "kept in it: "
+    ) in err
+    assert "Traceback" not in err and "internal error" not in err
+    assert out.endswith(
+        "Apply stopped: the state could not be written: 0 messages sent and recorded in 0 "
+        "requests, cost 0.00 EUR.\n"
+        f"  Environment: default, {sandbox.base_url}.\n"
+        "  1 request (1 message) accepted by the API could not be recorded: the next apply "
+        "resends them under the same request_id and the API confirms them as already received, "
+        "without sending them again (within 23 h of their first attempt; after that they are in "
+        "doubt, for `octoplan state resolve`).\n"
+        "  1 request not started: run `octoplan apply` again.\n"
+    )
+    assert state.read_bytes() == b""  # the file put there is left as it was
+    assert [d.recipient for d in sandbox.deliveries()] == NUMBERS[:1]
