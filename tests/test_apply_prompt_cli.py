@@ -115,8 +115,8 @@ def test_a_second_ctrl_c_aborts_at_once_and_the_next_apply_sends_each_message_on
         },
         config=CONFIG,
     )
-    # Each answer takes 3 s: the first Ctrl-C would wait for the requests in flight.
-    server = sandbox_factory(latency=3.0)
+    # Each answer takes 5 s: the first Ctrl-C would wait for the requests in flight.
+    server = sandbox_factory(latency=5.0)
     process = start_apply(root, server.env(), "--auto-approve")
     err = Output(process.stderr)
     wait_until(lambda: bool(sends(server)), "the first request")
