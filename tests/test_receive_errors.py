@@ -16,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.fixtures.postgres import ADMIN_URL
+from tests.fixtures.postgres import admin_url
 from tests.fixtures.receiver import TOKEN, start_receiver, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("processes")]
@@ -40,7 +40,7 @@ def raw_events(url: str) -> list[tuple[bytes, bool]]:
 
 
 def end_every_connection(url: str) -> int:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(admin_url(), autocommit=True) as admin:
         ended = admin.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = %s AND pid <> pg_backend_pid()",

@@ -22,13 +22,13 @@ from psycopg import sql
 
 from octoplan.errors import StateError
 from octoplan.state.open import describe, open_state
-from tests.fixtures.postgres import ADMIN_URL
+from tests.fixtures.postgres import admin_url
 from tests.fixtures.project import MakeProject, run_cli
 
 pytestmark = pytest.mark.postgres
 
 SECRET = "s3cret-Pw-9"
-ADMIN = urlsplit(ADMIN_URL)
+ADMIN = urlsplit(admin_url())
 HOST, PORT = ADMIN.hostname, ADMIN.port
 
 
@@ -179,7 +179,7 @@ def test_no_schema_on_the_search_path_creates_nothing(pg_url: str, tmp_path: Pat
 def test_a_connection_ended_under_an_open_state(pg_url: str, tmp_path: Path) -> None:
     store = open_state(pg_url, tmp_path)
     try:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        with psycopg.connect(admin_url(), autocommit=True) as admin:
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
                 (urlsplit(pg_url).path.lstrip("/"),),
@@ -199,7 +199,7 @@ def one_connection_role(pg_url: str) -> Iterator[str]:
     the test's database."""
     role = f"octoplan_one_{uuid.uuid4().hex[:8]}"
     database = urlsplit(pg_url).path.lstrip("/")
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(admin_url(), autocommit=True) as admin:
         admin.execute(
             sql.SQL("CREATE ROLE {} LOGIN CONNECTION LIMIT 1 PASSWORD {}").format(
                 sql.Identifier(role), sql.Literal(SECRET)
@@ -217,7 +217,7 @@ def one_connection_role(pg_url: str) -> Iterator[str]:
         )
         owner.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(sql.Identifier(role)))
         owner.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(admin_url(), autocommit=True) as admin:
         admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
