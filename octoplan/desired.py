@@ -796,9 +796,9 @@ def _build_all(
     skip: str | None = None,  # `on_invalid: skip`: who skips (the campaign), for the warning
 ) -> None:
     for contact_source in sources:
-        halves = shards.split(contact_source)
-        if halves is not None and isinstance(contact_source, CsvSource):
-            shards.build(contact_source, halves, deduper, builder, make_builder, channel, region)
+        parts = shards.split(contact_source)
+        if parts is not None and isinstance(contact_source, CsvSource):
+            shards.build(contact_source, parts, deduper, builder, make_builder, channel, region)
         else:
             for keys, columns, lines in identified(contact_source, channel, region):
                 chunk = kept(contact_source, keys, columns, lines, deduper.keep(keys))
