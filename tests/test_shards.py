@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import random
 from pathlib import Path
 
@@ -105,7 +106,7 @@ def test_n_parts_give_what_one_go_gives(
     assert parts is not None and len(parts) == jobs
     cuts = [part.part for part in parts]
     assert all(cut is not None for cut in cuts)
-    for before, after in zip(cuts, cuts[1:], strict=False):
+    for before, after in itertools.pairwise(cuts):
         assert before is not None and after is not None
         assert before[1] == after[0] and after[2] > before[2] + 4000 // jobs // 2  # cut mid-file
     split = _build(project)

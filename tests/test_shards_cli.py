@@ -181,6 +181,15 @@ def test_octoplan_jobs_is_a_whole_number_or_ignored(
 # --- children that fail among several -------------------------------------------------------
 
 BIG = 40_000
+# Every message, its text and recipient, is in the JSON; the invalid rows' lines in a warning.
+PLAN = ("--campaign", "skip", "--format", "json")
+
+
+def one_process_big(root: Path) -> subprocess.CompletedProcess[str]:
+    run = run_cli("plan", *PLAN, cwd=root, env={"OCTOPLAN_JOBS": "1"})
+    assert run.returncode == 0 and '"duplicates": 19730' in run.stdout
+    assert '"messages_to_send": 20004' in run.stdout
+    return run
 
 
 def plan_process(
@@ -193,7 +202,7 @@ def plan_process(
         "OCTOPLAN_SHARD_BYTES": "1",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "octoplan", "plan", "--campaign", "strict"],
+        [sys.executable, "-m", "octoplan", "plan", *PLAN],
         cwd=root,
         env=dict(env),
         stdout=subprocess.PIPE,
@@ -221,8 +230,7 @@ def test_a_child_killed_among_three_changes_nothing_in_the_plan(
     make_project: MakeProject,
 ) -> None:
     root = project(make_project, rows=BIG)
-    run = run_cli("plan", "--campaign", "strict", cwd=root, env={"OCTOPLAN_JOBS": "1"})
-    assert run.returncode == 1 and "duplicate recipients collapsed" in run.stdout
+    run = one_process_big(root)
     process = plan_process(root, 4)
     killed: list[int] = []
     deadline = time.monotonic() + 120
@@ -236,7 +244,7 @@ def test_a_child_killed_among_three_changes_nothing_in_the_plan(
         time.sleep(0.002)
     out, err = process.communicate(timeout=300)
     assert killed, "the plan forked no three children: the file was not split in four"
-    assert (process.returncode, out, err) == (1, run.stdout, run.stderr)
+    assert (process.returncode, _timeless(out), err) == (0, _timeless(run.stdout), run.stderr)
 
 
 def _no_big_files() -> None:
@@ -250,8 +258,7 @@ def test_children_that_cannot_hand_over_their_messages_change_nothing_in_the_pla
     make_project: MakeProject,
 ) -> None:
     root = project(make_project, rows=BIG)
-    run = run_cli("plan", "--campaign", "strict", cwd=root, env={"OCTOPLAN_JOBS": "1"})
-    assert run.returncode == 1 and "duplicate recipients collapsed" in run.stdout
+    run = one_process_big(root)
     process = plan_process(root, 4, preexec_fn=_no_big_files)
     out, err = process.communicate(timeout=300)
-    assert (process.returncode, out, err) == (1, run.stdout, run.stderr)
+    assert (process.returncode, _timeless(out), err) == (0, _timeless(run.stdout), run.stderr)
