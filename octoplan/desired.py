@@ -272,7 +272,7 @@ class _Builder:
         self.options = options
         self.keep_texts = keep_texts
         # The recipients state has sent (key -> content hash): each message's standing is
-        # found here, a chunk at a time, on both cores (Messages.sent). None: the state is not
+        # found here, a chunk at a time, on every core (Messages.sent). None: the state is not
         # known yet, and every text's content hash is kept for the planner to compare.
         self.sent = sent
         self.use = use

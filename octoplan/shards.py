@@ -135,7 +135,8 @@ def split(source: ContactSource) -> list[CsvSource] | None:
     for start, end in itertools.pairwise(cuts):
         part = (start, end, line)
         parts.append(replace(source, errors=[], part=part, delimiter=delimiter, names=list(names)))
-        line += data.count(b"\n", start, end)
+        if end < len(data):  # (the last part's lines are not needed: not counted)
+            line += data.count(b"\n", start, end)
     return parts
 
 
