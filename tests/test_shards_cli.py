@@ -2,9 +2,9 @@
 prints byte for byte what one process prints, text and JSON, errors and their lines included.
 
 `OCTOPLAN_SHARD_BYTES=1` splits a small file, so every case goes through the real forks of the
-real CLI. The list is built so that the cuts fall where it hurts: each number comes twice on
-neighbouring rows (in two formats, with other codes: the first occurrence must win across a
-cut), most rows hold a quoted value with a line break (the first line break after a cut's
+real CLI. The list is built so that the cuts fall where it hurts: each number comes twice, 9
+rows apart (in two formats, with other codes: the first occurrence must win across a cut),
+most rows hold a quoted value with a line break (the first line break after a cut's
 target is often inside quotes), invalid rows spread over every part (their line numbers count
 the quoted line breaks and blank lines of the parts before), and the same file with CRLF line
 ends. Then children that fail among several: the parent reads their parts in their place.
@@ -96,11 +96,10 @@ def one_process(root: Path) -> list[tuple[int, str, str]]:
 
 
 def parts(root: Path, jobs: int) -> list[CsvSource]:
-    os.environ.update(OCTOPLAN_JOBS=str(jobs), OCTOPLAN_SHARD_BYTES="1")
-    try:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OCTOPLAN_JOBS", str(jobs))
+        env.setenv("OCTOPLAN_SHARD_BYTES", "1")
         found = shards.split(CsvSource(root / "contacts/big.csv", "contacts/big.csv"))
-    finally:
-        del os.environ["OCTOPLAN_JOBS"], os.environ["OCTOPLAN_SHARD_BYTES"]
     return found or []
 
 
