@@ -200,9 +200,12 @@ def build(
             here, there = context.Pipe()
             folder = Path(spool.name) / str(number)
             folder.mkdir()
+            # This process's ends of the pipes, which the child closes: were the parent killed,
+            # the child's writes would fail instead of waiting forever for a reader.
+            ends = [*(c.connection for c in children), here]
             process = context.Process(
                 target=_child,
-                args=(there, part, channel, region, make_builder, folder),
+                args=(there, part, channel, region, make_builder, folder, ends),
                 daemon=True,
             )
             children.append(_Child(part, process, here))
@@ -336,8 +339,11 @@ def _child(
     region: str,
     make_builder: Callable[[], Builder],
     spool: Path,
+    ends: list[Connection],
 ) -> None:  # pragma: no cover - runs in the forked child (tests compare its results)
     try:
+        for end in ends:
+            end.close()
         chunks = list(identified(part, channel, region))
         # One string a chunk: pickled at the speed of a copy, not key by key.
         connection.send(("keys", [_joined_keys(keys) for keys, _, _ in chunks]))

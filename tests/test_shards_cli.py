@@ -261,3 +261,30 @@ def test_children_that_cannot_hand_over_their_messages_change_nothing_in_the_pla
     process = plan_process(root, 4, preexec_fn=_no_big_files)
     out, err = process.communicate(timeout=300)
     assert (process.returncode, _timeless(out), err) == (0, _timeless(run.stdout), run.stderr)
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] != "Z"  # a zombie has ended (waiting to be reaped)
+
+
+def test_children_end_when_the_plan_is_killed(make_project: MakeProject) -> None:
+    # Killed by the OOM killer or a CI timeout: its children must not stay behind, holding
+    # their part's memory, blocked on a pipe nobody reads any more.
+    root = project(make_project, rows=BIG)
+    process = plan_process(root, 4)
+    found: list[int] = []
+    deadline = time.monotonic() + 120
+    while len(found) < 3 and process.poll() is None and time.monotonic() < deadline:
+        found = children(process.pid)
+        time.sleep(0.002)
+    assert len(found) == 3, "the plan forked no three children: the file was not split in four"
+    process.kill()
+    process.communicate(timeout=60)
+    deadline = time.monotonic() + 60
+    while any(_running(pid) for pid in found) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in found if _running(pid)]
