@@ -5,10 +5,10 @@
                                [--baseline-up-to 1000000] [--no-shuffled] [--opted-out 10000]
                                [--data sorted,mixed]
 
-For each size: wall time, CPU time (user + system, the process and its forked child: steadier
+For each size: wall time, CPU time (user + system, the process and its forked children: steadier
 than wall time on a shared machine), contacts per second, the largest process's peak RSS and
-the whole process tree's (octoplan reads a big file on two cores: the sum of RSS counts twice
-what the forked child shares with its parent, PSS does not), requests, and the ratio to the
+the whole process tree's (octoplan reads a big file on all cores: the sum of RSS counts twice
+what the forked children share with their parent, PSS does not), requests, and the ratio to the
 baseline. Then the largest list again with its rows in random order (the generated list is sorted by
 number, which a real one seldom is; the baseline's speed does not depend on it). The 500k
 already in state are sent for real: `octoplan apply` of the first 500k contacts against

@@ -771,7 +771,7 @@ def _identify_live_chat(
 def capped(errors: list[Diagnostic]) -> list[Diagnostic]:
     """A source's errors in line order (an items source checks shapes before identities),
     at most MAX_ERRORS_PER_SOURCE of them."""
-    # (Each half of a list read on two cores reports a header problem: once is enough.)
+    # (Each part of a list read on several cores reports a header problem: once is enough.)
     errors = sorted(dict.fromkeys(errors), key=lambda d: d.line or 0)
     if len(errors) <= MAX_ERRORS_PER_SOURCE:
         return errors

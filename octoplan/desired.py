@@ -270,7 +270,7 @@ class _Builder:
         self.options = options
         self.keep_texts = keep_texts
         # The recipients state has sent (key -> content hash): each message's standing is
-        # found here, a chunk at a time, on both cores (Messages.sent). None: the state is not
+        # found here, a chunk at a time, on every core (Messages.sent). None: the state is not
         # known yet, and every text's content hash is kept for the planner to compare.
         self.sent = sent
         self.use = use
@@ -794,9 +794,9 @@ def _build_all(
     skip: str | None = None,  # `on_invalid: skip`: who skips (the campaign), for the warning
 ) -> None:
     for contact_source in sources:
-        halves = shards.split(contact_source)
-        if halves is not None and isinstance(contact_source, CsvSource):
-            shards.build(contact_source, halves, deduper, builder, make_builder, channel, region)
+        parts = shards.split(contact_source)
+        if parts is not None and isinstance(contact_source, CsvSource):
+            shards.build(contact_source, parts, deduper, builder, make_builder, channel, region)
         else:
             for keys, columns, lines in identified(contact_source, channel, region):
                 chunk = kept(contact_source, keys, columns, lines, deduper.keep(keys))

@@ -1,32 +1,35 @@
-"""One big CSV contact list read on two cores.
+"""One big CSV contact list read on all cores.
 
 A plan spends nearly all its time per contact: parsing the row, checking the number, merging
-the text, the policies. For a big CSV file (several megabytes) the file is cut in two at a line
-break outside quotes; a forked child process takes the second half while this process takes
-the first, in two steps so that the result is exactly that of reading the file in one go:
+the text, the policies. A big CSV file (several megabytes) is cut into N parts at line breaks
+outside quotes, N the number of cores this process may use (at most one part per
+`MIN_BYTES // 2`); N - 1 forked children take parts 2..N while this process takes part 1, in
+steps such that the result is exactly that of reading the file in one go:
 
-1. both read and identify their half (parse, normalize numbers: `contacts.identified`); the
+1. all read and identify their part (parse, normalize numbers: `contacts.identified`); each
    child sends its keys here, a string per chunk;
-2. here, the keys of both halves go through one `Deduper`, first half first (while the
-   child's are on their way): the first occurrence of a number wins across the halves as in
-   one file. The child gets, per chunk, which rows to keep;
-3. both build the messages of their kept rows; the child sends its messages a chunk at a time
-   (read here between the chunks built here), then its policy counters and render errors,
-   which are added after the first half's.
+2. here, the keys of all parts go through one `Deduper` in file order (part 1's, then part
+   2's...): the first occurrence of a number wins across the parts as in one file. Each child
+   gets, per chunk, which rows to keep;
+3. all build the messages of their kept rows; the children send their messages a chunk at a
+   time (read here between the chunks built here), then their policy counters and render
+   errors, which are added in part order, as are the messages.
 
 Merged groups are compiled on each side (the same skeletons: they depend only on the template
-and the group's values). If the child fails in any way, this process reads the second half
-itself, so a plan never depends on the child. `OCTOPLAN_JOBS=1` turns it off; the threshold is
+and the group's values). If a child fails in any way, this process reads its part itself (in
+its place in the order), so a plan never depends on a child. `OCTOPLAN_JOBS` sets N (0 or 1
+turn it off; any value that is not a whole number is ignored); the threshold is
 `OCTOPLAN_SHARD_BYTES` (for tests).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import pickle
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -43,6 +46,7 @@ from octoplan.errors import Diagnostic
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
 
 MIN_BYTES = 8 * 1024 * 1024  # about 100,000 contacts: below that, forking costs more than it saves
 
@@ -62,24 +66,47 @@ class Builder(Protocol):
 
 
 def jobs() -> int:
-    configured = os.environ.get("OCTOPLAN_JOBS")
-    if configured and configured.isdigit():
-        return int(configured)
-    return min(2, os.cpu_count() or 1)
+    """How many processes a big list is read by: `OCTOPLAN_JOBS` if it is a whole number (0
+    counts as 1), else the number of cores this process may run on."""
+    configured = os.environ.get("OCTOPLAN_JOBS", "").strip()
+    if configured.isascii() and configured.isdigit():
+        return max(1, int(configured))
+    return _cores()
+
+
+def _cores() -> int:
+    # The cores this process may use (a container or `taskset` may allow fewer than the
+    # machine has); cpu_count where the platform cannot tell.
+    if hasattr(os, "sched_getaffinity"):
+        with contextlib.suppress(OSError):
+            return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def _min_bytes() -> int:
-    configured = os.environ.get("OCTOPLAN_SHARD_BYTES")
-    return int(configured) if configured and configured.isdigit() else MIN_BYTES
+    configured = os.environ.get("OCTOPLAN_SHARD_BYTES", "").strip()
+    if configured.isascii() and configured.isdigit():
+        return int(configured)
+    return MIN_BYTES
 
 
-def split(source: ContactSource) -> tuple[CsvSource, CsvSource] | None:
-    """The two halves of a big, clean CSV source; None to read it in one go (small, not CSV,
-    not UTF-8, a bad header...: the one-go reader then reports what is wrong)."""
-    if not isinstance(source, CsvSource) or source.part is not None or jobs() < 2:
+def split(source: ContactSource) -> list[CsvSource] | None:
+    """The parts (two or more, in file order) of a big, clean CSV source; None to read it in
+    one go (small, not CSV, not UTF-8, a bad header...: the one-go reader then reports what
+    is wrong)."""
+    if not isinstance(source, CsvSource) or source.part is not None:
+        return None
+    wanted = jobs()
+    if wanted < 2:
         return None
     try:
-        if source.file.stat().st_size < _min_bytes():
+        size = source.file.stat().st_size
+        threshold = _min_bytes()
+        if size < threshold:
+            return None
+        # Each part at least half the threshold: a file just over it goes in two.
+        wanted = min(wanted, size // max(1, threshold // 2))
+        if wanted < 2:
             return None
         if _not_text(source.file, source.path) is not None:
             return None
@@ -93,22 +120,24 @@ def split(source: ContactSource) -> tuple[CsvSource, CsvSource] | None:
     first_end = data.find(b"\n") + 1
     if not first_end or not header.read_header():
         return None
-    middle = _cut(data, max(first_end, len(data) // 2))
-    if middle is None or middle >= len(data):
+    cuts = [first_end]
+    for index in range(1, wanted):
+        cut = _cut(data, max(cuts[-1], len(data) * index // wanted))
+        if cut is None or cut >= len(data):
+            break
+        cuts.append(cut)
+    if len(cuts) < 2:
         return None
-    start = first_end
-    first_line_of_second = data.count(b"\n", 0, middle) + 1
+    cuts.append(len(data))
     delimiter, names = header.delimiter, header.names
-    return (
-        replace(source, errors=[], part=(start, middle, 2), delimiter=delimiter, names=names),
-        replace(
-            source,
-            errors=[],
-            part=(middle, len(data), first_line_of_second),
-            delimiter=delimiter,
-            names=list(names),
-        ),
-    )
+    parts = []
+    line = 2  # the line of the part's first row
+    for start, end in itertools.pairwise(cuts):
+        part = (start, end, line)
+        parts.append(replace(source, errors=[], part=part, delimiter=delimiter, names=list(names)))
+        if end < len(data):  # (the last part's lines are not needed: not counted)
+            line += data.count(b"\n", start, end)
+    return parts
 
 
 def _cut(data: bytes, around: int) -> int | None:
@@ -124,46 +153,81 @@ def _cut(data: bytes, around: int) -> int | None:
     return None
 
 
+_FAILED = ("failed",)
+
+
+@dataclass
+class _Child:
+    """A forked child reading one part, as this process sees it."""
+
+    part: CsvSource
+    process: BaseProcess
+    connection: Connection
+    keeps: list[list[int] | None] | None = None  # which of its rows to keep, chunk by chunk
+    failed: bool = False
+    parts: list[Any] = field(default_factory=list)  # its messages so far, opened
+    done: Any = None  # (result, errors) once it is done, _FAILED if it failed
+    # Its part read here (when it failed before sending its keys): (keys, columns, lines)
+    here: list[Any] | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return not self.failed and self.done is None
+
+
 def build(
     source: CsvSource,
-    halves: tuple[CsvSource, CsvSource],
+    parts: list[CsvSource],
     deduper: Deduper,
     builder: Builder,
     make_builder: Callable[[], Builder],
     channel: str,
     region: str,
 ) -> None:
-    """Build `source`'s messages into `builder` from its two halves (see the module doc)."""
-    first, second = halves
+    """Build `source`'s messages into `builder` from its parts (see the module doc)."""
+    first = parts[0]
     # Imported here: most lists are read by one process, and `validate` starts faster.
     import multiprocessing
     import tempfile
+    from multiprocessing.connection import wait
 
     context = multiprocessing.get_context("fork")
-    here, there = context.Pipe()
-    # Parts go through files: a pipe would hold the child until this process reads them.
+    # Parts go through files: a pipe would hold a child until this process reads them.
     spool = tempfile.TemporaryDirectory(prefix="octoplan-shard-")
-    child = context.Process(
-        target=_child,
-        args=(there, second, channel, region, make_builder, Path(spool.name)),
-        daemon=True,
-    )
-    child.start()
-    there.close()
+    children: list[_Child] = []
     try:
+        for number, part in enumerate(parts[1:], start=2):
+            here, there = context.Pipe()
+            folder = Path(spool.name) / str(number)
+            folder.mkdir()
+            # This process's ends of the pipes, which the child closes: were the parent killed,
+            # the child's writes would fail instead of waiting forever for a reader.
+            ends = [*(c.connection for c in children), here]
+            process = context.Process(
+                target=_child,
+                args=(there, part, channel, region, make_builder, folder, ends),
+                daemon=True,
+            )
+            children.append(_Child(part, process, here))
+            process.start()
+            # Closed here before the next fork: a child's death is then an end of file here.
+            there.close()
         mine = list(identified(first, channel, region))
-        # This half's keys first (they come first; the child's arrive meanwhile).
+        # Part 1's keys first, then each child's in part order (theirs arrive meanwhile).
         keeps = [deduper.keep(keys) for keys, _, _ in mine]
-        theirs = _receive(here, "keys")
-        their_keeps = None
-        if theirs is not None:
-            their_keeps = [deduper.keep(_split_keys(keys)) for keys in theirs[0]]
-            if not _send(here, their_keeps):
-                theirs = None
-        # The child sends its messages a chunk at a time: they are read between the chunks
-        # built here, so that neither side waits for the other's pickling.
-        parts: list[Any] = []
-        done: Any = None
+        for child in children:
+            theirs = _receive(child.connection, "keys")
+            if theirs is not None:
+                child.keeps = [deduper.keep(_split_keys(keys)) for keys in theirs[0]]
+                child.failed = not _send(child.connection, child.keeps)
+            else:
+                # Read here, now: the parts after it are deduplicated after its keys.
+                child.failed = True
+                child.part = replace(child.part, errors=[])
+                child.here = list(identified(child.part, channel, region))
+                child.keeps = [deduper.keep(keys) for keys, _, _ in child.here]
+        # The children send their messages a chunk at a time: they are read between the
+        # chunks built here, so that no side waits for another's pickling.
         mine.reverse()  # popped from the end: each chunk's columns are freed once built
         keeps.reverse()
         while mine:
@@ -171,41 +235,50 @@ def build(
             chunk = kept(first, keys, columns, lines, keep)
             if chunk is not None:
                 builder.add(chunk)
-            if theirs is not None and done is None:
-                done = _drain(here, parts, builder.open, wait=False)
-        if theirs is not None and done is None:
-            done = _drain(here, parts, builder.open, wait=True)
-        if done is not None and done is not _FAILED:
-            result, errors = done
-            builder.absorb(parts, result)
-            second_errors: list[Diagnostic] = errors
-        else:
-            second_errors = _build_here(second, deduper, builder, their_keeps, channel, region)
-        source.errors.extend([*first.errors, *second_errors])
+            for child in children:
+                if child.waiting:
+                    child.done = _drain(child.connection, child.parts, builder.open, wait=False)
+        errors = list(first.errors)
+        for child in children:
+            while child.waiting:
+                # Read whichever is ready, not only this one: a child held on its pipe waits.
+                ready = wait([c.connection for c in children if c.waiting])
+                for other in children:
+                    if other.waiting and other.connection in ready:
+                        other.done = _drain(other.connection, other.parts, builder.open, wait=False)
+            if not child.failed and child.done is not _FAILED:
+                result, their_errors = child.done
+                builder.absorb(child.parts, result)
+                errors.extend(their_errors)
+            else:
+                errors.extend(_build_here(child, builder, channel, region))
+            child.parts = []
+        source.errors.extend(errors)
     finally:
-        here.close()
-        child.join(timeout=5)
-        if child.is_alive():
-            child.kill()
+        for child in children:
+            child.connection.close()
+        for child in children:
+            child.process.join(timeout=5)
+            if child.process.is_alive():
+                child.process.kill()
         spool.cleanup()
 
 
-def _build_here(
-    half: CsvSource,
-    deduper: Deduper,
-    builder: Builder,
-    keeps: list[list[int] | None] | None,
-    channel: str,
-    region: str,
-) -> list[Diagnostic]:
-    """The child failed: read its half here (with the rows it was told to keep, if it was)."""
-    half = replace(half, errors=[])
-    for index, (keys, columns, lines) in enumerate(identified(half, channel, region)):
-        keep = keeps[index] if keeps is not None else deduper.keep(keys)
-        chunk = kept(half, keys, columns, lines, keep)
+def _build_here(child: _Child, builder: Builder, channel: str, region: str) -> list[Diagnostic]:
+    """A child failed: read its part here, with the rows it was told to keep (or that its
+    keys, read here, were given)."""
+    part, keeps = child.part, child.keeps
+    assert keeps is not None  # set for every child before any message is built
+    if child.here is None:
+        part = replace(part, errors=[])
+        chunks: Any = identified(part, channel, region)
+    else:
+        chunks, child.here = child.here, None
+    for index, (keys, columns, lines) in enumerate(chunks):
+        chunk = kept(part, keys, columns, lines, keeps[index])
         if chunk is not None:
             builder.add(chunk)
-    return half.errors
+    return part.errors
 
 
 def _joined_keys(keys: list[str]) -> str:
@@ -215,9 +288,6 @@ def _joined_keys(keys: list[str]) -> str:
 
 def _split_keys(joined: str) -> list[str]:
     return joined.split("\n")
-
-
-_FAILED = ("failed",)
 
 
 def _drain(
@@ -264,14 +334,17 @@ def _send(connection: Connection, value: Any) -> bool:
 
 def _child(
     connection: Connection,
-    half: CsvSource,
+    part: CsvSource,
     channel: str,
     region: str,
     make_builder: Callable[[], Builder],
     spool: Path,
+    ends: list[Connection],
 ) -> None:  # pragma: no cover - runs in the forked child (tests compare its results)
     try:
-        chunks = list(identified(half, channel, region))
+        for end in ends:
+            end.close()
+        chunks = list(identified(part, channel, region))
         # One string a chunk: pickled at the speed of a copy, not key by key.
         connection.send(("keys", [_joined_keys(keys) for keys, _, _ in chunks]))
         keeps = connection.recv()
@@ -282,14 +355,14 @@ def _child(
         while chunks:
             (keys, columns, lines), keep = chunks.pop(), keeps.pop()
             index += 1
-            chunk = kept(half, keys, columns, lines, keep)
+            chunk = kept(part, keys, columns, lines, keep)
             if chunk is not None:
                 builder.add(chunk)
                 file = spool / f"part-{index}.pickle"
                 with file.open("wb") as handle:
                     pickle.dump(builder.take(), handle, protocol=pickle.HIGHEST_PROTOCOL)
                 connection.send(("part", str(file)))
-        connection.send(("done", builder.result(), half.errors))
+        connection.send(("done", builder.result(), part.errors))
     except BaseException:
         import traceback  # only when the child fails
 

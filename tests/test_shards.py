@@ -1,14 +1,16 @@
-"""A big CSV list read on two cores gives exactly what reading it in one go gives.
+"""A big CSV list read on N cores gives exactly what reading it in one go gives.
 
 `OCTOPLAN_SHARD_BYTES` lowers the size from which a file is split, so a small file with every
-kind of trouble in both halves goes through the real fork: duplicates across the halves, bad
+kind of trouble in all its parts goes through the real forks: duplicates across the parts, bad
 numbers, quoted line breaks, blank and ragged rows, render errors, UCS-2 texts, excluded keys.
+(tests/test_shards_cli.py: the same through the CLI, cut points, CRLF, failed children.)
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import random
 from pathlib import Path
 
@@ -92,16 +94,21 @@ def _summary(desired: DesiredCampaign) -> tuple[object, ...]:
     )
 
 
-def test_two_halves_give_what_one_go_gives(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("jobs", [2, 3, 4, 7])
+def test_n_parts_give_what_one_go_gives(
+    project: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
     monkeypatch.setenv("OCTOPLAN_JOBS", "1")
     one_go = _build(project)
-    monkeypatch.setenv("OCTOPLAN_JOBS", "2")
+    monkeypatch.setenv("OCTOPLAN_JOBS", str(jobs))
     monkeypatch.setenv("OCTOPLAN_SHARD_BYTES", "1")
-    halves = shards.split(CsvSource(project / "contacts/big.csv", "contacts/big.csv"))
-    assert halves is not None
-    first, second = halves
-    assert first.part is not None and second.part is not None
-    assert first.part[1] == second.part[0] and second.part[2] > 1000  # cut mid-file
+    parts = shards.split(CsvSource(project / "contacts/big.csv", "contacts/big.csv"))
+    assert parts is not None and len(parts) == jobs
+    cuts = [part.part for part in parts]
+    assert all(cut is not None for cut in cuts)
+    for before, after in itertools.pairwise(cuts):
+        assert before is not None and after is not None
+        assert before[1] == after[0] and after[2] > before[2] + 4000 // jobs // 2  # cut mid-file
     split = _build(project)
     assert _summary(split) == _summary(one_go)
     # The data really holds what the test is about.
