@@ -36,7 +36,9 @@ def test_without_a_server_the_suite_runs_its_postgresql_tests_on_a_throwaway_one
     env["OCTOPLAN_TEST_PG"] = "embedded"
     result = subprocess.run(
         [
-            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "-v",
+            # --no-cov: a pytest-cov session erases and combines every coverage data file of
+            # the checkout, the outer run's included.
+            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "-v", "--no-cov",
             "tests/state/test_store.py",
             "-k", "postgres and (test_a_new_state_is_empty or test_lineage_and_serial)",
         ],
