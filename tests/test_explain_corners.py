@@ -1,0 +1,90 @@
+"""`octoplan explain` before any apply (issue 22): a number in any format, an e-mail in any
+case, a live-chat conversation id, a recipient in an exclude list, one outside a campaign's
+audience, one in a rollout cohort no stage has reached yet, and a recipient that is none of
+these kinds. The real CLI, with a fresh SQLite state and no network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.project import MakeProject, run_cli
+
+FILES = {
+    "campaigns/promo.yaml": (
+        'channel: sms\ntext: "Promo STOP au 30101"\ncontacts: [contacts/customers.csv]\n'
+        "exclude: [contacts/optout.csv]\n"
+    ),
+    "campaigns/mail.yaml": "channel: email\ntext: Bonjour\nrecipients: [{email: Zoe@Example.fr}]\n",
+    "campaigns/ramp.yaml": (
+        'channel: sms\ntext: "Soldes STOP au 30101"\ncontacts: [contacts/customers.csv]\n'
+        "rollout:\n  - percent: 50\n  - percent: 100\n    wait: 2h\n"
+    ),
+    "contacts/customers.csv": (
+        "phone_number;prénom\r\n06 12 34 00 00;Zoé\r\n+33 6 12 34 00 01;René\r\n"
+    ),
+    "contacts/optout.csv": "phone_number\n0612340001\n",
+}
+NOTE = "Environment: default, https://api.octopush.com/v1/public (state .octoplan/state.db).\n"
+NOT_MAIL = "mail (email, marketing; campaigns/mail.yaml): not a recipient\n" + (
+    "    not in the campaign's recipients or contacts\n"
+)
+RAMP_WAITS = (
+    "ramp (sms, marketing; campaigns/ramp.yaml): to send\n"
+    "    in the cohort of rollout stage 1 (50%); none has started yet: "
+    "sent by the apply that starts stage 1\n"
+)
+
+
+@pytest.fixture
+def project(make_project: MakeProject) -> Path:
+    return make_project(FILES, "region: FR\ndefaults: {sender: ShopX}\n")
+
+
+def test_excluded_and_in_a_rollout_cohort(project: Path) -> None:
+    result = run_cli("explain", "06.12.34.00.01", cwd=project)
+    assert (result.returncode, result.stderr) == (0, NOTE)
+    assert result.stdout == (
+        "+33612340001\n\n" + NOT_MAIL + "\npromo (sms, marketing; campaigns/promo.yaml): excluded\n"
+        "    in an exclude list (contacts/optout.csv)\n\n" + RAMP_WAITS
+    )
+
+
+def test_to_send_in_the_audience(project: Path) -> None:
+    result = run_cli("explain", "0612340000", cwd=project)
+    assert (result.returncode, result.stderr) == (0, NOTE)
+    assert result.stdout == (
+        "+33612340000\n\n" + NOT_MAIL + "\npromo (sms, marketing; campaigns/promo.yaml): to send\n"
+        "    in the audience: the next apply sends it\n\n" + RAMP_WAITS
+    )
+
+
+def test_an_email_in_another_case(project: Path) -> None:
+    result = run_cli("explain", "ZOE@example.FR", cwd=project)
+    assert (result.returncode, result.stderr) == (0, NOTE)
+    assert result.stdout == (
+        "zoe@example.fr\n\n"
+        "mail (email, marketing; campaigns/mail.yaml): to send\n"
+        "    in the audience: the next apply sends it\n\n"
+        "promo (sms, marketing; campaigns/promo.yaml): not a recipient\n"
+        "    not in the campaign's recipients or contacts\n\n"
+        "ramp (sms, marketing; campaigns/ramp.yaml): not a recipient\n"
+        "    not in the campaign's recipients or contacts\n"
+    )
+
+
+def test_a_conversation_id_in_capitals(project: Path) -> None:
+    result = run_cli("explain", " 00000000-0000-4000-8000-00000000000A ", cwd=project)
+    assert (result.returncode, result.stderr) == (0, NOTE)
+    assert result.stdout.startswith("00000000-0000-4000-8000-00000000000a\n\n" + NOT_MAIL)
+    assert result.stdout.count(": not a recipient\n") == 3
+
+
+def test_neither_number_nor_email_nor_conversation(project: Path) -> None:
+    result = run_cli("explain", "12", cwd=project)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "error: '12' is not a phone number (region FR), an e-mail address or a live-chat "
+        "conversation id\n"
+    )
