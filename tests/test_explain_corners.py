@@ -5,6 +5,7 @@ these kinds. The real CLI, with a fresh SQLite state and no network."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,42 @@ def test_neither_number_nor_email_nor_conversation(project: Path) -> None:
         "error: '12' is not a phone number (region FR), an e-mail address or a live-chat "
         "conversation id\n"
     )
+
+
+SCHEDULED = (
+    'channel: sms\ntext: "Soldes -20% STOP au 30101"\nsend_at: 2026-12-10T10:00:00+01:00\n'
+    'recipients: [{phone_number: "06 12 34 00 00"}, {phone_number: "06 12 34 00 01"}]\n'
+)
+
+
+def test_stop_after_a_scheduled_send_that_has_not_gone_out(make_project: MakeProject) -> None:
+    """The embedded sandbox: apply schedules, the number replies STOP, explain (which takes the
+    sandbox's replies into the state) says the next apply cancels and resends without it."""
+    root = make_project(
+        {"campaigns/promo.yaml": SCHEDULED}, "region: FR\ndefaults: {sender: ShopX}\n"
+    )
+    env = {"OCTOPLAN_NOW": "2026-12-03T10:00:00+01:00"}
+    assert run_cli("apply", "--sandbox", "--auto-approve", cwd=root, env=env).returncode == 0
+    replied = run_cli("sandbox", "reply", "06 12 34 00 00", "STOP", cwd=root, env=env)
+    assert (replied.returncode, replied.stdout) == (0, "")
+    assert replied.stderr == f"reply recorded in {root / '.octoplan' / 'sandbox.db'}\n"
+
+    result = run_cli("explain", "--sandbox", "0612340000", cwd=root, env=env)
+    assert (result.returncode, result.stderr) == (
+        0,
+        "Environment: sandbox, the embedded local sandbox (state .octoplan/sandbox-state.db).\n",
+    )
+    found = re.fullmatch(
+        r"\+33612340000\n"
+        r"Opted out by STOP reply on 2026-12-03: no marketing send on sms, voice_sms or rcs "
+        r"since\.\n\n"
+        r"promo \(sms, marketing; campaigns/promo\.yaml\): sent\n"
+        r"    sent 2026-12-03 09:00:00 UTC in request (op-[0-9a-f]{32}) \(ticket sms_[0-9a-f]+\), "
+        r"scheduled for 2026-12-10T10:00:00\+01:00\n"
+        r"    opted out by STOP reply on 2026-12-03: no later marketing send\n"
+        r"    request (op-[0-9a-f]{32}) has not gone out yet: the next apply cancels it and sends "
+        r"its other recipients again, without this number\n",
+        result.stdout,
+    )
+    assert found is not None, result.stdout
+    assert found[1] == found[2]
