@@ -5,6 +5,7 @@ these kinds. The real CLI, with a fresh SQLite state and no network."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -128,3 +129,40 @@ def test_stop_after_a_scheduled_send_that_has_not_gone_out(make_project: MakePro
     )
     assert found is not None, result.stdout
     assert found[1] == found[2]
+
+
+def test_json_format(project: Path) -> None:
+    result = run_cli("explain", "--format=json", "ZOE@example.FR", cwd=project)
+    assert (result.returncode, result.stderr) == (0, NOTE)
+
+    def entry(campaign: str, channel: str, verdict: str, reason: str) -> dict[str, object]:
+        return {
+            "id": campaign,
+            "channel": channel,
+            "file": f"campaigns/{campaign}.yaml",
+            "marketing": True,
+            "verdict": verdict,
+            "reasons": [reason],
+            "requests": [],
+            "delivery": None,
+            "stops": [],
+            "replies": 0,
+        }
+
+    outside = "not in the campaign's recipients or contacts"
+    assert json.loads(result.stdout) == {
+        "format_version": "1",
+        "recipient": "zoe@example.fr",
+        "opted_out": None,
+        "campaigns": [
+            entry("mail", "email", "to send", "in the audience: the next apply sends it"),
+            entry("promo", "sms", "not a recipient", outside),
+            entry("ramp", "sms", "not a recipient", outside),
+        ],
+        "environment": {
+            "name": "default",
+            "api_url": "https://api.octopush.com/v1/public",
+            "sandbox": False,
+            "local": False,
+        },
+    }
