@@ -53,6 +53,15 @@ CAMPAIGNS = {
         "4:7: error: text must be a string (got number 12.5)\n"
         '  hint: quote it to keep it as written: "12.5"',
     ),
+    "rollout-key": (
+        BASE + "rollout:\n  - percent: 50\n  - percent: 100\n    wiat: 2h\n",
+        "10:5: error: unknown key 'wiat' in rollout[1]\n  hint: did you mean 'wait'?",
+    ),
+    "rollout-gate-key": (
+        BASE + "rollout:\n  - percent: 50\n  - percent: 100\n    gate: {max_stop_rat: 1}\n",
+        "10:12: error: unknown key 'max_stop_rat' in rollout[1].gate\n"
+        "  hint: did you mean 'max_stop_rate'?",
+    ),
     "simulation-float": (
         BASE + "simulation_mode: 1.5\n",
         "7:18: error: simulation_mode must be true or false (got number 1.5)",
