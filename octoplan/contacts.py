@@ -443,15 +443,20 @@ class ItemsSource:
         return self._cols.get(line, {}).get(name)
 
 
-def _yaml_items(data: object, path: str, errors: list[Diagnostic]) -> list[Any]:
+def _yaml_items(
+    data: object, path: str, errors: list[Diagnostic]
+) -> tuple[list[Any], tuple[str, ...]]:
+    """The file's contacts, and where their list sits in the document (at the top, or under a
+    `contacts:` key) so that each contact's position can be found."""
+    where: tuple[str, ...] = ()
     if isinstance(data, Mapping) and list(data) == ["contacts"]:
-        data = data["contacts"]
+        data, where = data["contacts"], ("contacts",)
     if data is None:
-        return []
+        return [], where
     if not isinstance(data, list):
         errors.append(_error(path, 1, 1, "a contact file holds a list of contacts"))
-        return []
-    return data
+        return [], where
+    return data, where
 
 
 def yaml_source(file: Path, path: str) -> ItemsSource:
@@ -461,10 +466,11 @@ def yaml_source(file: Path, path: str) -> ItemsSource:
         return ItemsSource(path, [], list(exc.diagnostics))
     errors: list[Diagnostic] = []
     items: list[tuple[object, int, Mapping[str, int]]] = []
-    for index, item in enumerate(_yaml_items(doc.data, path, errors)):
-        line = doc.value_pos((index,))[0]
+    contacts, where = _yaml_items(doc.data, path, errors)
+    for index, item in enumerate(contacts):
+        line = doc.value_pos((*where, index))[0]
         names = item if isinstance(item, Mapping) else ()
-        cols = {str(k): doc.value_pos((index, k))[1] for k in names}
+        cols = {str(k): doc.value_pos((*where, index, k))[1] for k in names}
         items.append((item, line, cols))
     return ItemsSource(path, items, errors)
 

@@ -18,6 +18,7 @@ from octoplan.phones import (
     normalize_email,
     normalize_phone,
 )
+from tests.fixtures.project import MakeProject, run_cli
 
 
 def load(tmp_path: Path, name: str, text: str | bytes, channel: str = "sms") -> ContactSet:
@@ -471,3 +472,28 @@ def test_an_unreadable_file(tmp_path: Path) -> None:
     assert [json.loads(line) for line in read.stdout.splitlines()] == [
         [f"{name}: error: cannot read: Permission denied"] for name in names
     ]
+
+
+def test_yaml_contacts_under_a_contacts_key_are_reported_where_they_are(
+    make_project: MakeProject,
+) -> None:
+    """The list may sit under a `contacts:` key: an error names the contact's own line and
+    column, not 1:1 (each position was looked up as if the list were at the top)."""
+    root = make_project(
+        {
+            "campaigns/a.yaml": (
+                'channel: sms\npurpose: alert\ntext: "Hi"\ncontacts: [contacts/c.yaml]\n'
+            ),
+            "contacts/c.yaml": (
+                "contacts:\n"
+                '  - {phone_number: "+33612345678", first_name: Zoé}\n'
+                '  - {phone_number: "06123", first_name: Noé}\n'
+            ),
+        }
+    )
+    result = run_cli("validate", cwd=root)
+    assert (result.returncode, result.stderr) == (
+        1,
+        "contacts/c.yaml:3:20: error: '06123' is not a valid phone number for region FR\n"
+        "1 error in 1 file\n",
+    )
