@@ -3,6 +3,7 @@
 
     python bench/plan_bench.py [--sizes 10000,100000,1000000] [--in-state 500000]
                                [--baseline-up-to 1000000] [--no-shuffled] [--opted-out 10000]
+                               [--data sorted,mixed]
 
 For each size: wall time, CPU time (user + system, the process and its forked child: steadier
 than wall time on a shared machine), contacts per second, the largest process's peak RSS and
@@ -16,7 +17,9 @@ already in state are sent for real: `octoplan apply` of the first 500k contacts 
 same list (whose 500k recipients in state are then over the cap). Plans run at a fixed moment
 inside marketing hours (bench/scale.py, BENCH_NOW). `--opted-out N`: the largest list again,
 with N of its numbers having replied STOP (stored and interpreted as `octoplan receive` does),
-so that plan leaves them out.
+so that plan leaves them out. `--data`: the sizes are run on the sorted data set, the realistic
+mixed one (four number formats, accents, empty cells, random codes, shuffled rows: see
+bench/gen_contacts.py), or both (default).
 Prints figures; asserts nothing.
 """
 
@@ -65,7 +68,15 @@ def main() -> None:
     parser.add_argument("--baseline-up-to", type=int, default=1_000_000)
     parser.add_argument("--no-shuffled", dest="shuffled", action="store_false")
     parser.add_argument("--opted-out", type=int, default=0)
+    parser.add_argument(
+        "--data",
+        default="sorted,mixed",
+        help="data sets of bench/gen_contacts.py for the sizes: sorted, mixed or both",
+    )
     args = parser.parse_args()
+    datasets = [name.strip() for name in args.data.split(",") if name.strip()]
+    if not datasets or set(datasets) - {"sorted", "mixed"}:
+        parser.error("--data takes sorted, mixed or sorted,mixed")
     sizes = [int(size) for size in args.sizes.split(",")]
 
     print(
@@ -74,17 +85,23 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="octoplan-bench-") as tmp:
         work, cache = Path(tmp), {}
-        for size in sizes:
-            root = make_project(work / f"p{size}", size, cache)
-            baseline = None
-            if size <= args.baseline_up_to:
-                baseline = run([sys.executable, str(REPO / "bench/baseline.py"), str(root)], root)
-                print(_row("baseline (hand-written)", size, baseline, baseline.stdout.split()[-1]))
-            result = run([*OCTOPLAN, "plan"], root)
-            if result.returncode != 0:
-                sys.exit(f"octoplan plan failed:\n{result.stdout}\n{result.stderr}")
-            ratio = f"{baseline.seconds / result.seconds:.1f}x" if baseline else ""
-            print(_row("octoplan plan", size, result, _requests(result.stdout), ratio))
+        for data in datasets:
+            mixed, tag = data == "mixed", " (mixed)" if data == "mixed" else ""
+            for size in sizes:
+                root = make_project(work / f"p{size}{data}", size, cache, mixed)
+                baseline = None
+                if size <= args.baseline_up_to:
+                    baseline = run(
+                        [sys.executable, str(REPO / "bench/baseline.py"), str(root)], root
+                    )
+                    label = f"baseline (hand-written){tag}"
+                    print(_row(label, size, baseline, baseline.stdout.split()[-1]))
+                result = run([*OCTOPLAN, "plan"], root)
+                if result.returncode != 0:
+                    sys.exit(f"octoplan plan failed:\n{result.stdout}\n{result.stderr}")
+                ratio = f"{baseline.seconds / result.seconds:.1f}x" if baseline else ""
+                print(_row(f"octoplan plan{tag}", size, result, _requests(result.stdout), ratio))
+                shutil.rmtree(root)
 
         if args.shuffled:
             size = max(sizes)

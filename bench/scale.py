@@ -40,8 +40,11 @@ CAMPAIGN = (
 )
 
 
-def make_project(root: Path, contacts: int, csv_cache: dict[int, Path]) -> Path:
-    """A project with `contacts` contacts (CSV files generated once per size and copied)."""
+def make_project(
+    root: Path, contacts: int, csv_cache: dict[int, Path], mixed: bool = False
+) -> Path:
+    """A project with `contacts` contacts (CSV files generated once per size and data set, and
+    copied); `mixed`: the realistic data set of bench/gen_contacts.py."""
     for part in ("contacts", "templates", "campaigns"):
         (root / part).mkdir(parents=True, exist_ok=True)
     (root / "octoplan.yaml").write_text(
@@ -50,11 +53,12 @@ def make_project(root: Path, contacts: int, csv_cache: dict[int, Path]) -> Path:
     )
     (root / "templates" / "promo.sms.j2").write_text(TEMPLATE, encoding="utf-8")
     (root / "campaigns" / "promo.yaml").write_text(CAMPAIGN, encoding="utf-8")
-    if contacts not in csv_cache:
-        cached = root.parent / f"contacts-{contacts}.csv"
-        generate(contacts, cached)
-        csv_cache[contacts] = cached
-    shutil.copyfile(csv_cache[contacts], root / "contacts" / "big.csv")
+    key = -contacts if mixed else contacts  # one cache for both data sets
+    if key not in csv_cache:
+        cached = root.parent / f"contacts-{contacts}{'-mixed' if mixed else ''}.csv"
+        generate(contacts, cached, mixed)
+        csv_cache[key] = cached
+    shutil.copyfile(csv_cache[key], root / "contacts" / "big.csv")
     return root
 
 

@@ -17,7 +17,6 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from octoplan import prices, rules
-from octoplan.target import DEFAULT_API_URL
 
 Channel = Literal["sms", "voice_sms", "rcs", "email", "live_chat"]
 Purpose = Literal["alert", "wholesale"]
@@ -325,7 +324,7 @@ class Pricing(_Strict):
 
 
 class Api(_Strict):
-    base_url: str = Field(DEFAULT_API_URL, pattern=r"^https?://\S+$")
+    base_url: str = Field(rules.API_URL, pattern=r"^https?://\S+$")
 
 
 ENVIRONMENT_NAME = r"^[a-z0-9][a-z0-9_-]{0,31}$"

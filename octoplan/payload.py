@@ -18,9 +18,6 @@ from octoplan.model import Campaign
 SMS_SEND = "sms-campaign/send"
 MULTI_SEND = "multi-channel/send"
 VOICE_LIST_CREATE = "voice-campaign-on-list/create"
-SMS_CANCEL = "sms-campaign/cancel"
-VOICE_LIST_CANCEL = "voice-campaign-on-list/cancel"
-MULTI_CANCEL = "multi-channel/cancel"
 
 IDENTITY_FIELDS = ("phone_number", "email", "conversation_id")
 PERSONAL_FIELDS = ("first_name", "last_name", "param1", "param2", "param3", "param4", "param5")
@@ -60,7 +57,6 @@ _METADATA = (
 @dataclass(frozen=True)
 class RequestShape:
     endpoint: str
-    cancel_endpoint: str
     personalizes: bool  # the API substitutes {first_name}... per recipient
     request_id_in_metadata: bool
     base: Mapping[str, Any]  # every option of the body except text, recipients, request_id
@@ -102,7 +98,6 @@ def shape(campaign: Campaign) -> RequestShape:
         _copy_options(campaign, _SMS_TOP, base)
         return RequestShape(
             endpoint=SMS_SEND,
-            cancel_endpoint=SMS_CANCEL,
             personalizes=True,
             request_id_in_metadata=False,
             base=base,
@@ -114,7 +109,6 @@ def shape(campaign: Campaign) -> RequestShape:
         _copy_options(campaign, ("voice_gender", "voice_language"), base)
         return RequestShape(
             endpoint=VOICE_LIST_CREATE,
-            cancel_endpoint=VOICE_LIST_CANCEL,
             personalizes=True,
             request_id_in_metadata=False,
             base=base,
@@ -127,7 +121,6 @@ def shape(campaign: Campaign) -> RequestShape:
         base["metadata"] = metadata
     return RequestShape(
         endpoint=MULTI_SEND,
-        cancel_endpoint=MULTI_CANCEL,
         personalizes=False,
         request_id_in_metadata=True,
         base=base,

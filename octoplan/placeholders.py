@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from octoplan.rules import PERSONALIZATION_MAX
+
 PLACEHOLDER_FIELDS = ("first_name", "last_name", "param1", "param2", "param3", "param4", "param5")
-MAX_VALUE_LENGTH = 50  # the API refuses longer personalization values
+MAX_VALUE_LENGTH = PERSONALIZATION_MAX  # the API refuses longer personalization values
 _PLACEHOLDER = re.compile(r"\{(first_name|last_name|param[1-5])\}")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Final, Literal, get_args
 
+API_URL: Final = "https://api.octopush.com/v1/public"  # Octopush's production API
 CHANNELS: Final = ("sms", "voice_sms", "rcs", "email", "live_chat")
 PURPOSES: Final = ("alert", "wholesale")
 MARKETING_PURPOSE: Final = "wholesale"  # the API's default when purpose is omitted

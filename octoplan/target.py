@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from octoplan.errors import UsageError
+from octoplan.rules import API_URL
 
 if TYPE_CHECKING:  # plans and their views need no pydantic
     from octoplan.model import Environment, ProjectConfig
@@ -32,7 +33,7 @@ STATE_VAR = "OCTOPLAN_STATE"
 BASE_URL_VAR = "OCTOPUSH_BASE_URL"
 LOGIN_VAR = "OCTOPUSH_API_LOGIN"
 KEY_VAR = "OCTOPUSH_API_KEY"
-DEFAULT_API_URL = "https://api.octopush.com/v1/public"  # octoplan.model.Api's default
+DEFAULT_API_URL = API_URL  # octoplan.model.Api's default
 SANDBOX_STATE = ".octoplan/sandbox-state.db"  # the built-in sandbox environment's state
 SANDBOX_DATA = ".octoplan/sandbox.db"  # what its embedded sandbox delivered
 

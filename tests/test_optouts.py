@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from octoplan.events import dedup_key
+from octoplan.optouts import note, without_opted_out
 from octoplan.receive.worker import Interpreter, ingest_all
 from octoplan.state.eventlog import RawEvent
 from octoplan.state.open import open_state
@@ -152,3 +153,44 @@ def test_a_scheduled_marketing_send_is_cancelled_and_replanned_without_it(
     kinds = sorted((b["kind"], b["recipient_count"]) for b in found["batches"])
     assert kinds == [("cancel", 3), ("new", 2)]
     assert found["opted_out"] == 1
+
+
+# The filter and the note themselves, at their edges (mutation testing found these unpinned:
+# bench/mutation.py optouts).
+AT = datetime(2026, 3, 1, 9, tzinfo=UTC)
+
+
+def test_only_the_recipients_still_to_send_are_filtered_whatever_their_positions() -> None:
+    """Recipients 0 and 2 are already sent (or excluded): the opt-out of recipient 1 must not
+    be read as the flag of another recipient still to send."""
+    keys = ["+33600000000", "+33600000001", "+33600000002", "+33600000003"]
+    kept, opted = without_opted_out(keys, [1, 3], {"+33600000001": AT})
+    assert (kept, opted) == ([3], [("+33600000001", AT)])
+    kept, opted = without_opted_out(keys, [0, 3], {"+33600000001": AT, "+33600000003": AT})
+    assert (kept, opted) == ([0], [("+33600000003", AT)])
+
+
+def test_when_every_recipient_opted_out_nothing_is_sent() -> None:
+    keys = ["+33600000000", "+33600000001"]
+    stopped = {key: AT for key in keys}
+    assert without_opted_out(keys, [0, 1], stopped) == ([], [(key, AT) for key in keys])
+
+
+def test_nobody_opted_out_among_the_list_leaves_it_whole() -> None:
+    keys = ["+33600000000", "+33600000001"]
+    assert without_opted_out(keys, [0, 1], {"+33699999999": AT}) == ([0, 1], [])
+
+
+def test_the_note_names_five_and_counts_the_rest() -> None:
+    opted = [(f"+336000000{n:02d}", AT) for n in range(12)]
+    names = [f"+33 6•• •• •• {n:02d} on 2026-03-01" for n in range(5)]
+    assert note(opted[:2]) == (
+        f"2 recipients opted out by STOP reply: {', '.join(names[:2])}: not sent"
+    )
+    assert note(opted[:5]) == f"5 recipients opted out by STOP reply: {', '.join(names)}: not sent"
+    assert note(opted) == (
+        f"12 recipients opted out by STOP reply: {', '.join(names)} and 7 more: not sent"
+    )
+    assert note(opted[1:2]) == (
+        "1 recipient opted out by STOP reply on 2026-03-01 (+33 6•• •• •• 01): not sent"
+    )

@@ -8,6 +8,7 @@ start it with `--port 0` and read the port); the token never appears in any outp
 from __future__ import annotations
 
 import logging
+import os
 import signal
 from types import FrameType
 
@@ -23,7 +24,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 
 def run(app: AppContext, host: str, port: int) -> int:
-    token = callback_token()
+    token = callback_token(os.environ)
     root = app.root
     location = config_target(app).state
     region = project_region(root)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,8 +18,9 @@ _REGION = re.compile(r"[A-Z]{2}")
 TOKEN_HINT = 'make one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
-def callback_token(environ: Mapping[str, str] | None = None) -> str:
-    value = (os.environ if environ is None else environ).get(TOKEN_VAR, "").strip()
+def callback_token(environ: Mapping[str, str]) -> str:
+    """The token from `environ` (the CLI passes its process environment)."""
+    value = environ.get(TOKEN_VAR, "").strip()
     if not value:
         raise UsageError(
             f"{TOKEN_VAR} is not set: the callback URL is /callbacks/<token>, and the token is "

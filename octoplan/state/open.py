@@ -6,47 +6,14 @@ The location is the command's Target's (octoplan/target.py: `octoplan.yaml`'s `s
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from octoplan.errors import StateError
 from octoplan.private import private_database
 from octoplan.state.base import StateStore
+from octoplan.state.location import describe, is_postgres, scrub, sqlite_path
 
-_PG_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_postgres(location: str) -> bool:
-    return location.startswith(_PG_SCHEMES)
-
-
-def sqlite_path(location: str, root: Path) -> Path:
-    return root / Path(location).expanduser()
-
-
-def describe(location: str) -> str:
-    """The location for messages and `StateInfo.url`: any password removed."""
-    if not is_postgres(location):
-        return location
-    parts = urlsplit(location)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostinfo = netloc.rpartition("@")
-        netloc = f"{userinfo.partition(':')[0]}@{hostinfo}"
-    query = urlencode([(key, value) for key, value in parse_qsl(parts.query) if key != "password"])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def scrub(text: str, location: str) -> str:
-    """`text` (a driver's error message) without the location's password, should it echo it."""
-    secrets = [match for match in re.findall(r"password=([^&\s]+)", location)]
-    parts = urlsplit(location)
-    if parts.password:
-        secrets.append(parts.password)
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
+__all__ = ["describe", "is_postgres", "open_state", "scrub", "sqlite_path", "state_exists"]
 
 
 def state_exists(location: str, root: Path) -> bool:
