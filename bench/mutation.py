@@ -60,7 +60,21 @@ TARGETS = {
 }
 
 # Mutants that cannot change what the program does, by module: (line, operator) -> reason.
-EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {}
+EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
+    "optouts": {
+        (35, "core/ReplaceOrWithAnd"): "a shortcut: with either side empty, the full path "
+        "returns the same (nothing flagged, or nothing to send)",
+        (41, "core/ReplaceComparisonOperator_Eq_Gt"): "to_send is never longer than keys: "
+        "always the general path, which gives the same for a full list",
+        (41, "core/ReplaceComparisonOperator_Eq_GtE"): "to_send is never longer than keys: "
+        "the same test as ==",
+        (41, "core/ReplaceComparisonOperator_Eq_Is"): "equal lengths take either path with the "
+        "same result; unequal ones are never identical ints",
+        (56, "core/ReplaceComparisonOperator_Eq_LtE"): "note() is only called with at least "
+        "one opted-out recipient",
+        (57, "core/NumberReplacer"): "a one-element list: opted[-1] is opted[0]",
+    },
+}
 
 
 def _config(name: str, target: Target) -> Path:
