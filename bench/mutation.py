@@ -40,6 +40,7 @@ TARGETS = {
     "ids": Target(
         "octoplan/ids.py",
         (
+            "tests/test_ids.py",
             "tests/test_encode.py",
             "tests/test_repeats.py",
             "tests/test_promises.py::test_two_campaigns_with_the_same_body_are_two_requests_both_delivered",
