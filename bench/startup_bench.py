@@ -9,7 +9,11 @@ of the wall time are printed with the median CPU time (user + system), then the 
 issue 19 (validate and plan within 1.6x the bare imports, --version and --help
 under 0.1 s). The baseline is what any program using the four libraries pays:
 `from pydantic import BaseModel` (a plain `import pydantic` is lazy and imports almost
-nothing), jinja2's sandbox, ruamel.yaml's YAML and click.
+nothing), jinja2's sandbox, ruamel.yaml's YAML and click. A second reference, not a target,
+shows what part of the 1.6x the libraries take themselves once used: the same imports, then
+one pydantic model with a constrained field built and validated (pydantic then loads its plugin
+machinery: importlib.metadata and a scan of every installed package's entry points) and
+phonenumbers imported (its import compiles its regexes; octoplan needs it for any phone number).
 
 Commands run as a user's would: bytecode is cached (in a temporary PYTHONPYCACHEPREFIX, so
 the tree is left alone, and the warm-up fills it; a pip install compiles it at install time),
@@ -36,6 +40,13 @@ BASELINE = (
     "from pydantic import BaseModel; import jinja2.sandbox; from ruamel.yaml import YAML; "
     "import click"
 )
+# The least a program pays that validates one pydantic model and imports phonenumbers.
+IN_USE = (
+    f"{BASELINE}; from pydantic import Field; import phonenumbers\n"
+    "class M(BaseModel):\n    n: int = Field(ge=0)\n"
+    "M(n=1)"
+)
+REFERENCE = "libraries in use (reference)"
 IMPORTS_FACTOR = 1.6
 FAST = 0.1
 
@@ -90,6 +101,13 @@ def _instructions(argv: list[str], cwd: Path, env: dict[str, str]) -> int:
     return int(found.group(1))
 
 
+def _judged(label: str, ratio: float) -> str:
+    if label == REFERENCE:
+        return f"{ratio:.2f}x the bare imports (the libraries' own share; not a target)"
+    verdict = "ok" if ratio <= IMPORTS_FACTOR else "OVER"
+    return f"{ratio:.2f}x the bare imports (target <= {IMPORTS_FACTOR}x): {verdict}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
@@ -114,6 +132,7 @@ def main() -> None:
         commands = {
             "bare imports (4 libraries)": [python, "-c", BASELINE],
             "python -c pass": [python, "-c", "pass"],
+            REFERENCE: [python, "-c", IN_USE],
             "octoplan --version": [python, "-m", "octoplan", "--version"],
             "octoplan --help": [python, "-m", "octoplan", "--help"],
             "octoplan validate (example)": [python, "-m", "octoplan", "validate"],
@@ -141,26 +160,26 @@ def main() -> None:
                 print(f"{label:<30} {counts[label]:>15,} instructions", flush=True)
     print()
     base = "bare imports (4 libraries)"
-    for label in ("octoplan validate (example)", "octoplan plan (example)"):
+    for label in (
+        REFERENCE,
+        "octoplan validate (example)",
+        "octoplan plan (example)",
+    ):
         for kind, figures, pick in (
             ("wall", walls, statistics.median),
             ("CPU", cpus, statistics.median),
             ("CPU (fastest runs)", cpus, min),
         ):
             ratio = pick(figures[label]) / pick(figures[base])
-            verdict = "ok" if ratio <= IMPORTS_FACTOR else "OVER"
-            print(
-                f"{label:<30} {kind:>18}: {ratio:.2f}x the bare imports "
-                f"(target <= {IMPORTS_FACTOR}x): {verdict}"
-            )
-    for label in ("octoplan validate (example)", "octoplan plan (example)"):
+            print(f"{label:<30} {kind:>18}: {_judged(label, ratio)}")
+    for label in (
+        REFERENCE,
+        "octoplan validate (example)",
+        "octoplan plan (example)",
+    ):
         if counts:
             ratio = counts[label] / counts[base]
-            verdict = "ok" if ratio <= IMPORTS_FACTOR else "OVER"
-            print(
-                f"{label:<30} {'instructions':>18}: {ratio:.2f}x the bare imports "
-                f"(target <= {IMPORTS_FACTOR}x): {verdict}"
-            )
+            print(f"{label:<30} {'instructions':>18}: {_judged(label, ratio)}")
     for label in ("octoplan --version", "octoplan --help"):
         for kind, figures in (("wall", walls), ("CPU", cpus)):
             median = statistics.median(figures[label])

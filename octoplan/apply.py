@@ -175,6 +175,7 @@ def _intent(campaign: CampaignPlan, batch: PlannedBatch) -> BatchIntent:
         estimated_cost=batch.estimated_cost,
         purpose=campaign.purpose,
         options=batch.options,
+        stage=batch.stage,
     )
 
 

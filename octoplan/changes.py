@@ -10,7 +10,6 @@ file under templates/ is one of its inputs.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,6 +23,8 @@ TEMPLATES_DIR = "templates"
 
 
 def _git(root: Path, *args: str) -> str:
+    import subprocess  # only for --changed-since: every `plan` imports this module
+
     try:
         result = subprocess.run(
             ["git", *args], cwd=root, capture_output=True, text=True, check=False
@@ -37,6 +38,8 @@ def _git(root: Path, *args: str) -> str:
 
 def changed_files(root: Path, ref: str) -> set[str]:
     """Project-relative posix paths changed since ref (committed, staged, unstaged, untracked)."""
+    import subprocess
+
     inside = subprocess.run(
         ["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True
     )

@@ -254,7 +254,106 @@ def _paths(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
             yield src.diagnostic(("template",), large)
 
 
-RULES: tuple[Rule, ...] = (_text, _sender, _options, _recipients, _paths)
+def _rollout(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
+    """Stages that can be followed: a seed first if any, growing percentages ending at 100, no
+    condition on the first stage (nothing before it), now-sends only."""
+    stages = src.campaign.rollout
+    if stages is None:
+        return
+    if not stages:
+        yield src.diagnostic(
+            ("rollout",),
+            "rollout has no stages",
+            "list them, e.g. `- percent: 5` then `- percent: 100`; or remove rollout",
+            at_key=True,
+        )
+        return
+    c = src.campaign
+    if c.send_at is not None:
+        yield src.diagnostic(
+            ("send_at",),
+            "a campaign with rollout cannot have send_at: each stage is sent when an apply "
+            "starts it",
+            "remove send_at, and run `octoplan apply` when the first stage should go out",
+            at_key=True,
+        )
+    if c.on_list:
+        yield src.diagnostic(
+            ("on_list",),
+            "a campaign with rollout cannot use on_list: a list is sent to whole",
+            "remove on_list (or rollout)",
+            at_key=True,
+        )
+    previous: int | None = None
+    for index, stage in enumerate(stages):
+        at = ("rollout", index)
+        name = f"rollout[{index}]"
+        if (stage.seed is None) == (stage.percent is None):
+            yield src.diagnostic(
+                at,
+                f"{name} must have either seed or percent"
+                + (", not both" if stage.seed is not None else ""),
+                "e.g. `- seed: contacts/seed.csv` or `- percent: 5`",
+            )
+            continue
+        if index == 0 and (stage.wait is not None or stage.gate is not None):
+            key = "wait" if stage.wait is not None else "gate"
+            yield src.diagnostic(
+                (*at, key),
+                f"{name}.{key}: the first stage has no stage before it to wait for",
+                f"move {key} to the stage it should hold back (rollout[1])",
+                at_key=True,
+            )
+        if stage.seed is not None:
+            if index != 0:
+                yield src.diagnostic(
+                    (*at, "seed"),
+                    f"{name}: a seed stage must be the first stage",
+                    "the seed list goes first, before any percentage of the audience",
+                    at_key=True,
+                )
+            yield from _seed_file(src, root, stage.seed, (*at, "seed"))
+            continue
+        percent = stage.percent
+        assert percent is not None
+        if previous is not None and percent <= previous:
+            yield src.diagnostic(
+                (*at, "percent"),
+                f"{name}.percent must be more than the stage before's {previous} (got {percent})",
+                "each stage reaches a larger share of the audience",
+            )
+        previous = max(percent, previous or 0)
+    last = stages[-1]
+    if last.percent != 100 and (last.seed is None) != (last.percent is None):
+        at = ("rollout", len(stages) - 1)
+        yield src.diagnostic(
+            (*at, "percent") if last.percent is not None else at,
+            "the last stage of rollout must be percent: 100 (got "
+            + (f"{last.percent})" if last.percent is not None else "a seed stage)"),
+            "add `- percent: 100` at the end, so that the whole audience is reached",
+        )
+
+
+def _seed_file(
+    src: CampaignSource, root: Path, name: str, at: tuple[str | int, ...]
+) -> Iterator[Diagnostic]:
+    problem = contained(root, root, name)
+    if problem is None:
+        return
+    hint = None
+    if problem == "not found":
+        from octoplan.suggest import files_under
+
+        candidates = [
+            f
+            for f in files_under(root, CONTACT_SUFFIXES)
+            if not f.startswith(("campaigns/", "templates/")) and f != "octoplan.yaml"
+        ]
+        hint = _meant(name, candidates, "paths are relative to the project")
+    yield src.diagnostic(at, f"seed file '{name}' {problem}", hint)
+
+
+RULES: tuple[Rule, ...] = (_text, _sender, _options, _recipients, _paths, _rollout)
 
 
 def check_campaign(src: CampaignSource, root: Path) -> list[Diagnostic]:

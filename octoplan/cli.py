@@ -9,7 +9,6 @@ click in non-standalone mode and maps every outcome itself.
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -584,6 +583,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(1)
     except Exception as exc:  # a bug: say so plainly, details only with --debug
         if debug:
+            import traceback  # only for a bug: every command starts without it
+
             traceback.print_exc()
         _fail(
             f"internal error: {type(exc).__name__}: {exc}\n"

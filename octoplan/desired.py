@@ -19,7 +19,6 @@ import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
-from pathlib import Path
 from typing import Any
 
 from octoplan import ids, prices, shards
@@ -200,7 +199,6 @@ class _RenderErrors:
         return out
 
 
-_environments: dict[Path, Any] = {}
 _ALL_PRESENT = ()
 
 
@@ -685,21 +683,27 @@ def build_campaign(
     *,
     keep_texts: bool = True,
     sent: Mapping[str, str] | None = None,
+    seed: str | None = None,
 ) -> DesiredCampaign:
     """The campaign's messages; a plan asks for no texts (see Messages.text) and gives the
     recipients state has sent (key -> content hash), to be compared while building
-    (Messages.sent); without them, every text's content hash is kept (Messages.hashes)."""
+    (Messages.sent); without them, every text's content hash is kept (Messages.hashes).
+    `seed`: the contact file of a rollout's seed stage, whose messages are built instead of
+    the audience's."""
     campaign = source.campaign
     config = project.config
     result = DesiredCampaign(source)
     contacts = ContactSet([])
-    sources = [_inline_source(source), *_sources(project, source, campaign.contacts)]
+    if seed is not None:
+        sources = _sources(project, source, [seed])
+    else:
+        sources = [_inline_source(source), *_sources(project, source, campaign.contacts)]
     exclude = _sources(project, source, campaign.exclude)
 
     templates = project.root / TEMPLATES_DIR
-    env = _environments.get(templates)
+    env = project.template_environments.get(templates)
     if env is None:
-        env = _environments[templates] = make_environment(templates)
+        env = project.template_environments[templates] = make_environment(templates)
     origin, template_text = _text_origin(project, source)
     try:
         template = compile_template(env, origin, text=campaign.text, name=campaign.template)
@@ -823,4 +827,12 @@ __all__ = ["DesiredCampaign", "DesiredMessage", "build_all", "build_campaign"]
 
 
 def build_all(project: Project) -> list[DesiredCampaign]:
-    return [build_campaign(project, source) for source in project.campaigns]
+    """Every campaign's messages, and those of its rollout's seed list (validate renders them
+    all)."""
+    built = []
+    for source in project.campaigns:
+        built.append(build_campaign(project, source))
+        seed = next((s.seed for s in source.campaign.rollout or () if s.seed is not None), None)
+        if seed is not None:
+            built.append(build_campaign(project, source, seed=seed))
+    return built

@@ -101,6 +101,7 @@ def explain(project: Project, store: StateStore, raw: str) -> Explanation:
         explained.append(
             _campaign(
                 project,
+                store,
                 source,
                 key,
                 by_campaign.get(campaign.id, []),
@@ -132,6 +133,7 @@ def explain(project: Project, store: StateStore, raw: str) -> Explanation:
 
 def _campaign(
     project: Project,
+    store: StateStore,
     source: CampaignSource,
     key: str,
     requests: list[BatchRecord],
@@ -158,7 +160,9 @@ def _campaign(
             reasons.append(capped)
         else:
             verdict = "to send"
-            reasons.append("in the audience: the next apply sends it")
+            reasons.append(
+                _stage_of(project, source, key, store) or "in the audience: the next apply sends it"
+            )
     elif opted_out_at is not None and applies(campaign.marketing, campaign.channel):
         later.append(
             f"opted out by STOP reply on {stop_day(opted_out_at)}: no later marketing send"
@@ -186,6 +190,30 @@ def _campaign(
         stops=tuple(stops),
         replies=replies,
     )
+
+
+def _stage_of(project: Project, source: CampaignSource, key: str, store: StateStore) -> str | None:
+    """With a rollout: the stage whose cohort holds the recipient, and whether it has started
+    (None without a rollout, or when the environment's own audience replaces the campaign's)."""
+    from octoplan import rollout
+
+    campaign = source.campaign
+    settings = project.config.environments.get(project.environment)
+    if not campaign.rollout or (settings is not None and settings.replaces_audience):
+        return None
+    stages = rollout.stages_of(campaign)
+    index = next(
+        i
+        for i, stage in enumerate(stages)
+        if stage.percent is not None and rollout.in_cohort(key, campaign.id, stage.percent)
+    )
+    history = (campaign.id, *campaign.renamed_from)
+    current = rollout.progress(store, history).current(stages)
+    cohort = f"in the cohort of rollout stage {index + 1} ({stages[index].label})"
+    if current is not None and current >= index:
+        return f"{cohort}, which has started: the next apply sends it"
+    at = "none has started yet" if current is None else f"the rollout is at stage {current + 1}"
+    return f"{cohort}; {at}: sent by the apply that starts stage {index + 1}"
 
 
 def _still_scheduled(record: BatchRecord, now: datetime) -> bool:

@@ -39,6 +39,11 @@ class Project:
     config_path: str | None = None  # "octoplan.yaml" when the project has one
     config_document: YamlDocument | None = None  # where each of its values was written
     environment: str = DEFAULT  # the environment loaded (its audience and vars applied)
+    # Jinja environments by templates directory, shared by the campaigns of this load only
+    # (desired.build_campaign): they cache compiled templates without looking at the files
+    # again, so they must not outlive the load (a second load in the same process, after a
+    # template was edited, would render the old text).
+    template_environments: dict[Path, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def config_where(self, *keys: str | int) -> Where:
         """(path, line, col) of a value of octoplan.yaml (its nearest written ancestor)."""
@@ -104,6 +109,10 @@ _PER_CAMPAIGN = {
         "allow_repeat cannot have a default: the guard against sending a text twice is set "
         "aside campaign by campaign",
         "set allow_repeat: true in the campaign that repeats a text on purpose",
+    ),
+    "rollout": (
+        "rollout cannot have a default: a campaign's stages, cohorts and gates are its own",
+        "move it to the campaigns to release in stages",
     ),
 }
 

@@ -164,6 +164,8 @@ def _campaign_section(c: CampaignPlan, currency: str) -> str:
     lines.append("```")
     for note in c.notes:
         lines.append(f"- {cell(note)}")
+    if c.rollout is not None:
+        lines.extend(f"- Rollout: {cell(line)}" for line in c.rollout.lines())
     if c.text_change is not None:
         change = c.text_change
         rows = diff_lines(change.old, change.new)

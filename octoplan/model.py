@@ -146,6 +146,85 @@ class Metadata(_Strict):
     actions: list[dict[str, Any]] | None = Field(None, description="RCS buttons")
 
 
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION_UNITS = (86400, 3600, 60, 1)
+
+
+def duration_seconds(value: str) -> int:
+    """'1d12h', '30m', '90s' -> seconds (the value is valid: see _duration)."""
+    match = _DURATION.fullmatch(value)
+    assert match is not None
+    return sum(int(n) * unit for n, unit in zip(match.groups(), _DURATION_UNITS, strict=True) if n)
+
+
+def _duration(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value  # the standard type error
+    match = _DURATION.fullmatch(value)
+    if not value or match is None or not any(match.groups()):
+        raise octoplan_error(
+            f"must be a duration such as 24h, 30m or 1d12h (got '{value}')",
+            "units: d (days), h (hours), m (minutes), s (seconds), largest first",
+        )
+    return value
+
+
+Duration = Annotated[
+    str,
+    AfterValidator(_duration),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(\d+d)?(\d+h)?(\d+m)?(\d+s)?$",
+            "description": "A duration: 24h, 30m, 1d12h...",
+        }
+    ),
+]
+
+
+def _percent(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        number = value.strip()[:-1].strip()
+        raise octoplan_error(
+            f"must be a whole number from 1 to 100 (got string '{value}')",
+            f"write the number alone: percent: {number}",
+        )
+    return value
+
+
+class Gate(_Strict):
+    """What the delivery reports of the stage before must say for a stage to start."""
+
+    min_delivered_rate: float | None = Field(
+        None, ge=0, le=1, description="Delivered / sent of the stage before, at least (0..1)"
+    )
+    max_undelivered_rate: float | None = Field(
+        None, ge=0, le=1, description="Not delivered / sent of the stage before, at most (0..1)"
+    )
+    max_stop_rate: float | None = Field(
+        None, ge=0, le=1, description="STOP replies / sent of the stage before, at most (0..1)"
+    )
+
+
+class RolloutStage(_Strict):
+    """One stage of `rollout:`: a seed list, or a percentage of the audience (a cohort chosen
+    by a hash of each recipient), started once the stage before is `wait` old and its `gate`
+    holds."""
+
+    seed: str | None = Field(
+        None, min_length=1, description="A contact file sent first; not part of the audience"
+    )
+    percent: Annotated[int | None, BeforeValidator(_percent)] = Field(
+        None, ge=1, le=100, description="Share of the audience reached by the end of this stage"
+    )
+    wait: Duration | None = Field(
+        None, description="Minimum age of the stage before (since its first request), e.g. 24h"
+    )
+    gate: Gate | None = Field(
+        None, description="Delivery figures of the stage before that this stage needs"
+    )
+
+
 class CampaignFields(_Strict):
     """Every campaign field, all optional: the shape of `defaults` in octoplan.yaml."""
 
@@ -200,6 +279,11 @@ class Campaign(CampaignFields):
     allow_repeat: bool = Field(
         False,
         description="Send even a text a recipient received in the last 30 days (any campaign)",
+    )
+    rollout: list[RolloutStage] | None = Field(
+        None,
+        description="Stages: a seed list, then growing percentages of the audience, one stage "
+        "per apply",
     )
 
     @property

@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from itertools import compress
 
-from octoplan.events import CALLBACK_TIMEZONE, PHONE_CHANNELS
 from octoplan.mask import mask_recipient
+from octoplan.phones import PHONE_CHANNELS
 from octoplan.words import plural
 
 SHOWN = 5  # opted-out recipients named in a note (all are counted)
@@ -46,6 +46,8 @@ def without_opted_out(
 
 def stop_day(moment: datetime) -> str:
     """The date of a STOP as the people who sent it saw it (Europe/Paris, like callbacks)."""
+    from octoplan.events import CALLBACK_TIMEZONE  # only with opt-outs to tell of
+
     return moment.astimezone(CALLBACK_TIMEZONE).date().isoformat()
 
 

@@ -7,7 +7,7 @@ drift apart.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +20,9 @@ from octoplan.gcpause import paused_gc
 from octoplan.loader import Project, load_project
 from octoplan.payload import RequestShape, shape
 from octoplan.plan import CampaignSpec, Plan, build_plan
+from octoplan.rollout import RolloutSpec, stages_of
+from octoplan.rollout_plan import plan_rollout
+from octoplan.source import CampaignSource
 from octoplan.state.base import RecipientState, StateStore
 from octoplan.target import Choice
 
@@ -66,7 +69,11 @@ def _options_at(request: RequestShape) -> Callable[[str | None], bytes]:
     return digest
 
 
-def spec_of(desired: DesiredCampaign, state: RecipientState | None = None) -> CampaignSpec:
+def spec_of(
+    desired: DesiredCampaign,
+    state: RecipientState | None = None,
+    rollout: RolloutSpec | None = None,
+) -> CampaignSpec:
     source = desired.source
     campaign = source.campaign
     request = shape(campaign)
@@ -93,6 +100,7 @@ def spec_of(desired: DesiredCampaign, state: RecipientState | None = None) -> Ca
         options_at=_options_at(request),
         renamed_from=tuple(dict.fromkeys(campaign.renamed_from)),
         allow_repeat=campaign.allow_repeat,
+        rollout=rollout,
         id_at=desired.source.key_where("id")
         if desired.source.declared("id")
         else desired.source.where(),
@@ -114,11 +122,44 @@ def campaign_specs(
                 # Disabled: it sends nothing, so its contacts are not even read.
                 specs.append(spec_of(DesiredCampaign(source), state))
                 continue
-            desired = build_campaign(
-                project, source, keep_texts=False, sent=None if state is None else state.sent
-            )
-            specs.append(spec_of(desired, state))
+            sent = None if state is None else state.sent
+            desired = build_campaign(project, source, keep_texts=False, sent=sent)
+            rollout = _rollout(project, source, state, sent)
+            spec = spec_of(desired, state, rollout)
+            if rollout is not None and rollout.seed is not None:
+                # The seed list's mistakes are the campaign's: it is blocked by them.
+                seed: CampaignSpec = rollout.seed
+                spec = replace(
+                    spec,
+                    errors=(*spec.errors, *seed.errors),
+                    warnings=(*spec.warnings, *seed.warnings),
+                )
+            specs.append(spec)
     return specs
+
+
+def _rollout(
+    project: Project,
+    source: CampaignSource,
+    state: RecipientState | None,
+    sent: Mapping[str, str] | None,
+) -> RolloutSpec | None:
+    """The campaign's stages and its seed list's messages; None without `rollout:`, or when
+    the environment replaces every campaign's audience (a rehearsal: all at once, to it)."""
+    campaign = source.campaign
+    if not campaign.rollout:
+        return None
+    settings = project.config.environments.get(project.environment)
+    if settings is not None and settings.replaces_audience:
+        return None
+    stages = stages_of(campaign)
+    seed = next((stage.seed for stage in stages if stage.seed is not None), None)
+    seed_spec = None
+    if seed is not None:
+        desired = build_campaign(project, source, keep_texts=False, sent=sent, seed=seed)
+        seed_spec = spec_of(desired, state)
+    # Cohorts are drawn per campaign: its first stages do not always reach the same people.
+    return RolloutSpec(stages, campaign.id, seed_spec, plan_rollout)
 
 
 def make_plan(

@@ -32,6 +32,7 @@ from octoplan.errors import Diagnostic, count_of
 from octoplan.mask import mask_text, masked
 from octoplan.messages import CHANGED, FIELD, SENT, Messages, gather, sent_flags
 from octoplan.repeats import RecentSends, repeat_errors, repeats
+from octoplan.rollout import RolloutSpec, RolloutView
 from octoplan.sentdiff import TextChange
 from octoplan.state.base import BatchRecord, BatchStatus, RecipientState, StateInfo, StateStore
 from octoplan.target import Destination
@@ -99,8 +100,10 @@ class CampaignSpec:
     renamed_from: tuple[str, ...] = ()  # earlier ids: their batches are this one's history
     allow_repeat: bool = False  # exempt from the 30-day guard (octoplan.repeats)
     id_at: Where | None = None  # where its `id` is, for errors about it
+    # Its stages, when the campaign has `rollout:` (octoplan/rollout.py).
+    rollout: RolloutSpec | None = None
 
-    def where(self, *keys: str) -> Where:
+    def where(self, *keys: str | int) -> Where:
         return self.locate(*keys) if self.locate is not None else (self.file, None, None)
 
     @property
@@ -147,6 +150,7 @@ class PlannedBatch:
     replaces: tuple[str, ...] = ()
     reason: str = ""
     options: str | None = None  # the key of its content hashes, hex (new batches only)
+    stage: str | None = None  # the rollout stage it is sent in ("seed", "5%")
 
     @property
     def sends(self) -> bool:
@@ -208,6 +212,8 @@ class CampaignPlan:
     scheduled: int = 0
     # A recipient sent an older text, with that text and today's (see octoplan/sentdiff.py).
     text_change: TextChange | None = None
+    # Its rollout: the stage this plan sends in and why the next one waits (None: no rollout).
+    rollout: RolloutView | None = None
 
     @property
     def new_batches(self) -> tuple[PlannedBatch, ...]:
@@ -330,6 +336,8 @@ def compute_digest(campaigns: Sequence[CampaignPlan], errors: Sequence[Diagnosti
                     [[b.kind.value, b.request_id, b.ticket] for b in c.batches],
                     [[d.request_id, d.status.value] for d in c.in_doubt],
                     [d.format() for d in c.errors],
+                    # Only with a rollout (the digests of other plans stay as they were).
+                    *([[c.rollout.label, c.rollout.starts]] if c.rollout is not None else []),
                 ]
             ).encode()
         )
@@ -464,12 +472,19 @@ def plan_campaign(
     opted_out: Mapping[str, datetime] | None = None,
     policies: PlanPolicies | None = None,
     recent: Callable[[], RecentSends] | None = None,
+    *,
+    select: Callable[[list[int]], list[int]] | None = None,
 ) -> CampaignPlan:
     """`opted_out`: numbers that replied STOP (read once per plan, see build_plan);
     `policies`: the compliance and spend rules (octoplan/compliance.py); `recent`: what state
-    sent lately, for the 30-day guard (None: no guard)."""
+    sent lately, for the 30-day guard (None: no guard); `select`: of the recipients to send,
+    those this plan sends (a rollout stage's cohort)."""
     if not spec.enabled:
         return _plan_disabled(spec, store, now)
+    if spec.rollout is not None and select is None:
+        # The stage decides what is sent (octoplan/rollout_plan.py, which calls back here).
+        plan: CampaignPlan = spec.rollout.planner(spec, store, now, opted_out, policies, recent)
+        return plan
     messages = spec.messages
     if not opted_out or not optouts.applies(spec.marketing, spec.channel):
         opted_out = {}
@@ -592,6 +607,8 @@ def plan_campaign(
                 "campaign was applied: not sent"
             )
 
+    if select is not None:
+        to_send = select(to_send)
     to_send, opted = optouts.without_opted_out(keys, to_send, opted_out)
     capped: list[int] = []
     if policies is not None and to_send and spec.marketing:

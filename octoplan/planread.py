@@ -27,6 +27,7 @@ from octoplan.plan import (
     PlannedBatch,
     PolicyResult,
 )
+from octoplan.rollout import RolloutView
 from octoplan.sentdiff import TextChange
 from octoplan.state.base import BatchStatus, StateInfo
 from octoplan.target import SANDBOX, Destination
@@ -54,6 +55,7 @@ class _Batch(_Model):
     sms_parts: int = 0
     estimated_cost: float = 0.0
     ticket: str | None = None
+    stage: str | None = None
 
 
 class _Doubt(_Model):
@@ -104,6 +106,7 @@ class _Campaign(_Model):
     scheduled: int = 0
     text_change: _Change | None = None
     messages_to_send: int = 0
+    rollout: dict[str, Any] | None = None
 
 
 class _Environment(_Model):
@@ -223,6 +226,7 @@ def _campaign(c: _Campaign) -> CampaignPlan:
             parts=b.sms_parts,
             estimated_cost=b.estimated_cost,
             ticket=b.ticket,
+            stage=b.stage,
         )
         for b in c.batches
     )
@@ -251,7 +255,15 @@ def _campaign(c: _Campaign) -> CampaignPlan:
         text_change=None
         if change is None
         else TextChange(change.recipient, change.old, change.new),
+        rollout=None if c.rollout is None else _rollout(c.rollout),
     )
+
+
+def _rollout(data: dict[str, Any]) -> RolloutView:
+    try:
+        return RolloutView.from_json(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise OctoplanError(f"a campaign's rollout is not whole: {exc}") from None
 
 
 def read_plan(path: Path) -> Plan:

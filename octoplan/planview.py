@@ -11,7 +11,6 @@ from typing import Any
 
 from octoplan import __version__
 from octoplan.errors import count_of
-from octoplan.inputs import inputs_digest
 from octoplan.mask import mask_recipient
 from octoplan.optouts import stop_day
 from octoplan.plan import (
@@ -55,10 +54,19 @@ def _batch_json(batch: PlannedBatch) -> dict[str, Any]:
         )
         if batch.replaces:
             data["replaces"] = list(batch.replaces)
+    if batch.stage is not None:
+        data["stage"] = batch.stage
     return data
 
 
 def campaign_json(c: CampaignPlan) -> dict[str, Any]:
+    data = _campaign_json(c)
+    if c.rollout is not None:  # only for a campaign with rollout: (format_version 1, additive)
+        data["rollout"] = c.rollout.to_json()
+    return data
+
+
+def _campaign_json(c: CampaignPlan) -> dict[str, Any]:
     return {
         "id": c.id,
         "file": c.file,
@@ -148,6 +156,8 @@ def plan_json(plan: Plan, inputs: Mapping[str, str] | None = None) -> dict[str, 
         ],
     }
     if inputs is not None:
+        from octoplan.inputs import inputs_digest  # JSON and saved plans only
+
         data["inputs"] = {"digest": inputs_digest(inputs), "files": dict(inputs)}
     return data
 
@@ -284,6 +294,8 @@ def plan_text(plan: Plan, *, samples: int = 1, requests: bool = False, details: 
             lines.extend("    " + row for row in d.format().splitlines())
         for note in c.notes:
             lines.append(f"    note: {note}")
+        if c.rollout is not None:
+            lines.extend(f"    rollout: {line}" for line in c.rollout.lines())
         if c.text_change is not None:
             change = c.text_change
             lines.append(f"      e.g. {mask_recipient(change.recipient)}, sent before / now:")

@@ -12,7 +12,6 @@ million recipients pays for a handful of rows.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -104,6 +103,8 @@ def diff_lines(old: str, new: str) -> list[str]:
     """The two texts as `- `/`+ ` lines (and `  ` for lines both share), like a diff."""
     if "\n" not in old and "\n" not in new:
         return [f"- {old}", f"+ {new}"]
+    import difflib  # multi-line texts only: every `plan` imports this module
+
     return [
         line.rstrip("\n")
         for line in difflib.ndiff(old.splitlines(), new.splitlines())

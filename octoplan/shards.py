@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import traceback
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -292,6 +291,8 @@ def _child(
                 connection.send(("part", str(file)))
         connection.send(("done", builder.result(), half.errors))
     except BaseException:
+        import traceback  # only when the child fails
+
         with contextlib.suppress(BaseException):
             connection.send(("failed", traceback.format_exc()))
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -125,6 +124,8 @@ def _choices(error: ErrorDetails) -> list[str]:
 def _suggest(value: Any, options: list[str]) -> str | None:
     if not isinstance(value, str):
         return None
+    import difflib  # errors only: every `validate` imports this module
+
     close = difflib.get_close_matches(value, options, n=1, cutoff=0.6)
     if not close:
         close = [o for o in options if o.lower() == value.lower()]

@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 
 from octoplan import __version__
 from octoplan.cli import cli
+from octoplan.commands.context import AppContext
 from octoplan.markdown import MARKER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +75,9 @@ def _rest(ctx: click.Context) -> list[str]:
 
 def parse(args: list[str]) -> list[click.Option]:
     """Parse like the real CLI would, without running anything; the options given."""
-    ctx = cli.make_context("octoplan", list(args), resilient_parsing=False)
+    # The group's own callback does not run: the context object it makes is given (the
+    # commands' --env records itself in it).
+    ctx = cli.make_context("octoplan", list(args), resilient_parsing=False, obj=AppContext())
     group: click.Group = cli
     rest = _rest(ctx)
     used = _options(cli, args[: len(args) - len(rest)])
@@ -106,7 +109,10 @@ def commands_of(name: str) -> list[list[str]]:
     return [c for s in scripts(data) for c in octoplan_commands(s)]
 
 
-@pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])
+ALL = ["github-actions.yml", "gitlab-ci.yml", "github-rollouts.yml", "gitlab-rollouts.yml"]
+
+
+@pytest.mark.parametrize("name", ALL)
 def test_ci_example_loads_and_uses_only_documented_flags(name: str) -> None:
     commands = commands_of(name)
     assert len(commands) >= 3  # validate, plan, apply
@@ -210,32 +216,34 @@ def test_gitlab_applies_the_merge_request_plan_one_at_a_time() -> None:
 
 def jobs(name: str) -> dict[str, Any]:
     data = load(name)
-    if name == "github-actions.yml":
+    if name.startswith("github"):
         return dict(data["jobs"])
     return {k: v for k, v in data.items() if isinstance(v, dict) and "script" in v}
 
 
-@pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])
+@pytest.mark.parametrize("name", ALL)
 def test_every_job_has_a_timeout(name: str) -> None:
-    key = "timeout-minutes" if name == "github-actions.yml" else "timeout"
+    key = "timeout-minutes" if name.startswith("github") else "timeout"
     found = jobs(name)
     assert len(found) >= 2
     assert [job for job, spec in found.items() if key not in spec] == []
 
 
-def test_every_action_is_pinned_by_commit_with_its_version() -> None:
-    text = (EXAMPLES / "github-actions.yml").read_text(encoding="utf-8")
+@pytest.mark.parametrize(("name", "least"), [("github-actions.yml", 6), ("github-rollouts.yml", 4)])
+def test_every_action_is_pinned_by_commit_with_its_version(name: str, least: int) -> None:
+    text = (EXAMPLES / name).read_text(encoding="utf-8")
     uses = re.findall(r"^\s*(?:- )?uses: (.*)$", text, re.M)
-    assert len(uses) >= 6
+    assert len(uses) >= least
     for line in uses:
         assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}  # v\d+\.\d+\.\d+", line), line
 
 
-@pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])
+# (gitlab-rollouts.yml is included by gitlab-ci.yml, whose variables and install it uses.)
+@pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml", "github-rollouts.yml"])
 def test_the_examples_install_this_version_and_say_how_before_it_is_published(name: str) -> None:
     text = (EXAMPLES / name).read_text(encoding="utf-8")
     data = load(name)
-    variables = data["env"] if name == "github-actions.yml" else data["variables"]
+    variables = data["env"] if name.startswith("github") else data["variables"]
     assert variables["OCTOPLAN_PACKAGE"] == f"octoplan=={__version__}"
     assert re.search(rf'#   OCTOPLAN_PACKAGE: "octoplan @ git\+https://\S+@v{__version__}"', text)
     wheel = f"octoplan-{__version__}-py3-none-any.whl"
@@ -249,6 +257,9 @@ SCHEMAS = [
     ("github-actions.yml", "vendor.github-workflows"),
     ("github-actions.yml", "custom.github-workflows-require-timeout"),
     ("gitlab-ci.yml", "vendor.gitlab-ci"),
+    ("github-rollouts.yml", "vendor.github-workflows"),
+    ("github-rollouts.yml", "custom.github-workflows-require-timeout"),
+    ("gitlab-rollouts.yml", "vendor.gitlab-ci"),
 ]
 # Any attempt to reach the network goes to a closed port: the schemas must be the vendored ones.
 OFFLINE = {
@@ -268,7 +279,7 @@ def check_jsonschema(schema: str, file: Path) -> subprocess.CompletedProcess[str
     )
 
 
-@pytest.mark.parametrize(("name", "schema"), SCHEMAS, ids=[s for _, s in SCHEMAS])
+@pytest.mark.parametrize(("name", "schema"), SCHEMAS, ids=[f"{n}-{s}" for n, s in SCHEMAS])
 def test_the_examples_pass_their_platforms_own_schemas(name: str, schema: str) -> None:
     result = check_jsonschema(schema, EXAMPLES / name)
     assert (result.returncode, result.stdout) == (0, "ok -- validation done\n"), result.stderr
@@ -296,3 +307,45 @@ def test_pre_commit_hooks_name_real_commands() -> None:
         words = shlex.split(hook["entry"])
         assert words[0] == "octoplan"
         parse(words[1:])
+
+
+ROLLOUT_APPLY = ["apply", "--env", "production", "--auto-approve", "--lock-timeout", "600"]
+SEND_TEST = ["send-test", "$id", "--env", "staging", "--to", "$TEST_PHONE"]
+
+
+def test_github_rehearses_on_the_pr_and_moves_rollouts_on_a_schedule() -> None:
+    data = load("github-rollouts.yml")
+    assert set(data[True] if True in data else data["on"]) == {
+        "pull_request",
+        "schedule",
+        "workflow_dispatch",
+    }
+    assert data["permissions"] == {}
+    send, advance = data["jobs"]["send-test"], data["jobs"]["advance-rollouts"]
+    # Least privilege: read the code, nothing else; each job only its own credentials.
+    assert send["permissions"] == advance["permissions"] == {"contents": "read"}
+    assert "secrets.OCTOPUSH_API_KEY" not in str(send) and "STAGING" not in str(advance)
+    assert advance["env"]["OCTOPUSH_API_KEY"] == "${{ secrets.OCTOPUSH_API_KEY }}"
+    # A rehearsal only when a reviewer asks for it; the schedule never on a pull request.
+    assert "github.event.label.name == 'send-test'" in send["if"]
+    assert advance["if"] == "github.event_name != 'pull_request'"
+    # One apply at a time with the merge's apply, never cancelled midway.
+    main_apply = load("github-actions.yml")["jobs"]["apply"]
+    assert advance["concurrency"] == main_apply["concurrency"]
+    commands = [c for c in commands_of("github-rollouts.yml") if c[0] in ("apply", "send-test")]
+    # Rollout campaigns only, one apply each, in the environment; tests to the team only.
+    assert commands == [SEND_TEST, [*ROLLOUT_APPLY, "--campaign", "$id"]]
+
+
+def test_gitlab_rehearses_on_the_mr_and_moves_rollouts_on_a_schedule() -> None:
+    data = load("gitlab-rollouts.yml")
+    send, advance = data["send-test"], data["advance-rollouts"]
+    assert send["when"] == "manual"
+    assert send["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    assert advance["rules"] == [
+        {"if": '$CI_PIPELINE_SOURCE == "schedule" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH'}
+    ]
+    assert advance["resource_group"] == load("gitlab-ci.yml")["apply"]["resource_group"]
+    assert advance["interruptible"] is False
+    commands = [c for c in commands_of("gitlab-rollouts.yml") if c[0] in ("apply", "send-test")]
+    assert commands == [SEND_TEST, [*ROLLOUT_APPLY, "--campaign", "$id"]]

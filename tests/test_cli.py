@@ -23,7 +23,8 @@ PROGRESS_LINE = "1/1 requests: 1 sent (2/2 messages sent)"
 
 
 def test_version_prints_the_installed_version(tmp_path: Path) -> None:
-    result = run_cli("--version", cwd=tmp_path)
+    # A real `python -m octoplan`: the entry point itself, which the in-process runner skips.
+    result = run_cli("--version", cwd=tmp_path, process=True)
     assert (result.returncode, result.stdout, result.stderr) == (
         0,
         f"octoplan, version {octoplan.__version__}\n",
@@ -64,7 +65,7 @@ def test_help_exits_0(tmp_path: Path) -> None:
 def test_every_usage_error_exits_1_never_2(
     tmp_path: Path, args: tuple[str, ...], usage: str | None, error: str | None
 ) -> None:
-    result = run_cli(*args, cwd=tmp_path)
+    result = run_cli(*args, cwd=tmp_path, process=True)  # the exit status a shell sees
     assert result.returncode == 1  # click alone would exit 2: read as "changes" by CI scripts
     output = result.stdout + result.stderr
     if usage is not None:
@@ -77,7 +78,7 @@ def test_every_usage_error_exits_1_never_2(
 
 
 def test_our_usage_errors_exit_1_with_our_message(tmp_path: Path) -> None:
-    result = run_cli("-C", "nowhere", "validate", cwd=tmp_path)
+    result = run_cli("-C", "nowhere", "validate", cwd=tmp_path, process=True)
     assert (result.returncode, result.stdout, result.stderr) == (
         1,
         "",
@@ -209,7 +210,10 @@ def test_no_color_means_no_escape_sequence_even_on_a_terminal(shop: Path) -> Non
 
 
 def test_output_that_is_not_a_terminal_has_no_escape_sequence(shop: Path) -> None:
-    result = run_cli("apply", "--sandbox", "--auto-approve", cwd=shop, env={"NO_COLOR": ""})
+    # Real pipes, not the in-process runner's streams.
+    result = run_cli(
+        "apply", "--sandbox", "--auto-approve", cwd=shop, env={"NO_COLOR": ""}, process=True
+    )
     assert result.returncode == 0, result.stderr
     assert ESCAPE not in result.stdout + result.stderr
     assert result.stderr == PROGRESS_LINE + "\n"
@@ -235,7 +239,7 @@ def test_a_plan_on_a_terminal_is_in_colour_and_nowhere_else(shop: Path) -> None:
     code, output = in_terminal(["plan"], shop, {"NO_COLOR": "1"})
     assert code == 0 and ESCAPE not in output
     assert output.startswith("+ welcome (sms, campaigns/welcome.yaml): create: 2 messages")
-    piped = run_cli("plan", cwd=shop, env={"NO_COLOR": ""})
+    piped = run_cli("plan", cwd=shop, env={"NO_COLOR": ""}, process=True)  # real pipes
     assert ESCAPE not in piped.stdout + piped.stderr
 
 

@@ -79,6 +79,26 @@ def test_a_template_that_transforms_a_field_is_sent_final(make_project: MakeProj
     assert (message.text, message.request_text) == ("Hi AXELLE", "Hi AXELLE")
 
 
+def test_a_template_edited_between_two_loads_renders_its_new_text(
+    make_project: MakeProject,
+) -> None:
+    """Compiled templates live as long as one load of the project, not as long as the process:
+    a second load in the same process (the in-process CLI runner of the tests, a long-running
+    caller) sees the file as it is now."""
+    root = make_project(
+        {
+            "campaigns/promo.yaml": (
+                "channel: sms\npurpose: alert\ntemplate: t.j2\n"
+                "recipients: [{phone_number: '0612345678'}]\n"
+            ),
+            "templates/t.j2": "Old text\n",
+        }
+    )
+    assert [m.text for m in build(root).messages] == ["Old text"]
+    (root / "templates/t.j2").write_text("New text\n", encoding="utf-8")
+    assert [m.text for m in build(root).messages] == ["New text"]
+
+
 def test_auto_optimize_text_is_applied_unless_false(make_project: MakeProject) -> None:
     campaign = (
         "channel: sms\npurpose: alert\ntext: 'L’été  arrive…'\n{}"

@@ -16,7 +16,7 @@ from octoplan.sandbox import SandboxServer
 from octoplan.state.base import SCHEMA_VERSION, BatchStatus
 from octoplan.state.open import describe, is_postgres, open_state
 from octoplan.state.procs import default_actor
-from tests.fixtures.project import run_cli, write_files
+from tests.fixtures.project import invoke, run_cli, write_files
 from tests.state.helpers import at, batch_in, intent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,15 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def octoplan(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if k != "OCTOPLAN_STATE"}
     environ.update(env, NO_COLOR="1")
-    return subprocess.run(
-        [sys.executable, "-m", "octoplan", "-C", str(project), *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        cwd=ROOT,
-        check=False,
-        timeout=60,
-    )
+    return invoke("-C", str(project), *args, cwd=ROOT, env=environ)  # in this process
 
 
 @pytest.fixture

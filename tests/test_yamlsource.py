@@ -6,9 +6,16 @@ import warnings
 from pathlib import Path
 
 import pytest
+from ruamel.yaml.reader import Reader
 
 from octoplan.errors import ValidationFailed
-from octoplan.yamlsource import MAX_ALIAS_EXPANSION, MAX_YAML_BYTES, parse_yaml, read_yaml
+from octoplan.yamlsource import (
+    MAX_ALIAS_EXPANSION,
+    MAX_YAML_BYTES,
+    _Reader,
+    parse_yaml,
+    read_yaml,
+)
 
 
 def error_of(text: str) -> str:
@@ -162,6 +169,26 @@ def test_control_characters_are_refused_at_their_position() -> None:
         "  hint: remove it: control characters cannot be written in YAML files"
     )
     assert error_of("a: \x1b[31m\n").startswith("f.yaml:1:4: error: character U+001B is not")
+
+
+def test_control_characters_are_refused_in_non_ascii_text_too() -> None:
+    # Non-ASCII text is checked by another pattern than ASCII text (octoplan's _Reader).
+    assert error_of("a: livré\nb: x\x85y\x7fz\n") == (
+        "f.yaml:2:7: error: character U+007F is not allowed in YAML\n"
+        "  hint: remove it: control characters cannot be written in YAML files"
+    )
+    assert error_of("a: é\ufffe\n").startswith("f.yaml:1:5: error: character U+FFFE is not")
+    assert parse_yaml("a: é\u00a0\U0001f600\n", "f.yaml").data == {"a": "é\xa0😀"}
+
+
+def test_the_printable_test_refuses_what_ruamel_refuses() -> None:
+    """octoplan's cheaper pattern (octoplan.yamlsource._Reader) and ruamel.yaml's own agree
+    on every code point."""
+    ours = _Reader.NON_PRINTABLE
+    theirs = Reader.NON_PRINTABLE
+    text = "".join(map(chr, range(0x110000)))
+    assert [m.start() for m in ours.finditer(text)] == [m.start() for m in theirs.finditer(text)]
+    assert ours.search("é") is None
 
 
 @pytest.mark.parametrize(

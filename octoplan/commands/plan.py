@@ -7,13 +7,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from octoplan import clock, planfile
+from octoplan import clock
 from octoplan.commands.context import AppContext, seconds_since
 from octoplan.commands.credit import plan_credit
 from octoplan.commands.store import open_store
 from octoplan.commands.targets import project_target
 from octoplan.compliance import with_credit
-from octoplan.inputs import read_inputs
 from octoplan.pipeline import Selection, load, make_plan
 from octoplan.planview import plan_json, plan_text
 from octoplan.words import plural
@@ -49,7 +48,11 @@ def run(
     app.detail(f"loaded {plural(len(project.campaigns), 'campaign')} in {seconds_since(start)}")
     # What a saved plan is checked against later: the files, hashed before the contacts are
     # read (a file changed in between then shows as changed, never the other way round).
-    inputs = read_inputs(project) if out_file is not None or fmt == "json" else None
+    inputs = None
+    if out_file is not None or fmt == "json":
+        from octoplan.inputs import read_inputs  # a saved plan's or JSON's only
+
+        inputs = read_inputs(project)
     start = time.perf_counter()
     with open_store(app.root, target, project.config.region) as store:
         plan = replace(
@@ -75,6 +78,8 @@ def run(
         return 1
     if out_file is not None:
         assert inputs is not None
+        from octoplan import planfile
+
         planfile.save(plan, out_file, inputs)
         flag = target.destination.flag()
         app.note(f"Plan saved to {out_file}; apply it with `octoplan apply{flag} {out_file}`.")

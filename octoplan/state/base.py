@@ -16,7 +16,7 @@ when it was journaled) and `cost_estimated` (its cost is octoplan's estimate: th
 was lost, or the request was confirmed by "request_id already used", or resolved by hand).
 Version 5 adds the key its content hashes were made with (`options`), so that another
 campaign's plan can tell whether it would send a recipient the very same text
-(octoplan.repeats).
+(octoplan.repeats). Version 6 adds the rollout `stage` a batch was sent in (octoplan/rollout.py).
 
 Batch status transitions::
 
@@ -41,7 +41,7 @@ from typing import NamedTuple
 from octoplan.errors import StateError
 from octoplan.state.eventlog import EventLog
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class BatchStatus(StrEnum):
@@ -83,6 +83,7 @@ class BatchIntent:
     purpose: str = "wholesale"  # what the API reads (omitted: wholesale, marketing)
     # The campaign's options digest, hex (ids.options_digest): the key of its content hashes.
     options: str | None = None
+    stage: str | None = None  # the rollout stage it belongs to ("seed", "5%"; None: no rollout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,7 @@ class BatchRecord:
     error_message: str | None
     purpose: str = "wholesale"
     cost_estimated: bool = False  # `cost` is the estimate: the API's answer was not had
+    stage: str | None = None  # the rollout stage it was sent in (None: no rollout)
 
 
 class RecipientRecord(NamedTuple):
@@ -139,6 +141,16 @@ class SentContents(NamedTuple):
     keys: list[str]
     content_hashes: list[str]  # in the order of keys
     options: str | None  # the key of the content hashes; None: journaled before schema 3
+
+
+@dataclass(frozen=True, slots=True)
+class StageReports:
+    """The recipients of one rollout stage's accepted batches, and their reports."""
+
+    sent: int
+    deliveries: dict[str, int]  # deciding delivery status -> recipients
+    final: int  # recipients whose deciding report is final (delivered or not)
+    stops: int  # distinct recipients who replied STOP to a request of the stage
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +282,11 @@ class StateStore(EventLog, ABC):
 
     @abstractmethod
     def audit_log(self) -> list[AuditEntry]: ...
+
+    @abstractmethod
+    def stage_reports(self, campaign_ids: Sequence[str], stage: str) -> StageReports:
+        """What the delivery reports say of the recipients of the campaign's accepted batches
+        sent in rollout stage `stage` (its gate, octoplan/rollout.py)."""
 
     # -- writing: each call is one transaction and bumps serial ----------------------------
     @abstractmethod

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import socket
 
 from octoplan.state.base import LockInfo
@@ -13,6 +12,8 @@ def host_name() -> str:
 
 
 def user_name() -> str:
+    import getpass  # only for the audit log: `plan` opens state without it
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER: containers do this

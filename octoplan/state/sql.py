@@ -29,6 +29,7 @@ from octoplan.state.base import (
     RecipientRecord,
     RecipientState,
     SentContents,
+    StageReports,
     StateStore,
 )
 from octoplan.state.eventsql import SqlEventLog
@@ -42,7 +43,7 @@ Row = tuple[Any, ...]
 BATCH_COLUMNS = (
     "request_id, campaign_id, channel, endpoint, status, recipients_count, created_at, "
     "updated_at, first_sent_at, attempts, send_at, estimated_cost, ticket, cost, error_code, "
-    "error_message, purpose, cost_estimated"
+    "error_message, purpose, cost_estimated, stage"
 )
 # Statuses whose recipients were or may have been sent: what the frequency cap counts.
 _MAYBE_SENT = (BatchStatus.ACCEPTED.value, BatchStatus.INTENT.value, BatchStatus.IN_DOUBT.value)
@@ -169,6 +170,7 @@ class SqlStore(SqlEventLog, StateStore):
             error_message=row[15],
             purpose=row[16],
             cost_estimated=bool(row[17]),
+            stage=row[18],
         )
 
     @staticmethod
@@ -388,6 +390,40 @@ class SqlStore(SqlEventLog, StateStore):
             )
         return [(self._time_out(due), _members(count, keys)) for due, count, keys in rows]
 
+    def stage_reports(self, campaign_ids: Sequence[str], stage: str) -> StageReports:
+        marks = ", ".join("?" * len(campaign_ids))
+        scope = f"b.campaign_id IN ({marks}) AND b.stage = ? AND b.status = ?"
+        params = (*campaign_ids, stage, BatchStatus.ACCEPTED.value)
+        with self._reading() as tx:
+            sent = tx.one(
+                f"SELECT COALESCE(SUM(recipients_count), 0) FROM batches b WHERE {scope}", params
+            )
+            # The campaign's ids again on the reports' side: their indexes start with them, so
+            # the reports of other campaigns are never read.
+            rows = tx.all(
+                "SELECT d.status, d.final, COUNT(*) FROM deliveries d "
+                f"JOIN batches b ON b.request_id = d.request_id WHERE d.campaign_id IN ({marks}) "
+                f"AND {scope} GROUP BY d.status, d.final",
+                (*campaign_ids, *params),
+            )
+            stops = tx.one(
+                "SELECT COUNT(DISTINCT e.recipient_key) FROM events e "
+                f"JOIN batches b ON b.request_id = e.request_id WHERE e.campaign_id IN ({marks}) "
+                f"AND e.kind = 'stop' AND {scope}",
+                (*campaign_ids, *params),
+            )
+        deliveries: dict[str, int] = {}
+        final = 0
+        for status, is_final, count in rows:
+            deliveries[status] = deliveries.get(status, 0) + int(count)
+            final += int(count) if is_final else 0
+        return StageReports(
+            sent=int(sent[0]) if sent else 0,
+            deliveries=deliveries,
+            final=final,
+            stops=int(stops[0]) if stops else 0,
+        )
+
     def audit_log(self) -> list[AuditEntry]:
         with self._reading() as tx:
             rows = tx.all("SELECT at, action, actor, detail FROM audit ORDER BY id")
@@ -446,7 +482,7 @@ class SqlStore(SqlEventLog, StateStore):
             due = due_of(intent.send_at, now)
             tx.run(
                 f"INSERT INTO batches ({BATCH_COLUMNS}, seq, due_at) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?, ?, ?, ?, ?)",
                 (
                     intent.request_id,
                     intent.campaign_id,
@@ -462,6 +498,7 @@ class SqlStore(SqlEventLog, StateStore):
                     intent.estimated_cost,
                     intent.purpose,
                     False,
+                    intent.stage,
                     serial,
                     self._time_in(due),
                 ),

@@ -181,4 +181,6 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     # the check against sending a recipient the same text twice (octoplan.repeats). NULL for
     # the batches journaled before: that check derives it from their body.
     ("ALTER TABLE batch_bodies ADD COLUMN options text",),
+    # Version 6: the rollout stage a batch was sent in (`seed`, `5%`...; NULL: no rollout).
+    ("ALTER TABLE batches ADD COLUMN stage text",),
 )

@@ -199,4 +199,7 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     # the check against sending a recipient the same text twice (octoplan.repeats). NULL for
     # the batches journaled before: that check derives it from their body.
     ("ALTER TABLE batch_bodies ADD COLUMN options TEXT",),
+    # Version 6: the rollout stage a batch was sent in (`seed`, `5%`...; NULL: no rollout),
+    # so a plan knows which stage a campaign reached, since when, and that stage's reports.
+    ("ALTER TABLE batches ADD COLUMN stage TEXT",),
 )
