@@ -75,6 +75,12 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         "one opted-out recipient",
         (57, "core/NumberReplacer"): "a one-element list: opted[-1] is opted[0]",
     },
+    "ids": {
+        (53, "core/ReplaceComparisonOperator_Gt_NotEq"): "a batch always has at least one "
+        "field-name tuple: != 1 and > 1 agree",
+        (54, "core/ReplaceFalseWithTrue"): "the head holds field names (ASCII) and ints: "
+        "ensure_ascii changes no byte of it",
+    },
 }
 
 
