@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment, TemplateSyntaxError, meta
 
@@ -19,18 +20,24 @@ from octoplan.errors import UsageError
 from octoplan.loader import Project
 from octoplan.project import CONFIG_NAME
 
+if TYPE_CHECKING:
+    import subprocess
+
 TEMPLATES_DIR = "templates"
 
 
-def _git(root: Path, *args: str) -> str:
+def _run_git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # Every call, the first included: without git, the first one is what fails.
     import subprocess  # only for --changed-since: every `plan` imports this module
 
     try:
-        result = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, check=False
-        )
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
     except FileNotFoundError:
         raise UsageError("--changed-since needs git, which is not installed") from None
+
+
+def _git(root: Path, *args: str) -> str:
+    result = _run_git(root, *args)
     if result.returncode != 0:
         raise UsageError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
     return result.stdout
@@ -38,20 +45,11 @@ def _git(root: Path, *args: str) -> str:
 
 def changed_files(root: Path, ref: str) -> set[str]:
     """Project-relative posix paths changed since ref (committed, staged, unstaged, untracked)."""
-    import subprocess
-
-    inside = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True
-    )
+    inside = _run_git(root, "rev-parse", "--show-toplevel")
     if inside.returncode != 0:
         raise UsageError(f"--changed-since needs a git repository, and {root} is not inside one")
     top = Path(inside.stdout.strip()).resolve()
-    verify = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-    )
+    verify = _run_git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     if verify.returncode != 0:
         raise UsageError(f"--changed-since: unknown git ref {ref!r}")
     names = _git(root, "diff", "--name-only", "--no-renames", ref, "--").splitlines()

@@ -28,11 +28,13 @@ from octoplan import clock
 from octoplan.contacts import ContactSet, FieldError, excluded_keys, identify, open_source
 from octoplan.errors import UsageError
 from octoplan.events import normalize_number
+from octoplan.frequency import Ledger
 from octoplan.loader import Project
 from octoplan.optouts import applies, stop_day
 from octoplan.source import CampaignSource
 from octoplan.state.base import BatchRecord, BatchStatus, StateStore
 from octoplan.state.eventlog import RecipientDelivery
+from octoplan.words import plural
 
 FORMAT_VERSION = "1"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -93,6 +95,8 @@ def explain(project: Project, store: StateStore, raw: str) -> Explanation:
             stops.setdefault(event.campaign_id, []).append(event.occurred_at)
         elif event.kind == "reply":
             replies[event.campaign_id] = replies.get(event.campaign_id, 0) + 1
+    cap = project.config.policies.frequency_cap
+    ledger = None if cap is None else Ledger.read(store, cap, clock.now())
     explained = []
     known = set()
     for source in project.campaigns:
@@ -109,6 +113,7 @@ def explain(project: Project, store: StateStore, raw: str) -> Explanation:
                 opted_out_at,
                 stops.get(campaign.id, []),
                 replies.get(campaign.id, 0),
+                ledger,
             )
         )
     for campaign_id in sorted(set(by_campaign) - known):
@@ -141,6 +146,7 @@ def _campaign(
     opted_out_at: datetime | None,
     stops: list[datetime],
     replies: int,
+    ledger: Ledger | None = None,
 ) -> CampaignExplanation:
     campaign = source.campaign
     verdict, reasons = _journal_verdict(requests, delivery)
@@ -155,7 +161,7 @@ def _campaign(
         elif opted_out_at is not None and applies(campaign.marketing, campaign.channel):
             verdict = "opted out"
             reasons.append(f"opted out by STOP reply on {stop_day(opted_out_at)}")
-        elif (capped := _capped(project, source, key)) is not None:
+        elif (capped := _capped(source, key, ledger)) is not None:
             verdict = "capped"
             reasons.append(capped)
         else:
@@ -296,8 +302,18 @@ def _in_audience(project: Project, source: CampaignSource, key: str) -> bool:
     return key in _keys_of(project, campaign.contacts, campaign.channel, region)
 
 
-def _capped(project: Project, source: CampaignSource, key: str) -> str | None:
-    """Why the frequency cap skips this recipient, or None. The cap (SPEC §7,
-    `policies.frequency_cap`) is not in this version: when it is, its planner check answers
-    here, so that explain and plan agree."""
-    return None
+def _capped(source: CampaignSource, key: str, ledger: Ledger | None) -> str | None:
+    """Why the frequency cap (`policies.frequency_cap`) skips this recipient, or None: one
+    more marketing message at the campaign's send time would pass it, counting what state holds
+    (as the planner does; sends of campaigns planned before it in the same apply are not known
+    here)."""
+    campaign = source.campaign
+    if ledger is None or not campaign.marketing:
+        return None
+    if not ledger.over([key], [0], campaign.send_at or clock.now()):
+        return None
+    cap = ledger.cap
+    return (
+        f"over the frequency cap ({plural(cap.max, 'marketing message')} in {cap.days} days): "
+        "the next apply skips it"
+    )

@@ -961,7 +961,12 @@ def plan_removed_campaign(
         warnings=(),
         errors=(),
         samples=(),
-        notes=("campaign file removed: its scheduled sends are cancelled", *notes),
+        # With nothing it can cancel (too soon), saying its sends are cancelled would be false.
+        notes=(
+            "campaign file removed: "
+            + ("its scheduled sends are cancelled" if batches else "nothing is cancelled"),
+            *notes,
+        ),
     )
 
 

@@ -334,8 +334,7 @@ class _Signals:
             self.app.error(f"\nStopped by {name}: nothing was sent.")
             raise SystemExit(128 + signum)
         if self.stop.is_set():
-            if signum == signal.SIGINT:
-                raise KeyboardInterrupt
+            # Ctrl-C too: said plainly, not click's bare "Aborted." for a KeyboardInterrupt.
             self.app.error(
                 f"\nAborted by {name}: the requests in flight stay journaled; the next apply "
                 "resends them under the same request_id."

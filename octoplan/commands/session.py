@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from octoplan.client import OctopushClient, SendResult, credential_problem
-from octoplan.client_errors import RefusedError, RequestIdAlreadyUsed, TransientApiError
+from octoplan.client_errors import RefusedError, RequestIdAlreadyUsed
 from octoplan.errors import UsageError
 from octoplan.loader import Project
 from octoplan.payload import MULTI_SEND, SMS_SEND, VOICE_LIST_CREATE
@@ -41,15 +41,21 @@ class ClientSender:
         """create -> wait until ready_to_be_sent -> send, as one journaled request."""
         try:
             ticket = self.client.voice_list_create(body)
-        except RequestIdAlreadyUsed:
+        except RequestIdAlreadyUsed as used:
             # Created by an earlier, interrupted apply whose ticket we never learnt: we cannot
             # confirm it without the ticket, and must not create it twice. It stays
             # unconfirmed, then in doubt, for `state resolve` after a look at the dashboard.
-            raise TransientApiError(
+            # A refusal that may have arrived: the report quotes this advice (an unconfirmed
+            # request without a refusal is only told to try again, which cannot help here).
+            raise RefusedError(
                 "this voice list campaign was created by an earlier apply that did not record "
                 "its ticket; check the Octopush dashboard, then `octoplan state resolve`",
+                status=used.status,
+                code=used.code,
                 endpoint=VOICE_LIST_CREATE,
                 request_id=str(body.get("request_id")),
+                attempts=used.attempts,
+                may_have_arrived=True,
             ) from None
         deadline = time.monotonic() + VOICE_LIST_WAIT
         while True:

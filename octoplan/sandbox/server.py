@@ -14,6 +14,15 @@ a scripted fault queued with `inject(...)`, else `fail_rate`, else `drop_rate`.
 - `deny401`, `deny403`, `deny400` (only with `inject`): refused before anything is processed,
   as a rotated key (401, the API's own answer), a gateway (403, an HTML page) or any other 4xx
   (400) would.
+- `throttle` (only with `inject`): HTTP 429 with a `Retry-After` header (`retry_after`, "1"
+  unless `set_faults` changed it), before anything is processed: a request turned away unread.
+- `negative_count`, `fractional_count`, `number_ticket`, `no_ticket`, `no_status`,
+  `string_numbers`, `array`, `not_json`, `unknown_unit` (only with `inject`): the request is
+  processed and committed, then its success answer is mangled: `number_of_contacts` -1 or
+  1.5, the ticket a number or left out, the voice list status left out, every number sent as a
+  string, the answer wrapped in a JSON array, a plain-text body, or a balance in `credits`. An
+  answer that is not a success is left as it is. What a client must take for a request that
+  may have gone through (a balance in an unknown unit: one it cannot price).
 - `deny_after_drop` (a rate): a request accepted then dropped has its next `deny_attempts`
   attempts (same request_id) refused that way, the statuses taken in turn from
   `deny_statuses`: the lost answer, then a 4xx to the retry.
@@ -32,6 +41,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,7 +57,26 @@ from octoplan.sandbox.callbacks import CallbackPoster, ReportSettings
 from octoplan.sandbox.rules import MSG_AUTH
 from octoplan.sandbox.store import Delivery, LoggedRequest, Store
 
-Fault = Literal["fail", "html", "drop", "garble", "ok", "deny401", "deny403", "deny400"]
+Fault = Literal[
+    "fail",
+    "html",
+    "drop",
+    "garble",
+    "ok",
+    "deny401",
+    "deny403",
+    "deny400",
+    "throttle",
+    "negative_count",
+    "fractional_count",
+    "number_ticket",
+    "no_ticket",
+    "no_status",
+    "string_numbers",
+    "array",
+    "not_json",
+    "unknown_unit",
+]
 FaultTarget = Literal["messages", "any"]
 MAX_BODY = 8 * 1024 * 1024
 SERVER_ERROR = {"code": 500, "message": "Internal server error."}
@@ -57,6 +86,33 @@ DENIALS: dict[str, Reply] = {
     "deny401": Reply(401, {"code": 101, "message": MSG_AUTH}, "fault_401", 101),
     "deny403": Reply(403, None, "fault_403", 403),
     "deny400": Reply(400, {"code": 400, "message": "Payload validation error."}, "fault_400", 400),
+}
+THROTTLED = {"code": 429, "message": "Too many requests."}
+_TICKETS = ("sms_ticket", "ticket_number")
+
+
+def _each_ticket(body: dict[str, Any], value: object) -> dict[str, Any]:
+    return {k: (value if k in _TICKETS else v) for k, v in body.items()}
+
+
+def _strings(body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+        for k, v in body.items()
+    }
+
+
+# Faults that mangle a processed request's success answer (a JSON object): body -> new body.
+MANGLES: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "negative_count": lambda body: {**body, "number_of_contacts": -1},
+    "fractional_count": lambda body: {**body, "number_of_contacts": 1.5},
+    "number_ticket": lambda body: _each_ticket(body, 12345),
+    "no_ticket": lambda body: {k: v for k, v in body.items() if k not in _TICKETS},
+    "no_status": lambda body: {k: v for k, v in body.items() if k != "status"},
+    "string_numbers": _strings,
+    "array": lambda body: [body],
+    "not_json": lambda body: body,  # the body is replaced by text when written
+    "unknown_unit": lambda body: {**body, "unit": "credits"} if "unit" in body else body,
 }
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 
@@ -118,10 +174,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         raw = self.rfile.read(length) if length > 0 else b""
         is_api = self.path.startswith(API_PREFIX)
+        if is_api:
+            sandbox._keep(self.command, self.path, raw)
         fault = sandbox._next_fault(self.command, raw) if is_api else "ok"
         denial = DENIALS.get(fault)
         if fault == "fail":
             reply = Reply(500, SERVER_ERROR, "fault_500", 500)
+        elif fault == "throttle":
+            reply = Reply(429, THROTTLED, "fault_429", 429, _request_id_in(raw))
         elif fault == "html":
             reply = Reply(502, None, "fault_502", 502)
         elif denial is not None:
@@ -133,6 +193,12 @@ class _Handler(BaseHTTPRequestHandler):
             except Exception as exc:  # a sandbox bug must not look like a dropped connection
                 message = f"Sandbox internal error: {type(exc).__name__}: {exc}"
                 reply = Reply(500, {"code": 500, "message": message}, "error", 500)
+            mangle = MANGLES.get(fault)
+            if mangle is not None:
+                if 200 <= reply.status < 300 and isinstance(reply.body, dict):
+                    reply = replace(reply, body=mangle(reply.body))
+                else:
+                    fault = "ok"  # not a success answer: nothing to mangle, sent as it is
         if is_api:
             sandbox._log(self.command, self.path, reply, fault=fault)
             if sandbox.latency:
@@ -145,6 +211,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault == "html":
             self._write(reply, BAD_GATEWAY, "text/html")
+        elif fault == "throttle":
+            self._write(reply, headers={"Retry-After": sandbox.retry_after})
+        elif fault == "not_json":
+            self._write(reply, b"OK", "text/plain")
         elif fault == "deny403":
             self._write(reply, FORBIDDEN, "text/html")
         elif fault == "garble":
@@ -154,7 +224,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._write(reply)
 
     def _write(
-        self, reply: Reply, data: bytes | None = None, content_type: str = "application/json"
+        self,
+        reply: Reply,
+        data: bytes | None = None,
+        content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         if data is None:
             data = b"" if reply.body is None else json.dumps(reply.body).encode()
@@ -163,6 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
             f"HTTP/1.1 {reply.status} {reason}\r\n"
             f"Content-Type: {content_type}\r\n"
             f"Content-Length: {len(data)}\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
             + ("Connection: close\r\n" if self.close_connection else "")
             + "\r\n"
         )
@@ -201,8 +276,12 @@ class SandboxServer:
         reports: ReportSettings | None = None,
         pricing: Pricing | None = None,
         home_region: str = "FR",
+        keep_bodies: bool = False,
     ) -> None:
         self.data_path = data_path
+        # The bodies of API requests as received (`bodies()`), for tests that check what a
+        # client really sent; off by default: a chaos run sends thousands.
+        self._bodies: list[tuple[str, str, bytes]] | None = [] if keep_bodies else None
         self.host = host
         self.port = port
         self.fail_rate = fail_rate
@@ -210,6 +289,7 @@ class SandboxServer:
         self.latency = latency
         self.deny_after_drop = deny_after_drop
         self.deny_attempts = deny_attempts
+        self.retry_after = "1"  # the Retry-After header of a `throttle` fault
         self._denials = itertools.cycle([_denial(status) for status in deny_statuses])
         self._denied: dict[str, int] = {}  # request_id -> attempts still to refuse
         self._random = random.Random(seed)
@@ -340,7 +420,10 @@ class SandboxServer:
         drop_rate: float | None = None,
         latency: float | None = None,
         deny_after_drop: float | None = None,
+        retry_after: str | None = None,
     ) -> None:
+        if retry_after is not None:
+            self.retry_after = retry_after
         if fail_rate is not None:
             self.fail_rate = fail_rate
         if drop_rate is not None:
@@ -397,6 +480,19 @@ class SandboxServer:
     def requests(self) -> list[LoggedRequest]:
         return self.store.requests()
 
+    def bodies(self) -> list[tuple[str, str, bytes]]:
+        """(method, path without the query, body bytes) of each API request received, in
+        order, faults included; only with `keep_bodies=True`."""
+        if self._bodies is None:
+            raise ValueError("this sandbox keeps no bodies: start it with keep_bodies=True")
+        with self._fault_lock:
+            return list(self._bodies)
+
+    def _keep(self, method: str, target: str, raw: bytes) -> None:
+        if self._bodies is not None:
+            with self._fault_lock:
+                self._bodies.append((method, target.partition("?")[0], raw))
+
     def credit(self) -> float:
         return self.store.credit()
 
@@ -422,7 +518,9 @@ class SandboxServer:
             code=reply.code,
             request_id=reply.request_id,
             ticket=reply.ticket,
-            outcome=f"{reply.outcome}+{fault}" if fault in ("drop", "garble") else reply.outcome,
+            outcome=f"{reply.outcome}+{fault}"
+            if fault in ("drop", "garble") or fault in MANGLES
+            else reply.outcome,
         )
 
     def _track(self, sock: socket.socket, *, add: bool) -> None:

@@ -108,7 +108,7 @@ class LoggedRequest:
     code: int | None  # the Octopush error code of a refusal
     request_id: str | None
     ticket: str | None
-    outcome: str  # accepted, refused, fault_500, fault_502, error, or "<that>+drop"|"+garble"
+    outcome: str  # accepted, refused, fault_500, fault_502, fault_429, error, "<that>+<fault>"
 
     def to_json(self) -> dict[str, Any]:
         return {

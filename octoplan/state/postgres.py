@@ -159,12 +159,24 @@ class PostgresStore(SqlStore):
                 self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_key(schema, "migrate"),))
                 version = self._version()
                 check_version(version, self._where)
-                for steps in MIGRATIONS[version:]:
-                    for step in steps:
-                        if isinstance(step, str):
-                            self._conn.execute(step)
-                        else:
-                            step(self._conn)
+                for target, steps in enumerate(MIGRATIONS[version:], version + 1):
+                    try:
+                        for step in steps:
+                            if isinstance(step, str):
+                                self._conn.execute(step)
+                            else:
+                                step(self._conn)
+                    except psycopg.Error:
+                        raise  # told by _errors
+                    except Exception as exc:
+                        # A step that reads the records met one it cannot read (see sqlite.py).
+                        raise StateError(
+                            f"{self._where}: not a readable octoplan state (its upgrade to "
+                            f"schema version {target} failed: {exc}); nothing was changed. "
+                            "Restore it from a backup; do not start a new state in its place "
+                            "if it held records (a new state does not know what was sent, and "
+                            "would send it again)"
+                        ) from exc
                 if version == 0:
                     self._conn.execute(
                         "INSERT INTO meta (id, lineage, serial, schema_version) "

@@ -151,12 +151,21 @@ class SqliteStore(SqlStore):
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = self._version(conn)  # another process may have migrated meanwhile
-            for steps in MIGRATIONS[version:]:
-                for step in steps:
-                    if isinstance(step, str):
-                        conn.execute(step)
-                    else:
-                        step(conn)
+            for target, steps in enumerate(MIGRATIONS[version:], version + 1):
+                try:
+                    for step in steps:
+                        if isinstance(step, str):
+                            conn.execute(step)
+                        else:
+                            step(conn)
+                except sqlite3.Error:
+                    raise  # told by _errors (busy, disk full, damaged file)
+                except Exception as exc:
+                    # A step that reads the records (a date, a body) met one it cannot read:
+                    # the state is refused as it was, not taken for a bug of octoplan's.
+                    raise self._unreadable(
+                        f"its upgrade to schema version {target} failed: {exc}"
+                    ) from exc
             if version == 0:
                 conn.execute(
                     "INSERT INTO meta (id, lineage, serial, schema_version) VALUES (1, ?, 0, ?)",
