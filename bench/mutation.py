@@ -49,7 +49,9 @@ TARGETS = {
         ),
     ),
     "optouts": Target("octoplan/optouts.py", ("tests/test_optouts.py",)),
-    "client_errors": Target("octoplan/client_errors.py", ("tests/test_client.py",)),
+    "client_errors": Target(
+        "octoplan/client_errors.py", ("tests/test_client_errors.py", "tests/test_client.py")
+    ),
     "hours": Target("octoplan/hours.py", ("tests/test_hours.py", "tests/test_boundaries.py")),
     "frequency": Target("octoplan/frequency.py", ("tests/test_frequency.py",)),
     "policies": Target("octoplan/policies.py", ("tests/test_policies.py",)),
