@@ -17,6 +17,7 @@ so it is a bench, never part of CI: run it in a worktree of its own on a quiet m
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import shlex
 import sqlite3
@@ -77,6 +78,12 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         "one opted-out recipient",
         (57, "core/NumberReplacer"): "a one-element list: opted[-1] is opted[0]",
     },
+    "client_errors": {
+        (50, "core/ReplaceBinaryOperator_Mul_Div"): "every caller passes the options by keyword "
+        "and the message first: keyword-only or not, the same calls",
+        (56, "core/NumberReplacer"): "the default attempts shows only in the repr of an error "
+        "built without it (a debugging aid); nothing decides on it",
+    },
     "ids": {
         (53, "core/ReplaceComparisonOperator_Gt_NotEq"): "a batch always has at least one "
         "field-name tuple: != 1 and > 1 agree",
@@ -132,6 +139,25 @@ class Tally:
         return 100.0 * self.killed / judged if judged else 0.0
 
 
+def _annotation_spans(module: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Where the module's type annotations are: with `from __future__ import annotations` they
+    are strings never evaluated, so a mutant there is equivalent by construction."""
+    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+    spans = []
+    for node in ast.walk(tree):
+        annotations: list[ast.expr | None] = []
+        if isinstance(node, ast.arg | ast.AnnAssign):
+            annotations.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            annotations.append(node.returns)
+        for annotation in annotations:
+            if annotation is not None and annotation.end_lineno is not None:
+                start = (annotation.lineno, annotation.col_offset)
+                end = (annotation.end_lineno, annotation.end_col_offset or 0)
+                spans.append((start, end))
+    return spans
+
+
 def report(names: list[str]) -> int:
     print(f"{'module':<16}{'mutants':>8}{'killed':>8}{'survived':>9}{'equiv.':>8}"
           f"{'pending':>9}{'score':>8}")  # fmt: skip
@@ -143,12 +169,15 @@ def report(names: list[str]) -> int:
         tally = Tally()
         with sqlite3.connect(session) as db:
             rows = db.execute(
-                "SELECT s.start_pos_row, s.operator_name, r.worker_outcome, r.test_outcome,"
-                " r.diff FROM mutation_specs s LEFT JOIN work_results r USING (job_id)"
-                " ORDER BY s.start_pos_row"
+                "SELECT s.start_pos_row, s.start_pos_col, s.operator_name, r.worker_outcome,"
+                " r.test_outcome, r.diff FROM mutation_specs s"
+                " LEFT JOIN work_results r USING (job_id) ORDER BY s.start_pos_row"
             ).fetchall()
-        for line, operator, worker, outcome, diff in rows:
+        spans = _annotation_spans(TARGETS[name].module)
+        for line, column, operator, worker, outcome, diff in rows:
             reason = EQUIVALENT.get(name, {}).get((line, operator))
+            if any(start <= (line, column) < end for start, end in spans):
+                reason = "a type annotation: never evaluated (from __future__ import annotations)"
             worker, outcome = (worker or "").lower() or None, (outcome or "").lower()
             if worker is None:
                 tally.pending += 1
