@@ -28,6 +28,7 @@ import pytest
 
 from octoplan import shards
 from octoplan.contacts import CsvSource
+from tests.fixtures.procs import children
 from tests.fixtures.project import MakeProject, run_cli
 
 ROWS = 3000
@@ -209,20 +210,6 @@ def plan_process(
         text=True,
         preexec_fn=preexec_fn,
     )
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat[stat.rfind(")") + 2 :].split()[1]) == pid:
-            found.append(int(entry.name))
-    return sorted(found)
 
 
 def test_a_child_killed_among_three_changes_nothing_in_the_plan(

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.procs import children
 from tests.fixtures.project import MakeProject, run_cli
 
 ROWS = 40_000
@@ -71,20 +72,6 @@ def plan_process(root: Path, preexec_fn: Callable[[], None] | None = None) -> su
         text=True,
         preexec_fn=preexec_fn,
     )
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat[stat.rfind(")") + 2 :].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
 
 
 def test_a_child_killed_as_it_starts_changes_nothing_in_the_plan(big: Path) -> None:
