@@ -18,10 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from octoplan import clock
 from octoplan.sandbox import SandboxServer
 from octoplan.sandbox.store import LoggedRequest
 from octoplan.state.base import BatchStatus
 from octoplan.state.open import open_state
+from octoplan.state.procs import host_name, user_name
 from tests.fixtures.project import MakeProject, run_cli
 from tests.fixtures.sandbox import SandboxFactory
 
@@ -194,6 +196,37 @@ def test_a_killed_apply_never_blocks_the_next_one(
         store.close()
     assert entry.action == "takeover"
     assert entry.detail.startswith("took over the lock of octoplan apply by ")
+    deliveries = server.deliveries()
+    assert Counter(d.recipient for d in deliveries).most_common(1)[0][1] == 1
+    assert {d.recipient: d.text for d in deliveries} == expected()
+
+
+def test_a_lock_file_deleted_mid_apply_lets_no_second_apply_in(
+    make_project: MakeProject, sandbox_factory: SandboxFactory
+) -> None:
+    """Someone cleans `.octoplan/` (or a CI cache is restored over it) while an apply sends:
+    a second apply must not get in on a new lock file and send the same messages."""
+    root = make_project({"campaigns/c.yaml": CAMPAIGN, "contacts/c.csv": csv(RECIPIENTS)}, CONFIG)
+    server = sandbox_factory(latency=0.3)
+    env = server.env()
+    first = start_apply(root, env, subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not sending(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (root / ".octoplan" / "state.db.lock").unlink()
+
+    second = run_cli("apply", "--auto-approve", "--lock-timeout", "0", cwd=root, env=env)
+    out, err = first.communicate(timeout=300)
+
+    assert first.returncode == 0, (out, err)
+    assert second.returncode == 1, second.stdout + second.stderr
+    lock_file = root / ".octoplan" / "state.db.lock"
+    assert second.stderr == (
+        f"error: state is locked by octoplan apply by {user_name()} (pid {first.pid} on "
+        f"{host_name()}, since {clock.now():%Y-%m-%d %H:%M:%S} UTC), which is still running "
+        f"though its lock file {lock_file} was deleted or replaced; waited 0s. Let it finish "
+        "(never delete files in the state's directory while an apply runs), then run again.\n"
+    )
     deliveries = server.deliveries()
     assert Counter(d.recipient for d in deliveries).most_common(1)[0][1] == 1
     assert {d.recipient: d.text for d in deliveries} == expected()

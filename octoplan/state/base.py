@@ -36,6 +36,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import NamedTuple
 
 from octoplan.errors import StateError
@@ -200,6 +201,21 @@ class LockHeld(StateError):
         super().__init__(
             f"state is locked by {holder}; waited {waited:g}s. "
             "Wait for it to finish, or run `octoplan state unlock` if it is gone."
+        )
+
+
+class LockFileReplaced(LockHeld):
+    """SQLite: the lock file was deleted or replaced while its holder still runs on this host,
+    so the OS lock alone would have let a second apply in."""
+
+    def __init__(self, info: LockInfo, waited: float, lock_path: Path) -> None:
+        super().__init__(info, waited)
+        StateError.__init__(
+            self,
+            f"state is locked by {info.holder} (pid {info.pid} on {info.host}, since "
+            f"{info.acquired_at:%Y-%m-%d %H:%M:%S} UTC), which is still running though its lock "
+            f"file {lock_path} was deleted or replaced; waited {waited:g}s. Let it finish "
+            "(never delete files in the state's directory while an apply runs), then run again.",
         )
 
 

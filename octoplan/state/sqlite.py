@@ -5,6 +5,11 @@ rather than fail. The apply lock is an OS lock (flock) on `state.db.lock` beside
 which the kernel releases when its holder ends, however it ends and in whichever container or
 PID namespace it ran; a row in `locks` only says who holds it. A row whose OS lock is free was
 left by a holder that died: the next apply replaces it (audited) and `state unlock` removes it.
+One exception, never a takeover: when the lock file was deleted or replaced under a running
+holder (a cleanup script, a cache restored over `.octoplan/`), the OS lock on the new file is
+free while the holder runs on. A row naming a process of this host that still runs, with the
+start time it recorded, is then respected as held: refusing on that evidence can only delay an
+apply, never let two in at once.
 
 Storage faults: a write that fails (disk full, read-only, I/O error) raises `StorageFault`,
 which never advises moving the state away. Before each commit the database file and its
@@ -33,7 +38,14 @@ from typing import Any
 from octoplan import clock
 from octoplan.errors import StateError
 from octoplan.private import open_private
-from octoplan.state.base import SCHEMA_VERSION, LockHeld, LockInfo, StateInfo, StorageFault
+from octoplan.state.base import (
+    SCHEMA_VERSION,
+    LockFileReplaced,
+    LockHeld,
+    LockInfo,
+    StateInfo,
+    StorageFault,
+)
 from octoplan.state.migrations import check_version
 from octoplan.state.migrations.sqlite import MIGRATIONS, TIME_FORMAT
 from octoplan.state.procs import describe_lock, host_name, process_start
@@ -388,11 +400,24 @@ class SqliteStore(SqlStore):
         os.close(fd)  # closing the file releases the lock just taken
         return False
 
+    def _held(self, row: Row | None) -> bool:
+        """Whether the lock is held: by the OS lock, or by a live process of this host whose
+        lock file was deleted or replaced under it."""
+        return self._os_lock_held() or self._holder_runs_here(row)
+
     def _lock_row(self, tx: Tx) -> Row | None:
         return tx.one(f"SELECT {_LOCK_COLUMNS} FROM locks WHERE name = 'apply'")
 
     def _lock_info(self, row: Row) -> LockInfo:
         return LockInfo(holder=row[0], host=row[1], pid=row[2], acquired_at=self._time_out(row[4]))
+
+    def _holder_runs_here(self, row: Row | None) -> bool:
+        """Whether a lock row names another process of this host that still runs: the same pid
+        with the start time it recorded (a pid reused since has another). Only ever used to
+        refuse the lock when its file was deleted or replaced under that process."""
+        if row is None or row[1] != host_name() or row[2] == os.getpid() or row[3] is None:
+            return False
+        return bool(process_start(int(row[2])) == row[3])
 
     def acquire_lock(self, holder: str, timeout: float) -> None:
         if self._token is not None:
@@ -400,13 +425,22 @@ class SqliteStore(SqlStore):
         deadline = time.monotonic() + timeout
         while True:
             fd = self._try_os_lock()
+            row: Row | None = None
             if fd is not None:
-                break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
                 with self._read() as tx:
                     row = self._lock_row(tx)
-                raise LockHeld(None if row is None else self._lock_info(row), timeout)
+                if not self._holder_runs_here(row):
+                    break
+                os.close(fd)  # its file was replaced under a live holder: still held
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if fd is None:
+                    with self._read() as tx:
+                        row = self._lock_row(tx)
+                info = None if row is None else self._lock_info(row)
+                if fd is not None and info is not None:
+                    raise LockFileReplaced(info, timeout, self.lock_path)
+                raise LockHeld(info, timeout)
             time.sleep(min(_POLL, remaining))
         try:
             self._record_holder(holder)
@@ -450,10 +484,10 @@ class SqliteStore(SqlStore):
             os.close(fd)  # releases the OS lock
 
     def lock_info(self) -> LockInfo | None:
-        if not self._os_lock_held():
-            return None
         with self._read() as tx:
             row = self._lock_row(tx)
+        if not self._held(row):
+            return None
         return None if row is None else self._lock_info(row)
 
     def unlock(self, actor: str, force: bool = False) -> LockInfo | None:
@@ -464,6 +498,12 @@ class SqliteStore(SqlStore):
             if row is None:
                 return None
             info = self._lock_info(row)
+            if not self._os_lock_held() and self._holder_runs_here(row):
+                raise StateError(
+                    f"the state lock is held by {describe_lock(info)}, which is still running "
+                    f"on this host, though its lock file {self.lock_path.name} was deleted or "
+                    "replaced; let it finish or stop it"
+                )
             if self._os_lock_held():
                 raise StateError(
                     f"the state lock is held by {describe_lock(info)}, which is still running "

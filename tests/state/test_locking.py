@@ -350,3 +350,57 @@ def test_sqlite_the_lock_is_held_on_a_private_file_beside_the_state(tmp_path: Pa
         assert lock_file.exists()  # never deleted: a holder would lock a file no one sees
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_sqlite_a_lock_file_removed_under_a_live_holder_lets_no_second_apply_in(
+    tmp_path: Path, how: str
+) -> None:
+    """A cleanup script or a restored cache removes `state.db.lock` while an apply runs: the OS
+    lock on a new file is then free, but the holder's row names a process of this host that
+    still runs. Nobody gets in, `unlock` (forced or not) refuses, and once the holder is gone
+    its row is taken over as usual."""
+    path = tmp_path / "state.db"
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path), str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == "locked\n"
+    lock_file = tmp_path / "state.db.lock"
+    lock_file.unlink()
+    if how == "replaced":
+        lock_file.write_bytes(b"")
+    store = open_state(str(path), tmp_path)
+    try:
+        info = store.lock_info()
+        assert info is not None
+        assert (info.holder, info.pid) == ("octoplan apply by holder", process.pid)
+        with pytest.raises(LockHeld) as caught:
+            store.acquire_lock("octoplan apply by bob", timeout=0.3)
+        assert str(caught.value) == (
+            f"state is locked by octoplan apply by holder (pid {process.pid} on {host_name()}, "
+            f"since {info.acquired_at:%Y-%m-%d %H:%M:%S} UTC), which is still running though "
+            f"its lock file {lock_file} was deleted or replaced; waited 0.3s. Let it finish "
+            "(never delete files in the state's directory while an apply runs), then run again."
+        )
+        for force in (False, True):
+            with pytest.raises(StateError) as refused:
+                store.unlock("alice@laptop", force=force)
+            assert str(refused.value) == (
+                f"the state lock is held by {describe_lock(info)}, which is still running on "
+                "this host, though its lock file state.db.lock was deleted or replaced; let it "
+                "finish or stop it"
+            )
+        assert store.audit_log() == []
+        kill(process)
+        assert store.lock_info() is None
+        store.acquire_lock("octoplan apply by bob", timeout=0)
+        [entry] = store.audit_log()
+        assert entry.action == "takeover"
+    finally:
+        process.kill()
+        process.wait()
+        store.close()
