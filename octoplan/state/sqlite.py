@@ -142,6 +142,14 @@ class SqliteStore(SqlStore):
                 head = handle.read(len(_HEADER))
         except FileNotFoundError:
             head = b""
+        except NotADirectoryError as exc:
+            # A path mistake, not a damaged state: no "restore it from a backup" for it.
+            blocker = next((p for p in self._path.parents if p.is_file()), self._path.parent)
+            raise StateError(
+                f"{self._path}: cannot hold a state: {blocker} is a file, not a directory; "
+                "nothing was changed. Point OCTOPLAN_STATE (or `state:` in octoplan.yaml) at a "
+                "file in a directory"
+            ) from exc
         except OSError as exc:
             raise self._unreadable(exc.strerror) from exc
         # Checked by hand: SQLite would happily treat some non-database files as empty ones.

@@ -64,3 +64,26 @@ def test_a_directory_where_the_state_file_should_be_is_refused(tmp_path: Path) -
         open_state(str(location), tmp_path)
     assert str(caught.value) == unreadable(location, "Is a directory")
     assert list(location.iterdir()) == []
+
+
+def test_a_state_path_under_a_file_is_a_path_mistake_not_a_damaged_state(
+    make_project: MakeProject,
+) -> None:
+    """A file where the state's directory should be is told as the path mistake it is, with no
+    advice to restore a backup."""
+    root = make_project(
+        {
+            "campaigns/parcel.yaml": CAMPAIGN,
+            "contacts/c.csv": "phone_number\n+33612345678\n",
+            "blocker": "a file where the state's directory should be\n",
+        },
+        "region: FR\ndefaults: {sender: ShopX}\nstate: blocker/state.db\n",
+    )
+    result = run_cli("plan", cwd=root)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"error: {root / 'blocker' / 'state.db'}: cannot hold a state: "
+        f"{root / 'blocker'} is a file, not a directory; nothing was changed. Point "
+        "OCTOPLAN_STATE (or `state:` in octoplan.yaml) at a file in a directory\n"
+    )
+    assert (root / "blocker").read_text() == "a file where the state's directory should be\n"
