@@ -262,3 +262,15 @@ def test_a_reviewed_plan_that_sent_nothing_and_a_campaign_it_did_not_show(
         "request; campaign 'promo' would now send 2 messages in 1 request (reviewed: send "
         f"nothing); {AGAIN}",
     )
+
+
+def test_a_plan_file_has_its_own_scope_so_campaign_is_refused(
+    project: Path, sandbox: SandboxServer
+) -> None:
+    result = apply_saved(project, sandbox, "--campaign", "news")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        "error: --campaign cannot be combined with a plan file (the plan has its scope)\n",
+    )
+    assert sandbox.requests() == []
