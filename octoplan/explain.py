@@ -225,10 +225,8 @@ def _stage_of(project: Project, source: CampaignSource, key: str, store: StateSt
 def _still_scheduled(record: BatchRecord, now: datetime) -> bool:
     if not record.send_at or not record.ticket:
         return False
-    try:
-        return datetime.fromisoformat(record.send_at) > now
-    except ValueError:
-        return False
+    # A journaled send_at was parsed when it was recorded (state/sql.py, `due_of`).
+    return datetime.fromisoformat(record.send_at) > now
 
 
 def _when(moment: datetime | None) -> str:

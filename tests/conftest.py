@@ -15,7 +15,7 @@ import signal  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tests.fixtures import pgserver  # noqa: E402
+from tests.fixtures import coverage_gate, pgserver  # noqa: E402
 
 
 def _interruptible_children() -> None:
@@ -46,6 +46,40 @@ def pytest_configure(config: pytest.Config) -> None:
     coverage = config.pluginmanager.get_plugin("_cov")  # pytest-cov, unless -p no:cov
     if not whole and coverage is not None:
         coverage.options.cov_fail_under = None
+
+
+_GATE_KEY = pytest.StashKey[list[str]]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> object:
+    """Issue 22's targets, lines and branches each on its own (tests/fixtures/coverage_gate.py),
+    judged where coverage's fail_under is: on a whole-suite run, in the main process, once
+    pytest-cov (whose wrapper this one encloses) has combined every process's data."""
+    result = yield
+    coverage = session.config.pluginmanager.get_plugin("_cov")
+    if (
+        coverage is None
+        or coverage.options.cov_fail_under is None  # a partial run (pytest_configure)
+        or coverage.cov_total is None  # a worker, --no-cov, or no report
+        or session.config.option.collectonly
+    ):
+        return result
+    lines = coverage_gate.verdict(
+        coverage_gate.totals_of(coverage.cov_controller.cov), coverage_gate.targets()
+    )
+    session.config.stash[_GATE_KEY] = lines
+    if coverage_gate.failed(lines):
+        session.testsfailed += 1  # exit status 1, like coverage's own fail_under
+    return result
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """After pytest-cov's table and its fail_under line."""
+    for line in terminalreporter.config.stash.get(_GATE_KEY, []):
+        failing = line.startswith("FAIL ")
+        terminalreporter.write_line(line, red=failing, bold=failing, green=not failing)
 
 
 def _postgres_for_the_session(config: pytest.Config) -> None:

@@ -30,3 +30,19 @@ def test_count_reads_stdin_without_its_final_newline(tmp_path: Path) -> None:
     for args in (("count", "-", "--format", "json"), ("count", "--format", "json")):
         result = run_cli(*args, cwd=tmp_path, input="{€}\n")
         assert json.loads(result.stdout) == {"encoding": "GSM-7", "characters": 3, "segments": 1}
+
+
+def test_count_names_ten_characters_outside_gsm7_and_counts_the_rest(tmp_path: Path) -> None:
+    result = run_cli("count", "ÁÂÃÈÊËÍÎÏÓÔÕ", cwd=tmp_path)
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[:4] == [
+        "encoding: UCS-2",
+        "characters: 12",
+        "segments: 1",
+        "units: 12 UTF-16 units",
+    ]
+    assert len(lines) == 4 + 10 + 1
+    assert lines[4] == "not GSM-7: 'Á' (U+00C1) at character 1"
+    assert lines[13] == "not GSM-7: 'Ó' (U+00D3) at character 10"
+    assert lines[-1] == "... and 2 more characters outside GSM-7"

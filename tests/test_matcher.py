@@ -72,3 +72,39 @@ def test_new_batches_are_seen_after_a_refresh(tmp_path: Path) -> None:
     found = matcher.match(fact(Kind.DELIVERY, 1))
     assert found is not None and (found.request_id, Matcher.unconfirmed(found)) == ("late", True)
     store.close()
+
+
+def test_a_request_never_sent_matches_nothing(
+    tmp_path: Path,
+) -> None:
+    store = open_state(str(tmp_path / "s.db"), tmp_path)
+    # Journaled, never attempted (a crash before the wire): it cannot have been delivered.
+    store.record_intent(
+        BatchIntent("unsent", "c", "sms", "multi-channel/send", "unsent", [N], ["h"], None, 0.0),
+        T0,
+        attempt=False,
+    )
+    sent(store, "odd", "sms", 30, BatchStatus.ACCEPTED)
+    matcher = Matcher(store)
+    matcher.refresh()
+    assert matcher.match(fact(Kind.DELIVERY, 10)) is None  # only "unsent" before it
+    found = matcher.match(fact(Kind.DELIVERY, 31))
+    assert found is not None and found.request_id == "odd"
+    assert matcher.match(Fact(Kind.DELIVERY, channel="sms", recipient=None, occurred_at=T0)) is None
+    assert matcher.match(Fact(Kind.DELIVERY, channel="sms", recipient=N, occurred_at=None)) is None
+    store.close()
+
+
+def test_a_report_settles_an_unconfirmed_request_until_the_journal_moves(tmp_path: Path) -> None:
+    store = open_state(str(tmp_path / "s.db"), tmp_path)
+    sent(store, "late", "sms", 0, BatchStatus.INTENT)
+    matcher = Matcher(store)
+    matcher.refresh()
+    found = matcher.match(fact(Kind.DELIVERY, 1))
+    assert found is not None and Matcher.unconfirmed(found)
+    matcher.settled("late")
+    matcher.settled("unknown")  # a request the matcher never saw: nothing to settle
+    matcher.refresh()  # the journal has not moved: what was settled here stays settled
+    found = matcher.match(fact(Kind.DELIVERY, 1))
+    assert found is not None and (found.status, Matcher.unconfirmed(found)) == ("accepted", False)
+    store.close()

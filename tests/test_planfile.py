@@ -49,3 +49,16 @@ def test_a_plan_file_of_another_version_is_refused(tmp_path: Path) -> None:
         f"{tmp_path / 'plan.json'}: plan format version '9' is not supported (this octoplan "
         f"reads '1'); run `octoplan plan -o {tmp_path / 'plan.json'}` again"
     )
+
+
+def test_a_directory_or_a_name_the_system_refuses_is_not_read_as_a_plan(tmp_path: Path) -> None:
+    (tmp_path / "plans").mkdir()
+    with pytest.raises(OctoplanError) as caught:
+        load(tmp_path / "plans")
+    assert str(caught.value) == (
+        f"{tmp_path / 'plans'}: not a plan file written by `octoplan plan -o`: it is a directory"
+    )
+    too_long = tmp_path / ("p" * 300 + ".json")  # over NAME_MAX (255)
+    with pytest.raises(OctoplanError) as caught:
+        load(too_long)
+    assert str(caught.value) == f"{too_long}: cannot read: File name too long"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -242,3 +243,22 @@ def test_a_sigkill_mid_burst_loses_no_acknowledged_callback(
     )
     restarted.stop()
     assert rows(state_url, "SELECT COUNT(*) FROM events") == [(len(stored),)]
+
+
+def test_a_port_in_use_is_a_clear_error(project: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            "receive",
+            "--port",
+            str(port),
+            cwd=project,
+            env={"OCTOPLAN_CALLBACK_TOKEN": TOKEN},
+        )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use; "
+        "choose another port with --port (0 picks a free one)\n"
+    )

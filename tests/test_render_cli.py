@@ -100,3 +100,17 @@ def test_render_of_an_email_says_nothing_about_sms_parts(make_project: MakeProje
     result = run_cli("render", "promo", cwd=make_project({"campaigns/promo.yaml": campaign}))
     assert result.returncode == 0, result.stderr
     assert result.stdout == "# axelle@example.com\nBonjour Axelle 😀\n"
+
+
+def test_render_a_recipient_that_is_no_identity_matches_nobody(make_project: MakeProject) -> None:
+    root = project(make_project)
+    for given, shown in (
+        ("axelle@example.com", "axelle@example.com"),  # an e-mail for an SMS campaign
+        ("  not a number ", "not a number"),
+    ):
+        result = run_cli("-q", "render", "promo", "-r", given, cwd=root)
+        assert (result.returncode, result.stdout, result.stderr) == (
+            1,
+            "",
+            f"error: campaign promo has no recipient {shown}\n",
+        )

@@ -213,3 +213,64 @@ def test_json_report_of_a_stale_plan_says_why_on_stdout(
         "error": reason,
     }
     assert sandbox.requests() == []
+
+
+def edited(root: Path, edit: Any) -> None:
+    """Change the saved campaigns by hand (the digest no longer matches the plan)."""
+    data = json.loads((root / "plan.json").read_text())
+    edit(data["campaigns"])
+    data["digest"] = "0" * 64
+    (root / "plan.json").write_text(json.dumps(data))
+
+
+def test_a_hand_edited_plan_names_each_campaign_that_differs(
+    project: Path, sandbox: SandboxServer
+) -> None:
+    def edit(campaigns: list[dict[str, Any]]) -> None:
+        news = next(c for c in campaigns if c["id"] == "news")
+        ghost = json.loads(json.dumps(news))
+        ghost["id"] = "ghost"  # a campaign the project does not have
+        news["action"] = "blocked"
+        promo = next(c for c in campaigns if c["id"] == "promo")
+        promo["batches"].append({**promo["batches"][0], "kind": "cancel", "request_id": "op-x"})
+        campaigns.append(ghost)
+
+    edited(project, edit)
+    refused(
+        project,
+        sandbox,
+        "stale plan: campaign 'news' would now send 1 message in 1 request (reviewed: be "
+        "blocked); campaign 'promo' would now send 2 messages in 1 request (reviewed: send "
+        "2 messages in 1 request and cancel 1 scheduled request); campaign 'ghost' of the "
+        f"reviewed plan is no longer planned; {AGAIN}",
+    )
+
+
+def test_a_reviewed_plan_that_sent_nothing_and_a_campaign_it_did_not_show(
+    project: Path, sandbox: SandboxServer
+) -> None:
+    def edit(campaigns: list[dict[str, Any]]) -> None:
+        promo = next(c for c in campaigns if c["id"] == "promo")
+        promo["batches"] = []  # reviewed as sending nothing
+        campaigns[:] = [promo]
+
+    edited(project, edit)
+    refused(
+        project,
+        sandbox,
+        "stale plan: campaign 'news' is not in the reviewed plan and would send 1 message in 1 "
+        "request; campaign 'promo' would now send 2 messages in 1 request (reviewed: send "
+        f"nothing); {AGAIN}",
+    )
+
+
+def test_a_plan_file_has_its_own_scope_so_campaign_is_refused(
+    project: Path, sandbox: SandboxServer
+) -> None:
+    result = apply_saved(project, sandbox, "--campaign", "news")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        "error: --campaign cannot be combined with a plan file (the plan has its scope)\n",
+    )
+    assert sandbox.requests() == []

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from octoplan.sandbox import read_deliveries
+from tests.fixtures.project import run_cli
 
 HEADERS = {"api-login": "me@example.com", "api-key": "cli-secret-key-42"}
 
@@ -127,3 +128,17 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         "choose another port with --port (0 picks a free one)\n"
     )
     assert result.stdout == ""
+
+
+def test_a_reply_without_text_and_a_callback_url_that_is_not_http_are_refused(
+    tmp_path: Path,
+) -> None:
+    empty = run_cli("sandbox", "reply", "0612345678", "  ", cwd=tmp_path)
+    assert (empty.returncode, empty.stderr) == (1, "error: the reply text is empty\n")
+    assert not (tmp_path / ".octoplan" / "sandbox.db").exists()
+    ftp = run_cli("sandbox", "--callback-url", "ftp://x/y", cwd=tmp_path)
+    assert (ftp.returncode, ftp.stdout, ftp.stderr) == (
+        1,
+        "",
+        "error: --callback-url must be an http:// or https:// URL, not 'ftp://x/y'\n",
+    )

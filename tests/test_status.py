@@ -251,3 +251,15 @@ def test_explain_says_why_for_each_campaign(make_project: MakeProject) -> None:
         "error: 'hello' is not a phone number (region FR), an e-mail address or a live-chat "
         "conversation id\n",
     )
+
+
+def test_status_markdown_with_no_state_says_nothing_was_sent(make_project: MakeProject) -> None:
+    root = make_project()
+    result = run_cli("status", "--format", "markdown", cwd=root)
+    assert (result.returncode, result.stdout) == (
+        0,
+        "<!-- octoplan-status -->\n### octoplan: delivery status\n\n"
+        "Environment **default**: https://api.octopush.com/v1/public (real messages)\n\n"
+        "Nothing sent yet: no campaign in state.\n\n",
+    )
+    assert not (root / ".octoplan").exists()

@@ -38,10 +38,9 @@ def goes_out(batch: SentBatch) -> datetime | None:
     if batch.first_sent_at is None:
         return None  # journaled but never sent: it cannot have been delivered
     if batch.send_at:
-        try:
-            return max(batch.first_sent_at, datetime.fromisoformat(batch.send_at))
-        except ValueError:
-            pass
+        # The journal holds only send_at values it parsed when recording (state/sql.py,
+        # `due_of`), as plan.py relies on too.
+        return max(batch.first_sent_at, datetime.fromisoformat(batch.send_at))
     return batch.first_sent_at
 
 

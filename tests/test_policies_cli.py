@@ -1,0 +1,63 @@
+"""Warnings of the message checks (octoplan/policies.py) through `octoplan validate` and
+`plan`: recipients in a region the project gives no price for, and messages that are empty."""
+
+from __future__ import annotations
+
+from tests.fixtures.project import MakeProject, run_cli
+
+NOTICE = (
+    'channel: sms\npurpose: alert\ntext: "Code {{ contact.code }}"\ncontacts: [contacts/c.csv]\n'
+)
+CONTACTS = "phone_number,code\n0612345678,A1\n+32470123456,B2\n+32470123457,B3\n"
+
+
+def test_recipients_in_a_region_without_a_price_are_a_warning_and_left_out_of_the_cost(
+    make_project: MakeProject,
+) -> None:
+    root = make_project(
+        {"campaigns/notice.yaml": NOTICE, "contacts/c.csv": CONTACTS},
+        "region: FR\npricing: {sms: {FR: 0.05}}\n",  # no BE, no default
+    )
+    warning = (
+        "campaigns/notice.yaml:3:7: warning: campaign notice: no price for sms to BE: "
+        "2 messages not counted in the cost estimate\n"
+        "  hint: add pricing.sms.BE or pricing.sms.default to octoplan.yaml\n"
+    )
+    validated = run_cli("validate", cwd=root)
+    assert (validated.returncode, validated.stdout, validated.stderr) == (
+        0,
+        "1 campaign valid, 1 warning\n",
+        warning,
+    )
+    planned = run_cli("plan", cwd=root)
+    assert planned.returncode == 0, planned.stderr
+    assert planned.stdout.splitlines()[-1] == (
+        "Plan: 3 messages to send in 1 request, 3 SMS parts, est. 0.05 EUR; 0 already sent."
+    )
+    # A default price covers every region the table does not name.
+    (root / "octoplan.yaml").write_text("region: FR\npricing: {sms: {FR: 0.05, default: 0.1}}\n")
+    priced = run_cli("plan", cwd=root)
+    assert priced.stdout.splitlines()[-1] == (
+        "Plan: 3 messages to send in 1 request, 3 SMS parts, est. 0.25 EUR; 0 already sent."
+    )
+    assert "no price" not in priced.stdout + priced.stderr
+
+
+def test_messages_that_render_blank_are_an_error_naming_one(make_project: MakeProject) -> None:
+    blank = (
+        "channel: sms\npurpose: alert\ntext: \"{{ contact.code | default(' ') }}\"\n"
+        "contacts: [contacts/c.csv]\n"
+    )
+    root = make_project(
+        {
+            "campaigns/notice.yaml": blank,
+            "contacts/c.csv": "phone_number,code\n0612345678,A1\n0612345679,\n0612345670,\n",
+        }
+    )
+    validated = run_cli("validate", cwd=root)
+    assert (validated.returncode, validated.stdout, validated.stderr) == (
+        1,
+        "",
+        "campaigns/notice.yaml:3:7: error: campaign notice: 2 of 3 messages are empty "
+        "(e.g. +33612345679)\n1 error in 1 file\n",
+    )

@@ -1,0 +1,68 @@
+"""Which contact files are read in parts (octoplan/shards.py, `split`): a big clean CSV is cut
+at row starts; a file the byte cut would misread (lone CRs, not UTF-8, a NUL: not text), one
+with no header line, or one whose quotes never close is read in one go (None), so that the
+one-go reader reports what is wrong with it at its line."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from octoplan import shards
+from octoplan.contacts import CsvSource
+
+ROWS = "".join(f"+3361{i:07d},Name{i}\n" for i in range(400))
+
+
+@pytest.fixture(autouse=True)
+def _small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OCTOPLAN_JOBS", "4")
+    monkeypatch.setenv("OCTOPLAN_SHARD_BYTES", "1000")
+
+
+def source(tmp_path: Path, data: bytes) -> CsvSource:
+    file = tmp_path / "c.csv"
+    file.write_bytes(data)
+    return CsvSource(file, "contacts/c.csv")
+
+
+def test_a_big_clean_csv_is_cut_in_parts_at_row_starts(tmp_path: Path) -> None:
+    data = ("phone_number,first_name\n" + ROWS).encode()
+    parts = shards.split(source(tmp_path, data))
+    assert parts is not None and len(parts) == 4
+    spans = [part.part for part in parts if part.part is not None]
+    assert len(spans) == 4
+    assert spans[0][0] == len("phone_number,first_name\n")
+    for (_, end, _), (start, _, _) in itertools.pairwise(spans):
+        assert start == end  # contiguous
+        assert data[end - 1 : end] == b"\n" and data[end : end + 5] == b"+3361"
+    assert spans[-1][1] == len(data)
+    assert {tuple(part.names) for part in parts} == {("phone_number", "first_name")}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        ("phone_number,first_name\r" + ROWS.replace("\n", "\r")).encode(),  # lone CRs
+        ("phone_number,first_name\n" + ROWS).encode("utf-16"),  # not UTF-8
+        ("phone_number,first_name\n" + ROWS).encode() + b"\xff",  # not UTF-8 at the end
+        ('phone_number,first_name\n+33600000000,"never closed\n' + ROWS).encode(),
+        ("phone_number,first_name" + ROWS.replace("\n", ";")).encode(),  # one line only
+    ],
+    ids=["lone-cr", "utf-16", "bad-last-byte", "open-quote", "no-line-break"],
+)
+def test_a_file_the_byte_cut_could_misread_is_read_in_one_go(tmp_path: Path, data: bytes) -> None:
+    assert shards.split(source(tmp_path, data)) is None
+
+
+def test_a_small_file_or_one_process_is_read_in_one_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = ("phone_number,first_name\n" + ROWS).encode()
+    monkeypatch.setenv("OCTOPLAN_SHARD_BYTES", str(len(data) + 1))
+    assert shards.split(source(tmp_path, data)) is None
+    monkeypatch.setenv("OCTOPLAN_SHARD_BYTES", "1000")
+    monkeypatch.setenv("OCTOPLAN_JOBS", "1")
+    assert shards.split(source(tmp_path, data)) is None
