@@ -130,6 +130,13 @@ def sending(server: SandboxServer) -> list[LoggedRequest]:
     return [r for r in server.requests() if r.method == "POST"]
 
 
+def wait_for_a_send(server: SandboxServer) -> None:
+    """Until a send is on the wire (the apply holds the lock), for a minute at most."""
+    deadline = time.monotonic() + 60
+    while not sending(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_ctrl_c_finishes_requests_in_flight_and_exits_130(
     make_project: MakeProject, sandbox_factory: SandboxFactory
 ) -> None:
@@ -137,10 +144,7 @@ def test_ctrl_c_finishes_requests_in_flight_and_exits_130(
     server = sandbox_factory(latency=0.3)
     env = server.env()
     process = start_apply(root, env, subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    # Once a send is on the wire (apply reads the credit first).
-    while not sending(server) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_a_send(server)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
 
@@ -177,9 +181,7 @@ def test_a_killed_apply_never_blocks_the_next_one(
     server = sandbox_factory(latency=0.5)
     env = {**server.env(), "OCTOPLAN_STATE": state_url}
     process = start_apply(root, env)
-    deadline = time.monotonic() + 60
-    while not sending(server) and time.monotonic() < deadline:  # holding the lock, sending
-        time.sleep(0.05)
+    wait_for_a_send(server)
     process.send_signal(signal.SIGKILL)
     process.wait()
     server.set_faults(latency=0.0)
@@ -210,9 +212,7 @@ def test_a_lock_file_deleted_mid_apply_lets_no_second_apply_in(
     server = sandbox_factory(latency=0.3)
     env = server.env()
     first = start_apply(root, env, subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while not sending(server) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_a_send(server)
     (root / ".octoplan" / "state.db.lock").unlink()
 
     second = run_cli("apply", "--auto-approve", "--lock-timeout", "0", cwd=root, env=env)

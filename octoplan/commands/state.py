@@ -14,9 +14,9 @@ from octoplan.commands.targets import config_target
 from octoplan.errors import OctoplanError, StateError, UsageError
 from octoplan.loader import load_project
 from octoplan.mask import mask_recipient
-from octoplan.state.base import BatchRecord, BatchStatus, CampaignSummary, StateStore
+from octoplan.state.base import BatchRecord, BatchStatus, CampaignSummary, StateStore, describe_lock
 from octoplan.state.open import describe, open_state, state_exists
-from octoplan.state.procs import default_actor, describe_lock, user_name
+from octoplan.state.procs import default_actor, user_name
 from octoplan.target import DEFAULT, SANDBOX_STATE
 from octoplan.words import plural
 

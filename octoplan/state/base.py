@@ -188,20 +188,25 @@ class AuditEntry:
     detail: str
 
 
+def describe_lock(info: LockInfo) -> str:
+    """Who holds a lock, for messages and the audit log."""
+    return (
+        f"{info.holder} (pid {info.pid} on {info.host}, "
+        f"since {info.acquired_at:%Y-%m-%d %H:%M:%S} UTC)"
+    )
+
+
 class LockHeld(StateError):
-    def __init__(self, info: LockInfo | None, waited: float) -> None:
+    def __init__(
+        self,
+        info: LockInfo | None,
+        waited: float,
+        why: str = "",
+        advice: str = "Wait for it to finish, or run `octoplan state unlock` if it is gone.",
+    ) -> None:
         self.info = info
-        if info is None:
-            holder = "another process"
-        else:
-            holder = (
-                f"{info.holder} (pid {info.pid} on {info.host}, "
-                f"since {info.acquired_at:%Y-%m-%d %H:%M:%S} UTC)"
-            )
-        super().__init__(
-            f"state is locked by {holder}; waited {waited:g}s. "
-            "Wait for it to finish, or run `octoplan state unlock` if it is gone."
-        )
+        holder = "another process" if info is None else describe_lock(info)
+        super().__init__(f"state is locked by {holder}{why}; waited {waited:g}s. {advice}")
 
 
 class LockFileReplaced(LockHeld):
@@ -209,13 +214,13 @@ class LockFileReplaced(LockHeld):
     so the OS lock alone would have let a second apply in."""
 
     def __init__(self, info: LockInfo, waited: float, lock_path: Path) -> None:
-        super().__init__(info, waited)
-        StateError.__init__(
-            self,
-            f"state is locked by {info.holder} (pid {info.pid} on {info.host}, since "
-            f"{info.acquired_at:%Y-%m-%d %H:%M:%S} UTC), which is still running though its lock "
-            f"file {lock_path} was deleted or replaced; waited {waited:g}s. Let it finish "
-            "(never delete files in the state's directory while an apply runs), then run again.",
+        super().__init__(
+            info,
+            waited,
+            why=f", which is still running though its lock file {lock_path} was deleted or "
+            "replaced",
+            advice="Let it finish (never delete files in the state's directory while an apply "
+            "runs), then run again.",
         )
 
 

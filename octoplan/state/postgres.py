@@ -25,11 +25,11 @@ from psycopg import errors as pg_errors
 
 from octoplan import clock
 from octoplan.errors import StateError
-from octoplan.state.base import SCHEMA_VERSION, LockHeld, LockInfo, StateInfo
+from octoplan.state.base import SCHEMA_VERSION, LockHeld, LockInfo, StateInfo, describe_lock
 from octoplan.state.location import describe, scrub
 from octoplan.state.migrations import check_version
 from octoplan.state.migrations.postgres import MIGRATIONS
-from octoplan.state.procs import describe_lock, host_name, process_start
+from octoplan.state.procs import host_name, process_start
 from octoplan.state.sql import Row, SqlStore, Tx, utc
 
 _POLL = 0.1  # seconds between two tries of a held lock

@@ -1,10 +1,9 @@
-"""Who holds a lock, for messages and the audit log (never to decide whether it is held)."""
+"""Who holds a lock, for messages and the audit log. A process id never lets a lock be taken
+over; it only keeps one held whose file was replaced under its live holder (state/sqlite.py)."""
 
 from __future__ import annotations
 
 import socket
-
-from octoplan.state.base import LockInfo
 
 
 def host_name() -> str:
@@ -42,10 +41,3 @@ def process_start(pid: int) -> str | None:
 def default_actor() -> str:
     """Who is acting, for the audit log: user@host."""
     return f"{user_name()}@{host_name()}"
-
-
-def describe_lock(info: LockInfo) -> str:
-    return (
-        f"{info.holder} (pid {info.pid} on {info.host}, "
-        f"since {info.acquired_at:%Y-%m-%d %H:%M:%S} UTC)"
-    )

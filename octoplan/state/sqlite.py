@@ -45,10 +45,11 @@ from octoplan.state.base import (
     LockInfo,
     StateInfo,
     StorageFault,
+    describe_lock,
 )
 from octoplan.state.migrations import check_version
 from octoplan.state.migrations.sqlite import MIGRATIONS, TIME_FORMAT
-from octoplan.state.procs import describe_lock, host_name, process_start
+from octoplan.state.procs import host_name, process_start
 from octoplan.state.sql import Row, SqlStore, Tx, utc
 
 _HEADER = b"SQLite format 3\x00"
@@ -408,11 +409,6 @@ class SqliteStore(SqlStore):
         os.close(fd)  # closing the file releases the lock just taken
         return False
 
-    def _held(self, row: Row | None) -> bool:
-        """Whether the lock is held: by the OS lock, or by a live process of this host whose
-        lock file was deleted or replaced under it."""
-        return self._os_lock_held() or self._holder_runs_here(row)
-
     def _lock_row(self, tx: Tx) -> Row | None:
         return tx.one(f"SELECT {_LOCK_COLUMNS} FROM locks WHERE name = 'apply'")
 
@@ -494,9 +490,11 @@ class SqliteStore(SqlStore):
     def lock_info(self) -> LockInfo | None:
         with self._read() as tx:
             row = self._lock_row(tx)
-        if not self._held(row):
+        # Held by the OS lock (which is always looked at: a lock file that cannot be opened is
+        # an error), or by a live process of this host whose lock file was replaced.
+        if not (self._os_lock_held() or self._holder_runs_here(row)) or row is None:
             return None
-        return None if row is None else self._lock_info(row)
+        return self._lock_info(row)
 
     def unlock(self, actor: str, force: bool = False) -> LockInfo | None:
         # Only a record left behind can be removed: a lock the OS holds for a running process
@@ -506,13 +504,14 @@ class SqliteStore(SqlStore):
             if row is None:
                 return None
             info = self._lock_info(row)
-            if not self._os_lock_held() and self._holder_runs_here(row):
+            held_by_os = self._os_lock_held()
+            if not held_by_os and self._holder_runs_here(row):
                 raise StateError(
                     f"the state lock is held by {describe_lock(info)}, which is still running "
                     f"on this host, though its lock file {self.lock_path.name} was deleted or "
                     "replaced; let it finish or stop it"
                 )
-            if self._os_lock_held():
+            if held_by_os:
                 raise StateError(
                     f"the state lock is held by {describe_lock(info)}, which is still running "
                     f"(the operating system keeps its lock on {self.lock_path.name} until it "

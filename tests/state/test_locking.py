@@ -17,9 +17,9 @@ import psycopg
 import pytest
 
 from octoplan.errors import StateError
-from octoplan.state.base import LockHeld, LockInfo, StateStore
+from octoplan.state.base import LockHeld, LockInfo, StateStore, describe_lock
 from octoplan.state.open import is_postgres, open_state
-from octoplan.state.procs import describe_lock, host_name
+from octoplan.state.procs import host_name
 from tests.state.helpers import T0
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,17 +38,23 @@ HOLDER = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def holder(state_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
-    """Another process holding the lock, until the test kills it."""
+def start_holder(state: str, root: Path, wrapper: tuple[str, ...] = ()) -> subprocess.Popen[str]:
+    """Another process (run under `wrapper`, if any) that holds the lock once this returns."""
     process = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, state_url, str(tmp_path)],
+        [*wrapper, sys.executable, "-c", HOLDER, state, str(root)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )
     assert process.stdout is not None
     assert process.stdout.readline() == "locked\n"
+    return process
+
+
+@pytest.fixture
+def holder(state_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the lock, until the test kills it."""
+    process = start_holder(state_url, tmp_path)
     yield process
     process.kill()
     process.wait()
@@ -273,26 +279,9 @@ def _namespaced_holder(state: Path, root: Path) -> subprocess.Popen[str]:
     """A holder in a PID namespace of its own, where it is pid 1, like a container's apply.
     --mount-proc: its /proc is its namespace's, as in a container, so the start time it
     records is its own."""
-    process = subprocess.Popen(
-        [
-            "unshare",
-            "--pid",
-            "--fork",
-            "--mount-proc",
-            "--kill-child",
-            sys.executable,
-            "-c",
-            HOLDER,
-            str(state),
-            str(root),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
+    return start_holder(
+        str(state), root, ("unshare", "--pid", "--fork", "--mount-proc", "--kill-child")
     )
-    assert process.stdout is not None
-    assert process.stdout.readline() == "locked\n"
-    return process
 
 
 def test_sqlite_a_holder_in_another_pid_namespace_keeps_the_lock(tmp_path: Path) -> None:
@@ -323,14 +312,7 @@ def test_sqlite_a_holder_in_another_pid_namespace_keeps_the_lock(tmp_path: Path)
 
 def test_sqlite_a_killed_holder_frees_the_lock_at_once(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    process = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(path), str(tmp_path)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    assert process.stdout.readline() == "locked\n"
+    process = start_holder(str(path), tmp_path)
     store = open_state(str(path), tmp_path)
     try:
         kill(process)
@@ -361,14 +343,7 @@ def test_sqlite_a_lock_file_removed_under_a_live_holder_lets_no_second_apply_in(
     still runs. Nobody gets in, `unlock` (forced or not) refuses, and once the holder is gone
     its row is taken over as usual."""
     path = tmp_path / "state.db"
-    process = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(path), str(tmp_path)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    assert process.stdout.readline() == "locked\n"
+    process = start_holder(str(path), tmp_path)
     lock_file = tmp_path / "state.db.lock"
     lock_file.unlink()
     if how == "replaced":
