@@ -25,6 +25,8 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+from octoplan import channels
+from octoplan.channels import EMAIL_FIELD, IDENTITY_FIELDS
 from octoplan.errors import Diagnostic, ValidationFailed
 from octoplan.phones import (
     PHONE_CHANNELS,
@@ -352,7 +354,7 @@ def _scalar(value: object) -> str | None:
     raise ValueError(type(value).__name__)
 
 
-_IDENTITY_FIELDS = ("phone_number", "email", "conversation_id")
+_IDENTITY_FIELDS = IDENTITY_FIELDS
 
 
 def _fields_of(
@@ -557,7 +559,7 @@ class FieldError(Exception):
 def identity_field(channel: str) -> str:
     if channel in PHONE_CHANNELS:
         return "phone_number"
-    return "email" if channel == "email" else "conversation_id"
+    return channels.get(channel).identity_field
 
 
 def identify(fields: dict[str, str], channel: str, region: str) -> tuple[str, dict[str, str]]:
@@ -568,16 +570,16 @@ def identify(fields: dict[str, str], channel: str, region: str) -> tuple[str, di
             name = "phone_number"
             fields["phone_number"] = key = normalize_phone(fields[name], region, channel)
             return key, fields
-        if channel == "email":
-            name = "email"
-            fields["email"] = key = normalize_email(fields[name])
+        if channels.get(channel).identity_field == EMAIL_FIELD:
+            name = EMAIL_FIELD
+            fields[EMAIL_FIELD] = key = normalize_email(fields[name])
             return key, fields
         # live chat: a conversation id, else the phone number or e-mail it falls back to
         keys = []
         for name, normalize in (
             ("conversation_id", normalize_conversation_id),
             ("phone_number", lambda raw: normalize_phone(raw, region, channel)),
-            ("email", normalize_email),
+            (EMAIL_FIELD, normalize_email),
         ):
             if name in fields:
                 fields[name] = normalize(fields[name])
@@ -590,7 +592,7 @@ def identify(fields: dict[str, str], channel: str, region: str) -> tuple[str, di
 
 
 def _missing(channel: str) -> str:
-    if channel == "live_chat":
+    if channels.get(channel).several_identities:
         return "contact has no conversation_id, phone_number or email"
     return f"contact has no {identity_field(channel)} (needed for channel {channel})"
 
@@ -632,7 +634,7 @@ def _identify(
     """Keys of a chunk's rows, identity cells normalized in place; rows without a valid
     identity are dropped (an error each, or silently when the identity is not `required`)."""
     names = source.names
-    if channel == "live_chat":
+    if channels.get(channel).several_identities:
         return _identify_live_chat(source, columns, lines, channel, region, required)
     name = identity_field(channel)
     if name not in names:
@@ -690,7 +692,7 @@ _IDENTITY_WORDS = {
         "phone_no",
         "phonenumber",
     ),
-    "email": ("mail", "e-mail", "email_address", "courriel", "e_mail", "emails"),
+    EMAIL_FIELD: ("mail", "e-mail", "email_address", "courriel", "e_mail", "emails"),
     "conversation_id": ("conversation", "conversation_uuid", "chat_id"),
 }
 
@@ -701,8 +703,8 @@ def _no_identity_column(source: ContactSource, channel: str, lines: list[int]) -
     from octoplan.suggest import closest
 
     wanted = (
-        ["conversation_id", "phone_number", "email"]
-        if channel == "live_chat"
+        list(channels.get(channel).identity)
+        if channels.get(channel).several_identities
         else [identity_field(channel)]
     )
     csv_file = isinstance(source, CsvSource)
@@ -759,7 +761,7 @@ def _identify_live_chat(
             continue
         except KeyError:
             if required:
-                if not {"conversation_id", "phone_number", "email"} & set(names):
+                if not set(IDENTITY_FIELDS) & set(names):
                     _no_identity_column(source, channel, lines)
                     break
                 source.errors.append(_row_error(source.path, line, None, _missing(channel)))

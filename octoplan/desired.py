@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any
 
-from octoplan import ids, prices, shards
+from octoplan import channels, ids, prices, shards
 from octoplan.contacts import (
     Chunk,
     ContactSet,
@@ -74,7 +74,7 @@ from octoplan.sms import (
 from octoplan.source import CampaignSource
 
 TEMPLATES_DIR = "templates"
-_IDENTITY = ("phone_number", "email", "conversation_id")
+_IDENTITY = channels.IDENTITY_FIELDS
 _SLOTS = {name: "{" + name + "}" for name in PLACEHOLDER_FIELDS}
 # Stands for a value's `{` while the template's own slots are found (_template_slots_filled):
 # a control character, which contact values never hold (octoplan.contacts refuses them).
@@ -741,7 +741,8 @@ def build_campaign(
             use,
             new_checks(),
             personalizes=request.personalizes,
-            optimize=campaign.channel == "sms" and campaign.auto_optimize_text is not False,
+            optimize=channels.get(campaign.channel).auto_optimizes
+            and campaign.auto_optimize_text is not False,
             options=ids.options_digest(options_of(request)),
             keep_texts=keep_texts,
             sent=sent,
@@ -770,7 +771,7 @@ def build_campaign(
     result.cost = checks.cost
     result.regions = frozenset(checks.regions)
     diagnostics = checks.report() if messages else []
-    marketing_send = campaign.marketing and campaign.channel in ("sms", "voice_sms", "rcs")
+    marketing_send = campaign.marketing and channels.get(campaign.channel).marketing_hours
     if marketing_send and campaign.send_at is not None:
         late = check_send_at(
             campaign.send_at, config.policies.marketing_hours, source.where("send_at"), campaign.id

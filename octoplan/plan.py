@@ -26,7 +26,7 @@ from functools import cached_property, partial
 from itertools import compress
 from typing import Any, Protocol
 
-from octoplan import ids, optouts, sentdiff
+from octoplan import channels, ids, optouts, sentdiff
 from octoplan.encode import encode_body
 from octoplan.errors import Diagnostic, count_of
 from octoplan.mask import mask_text, masked
@@ -850,7 +850,7 @@ def _new_batches(
             else:
                 members.append(index)
     allowed = frozenset(spec.recipient_fields)
-    sms = spec.channel == "sms"
+    sms = channels.get(spec.channel).bills_per_part
     batches: list[PlannedBatch] = []
     for request_text, members in groups.items():
         for start in range(0, len(members), spec.batch_size):
