@@ -22,18 +22,15 @@ from itertools import compress
 from typing import Any
 
 from octoplan import ids, prices, shards
+from octoplan.contactfiles import ContactSource, CsvSource, ItemsSource, open_source
 from octoplan.contacts import (
     Chunk,
     ContactSet,
-    ContactSource,
-    CsvSource,
     Deduper,
-    ItemsSource,
     capped,
     excluded_keys,
     identified,
     kept,
-    open_source,
     skipped,
     stream_chunks,
 )

@@ -33,15 +33,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from octoplan.contacts import (
-    Chunk,
-    ContactSource,
-    CsvSource,
-    Deduper,
-    _not_text,
-    identified,
-    kept,
-)
+from octoplan.contactfiles import ContactSource, CsvSource, not_text
+from octoplan.contacts import Chunk, Deduper, identified, kept
 from octoplan.errors import Diagnostic
 
 if TYPE_CHECKING:
@@ -108,7 +101,7 @@ def split(source: ContactSource) -> list[CsvSource] | None:
         wanted = min(wanted, size // max(1, threshold // 2))
         if wanted < 2:
             return None
-        if _not_text(source.file, source.path) is not None:
+        if not_text(source.file, source.path) is not None:
             return None
         data = source.file.read_bytes()
         data.decode("utf-8")
