@@ -300,26 +300,74 @@ def apply_plan(
         report.storage_fault = str(exc)
         report.skipped = sum(1 for c in plan.campaigns for b in c.batches if b.sends)
         return report
-    campaigns = {c.id: c for c in plan.campaigns}
-    jobs = list(_jobs(plan, failed_cancels))
     report.skipped = sum(
         1 for c in plan.campaigns if c.id in failed_cancels for b in c.batches if b.sends
     )
-    total, done = len(jobs), 0
-    fatal = False
-    fault: StateError | None = None
-    in_flight: dict[Future[SendResult], _Job] = {}
-    queue = deque(jobs)
-    unsaved: list[_Outcome] = []  # answers a storage fault kept out of state
+    sending = _Sending(
+        plan,
+        store,
+        sender,
+        now,
+        report,
+        list(_jobs(plan, failed_cancels)),
+        concurrency=concurrency,
+        stop=stop,
+        on_progress=on_progress,
+        hold=hold,
+    )
+    sending.run()
+    sending.finish()
+    return report
 
-    def halted() -> bool:
-        return stop.is_set() or fatal or fault is not None
 
-    def journal(job: _Job, doubted: list[_Job]) -> bool:
+class _Sending:
+    """A plan's requests on their way: journaled a few ahead, sent `concurrency` at a time,
+    the outcomes that came in committed with the intents of the next requests."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        store: StateStore,
+        sender: Sender,
+        now: Callable[[], datetime],
+        report: ApplyReport,
+        jobs: list[_Job],
+        *,
+        concurrency: int,
+        stop: threading.Event,
+        on_progress: Callable[[Progress], None] | None,
+        hold: Callable[[str, PlannedBatch], bool] | None,
+    ) -> None:
+        self.store, self.sender, self.now, self.report = store, sender, now, report
+        self.campaigns = {c.id: c for c in plan.campaigns}
+        self.concurrency, self.stop, self.on_progress, self.hold = (
+            concurrency,
+            stop,
+            on_progress,
+            hold,
+        )
+        self.total, self.done = len(jobs), 0
+        self.fatal = False
+        self.fault: StateError | None = None
+        self.in_flight: dict[Future[SendResult], _Job] = {}
+        self.queue = deque(jobs)
+        self.unsaved: list[_Outcome] = []  # answers a storage fault kept out of state
+        # Journaled and committed, not sent yet: each request's intent is committed while the
+        # ones before it are on the wire, so no commit (no fsync) stands between two requests.
+        self.ready: deque[_Job] = deque()
+        self.lapsed: list[_Job] = []  # journaled, then past the window when their turn came
+        self.held: list[_Job] = []  # journaled, then held back before leaving: attempt withdrawn
+
+    def halted(self) -> bool:
+        return self.stop.is_set() or self.fatal or self.fault is not None
+
+    def journal(self, job: _Job, doubted: list[_Job]) -> bool:
         """Journal the attempt about to be made; False: past the window, now in doubt."""
-        batch = job.batch
+        store, now, batch = self.store, self.now, job.batch
         if batch.kind is BatchKind.NEW:
-            store.record_intent(_intent(campaigns[job.campaign_id], batch), now(), attempt=True)
+            store.record_intent(
+                _intent(self.campaigns[job.campaign_id], batch), now(), attempt=True
+            )
         elif _lapsed(batch, now):
             # It waited (a late confirmation, a long queue) until the API may have forgotten
             # its request_id: a resend could be delivered twice.
@@ -330,111 +378,124 @@ def apply_plan(
             store.mark_attempt(batch.request_id, now())
         return True
 
-    # Journaled and committed, not sent yet: each request's intent is committed while the ones
-    # before it are on the wire, so no commit (no fsync) stands between two requests.
-    ready: deque[_Job] = deque()
-    finished: set[Future[SendResult]] = set()
-    lapsed: list[_Job] = []  # journaled, then past the window when their turn to leave came
-    held: list[_Job] = []  # journaled, then held back before leaving: attempt withdrawn
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="octoplan-send") as pool:
-        while True:
-            while ready and len(in_flight) < concurrency and not halted():
-                job = ready.popleft()
-                batch = job.batch
-                if _lapsed(batch, now):  # checked again as it leaves
-                    lapsed.append(job)
-                    continue
-                if hold is not None and hold(job.campaign_id, batch):
-                    held.append(job)
-                    continue
-                started = threading.Event()
-                future = pool.submit(_send, sender, batch, started)
-                in_flight[future] = job
-                # Let the worker take the interpreter first: otherwise the journal work below
-                # holds it and the request leaves only once that work is done.
-                started.wait()
-            outcomes = [_outcome(in_flight.pop(future), future) for future in finished]
-            fatal = fatal or any(o.stop for o in outcomes)
-            if fault is not None:
-                unsaved.extend(outcomes)
-            else:
-                # One transaction, one commit: the outcomes that came in, and the intents of
-                # the next requests, which leave only once it is committed.
-                journaled, doubted = len(ready), list(lapsed)
-                try:
-                    with store.grouped():
-                        for job in lapsed:
-                            store.withdraw_attempt(job.batch.request_id, now())
-                            store.record_outcome(job.batch.request_id, BatchStatus.IN_DOUBT, now())
-                        for outcome in outcomes:
-                            _record(outcome, store, now)
-                        while queue and len(ready) < concurrency and not halted():
-                            job = queue.popleft()
-                            if hold is not None and hold(job.campaign_id, job.batch):
-                                report.waiting.append(job.batch)
-                            elif journal(job, doubted):
-                                ready.append(job)
-                except StateError as exc:
-                    fault = exc
-                    # Nothing of it was kept: the requests it journaled must not leave.
-                    while len(ready) > journaled:
-                        queue.appendleft(ready.pop())
-                    queue.extendleft(reversed(doubted[len(lapsed) :]))
-                    ready.extend(lapsed)  # journaled, not sent: withdrawn below if possible
-                    unsaved.extend(outcomes)
+    def run(self) -> None:
+        finished: set[Future[SendResult]] = set()
+        with ThreadPoolExecutor(
+            max_workers=self.concurrency, thread_name_prefix="octoplan-send"
+        ) as pool:
+            while True:
+                self.launch(pool)
+                outcomes = [_outcome(self.in_flight.pop(future), future) for future in finished]
+                self.fatal = self.fatal or any(o.stop for o in outcomes)
+                if self.fault is not None:
+                    self.unsaved.extend(outcomes)
                 else:
-                    report.marked_in_doubt += len(doubted)
-                    for outcome in outcomes:
-                        _count(outcome, report)
-                        done += 1
-                        if on_progress is not None:  # once committed
-                            on_progress(
-                                Progress(
-                                    done,
-                                    total,
-                                    report.messages_sent,
-                                    refused=len(report.refusals),
-                                    unconfirmed=len(report.unconfirmed),
-                                )
-                            )
-                lapsed = []
-            finished = set()
-            if not in_flight:
-                if ready and not halted():
-                    continue  # the first requests: journaled, now to be sent
-                break
-            finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                    self.commit(outcomes)
+                    self.lapsed = []
+                finished = set()
+                if not self.in_flight:
+                    if self.ready and not self.halted():
+                        continue  # the first requests: journaled, now to be sent
+                    break
+                finished, _ = wait(list(self.in_flight), return_when=FIRST_COMPLETED)
 
-    report.waiting.extend(job.batch for job in held)
-    if ready or held or unsaved:
-        # Journaled ahead, never sent (interrupted, a refused login, a storage fault, or held
-        # back at the end of marketing hours): their attempt did not happen, so they are not
-        # left looking as if they might have been sent. And after a storage fault, one more
-        # try at recording what came in since.
+    def launch(self, pool: ThreadPoolExecutor) -> None:
+        """Send the journaled requests, up to `concurrency` on the wire."""
+        ready, in_flight = self.ready, self.in_flight
+        while ready and len(in_flight) < self.concurrency and not self.halted():
+            job = ready.popleft()
+            batch = job.batch
+            if _lapsed(batch, self.now):  # checked again as it leaves
+                self.lapsed.append(job)
+                continue
+            if self.hold is not None and self.hold(job.campaign_id, batch):
+                self.held.append(job)
+                continue
+            started = threading.Event()
+            future = pool.submit(_send, self.sender, batch, started)
+            in_flight[future] = job
+            # Let the worker take the interpreter first: otherwise the journal work below
+            # holds it and the request leaves only once that work is done.
+            started.wait()
+
+    def commit(self, outcomes: list[_Outcome]) -> None:
+        """One transaction, one commit: the outcomes that came in, and the intents of the next
+        requests, which leave only once it is committed."""
+        store, now, ready, lapsed, queue = self.store, self.now, self.ready, self.lapsed, self.queue
+        journaled, doubted = len(ready), list(lapsed)
         try:
             with store.grouped():
-                for job in (*ready, *held):
+                for job in lapsed:
                     store.withdraw_attempt(job.batch.request_id, now())
-                for outcome in unsaved:
+                    store.record_outcome(job.batch.request_id, BatchStatus.IN_DOUBT, now())
+                for outcome in outcomes:
                     _record(outcome, store, now)
+                while queue and len(ready) < self.concurrency and not self.halted():
+                    job = queue.popleft()
+                    if self.hold is not None and self.hold(job.campaign_id, job.batch):
+                        self.report.waiting.append(job.batch)
+                    elif self.journal(job, doubted):
+                        ready.append(job)
         except StateError as exc:
-            fault = fault or exc
-            for outcome in unsaved:
-                if outcome.status is None:
-                    _count(outcome, report)  # it stays intent, recorded or not
-                else:
-                    report.unrecorded.append(_unrecorded(outcome))
+            self.fault = exc
+            # Nothing of it was kept: the requests it journaled must not leave.
+            while len(ready) > journaled:
+                queue.appendleft(ready.pop())
+            queue.extendleft(reversed(doubted[len(lapsed) :]))
+            ready.extend(lapsed)  # journaled, not sent: withdrawn below if possible
+            self.unsaved.extend(outcomes)
         else:
-            for outcome in unsaved:
-                _count(outcome, report)
-        queue.extendleft(reversed(ready))
-    if fault is not None:
-        report.storage_fault = str(fault)
-    not_started = len(queue)
-    report.skipped += not_started
-    report.interrupted = stop.is_set() and not_started > 0
-    report.cost = round(report.cost, 6)
-    return report
+            self.report.marked_in_doubt += len(doubted)
+            for outcome in outcomes:
+                self.counted(outcome)
+
+    def counted(self, outcome: _Outcome) -> None:
+        report = self.report
+        _count(outcome, report)
+        self.done += 1
+        if self.on_progress is not None:  # once committed
+            self.on_progress(
+                Progress(
+                    self.done,
+                    self.total,
+                    report.messages_sent,
+                    refused=len(report.refusals),
+                    unconfirmed=len(report.unconfirmed),
+                )
+            )
+
+    def finish(self) -> None:
+        report, store, now = self.report, self.store, self.now
+        ready, held, unsaved = self.ready, self.held, self.unsaved
+        report.waiting.extend(job.batch for job in held)
+        if ready or held or unsaved:
+            # Journaled ahead, never sent (interrupted, a refused login, a storage fault, or
+            # held back at the end of marketing hours): their attempt did not happen, so they
+            # are not left looking as if they might have been sent. And after a storage fault,
+            # one more try at recording what came in since.
+            try:
+                with store.grouped():
+                    for job in (*ready, *held):
+                        store.withdraw_attempt(job.batch.request_id, now())
+                    for outcome in unsaved:
+                        _record(outcome, store, now)
+            except StateError as exc:
+                self.fault = self.fault or exc
+                for outcome in unsaved:
+                    if outcome.status is None:
+                        _count(outcome, report)  # it stays intent, recorded or not
+                    else:
+                        report.unrecorded.append(_unrecorded(outcome))
+            else:
+                for outcome in unsaved:
+                    _count(outcome, report)
+            self.queue.extendleft(reversed(ready))
+        if self.fault is not None:
+            report.storage_fault = str(self.fault)
+        not_started = len(self.queue)
+        report.skipped += not_started
+        report.interrupted = self.stop.is_set() and not_started > 0
+        report.cost = round(report.cost, 6)
 
 
 def _settle_before_sending(

@@ -18,18 +18,28 @@ Thread-safe: one client (one connection pool) serves several worker threads.
 from __future__ import annotations
 
 import json
-import math
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
 from octoplan import __version__
+from octoplan.answers import (
+    Balance,
+    ListCampaignStatus,
+    Malformed,
+    SendResult,
+    parse_any,
+    parse_balance,
+    parse_send,
+    parse_status,
+    parse_ticket,
+)
 from octoplan.client_errors import (
     AmbiguousResponseError,
     ApiError,
@@ -68,36 +78,6 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class SendResult:
-    """A confirmed send. `ticket` is None for live chat (the API answers null)."""
-
-    ticket: str | None
-    number_of_contacts: int
-    total_cost: float
-    number_of_sms_needed: int | None
-    residual_credit: float | None
-    raw: Mapping[str, Any] = field(repr=False)
-    attempts: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Balance:
-    amount: float
-    unit: str
-    raw: Mapping[str, Any] = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class ListCampaignStatus:
-    """`status` is under_computation, ready_to_be_sent or failed."""
-
-    status: str
-    number_of_contacts: int | None
-    cost: float | None
-    raw: Mapping[str, Any] = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
 class RetryEvent:
     """One failed attempt about to be retried after `delay` seconds."""
 
@@ -130,95 +110,12 @@ def _json(body: Mapping[str, Any]) -> str:
     return json.dumps(dict(body), ensure_ascii=False)
 
 
-class _Malformed(Exception):
-    """A 2xx answer that is not the success shape of its endpoint."""
-
-
 @dataclass(frozen=True, slots=True)
 class _Answer:
     status: int
     payload: Any  # parsed JSON, or None when the body is not JSON
     text: str  # the body as text, cut to a snippet
     retry_after: float | None
-
-
-def _number(value: Any, *, optional: bool = False) -> float | None:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _Malformed(f"expected a number, got {value!r:.40}")
-    return float(value)
-
-
-def _count(value: Any, *, optional: bool = False) -> int | None:
-    number = _number(value, optional=optional)
-    if number is None:
-        return None
-    if number < 0 or number != int(number):
-        raise _Malformed(f"expected a count, got {value!r:.40}")
-    return int(number)
-
-
-def _object(payload: Any) -> dict[str, Any]:
-    if not isinstance(payload, dict):
-        raise _Malformed("the answer is not a JSON object")
-    return payload
-
-
-def _parse_send(payload: Any) -> SendResult:
-    body = _object(payload)
-    if "sms_ticket" in body:
-        ticket = body["sms_ticket"]
-    elif "ticket_number" in body:
-        ticket = body["ticket_number"]
-    else:
-        raise _Malformed("the answer has no sms_ticket or ticket_number")
-    if ticket is not None and (not isinstance(ticket, str) or not ticket):
-        raise _Malformed("the ticket is not a string")
-    contacts = _count(body.get("number_of_contacts"))
-    assert contacts is not None
-    cost = _number(body.get("total_cost"))
-    assert cost is not None
-    return SendResult(
-        ticket=ticket,
-        number_of_contacts=contacts,
-        total_cost=cost,
-        number_of_sms_needed=_count(body.get("number_of_sms_needed"), optional=True),
-        residual_credit=_number(body.get("residual_credit"), optional=True),
-        raw=body,
-    )
-
-
-def _parse_ticket(payload: Any) -> str:
-    ticket = _object(payload).get("ticket_number")
-    if not isinstance(ticket, str) or not ticket:
-        raise _Malformed("the answer has no ticket_number")
-    return ticket
-
-
-def _parse_status(payload: Any) -> ListCampaignStatus:
-    body = _object(payload)
-    status = body.get("status")
-    if not isinstance(status, str) or not status:
-        raise _Malformed("the answer has no status")
-    return ListCampaignStatus(
-        status=status,
-        number_of_contacts=_count(body.get("number_of_contacts"), optional=True),
-        cost=_number(body.get("cost"), optional=True),
-        raw=body,
-    )
-
-
-def _parse_balance(payload: Any) -> Balance:
-    body = _object(payload)
-    amount = _number(body.get("amount"))
-    assert amount is not None
-    return Balance(amount=amount, unit=str(body.get("unit", "")), raw=body)
-
-
-def _parse_any(payload: Any) -> dict[str, Any]:
-    # Cancels and confirmations: any 2xx is success; keep what came back.
-    return payload if isinstance(payload, dict) else {}
 
 
 class OctopushClient:
@@ -346,7 +243,7 @@ class OctopushClient:
         """POST a send whose body is already JSON (apply sends the very text it journaled);
         `request_id`: the one inside it, which makes retrying safe."""
         result, attempts = self._call(
-            "POST", endpoint, _parse_send, encoded=payload, request_id=request_id
+            "POST", endpoint, parse_send, encoded=payload, request_id=request_id
         )
         return result if attempts == 1 else replace(result, attempts=attempts)
 
@@ -355,14 +252,14 @@ class OctopushClient:
         request_id = body.get("request_id")
         rid = str(request_id) if request_id else None
         return self._call(
-            "POST", "voice-campaign-on-list/create", _parse_ticket, body=body, request_id=rid
+            "POST", "voice-campaign-on-list/create", parse_ticket, body=body, request_id=rid
         )[0]
 
     def voice_list_status(self, ticket: str) -> ListCampaignStatus:
         return self._call(
             "GET",
             "voice-campaign-on-list/status",
-            _parse_status,
+            parse_status,
             params={"ticket_number": ticket},
             retry_safe=True,
         )[0]
@@ -372,7 +269,7 @@ class OctopushClient:
         return self._call(
             "POST",
             "voice-campaign-on-list/send",
-            _parse_any,
+            parse_any,
             body={"ticket_number": ticket},
             retry_safe=True,
         )[0]
@@ -381,7 +278,7 @@ class OctopushClient:
         self._call(
             "DELETE",
             "voice-campaign-on-list/cancel",
-            _parse_any,
+            parse_any,
             body={"ticket_number": ticket},
             retry_safe=True,
         )
@@ -390,7 +287,7 @@ class OctopushClient:
         self._call(
             "DELETE",
             "sms-campaign/cancel",
-            _parse_any,
+            parse_any,
             body={"ticket_number": ticket},
             retry_safe=True,
         )
@@ -399,13 +296,13 @@ class OctopushClient:
         self._call(
             "DELETE",
             "multi-channel/cancel",
-            _parse_any,
+            parse_any,
             body={"channel": channel, "ticket_number": ticket},
             retry_safe=True,
         )
 
     def check_balance(self) -> Balance:
-        return self._call("GET", "wallet/check-balance", _parse_balance, retry_safe=True)[0]
+        return self._call("GET", "wallet/check-balance", parse_balance, retry_safe=True)[0]
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -459,7 +356,7 @@ class OctopushClient:
             if 200 <= answer.status < 300:
                 try:
                     return parse(answer.payload), attempt
-                except _Malformed as exc:
+                except Malformed as exc:
                     arrived = True
                     reason = f"unexpected answer to a successful request: {exc}"
                     if answer.payload is None:

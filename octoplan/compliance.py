@@ -1,6 +1,6 @@
 """Compliance and spend, decided at plan time (SPEC §7): what apply would refuse, plan fails on.
 
-The planner (octoplan/plan.py) asks these rules about each campaign as it plans it, once it
+The planner (octoplan/planner.py) asks these rules about each campaign as it plans it, once it
 knows who is still to be sent:
 
 - marketing hours (octoplan/hours.py) at `send_at`, or without one at the moment of planning,

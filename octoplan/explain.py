@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from octoplan import clock
-from octoplan.contacts import ContactSet, FieldError, excluded_keys, identify, open_source
+from octoplan.contactfiles import open_source
+from octoplan.contacts import ContactSet, FieldError, excluded_keys, identify
 from octoplan.errors import UsageError
 from octoplan.events import normalize_number
 from octoplan.frequency import Ledger

@@ -19,7 +19,8 @@ from octoplan.frequency import Ledger
 from octoplan.gcpause import paused_gc
 from octoplan.loader import Project, load_project
 from octoplan.payload import RequestShape, shape
-from octoplan.plan import CampaignSpec, Plan, build_plan
+from octoplan.plan import CampaignSpec, Plan
+from octoplan.planner import build_plan
 from octoplan.rollout import RolloutSpec, stages_of
 from octoplan.rollout_plan import plan_rollout
 from octoplan.source import CampaignSource

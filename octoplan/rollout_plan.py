@@ -1,7 +1,7 @@
 """A rollout campaign's plan: which stage this plan sends, and the sends of that stage.
 
 The stage is decided from state (octoplan/rollout.py); the sends of a stage are planned as any
-campaign's (octoplan/plan.py), of the seed list's messages for a seed stage, else of the
+campaign's (octoplan/planner.py), of the seed list's messages for a seed stage, else of the
 audience's narrowed to the stage's cohort. The plan's new requests carry the stage, which apply
 journals with them: that is how the next plan knows the stage has started.
 """
@@ -14,7 +14,8 @@ from datetime import datetime
 
 from octoplan import rollout
 from octoplan.errors import Diagnostic
-from octoplan.plan import BatchKind, CampaignPlan, CampaignSpec, PlanPolicies, plan_campaign
+from octoplan.plan import BatchKind, CampaignPlan, CampaignSpec, PlanPolicies
+from octoplan.planner import plan_campaign
 from octoplan.repeats import RecentSends
 from octoplan.rollout import Release, RolloutView, Stage
 from octoplan.state.base import StateStore

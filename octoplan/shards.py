@@ -33,26 +33,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from octoplan.contacts import (
-    Chunk,
-    ContactSource,
-    CsvSource,
-    Deduper,
-    _not_text,
-    identified,
-    kept,
-)
+from octoplan.contactfiles import ContactSource, CsvSource, not_text
+from octoplan.contacts import Chunk, Deduper, identified, kept
 from octoplan.errors import Diagnostic
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
+    from multiprocessing.context import ForkContext
     from multiprocessing.process import BaseProcess
 
 MIN_BYTES = 8 * 1024 * 1024  # about 100,000 contacts: below that, forking costs more than it saves
 
 
 class Builder(Protocol):
-    """What a shard's messages are built by (desired._Builder)."""
+    """What a shard's messages are built by (fastpath.FastPath)."""
 
     def add(self, chunk: Chunk) -> None: ...
 
@@ -108,7 +102,7 @@ def split(source: ContactSource) -> list[CsvSource] | None:
         wanted = min(wanted, size // max(1, threshold // 2))
         if wanted < 2:
             return None
-        if _not_text(source.file, source.path) is not None:
+        if not_text(source.file, source.path) is not None:
             return None
         data = source.file.read_bytes()
         data.decode("utf-8")
@@ -196,36 +190,11 @@ def build(
     spool = tempfile.TemporaryDirectory(prefix="octoplan-shard-")
     children: list[_Child] = []
     try:
-        for number, part in enumerate(parts[1:], start=2):
-            here, there = context.Pipe()
-            folder = Path(spool.name) / str(number)
-            folder.mkdir()
-            # This process's ends of the pipes, which the child closes: were the parent killed,
-            # the child's writes would fail instead of waiting forever for a reader.
-            ends = [*(c.connection for c in children), here]
-            process = context.Process(
-                target=_child,
-                args=(there, part, channel, region, make_builder, folder, ends),
-                daemon=True,
-            )
-            children.append(_Child(part, process, here))
-            process.start()
-            # Closed here before the next fork: a child's death is then an end of file here.
-            there.close()
+        _start(children, context, spool.name, parts[1:], channel, region, make_builder)
         mine = list(identified(first, channel, region))
         # Part 1's keys first, then each child's in part order (theirs arrive meanwhile).
         keeps = [deduper.keep(keys) for keys, _, _ in mine]
-        for child in children:
-            theirs = _receive(child.connection, "keys")
-            if theirs is not None:
-                child.keeps = [deduper.keep(_split_keys(keys)) for keys in theirs[0]]
-                child.failed = not _send(child.connection, child.keeps)
-            else:
-                # Read here, now: the parts after it are deduplicated after its keys.
-                child.failed = True
-                child.part = replace(child.part, errors=[])
-                child.here = list(identified(child.part, channel, region))
-                child.keeps = [deduper.keep(keys) for keys, _, _ in child.here]
+        _deduplicate(children, deduper, channel, region)
         # The children send their messages a chunk at a time: they are read between the
         # chunks built here, so that no side waits for another's pickling.
         mine.reverse()  # popped from the end: each chunk's columns are freed once built
@@ -262,6 +231,51 @@ def build(
             if child.process.is_alive():
                 child.process.kill()
         spool.cleanup()
+
+
+def _start(
+    children: list[_Child],
+    context: ForkContext,
+    spool: str,
+    parts: list[CsvSource],
+    channel: str,
+    region: str,
+    make_builder: Callable[[], Builder],
+) -> None:
+    """Fork a child per part (parts 2 and after), each appended to `children` once started."""
+    for number, part in enumerate(parts, start=2):
+        here, there = context.Pipe()
+        folder = Path(spool) / str(number)
+        folder.mkdir()
+        # This process's ends of the pipes, which the child closes: were the parent killed,
+        # the child's writes would fail instead of waiting forever for a reader.
+        ends = [*(c.connection for c in children), here]
+        process = context.Process(
+            target=_child,
+            args=(there, part, channel, region, make_builder, folder, ends),
+            daemon=True,
+        )
+        children.append(_Child(part, process, here))
+        process.start()
+        # Closed here before the next fork: a child's death is then an end of file here.
+        there.close()
+
+
+def _deduplicate(children: list[_Child], deduper: Deduper, channel: str, region: str) -> None:
+    """Each child's keys, in part order, through the deduper; the rows each is to keep sent
+    back. A child that failed before sending its keys has its part read here, now: the parts
+    after it are deduplicated after its keys."""
+    for child in children:
+        theirs = _receive(child.connection, "keys")
+        if theirs is not None:
+            child.keeps = [deduper.keep(_split_keys(keys)) for keys in theirs[0]]
+            child.failed = not _send(child.connection, child.keeps)
+        else:
+            # Read here, now: the parts after it are deduplicated after its keys.
+            child.failed = True
+            child.part = replace(child.part, errors=[])
+            child.here = list(identified(child.part, channel, region))
+            child.keeps = [deduper.keep(keys) for keys, _, _ in child.here]
 
 
 def _build_here(child: _Child, builder: Builder, channel: str, region: str) -> list[Diagnostic]:

@@ -178,21 +178,46 @@ def plain_error(exc: Any, text: str) -> PlainError:
     if context.startswith("while parsing a flow") and opened is not None:
         return _unclosed(lines, opened, problem, context)
     if context.startswith("while scanning a") and "quoted scalar" in context and opened:
-        quote = _line(lines, opened[0])[opened[1] - 1 : opened[1]] or '"'
-        if "end of stream" in problem_text or "document separator" in problem_text:
-            return PlainError(
-                opened,
-                f"this {quote} is never closed",
-                f"end the text with {quote} on the same line, or write several lines as a "
-                "block (text: |)",
-            )
-        if "escape" in problem_text:
-            character = problem_text.rsplit(" ", 1)[-1]
-            return PlainError(
-                problem,
-                f"unknown escape \\{character.strip(chr(39))} in a double-quoted text",
-                "write \\\\ for a backslash, or quote the text with ' instead of \"",
-            )
+        quoted = _bad_quote(lines, opened, problem, problem_text)
+        if quoted is not None:
+            return quoted
+    found = _by_problem(lines, problem_text, problem, opened)
+    if found is not None:
+        return found
+    message = _in_words(problem_text or context or "invalid YAML")
+    where = None
+    if context and opened is not None and problem_text:
+        where = f"{_in_words(context)} at line {opened[0]}"
+    return PlainError(problem or opened, message, where)
+
+
+def _bad_quote(
+    lines: list[str], opened: Pos, problem: Pos | None, problem_text: str
+) -> PlainError | None:
+    """A quoted text never closed, or holding an unknown escape."""
+    quote = _line(lines, opened[0])[opened[1] - 1 : opened[1]] or '"'
+    if "end of stream" in problem_text or "document separator" in problem_text:
+        return PlainError(
+            opened,
+            f"this {quote} is never closed",
+            f"end the text with {quote} on the same line, or write several lines as a "
+            "block (text: |)",
+        )
+    if "escape" in problem_text:
+        character = problem_text.rsplit(" ", 1)[-1]
+        return PlainError(
+            problem,
+            f"unknown escape \\{character.strip(chr(39))} in a double-quoted text",
+            "write \\\\ for a backslash, or quote the text with ' instead of \"",
+        )
+    return None
+
+
+def _by_problem(
+    lines: list[str], problem_text: str, problem: Pos | None, opened: Pos | None
+) -> PlainError | None:
+    """The mistakes the parser's problem names: a value holding ': ' or starting with a
+    reserved character, a missing ':', an unknown alias, a line that ends no block."""
     if problem_text == "mapping values are not allowed here" and problem is not None:
         found = _KEY_LINE.match(_line(lines, problem[0]))
         if found and not found.group(2) and problem[1] == len(found.group(1) + found.group(3)) + 1:
@@ -247,8 +272,4 @@ def plain_error(exc: Any, text: str) -> PlainError:
             f"unexpected {_in_words(found_token)} here",
             "check this line's indentation, and quote values holding ':', '#' or brackets",
         )
-    message = _in_words(problem_text or context or "invalid YAML")
-    where = None
-    if context and opened is not None and problem_text:
-        where = f"{_in_words(context)} at line {opened[0]}"
-    return PlainError(problem or opened, message, where)
+    return None

@@ -9,7 +9,8 @@ from pathlib import Path
 import phonenumbers
 import pytest
 
-from octoplan.contacts import ContactSet, collect, open_source
+from octoplan.contactfiles import open_source
+from octoplan.contacts import ContactSet, collect
 from octoplan.phones import (
     InvalidRecipient,
     _fast_e164_type,
@@ -448,7 +449,8 @@ sets[0] &= ~(1 << 1 | 1 << 2)  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
 if libc.capset(header, ctypes.create_string_buffer(struct.pack("6I", *sets))) != 0:
     sys.exit(f"capset: errno {ctypes.get_errno()}")
 
-from octoplan.contacts import collect, open_source
+from octoplan.contactfiles import open_source
+from octoplan.contacts import collect
 
 root = Path(sys.argv[1])
 for name in sys.argv[2:]:

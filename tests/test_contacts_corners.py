@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from octoplan.contacts import ContactSet, CsvSource, FieldError, collect, identify, open_source
+from octoplan.contactfiles import CsvSource, open_source
+from octoplan.contacts import ContactSet, FieldError, collect, identify
 
 
 def load(tmp_path: Path, name: str, text: str | bytes, channel: str = "sms") -> ContactSet:

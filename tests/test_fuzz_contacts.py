@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from octoplan.contacts import ContactSet, collect, open_source
+from octoplan.contactfiles import open_source
+from octoplan.contacts import ContactSet, collect
 from octoplan.rules import CHANNELS
 from tests.fuzzing import FUZZ, check_diagnostics
 

@@ -262,3 +262,21 @@ def test_a_port_in_use_is_a_clear_error(project: Path) -> None:
         f"error: cannot listen on 127.0.0.1:{port}: Address already in use; "
         "choose another port with --port (0 picks a free one)\n"
     )
+    assert not (project / ".octoplan").exists()  # nothing written for a command that failed
+
+
+def test_a_state_that_cannot_be_opened_is_told_before_the_url(project: Path) -> None:
+    (project / "blocker").write_text("a file where the state's directory should be\n")
+    result = run_cli(
+        "receive",
+        "--port",
+        "0",
+        cwd=project,
+        env={"OCTOPLAN_CALLBACK_TOKEN": TOKEN, "OCTOPLAN_STATE": "blocker/state.db"},
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"error: {project / 'blocker' / 'state.db'}: cannot hold a state: "
+        f"{project / 'blocker'} is a file, not a directory; nothing was changed. Point "
+        "OCTOPLAN_STATE (or `state:` in octoplan.yaml) at a file in a directory\n"
+    )

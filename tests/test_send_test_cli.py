@@ -81,18 +81,11 @@ def test_a_test_goes_to_the_given_addresses_only_and_the_plan_still_plans_everyo
     assert "+33699999901" not in result.stdout + result.stderr
 
     # Recorded as a test, in the audit log: no recipient of the campaign is marked as sent.
-    state = open_state(".octoplan/state.db", root)
-    try:
-        assert state.campaign_ids() == []
-        (entry,) = state.audit_log()
-        assert entry.action == "send-test"
-        assert re.fullmatch(
-            r"campaign notice: request op-[0-9a-f]{32} to \+33 6•• •• •• 01, the text of "
-            r"\+33 6•• •• •• 71: accepted, ticket \S+ \(by octoplan send-test by .+\)",
-            entry.detail,
-        )
-    finally:
-        state.close()
+    assert re.fullmatch(
+        r"campaign notice: request op-[0-9a-f]{32} to \+33 6•• •• •• 01, the text of "
+        r"\+33 6•• •• •• 71: accepted, ticket \S+ \(by octoplan send-test by .+\)",
+        the_test_audited(root),
+    )
     plan = run_cli("plan", cwd=root, env=sandbox.env())
     assert plan.stdout.splitlines()[-1] == (
         "Plan: 2 messages to send in 1 request, 2 SMS parts, est. 0.09 EUR; 0 already sent."
@@ -171,3 +164,16 @@ def test_an_unknown_campaign_or_recipient_sends_nothing(
     assert no_to.returncode == 1
     assert "Missing option '--to'" in no_to.stderr
     assert not (root / ".octoplan" / "sandbox.db").exists()
+
+
+def the_test_audited(root: Path) -> str:
+    """The one audit entry a send-test leaves, checked to be a test that marked nobody as sent:
+    its detail."""
+    state = open_state(".octoplan/state.db", root)
+    try:
+        assert state.campaign_ids() == []
+        (entry,) = state.audit_log()
+    finally:
+        state.close()
+    assert entry.action == "send-test"
+    return entry.detail

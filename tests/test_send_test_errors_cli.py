@@ -8,9 +8,8 @@ import re
 import pytest
 
 from octoplan.sandbox import SandboxServer
-from octoplan.state.open import open_state
 from tests.fixtures.project import MakeProject, run_cli
-from tests.test_send_test_cli import CONFIG, CUSTOMERS, NOTICE
+from tests.test_send_test_cli import CONFIG, CUSTOMERS, NOTICE, the_test_audited
 
 
 @pytest.mark.parametrize(
@@ -45,16 +44,10 @@ def test_a_test_the_api_refuses_or_never_answers_is_not_confirmed_and_is_audited
     prefix = f"error: the test was not confirmed ({outcome}): "
     assert last == prefix + error
     assert sandbox.deliveries() == []
-    state = open_state(".octoplan/state.db", root)
-    try:
-        assert state.campaign_ids() == []
-        (entry,) = state.audit_log()
-        assert entry.action == "send-test"
-        assert re.fullmatch(
-            r"campaign notice: request op-[0-9a-f]{32} to \+33 6•• •• •• 01, the text of "
-            rf"\+33 6•• •• •• 70: {re.escape(outcome)}: .+ \(by octoplan send-test by .+\)",
-            entry.detail,
-        )
-        assert last[len(prefix) :] in entry.detail
-    finally:
-        state.close()
+    detail = the_test_audited(root)
+    assert re.fullmatch(
+        r"campaign notice: request op-[0-9a-f]{32} to \+33 6•• •• •• 01, the text of "
+        rf"\+33 6•• •• •• 70: {re.escape(outcome)}: .+ \(by octoplan send-test by .+\)",
+        detail,
+    )
+    assert last[len(prefix) :] in detail

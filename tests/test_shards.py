@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from octoplan import shards
-from octoplan.contacts import CsvSource
+from octoplan.contactfiles import CsvSource
 from octoplan.desired import DesiredCampaign, build_campaign
 from octoplan.loader import load_project
 

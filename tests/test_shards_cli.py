@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from octoplan import shards
-from octoplan.contacts import CsvSource
+from octoplan.contactfiles import CsvSource
 from tests.fixtures.procs import children
 from tests.fixtures.project import MakeProject, run_cli
 

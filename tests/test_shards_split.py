@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from octoplan import shards
-from octoplan.contacts import CsvSource
+from octoplan.contactfiles import CsvSource
 
 ROWS = "".join(f"+3361{i:07d},Name{i}\n" for i in range(400))
 

@@ -28,8 +28,10 @@ from octoplan.errors import Diagnostic, OctoplanError, StateError, UsageError
 from octoplan.hours import Hours, local_time
 from octoplan.loader import Project
 from octoplan.pipeline import Selection, all_errors, campaign_specs, load, make_plan
-from octoplan.plan import Plan
+from octoplan.plan import CampaignSpec, Plan
+from octoplan.planfile import SavedPlan
 from octoplan.planview import budget_lines, destination_line, money, plan_text, summary_line
+from octoplan.state.base import StateStore
 from octoplan.target import Choice, Destination, Target
 from octoplan.words import plural
 
@@ -98,6 +100,26 @@ def _guarded(app: AppContext, options: _Options, json_out: _JsonOut | None) -> i
             raise
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What the apply plans from, read before the state is opened."""
+
+    saved: SavedPlan | None  # the reviewed plan file, when one is applied
+    shown_file: str | None  # its path, as reports name it
+    selection: Selection
+    project: Project
+    specs: list[CampaignSpec]
+
+
+@dataclass(frozen=True)
+class _Sent:
+    report: ApplyReport
+    gate: HoursGate
+    elapsed: float  # seconds from the first request to the last answer
+    trips: int  # HTTP round trips
+    waited_http: float  # seconds spent in them
+
+
 def _run(
     app: AppContext,
     signals: _Signals,
@@ -107,7 +129,31 @@ def _run(
     json_out: _JsonOut | None,
 ) -> int:
     """`json_out`: gets the JSON report instead of printing the text one."""
-    plan_file, destination = options.plan_file, target.destination
+    inputs = _inputs(app, options, target, json_out)
+    holder = f"octoplan apply by {_user()}"
+    # Like Terraform, lock first and plan under the lock: what is shown is what gets sent,
+    # and a second apply waiting for the lock plans only after the first one has finished.
+    with (
+        open_store(app.root, target, inputs.project.config.region) as store,
+        store.locked(holder, options.lock_timeout),
+    ):
+        approved = _approved(app, options, inputs, store, target.destination, json_out)
+        if isinstance(approved, int):
+            return approved
+        plan = approved
+        start = time.perf_counter()
+        sent = _send(app, signals, told, options, target, inputs, store, plan, json_out)
+    if sent.report.storage_fault:
+        return 1
+    app.detail(f"sent in {seconds_since(start)}")
+    return _reported(app, signals, options, inputs, plan, sent, json_out)
+
+
+def _inputs(
+    app: AppContext, options: _Options, target: Target, json_out: _JsonOut | None
+) -> _Inputs:
+    """The saved plan (if any), the project and every campaign's messages; refused on errors."""
+    plan_file = options.plan_file
     saved = planfile.load(plan_file) if plan_file is not None else None
     shown_file = None if plan_file is None else str(plan_file)
     if saved is not None and json_out is not None:
@@ -128,116 +174,151 @@ def _run(
     errors = [d for spec in specs for d in spec.errors]
     if errors:
         _refuse(app, errors)
+    return _Inputs(saved, shown_file, selection, project, specs)
 
-    holder = f"octoplan apply by {_user()}"
-    # Like Terraform, lock first and plan under the lock: what is shown is what gets sent,
-    # and a second apply waiting for the lock plans only after the first one has finished.
-    with (
-        open_store(app.root, target, project.config.region) as store,
-        store.locked(holder, options.lock_timeout),
-    ):
-        start = time.perf_counter()
-        plan = replace(
-            make_plan(project, store, clock.now(), selection, specs), destination=destination
+
+def _approved(
+    app: AppContext,
+    options: _Options,
+    inputs: _Inputs,
+    store: StateStore,
+    destination: Destination,
+    json_out: _JsonOut | None,
+) -> Plan | int:
+    """The plan to send, planned under the lock, shown and confirmed; or the exit code when
+    there is nothing to send or the answer was no."""
+    saved, shown_file = inputs.saved, inputs.shown_file
+    plan = _planned(app, inputs, store, destination)
+    if saved is not None:
+        planfile.check_fresh(saved, plan)
+        app.note(f"Applying the reviewed plan {saved.path} (digest {saved.digest[:12]}).")
+    asks = saved is None and not options.auto_approve
+    # With JSON on stdout, the plan goes to stderr with the question.
+    show = app.error if json_out is not None else app.echo
+    while True:
+        if plan.blocked:
+            _refuse(app, all_errors(plan))
+        if not plan.has_changes:
+            if json_out is not None:
+                json_out.report = applyview.apply_json(plan, None, plan_file=shown_file)
+            else:
+                app.echo(summary_line(plan) if app.quiet else plan_text(plan, requests=app.verbose))
+            return 0
+        # --quiet hides the plan, unless the question needs it to be answered.
+        if saved is None and (asks or not app.quiet):
+            show(plan_text(plan, requests=app.verbose))
+        if not asks:
+            return plan
+        shown = time.monotonic()
+        if not _confirm(app, destination):
+            app.error("Apply cancelled: nothing was sent.")
+            if json_out is not None:
+                json_out.report = applyview.cancelled_json(plan, shown_file)
+            return 1
+        # Answered long after it was shown, the plan may be wrong by now (a request_id
+        # past the API's window): it is made again, and shown again if it changed.
+        waited = max(timedelta(seconds=time.monotonic() - shown), clock.now() - plan.created_at)
+        if waited <= REPLAN_AFTER:
+            return plan
+        fresh = replace(
+            make_plan(inputs.project, store, clock.now(), inputs.selection, inputs.specs),
+            destination=destination,
         )
-        app.detail(
-            f"planned against state {plan.state.url} (serial {plan.state.serial}) "
-            f"in {seconds_since(start)}"
+        minutes = int(waited.total_seconds() // 60)
+        if fresh.digest == plan.digest:
+            app.note(f"Planned again ({minutes} minutes after it was shown): unchanged.")
+            return fresh
+        show(
+            f"\nThe plan above was shown {minutes} minutes ago; planned again, it changed. "
+            "The new plan:\n"
         )
-        if saved is not None:
-            planfile.check_fresh(saved, plan)
-            app.note(f"Applying the reviewed plan {saved.path} (digest {saved.digest[:12]}).")
-        asks = saved is None and not options.auto_approve
-        # With JSON on stdout, the plan goes to stderr with the question.
-        show = app.error if json_out is not None else app.echo
-        while True:
-            if plan.blocked:
-                _refuse(app, all_errors(plan))
-            if not plan.has_changes:
-                if json_out is not None:
-                    json_out.report = applyview.apply_json(plan, None, plan_file=shown_file)
-                else:
-                    app.echo(
-                        summary_line(plan) if app.quiet else plan_text(plan, requests=app.verbose)
-                    )
-                return 0
-            # --quiet hides the plan, unless the question needs it to be answered.
-            if saved is None and (asks or not app.quiet):
-                show(plan_text(plan, requests=app.verbose))
-            if not asks:
-                break
-            shown = time.monotonic()
-            if not _confirm(app, destination):
-                app.error("Apply cancelled: nothing was sent.")
-                if json_out is not None:
-                    json_out.report = applyview.cancelled_json(plan, shown_file)
-                return 1
-            # Answered long after it was shown, the plan may be wrong by now (a request_id
-            # past the API's window): it is made again, and shown again if it changed.
-            waited = max(timedelta(seconds=time.monotonic() - shown), clock.now() - plan.created_at)
-            if waited <= REPLAN_AFTER:
-                break
-            fresh = replace(
-                make_plan(project, store, clock.now(), selection, specs), destination=destination
+        plan = fresh
+
+
+def _planned(app: AppContext, inputs: _Inputs, store: StateStore, destination: Destination) -> Plan:
+    start = time.perf_counter()
+    plan = replace(
+        make_plan(inputs.project, store, clock.now(), inputs.selection, inputs.specs),
+        destination=destination,
+    )
+    app.detail(
+        f"planned against state {plan.state.url} (serial {plan.state.serial}) "
+        f"in {seconds_since(start)}"
+    )
+    return plan
+
+
+def _send(
+    app: AppContext,
+    signals: _Signals,
+    told: list[ApplyReport],
+    options: _Options,
+    target: Target,
+    inputs: _Inputs,
+    store: StateStore,
+    plan: Plan,
+    json_out: _JsonOut | None,
+) -> _Sent:
+    """Send the plan; a storage fault is told at once, before the lock is released."""
+    project = inputs.project
+    report: ApplyReport | None = None
+    try:
+        with connect(app.root, project, target) as client:
+            _check_credit(app, plan, client, project)
+            gate = HoursGate(
+                plan,
+                Hours(project.config.policies.marketing_hours, project.config.region),
+                clock.now,
             )
-            minutes = int(waited.total_seconds() // 60)
-            if fresh.digest == plan.digest:
-                app.note(f"Planned again ({minutes} minutes after it was shown): unchanged.")
-                plan = fresh
-                break
-            show(
-                f"\nThe plan above was shown {minutes} minutes ago; planned again, it changed. "
-                "The new plan:\n"
-            )
-            plan = fresh
-        start = time.perf_counter()
-        report: ApplyReport | None = None
-        try:
-            with connect(app.root, project, target) as client:
-                _check_credit(app, plan, client, project)
-                gate = HoursGate(
+            with signals.sending(), _progress(app, plan) as on_progress:
+                sending = time.perf_counter()  # the client is set up: from here, per request
+                report = apply_plan(
                     plan,
-                    Hours(project.config.policies.marketing_hours, project.config.region),
-                    clock.now,
+                    store,
+                    ClientSender(client),
+                    now=clock.now,
+                    concurrency=options.concurrency,
+                    stop=signals.stop,
+                    on_progress=on_progress,
+                    hold=gate,
                 )
-                with signals.sending(), _progress(app, plan) as on_progress:
-                    sending = time.perf_counter()  # the client is set up: from here, per request
-                    report = apply_plan(
-                        plan,
-                        store,
-                        ClientSender(client),
-                        now=clock.now,
-                        concurrency=options.concurrency,
-                        stop=signals.stop,
-                        on_progress=on_progress,
-                        hold=gate,
-                    )
-                elapsed = time.perf_counter() - sending
-                trips, waited_http = client.round_trips, client.round_trip_seconds
-        finally:
-            if report is not None and report.storage_fault:
-                # Told before anything else can fail on the broken state (releasing the lock).
-                if json_out is not None:
-                    json_out.report = applyview.apply_json(plan, report, plan_file=shown_file)
-                else:
-                    _print_report(app, report, plan)
-                told.append(report)
-    if report.storage_fault:
-        return 1
-    app.detail(f"sent in {seconds_since(start)}")
+            elapsed = time.perf_counter() - sending
+            trips, waited_http = client.round_trips, client.round_trip_seconds
+    finally:
+        if report is not None and report.storage_fault:
+            # Told before anything else can fail on the broken state (releasing the lock).
+            if json_out is not None:
+                json_out.report = applyview.apply_json(plan, report, plan_file=inputs.shown_file)
+            else:
+                _print_report(app, report, plan)
+            told.append(report)
+    return _Sent(report, gate, elapsed, trips, waited_http)
+
+
+def _reported(
+    app: AppContext,
+    signals: _Signals,
+    options: _Options,
+    inputs: _Inputs,
+    plan: Plan,
+    sent: _Sent,
+    json_out: _JsonOut | None,
+) -> int:
+    """The report of a finished apply, and its exit code."""
+    report, trips, waited_http = sent.report, sent.trips, sent.waited_http
     if trips and options.concurrency == 1:
         # One request at a time: what is not an HTTP round trip is time octoplan adds (the
         # journal writes and bodies that could not be done while a request was on the wire).
-        own = (elapsed - waited_http) / trips * 1000
+        own = (sent.elapsed - waited_http) / trips * 1000
         app.detail(
             f"{plural(trips, 'HTTP round trip')} took {waited_http:.2f} s; "
             f"octoplan's own time: {own:.2f} ms per request"
         )
     if json_out is not None:
-        json_out.report = applyview.apply_json(plan, report, plan_file=shown_file)
+        json_out.report = applyview.apply_json(plan, report, plan_file=inputs.shown_file)
     else:
         _print_report(app, report, plan)
-        _print_waiting(app, report, plan, gate)
+        _print_waiting(app, report, plan, sent.gate)
     if signals.signum is not None:
         return 128 + signals.signum
     return 0 if report.ok else 1

@@ -28,7 +28,6 @@ def run(app: AppContext, host: str, port: int) -> int:
     root = app.root
     location = config_target(app).state
     region = project_region(root)
-    open_state(location, root).close()  # create or upgrade it now: errors before listening
     _log_to(app)
     server = ReceiveServer(
         lambda: open_state(location, root),
@@ -38,7 +37,14 @@ def run(app: AppContext, host: str, port: int) -> int:
         port=port,
         single_writer=not is_postgres(location),
     )
+    # Listen first: a port in use is then told before anything is written. The state is
+    # created or upgraded before the announcement, so its errors come before the URL.
     server.bind()
+    try:
+        open_state(location, root).close()
+    except BaseException:
+        server.unbind()
+        raise
     # Before the announcement: a script may signal it as soon as it read the URL.
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:

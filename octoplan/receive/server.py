@@ -73,6 +73,12 @@ class ReceiveServer:
         self.port = sock.getsockname()[1]
         self._socket = sock
 
+    def unbind(self) -> None:
+        """Give the port back without serving (the command failed before it could)."""
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
     def serve(self) -> None:
         """Serve until a stop signal; the threads are stopped (ingest flushed) on the way out."""
         if self._socket is None:

@@ -24,7 +24,7 @@ from octoplan.state.eventlog import (
 )
 
 if TYPE_CHECKING:
-    from octoplan.state.sql import Tx
+    from octoplan.state.sqlread import Tx
 
 _SETTLEABLE = ("intent", "in_doubt")
 _EVENT_COLUMNS = (

@@ -30,7 +30,8 @@ from octoplan.state.location import describe, scrub
 from octoplan.state.migrations import check_version
 from octoplan.state.migrations.postgres import MIGRATIONS
 from octoplan.state.procs import host_name, process_start
-from octoplan.state.sql import Row, SqlStore, Tx, utc
+from octoplan.state.sql import SqlStore
+from octoplan.state.sqlread import Row, Tx, utc
 
 _POLL = 0.1  # seconds between two tries of a held lock
 _CONNECT_TIMEOUT = 10  # seconds

@@ -50,7 +50,8 @@ from octoplan.state.base import (
 from octoplan.state.migrations import check_version
 from octoplan.state.migrations.sqlite import MIGRATIONS, TIME_FORMAT
 from octoplan.state.procs import host_name, process_start
-from octoplan.state.sql import Row, SqlStore, Tx, utc
+from octoplan.state.sql import SqlStore
+from octoplan.state.sqlread import Row, Tx, utc
 
 _HEADER = b"SQLite format 3\x00"
 _BUSY_TIMEOUT = 30.0  # seconds another writer may hold the file before we give up
