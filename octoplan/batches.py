@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from itertools import compress
 
-from octoplan import ids
+from octoplan import channels, ids
 from octoplan.encode import encode_body
 from octoplan.messages import FIELD, gather
 from octoplan.plan import BatchKind, CampaignSpec, PlannedBatch
@@ -87,7 +87,7 @@ def new_batches(
             else:
                 members.append(index)
     allowed = frozenset(spec.recipient_fields)
-    sms = spec.channel == "sms"
+    sms = channels.get(spec.channel).bills_per_part
     batches: list[PlannedBatch] = []
     for request_text, members in groups.items():
         for start in range(0, len(members), spec.batch_size):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from octoplan import rules
+from octoplan import channels, rules
 from octoplan.errors import Diagnostic
 from octoplan.source import CampaignSource
 
@@ -26,14 +26,6 @@ def too_large(name: str, size: int) -> str | None:
         return None
     limit = MAX_TEMPLATE_BYTES // 1024 // 1024
     return f"template '{name}' is {size / 1024 / 1024:.1f} MB; templates are limited to {limit} MB"
-
-
-_ADDRESS = {
-    "sms": ("phone_number", "phone numbers"),
-    "voice_sms": ("phone_number", "phone numbers"),
-    "rcs": ("phone_number", "phone numbers"),
-    "email": ("email", "e-mail addresses"),
-}
 
 
 def _text(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
@@ -59,7 +51,7 @@ def _text(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
             f"text is {len(c.text)} characters; the API accepts at most {rules.TEXT_MAX}",
             "shorten it: 1224 characters is already 8 SMS parts",
         )
-    if c.channel == "sms" and c.marketing and not rules.has_stop_mention(c.text):
+    if channels.get(c.channel).stop_mention and c.marketing and not rules.has_stop_mention(c.text):
         yield stop_missing(src)
 
 
@@ -79,7 +71,7 @@ def _sender(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
     sender = src.campaign.sender
     if sender is None:
         return
-    if src.campaign.channel == "rcs":
+    if channels.get(src.campaign.channel).agent_sender:
         if not sender.strip():
             yield src.diagnostic(("sender",), "sender (the RCS agent name) must not be empty")
     elif not rules.SENDER_RE.match(sender):
@@ -93,7 +85,7 @@ def _sender(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
 def _options(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
     c = src.campaign
     channel = c.channel
-    for name, channels in rules.OPTION_CHANNELS.items():
+    for name, applies_to in rules.OPTION_CHANNELS.items():
         top = getattr(c, name, None) if name != "on_list" else (c.on_list or None)
         meta = getattr(c.metadata, name, None)
         if top is not None and meta is not None:
@@ -104,15 +96,15 @@ def _options(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
                 at_key=True,
             )
         for keys, value in (((name,), top), (("metadata", name), meta)):
-            if value is not None and channel not in channels:
+            if value is not None and channel not in applies_to:
                 yield src.diagnostic(
                     keys,
-                    f"{'.'.join(keys)} applies to {rules.channels_phrase(channels)} only",
+                    f"{'.'.join(keys)} applies to {rules.channels_phrase(applies_to)} only",
                     f"remove it: this campaign's channel is {channel}",
                     at_key=True,
                 )
             elif name == "type" and value is not None:
-                allowed = rules.SMS_TYPES if channel == "sms" else ("voice_sms",)
+                allowed = channels.get(channel).campaign_types
                 if value not in allowed:
                     yield src.diagnostic(
                         keys,
@@ -133,7 +125,8 @@ def _options(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
         )
     yield from _rcs(src)
     email_from = c.metadata.email_from
-    if channel == "email" and email_from is not None and not rules.EMAIL_RE.match(email_from):
+    applies = "email_from" in channels.get(channel).options
+    if applies and email_from is not None and not rules.EMAIL_RE.match(email_from):
         yield src.diagnostic(
             ("metadata", "email_from"),
             f"metadata.email_from must be an e-mail address (got '{email_from}')",
@@ -142,7 +135,7 @@ def _options(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
 
 def _rcs(src: CampaignSource) -> Iterator[Diagnostic]:
     meta = src.campaign.metadata
-    if src.campaign.channel != "rcs":
+    if src.campaign.channel != channels.RCS.name:  # its message types, cards and actions
         return
     kind = meta.message_type or "simple_text"
     if meta.cards is not None and kind != "rich_card":
@@ -175,14 +168,15 @@ def _recipients(src: CampaignSource, root: Path) -> Iterator[Diagnostic]:
             "add recipients: (inline) or contacts: [contacts/<file>.csv]",
             at_key=written is not None,
         )
-    address = _ADDRESS.get(c.channel)
+    kind = channels.get(c.channel)
     for i, recipient in enumerate(c.recipients):
-        if address is not None:
-            key, plural = address
+        if not kind.several_identities:
+            key = kind.identity_field
             if getattr(recipient, key) is None:
                 yield src.diagnostic(
                     ("recipients", i),
-                    f"recipients[{i}] has no {key} (the {c.channel} channel sends to {plural})",
+                    f"recipients[{i}] has no {key} "
+                    f"(the {c.channel} channel sends to {kind.addresses})",
                 )
         elif not (recipient.phone_number or recipient.email or recipient.conversation_id):
             yield src.diagnostic(

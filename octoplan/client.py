@@ -1,6 +1,6 @@
 """The Octopush API over httpx: typed calls, retries, typed errors (see octoplan.client_errors).
 
-    with OctopushClient.from_env(config_base_url) as client:
+    with OctopushClient.from_env(os.environ, config_base_url) as client:  # in the CLI
         result = client.send_sms_campaign(body)          # SendResult, or an ApiError
 
 Retries (exponential backoff with full jitter, the same body bytes every time):
@@ -18,7 +18,6 @@ Thread-safe: one client (one connection pool) serves several worker threads.
 from __future__ import annotations
 
 import json
-import os
 import random
 import threading
 import time
@@ -176,12 +175,15 @@ class OctopushClient:
         )
 
     @classmethod
-    def from_env(cls, base_url_default: str | None = None, **options: Any) -> OctopushClient:
+    def from_env(
+        cls, environ: Mapping[str, str], base_url_default: str | None = None, **options: Any
+    ) -> OctopushClient:
         """Credentials from OCTOPUSH_API_LOGIN / OCTOPUSH_API_KEY; the base URL from
         OCTOPUSH_BASE_URL, else `base_url_default` (the project's api.base_url), else the API's.
+        `environ`: the process environment, which only the CLI reads (core code is given it).
         """
-        login = os.environ.get("OCTOPUSH_API_LOGIN", "").strip()
-        key = os.environ.get("OCTOPUSH_API_KEY", "").strip()
+        login = environ.get("OCTOPUSH_API_LOGIN", "").strip()
+        key = environ.get("OCTOPUSH_API_KEY", "").strip()
         missing = [
             name
             for name, value in (("OCTOPUSH_API_LOGIN", login), ("OCTOPUSH_API_KEY", key))
@@ -194,7 +196,7 @@ class OctopushClient:
                 "OCTOPUSH_API_KEY (credentials never live in files), or use --sandbox to send "
                 "to the local sandbox"
             )
-        base_url = os.environ.get("OCTOPUSH_BASE_URL") or base_url_default or DEFAULT_BASE_URL
+        base_url = environ.get("OCTOPUSH_BASE_URL") or base_url_default or DEFAULT_BASE_URL
         return cls(base_url, login, key, **options)
 
     def __repr__(self) -> str:

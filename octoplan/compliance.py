@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from octoplan import channels
 from octoplan.errors import Diagnostic
 from octoplan.frequency import PAST_MARGIN, Ledger
 from octoplan.hours import Hours, Place, local_time
@@ -42,7 +43,7 @@ from octoplan.words import plural
 
 # Marketing hours bind what reaches a phone (SMS, calls, RCS); e-mail and live chat are not
 # under the French daytime rule.
-HOURS_CHANNELS: Final = frozenset({"sms", "voice_sms", "rcs"})
+HOURS_CHANNELS: Final = channels.names_where(lambda c: c.marketing_hours)
 CONFIG = "octoplan.yaml"
 ACCOUNT = "Octopush account"  # where credit diagnostics point: no file holds the credit
 

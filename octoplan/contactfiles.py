@@ -21,6 +21,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Any, Protocol
 
+from octoplan.channels import IDENTITY_FIELDS
 from octoplan.errors import Diagnostic, ValidationFailed
 from octoplan.yamlsource import read_yaml, unfit_character
 
@@ -332,7 +333,7 @@ def _scalar(value: object) -> str | None:
     raise ValueError(type(value).__name__)
 
 
-_IDENTITY_FIELDS = ("phone_number", "email", "conversation_id")
+_IDENTITY_FIELDS = IDENTITY_FIELDS
 
 
 def _fields_of(

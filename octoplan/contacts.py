@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from octoplan import channels
+from octoplan.channels import EMAIL_FIELD, IDENTITY_FIELDS
 from octoplan.contactfiles import (
     MAX_ERRORS_PER_SOURCE,
     ContactSource,
@@ -55,7 +57,7 @@ class FieldError(Exception):
 def identity_field(channel: str) -> str:
     if channel in PHONE_CHANNELS:
         return "phone_number"
-    return "email" if channel == "email" else "conversation_id"
+    return channels.get(channel).identity_field
 
 
 def identify(fields: dict[str, str], channel: str, region: str) -> tuple[str, dict[str, str]]:
@@ -66,16 +68,16 @@ def identify(fields: dict[str, str], channel: str, region: str) -> tuple[str, di
             name = "phone_number"
             fields["phone_number"] = key = normalize_phone(fields[name], region, channel)
             return key, fields
-        if channel == "email":
-            name = "email"
-            fields["email"] = key = normalize_email(fields[name])
+        if channels.get(channel).identity_field == EMAIL_FIELD:
+            name = EMAIL_FIELD
+            fields[EMAIL_FIELD] = key = normalize_email(fields[name])
             return key, fields
         # live chat: a conversation id, else the phone number or e-mail it falls back to
         keys = []
         for name, normalize in (
             ("conversation_id", normalize_conversation_id),
             ("phone_number", lambda raw: normalize_phone(raw, region, channel)),
-            ("email", normalize_email),
+            (EMAIL_FIELD, normalize_email),
         ):
             if name in fields:
                 fields[name] = normalize(fields[name])
@@ -88,7 +90,7 @@ def identify(fields: dict[str, str], channel: str, region: str) -> tuple[str, di
 
 
 def _missing(channel: str) -> str:
-    if channel == "live_chat":
+    if channels.get(channel).several_identities:
         return "contact has no conversation_id, phone_number or email"
     return f"contact has no {identity_field(channel)} (needed for channel {channel})"
 
@@ -130,7 +132,7 @@ def _identify(
     """Keys of a chunk's rows, identity cells normalized in place; rows without a valid
     identity are dropped (an error each, or silently when the identity is not `required`)."""
     names = source.names
-    if channel == "live_chat":
+    if channels.get(channel).several_identities:
         return _identify_live_chat(source, columns, lines, channel, region, required)
     name = identity_field(channel)
     if name not in names:
@@ -188,7 +190,7 @@ _IDENTITY_WORDS = {
         "phone_no",
         "phonenumber",
     ),
-    "email": ("mail", "e-mail", "email_address", "courriel", "e_mail", "emails"),
+    EMAIL_FIELD: ("mail", "e-mail", "email_address", "courriel", "e_mail", "emails"),
     "conversation_id": ("conversation", "conversation_uuid", "chat_id"),
 }
 
@@ -199,8 +201,8 @@ def _no_identity_column(source: ContactSource, channel: str, lines: list[int]) -
     from octoplan.suggest import closest
 
     wanted = (
-        ["conversation_id", "phone_number", "email"]
-        if channel == "live_chat"
+        list(channels.get(channel).identity)
+        if channels.get(channel).several_identities
         else [identity_field(channel)]
     )
     csv_file = isinstance(source, CsvSource)
@@ -257,7 +259,7 @@ def _identify_live_chat(
             continue
         except KeyError:
             if required:
-                if not {"conversation_id", "phone_number", "email"} & set(names):
+                if not set(IDENTITY_FIELDS) & set(names):
                     _no_identity_column(source, channel, lines)
                     break
                 source.errors.append(row_error(source.path, line, None, _missing(channel)))

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from octoplan import ids, prices, shards
+from octoplan import channels, ids, prices, shards
 from octoplan.contactfiles import ContactSource, CsvSource, ItemsSource, open_source
 from octoplan.contacts import (
     ContactSet,
@@ -173,7 +173,8 @@ def build_campaign(
             use,
             _new_checks(project, source, text_where, origin, template_text),
             personalizes=request.personalizes,
-            optimize=campaign.channel == "sms" and campaign.auto_optimize_text is not False,
+            optimize=channels.get(campaign.channel).auto_optimizes
+            and campaign.auto_optimize_text is not False,
             options=ids.options_digest(options_of(request)),
             keep_texts=keep_texts,
             sent=sent,
@@ -249,7 +250,7 @@ def _conclude(
     result.cost = checks.cost
     result.regions = frozenset(checks.regions)
     diagnostics = checks.report() if messages else []
-    marketing_send = campaign.marketing and campaign.channel in ("sms", "voice_sms", "rcs")
+    marketing_send = campaign.marketing and channels.get(campaign.channel).marketing_hours
     if marketing_send and campaign.send_at is not None:
         late = check_send_at(
             campaign.send_at, config.policies.marketing_hours, source.where("send_at"), campaign.id

@@ -36,10 +36,12 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
+from octoplan import channels
+from octoplan.channels import EMAIL_FIELD
 from octoplan.phones import normalize_phones
 
 CALLBACK_TIMEZONE = ZoneInfo("Europe/Paris")
-PHONE_CHANNELS = ("sms", "voice_sms", "rcs")
+PHONE_CHANNELS = tuple(c.name for c in channels.ALL if c.phone)
 
 
 class Kind(StrEnum):
@@ -69,18 +71,11 @@ NOT_DELIVERED = frozenset(
 )
 # ACK, TRANSMITTED, ISP_SEND, PROCESSED and any status not listed above: not final.
 
-_CHANNEL_NAMES = {
-    "sms": "sms",
-    "voice": "voice_sms",
-    "voice_sms": "voice_sms",
-    "vocal": "voice_sms",
-    "rcs": "rcs",
-    "email": "email",
-    "mail": "email",
-    "e-mail": "email",
-    "live_chat": "live_chat",
-}
-_MESSAGE_ID_CHANNEL = {"sms": "sms", "voice": "voice_sms", "rcs": "rcs", "email": "email"}
+# How callbacks spell each channel (octoplan/channels.py), in `channel` and in message ids.
+_CHANNEL_NAMES = {word: c.name for c in channels.ALL for word in c.callback_spellings}
+_MESSAGE_ID_CHANNEL = {c.message_id_prefix: c.name for c in channels.ALL if c.message_id_prefix}
+# A report that names no channel (older SMS pages) is an SMS one.
+_DEFAULT_CHANNEL = channels.SMS.name
 _STOP_WORD = re.compile(r"\s*stop\b", re.IGNORECASE)
 _LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
 _DATE_FIELDS = {
@@ -240,9 +235,9 @@ def _one(kind: Kind, payload: Mapping[str, Any], received_at: datetime, region: 
         kind = Kind.STOP
     if kind is Kind.DELIVERY:
         status = _text(payload.get("status")).upper()
-        if channel == "email" or "@" in raw_number:
+        if channel == channels.EMAIL.name or "@" in raw_number:
             recipient = _email(raw_number)
-            channel = "email"
+            channel = channels.EMAIL.name
         else:
             recipient = normalize_number(raw_number, region)
         problem = None
@@ -252,7 +247,7 @@ def _one(kind: Kind, payload: Mapping[str, Any], received_at: datetime, region: 
             problem = f"the recipient {_shown(raw_number)} is not a valid number or e-mail"
         return Fact(
             kind,
-            channel=channel or "sms",
+            channel=channel or _DEFAULT_CHANNEL,
             recipient=recipient,
             status=status or None,
             message_id=message_id,
@@ -281,7 +276,8 @@ def _email_deliveries(deliveries: Any, received_at: datetime) -> list[Fact]:
         if not isinstance(entry, dict):
             facts.append(Fact(Kind.MALFORMED, problem="a `deliveries` entry is not an object"))
             continue
-        raw = _text(entry.get("email") or entry.get("recipient") or entry.get("to"))
+        # The address under the API's own field name (a send's recipients[].email), or others.
+        raw = _text(entry.get(EMAIL_FIELD) or entry.get("recipient") or entry.get("to"))
         status = _text(entry.get("status")).upper()
         date_value = entry.get("date") or entry.get("delivery_date")
         history = entry.get("status_history")
@@ -299,7 +295,7 @@ def _email_deliveries(deliveries: Any, received_at: datetime) -> list[Fact]:
         facts.append(
             Fact(
                 Kind.DELIVERY,
-                channel="email",
+                channel=channels.EMAIL.name,
                 recipient=recipient,
                 status=status or None,
                 message_id=_text(entry.get("message_id")) or None,
@@ -359,7 +355,8 @@ def normalize_number(raw: str, region: str) -> str | None:
         candidates.insert(0, "+" + digits)  # a callback's international number without +
     for candidate in candidates:
         # The contacts' fast path first (a regex, not a full parse: reports come by thousands).
-        (fast,) = normalize_phones([candidate], region, "voice_sms")
+        # As a call would: any number that can ring, mobile or not.
+        (fast,) = normalize_phones([candidate], region, channels.VOICE_SMS.name)
         if fast is not None:
             return fast
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from octoplan import ids
+from octoplan import channels, ids
 from octoplan.contactfiles import CsvSource
 from octoplan.contacts import Chunk
 from octoplan.errors import Diagnostic
@@ -28,7 +28,7 @@ from octoplan.policies import MessageChecks
 from octoplan.render import Renderer, RenderError
 from octoplan.sms import auto_optimize, measure
 
-IDENTITY = ("phone_number", "email", "conversation_id")
+IDENTITY = channels.IDENTITY_FIELDS
 
 _SLOTS = {name: "{" + name + "}" for name in PLACEHOLDER_FIELDS}
 

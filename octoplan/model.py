@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from octoplan import prices, rules
+from octoplan import channels, prices, rules
+from octoplan.channels import CampaignType, ChannelName
 
-Channel = Literal["sms", "voice_sms", "rcs", "email", "live_chat"]
+Channel = ChannelName  # the table's names (octoplan/channels.py), re-exported
 Purpose = Literal["alert", "wholesale"]
-CampaignType = Literal["sms_premium", "sms_low_cost", "voice_sms"]
 VoiceGender = Literal["male", "female"]
 VoiceLanguage = rules.VoiceLanguage  # the 13 languages of the voice pages
 EmailingService = Literal["mailbox", "gateway"]
@@ -384,7 +384,7 @@ PriceTable = dict[str, Annotated[float, Field(ge=0)]]
 def _table(name: str) -> Any:
     return Field(
         default_factory=lambda: dict(prices.DEFAULT_TABLES[name]),
-        description=f"Price per {'SMS part' if name.startswith('sms') else 'message'} "
+        description=f"Price per {'SMS part' if prices.per_part(name) else 'message'} "
         "by destination region (`default` for the others)",
     )
 
@@ -394,12 +394,13 @@ class Pricing(_Strict):
     the sandbox use (octoplan/prices.py). A table given here replaces its default whole."""
 
     currency: str = Field(prices.DEFAULT_CURRENCY, pattern=r"^[A-Z]{3}$")
-    sms: PriceTable = _table("sms")
-    sms_low_cost: PriceTable = _table("sms_low_cost")
-    voice_sms: PriceTable = _table("voice_sms")
-    rcs: PriceTable = _table("rcs")
-    email: PriceTable = _table("email")
-    live_chat: PriceTable = _table("live_chat")
+    # One table per channel (named as the channel) and one for low-cost SMS.
+    sms: PriceTable = _table(channels.SMS.name)
+    sms_low_cost: PriceTable = _table(prices.SMS_LOW_COST)
+    voice_sms: PriceTable = _table(channels.VOICE_SMS.name)
+    rcs: PriceTable = _table(channels.RCS.name)
+    email: PriceTable = _table(channels.EMAIL.name)
+    live_chat: PriceTable = _table(channels.LIVE_CHAT.name)
 
     def price(self, product: str, region: str | None) -> float | None:
         """One SMS part (sms, sms_low_cost) or message (other channels) to `region`."""

@@ -1,10 +1,12 @@
 """A campaign as Octopush request bodies: which endpoint, which shape, where the request_id goes.
 
-SMS go through `sms-campaign/send`, whose recipients carry first_name/last_name/param1..5 and
-whose text the API personalizes (`{first_name}`...), with top-level `type`, `with_replies` and
-`request_id`. Every other channel goes through `multi-channel/send`, with channel options and the
-request_id under `metadata`; octoplan assumes that endpoint does not personalize (FACTS.md only
-says the SMS and voice list endpoints do), so its texts are sent final.
+The channel table (octoplan/channels.py) says which flow a channel's sends take and where each
+option goes. SMS go through `sms-campaign/send`, whose recipients carry
+first_name/last_name/param1..5 and whose text the API personalizes (`{first_name}`...), with
+top-level `type`, `with_replies` and `request_id`. Every other channel goes through
+`multi-channel/send` (voice on a list excepted), with channel options and the request_id under
+`metadata`; octoplan assumes that endpoint does not personalize (FACTS.md only says the SMS and
+voice list endpoints do), so its texts are sent final.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from octoplan import channels
+from octoplan.channels import PHONE_FIELD, SendFlow
 from octoplan.model import Campaign
 
-SMS_SEND = "sms-campaign/send"
-MULTI_SEND = "multi-channel/send"
-VOICE_LIST_CREATE = "voice-campaign-on-list/create"
+SMS_SEND = SendFlow.SMS_CAMPAIGN.endpoints.send
+MULTI_SEND = SendFlow.MULTI_CHANNEL.endpoints.send
+VOICE_LIST_CREATE = SendFlow.VOICE_LIST.endpoints.send
 
-IDENTITY_FIELDS = ("phone_number", "email", "conversation_id")
+IDENTITY_FIELDS = channels.IDENTITY_FIELDS
 PERSONAL_FIELDS = ("first_name", "last_name", "param1", "param2", "param3", "param4", "param5")
 
 # Top-level options shared by both endpoints, passed through when declared.
@@ -32,25 +36,6 @@ _COMMON = (
     "auto_optimize_text",
     "auto_delete_optout_contacts",
     "optout_filtering",
-)
-# Options the SMS endpoint takes at the top level and multi-channel/send under metadata.
-_SMS_TOP = ("type", "with_replies")
-_METADATA = (
-    "type",
-    "with_replies",
-    "voice_gender",
-    "voice_language",
-    "get_back_pressed_keys",
-    "emailing_service",
-    "email_from",
-    "name_from",
-    "subject",
-    "template_name",
-    "body_format",
-    "language",
-    "message_type",
-    "cards",
-    "actions",
 )
 
 
@@ -94,37 +79,22 @@ def shape(campaign: Campaign) -> RequestShape:
             base[name] = value
     if campaign.send_at is not None:
         base["send_at"] = campaign.send_at.isoformat()
-    if campaign.channel == "sms":
-        _copy_options(campaign, _SMS_TOP, base)
-        return RequestShape(
-            endpoint=SMS_SEND,
-            personalizes=True,
-            request_id_in_metadata=False,
-            base=base,
-            recipient_fields=("phone_number", *PERSONAL_FIELDS),
-        )
-    if campaign.channel == "voice_sms" and campaign.on_list:
-        # The four-step list flow (create, status, send): voice options at the top level,
-        # and the API personalizes {first_name}... as on the SMS endpoint.
-        _copy_options(campaign, ("voice_gender", "voice_language"), base)
-        return RequestShape(
-            endpoint=VOICE_LIST_CREATE,
-            personalizes=True,
-            request_id_in_metadata=False,
-            base=base,
-            recipient_fields=("phone_number", *PERSONAL_FIELDS),
-        )
+    route = channels.get(campaign.channel).route_for(campaign.on_list)
+    flow = route.flow
+    _copy_options(campaign, route.top_level, base)
     metadata: dict[str, Any] = {}
-    _copy_options(campaign, _METADATA, metadata)
-    base["channel"] = campaign.channel
+    _copy_options(campaign, route.metadata, metadata)
+    if flow.names_channel:
+        base["channel"] = campaign.channel
     if metadata:
         base["metadata"] = metadata
     return RequestShape(
-        endpoint=MULTI_SEND,
-        personalizes=False,
-        request_id_in_metadata=True,
+        endpoint=flow.endpoints.send,
+        personalizes=flow.personalizes,
+        request_id_in_metadata=flow.request_id_in_metadata,
         base=base,
-        recipient_fields=IDENTITY_FIELDS,
+        # Where the API personalizes, recipients carry the fields it substitutes.
+        recipient_fields=(PHONE_FIELD, *PERSONAL_FIELDS) if flow.personalizes else IDENTITY_FIELDS,
     )
 
 

@@ -27,8 +27,12 @@ from typing import NamedTuple
 import phonenumbers
 from phonenumbers import PhoneNumberType as T
 
-PHONE_CHANNELS = frozenset({"sms", "voice_sms", "rcs"})
-_MOBILE_CHANNELS = frozenset({"sms", "rcs"})
+from octoplan import channels
+
+# Sets of names (octoplan/channels.py) for tests made once per contact.
+PHONE_CHANNELS = channels.names_where(lambda c: c.phone)
+_MOBILE_CHANNELS = channels.names_where(lambda c: c.mobile_only)
+_CALLING_CHANNELS = channels.names_where(lambda c: c.callable_only)
 _MOBILE = frozenset({T.MOBILE, T.FIXED_LINE_OR_MOBILE})
 # A voice SMS is a call: any line that can ring, but not numbers that cost the caller extra.
 _NOT_CALLABLE = frozenset({T.PREMIUM_RATE, T.SHARED_COST, T.TOLL_FREE, T.UAN, T.VOICEMAIL})
@@ -44,7 +48,6 @@ _TYPE_NAMES = {
     T.UAN: "a company (UAN) number",
     T.VOICEMAIL: "a voicemail number",
 }
-_CHANNEL_NAMES = {"sms": "SMS", "rcs": "RCS messages", "voice_sms": "voice SMS"}
 
 # What people type around the digits; anything else (letters, "x" extensions) is a mistake
 # that phonenumbers would silently drop.
@@ -379,12 +382,14 @@ def normalize_phone(raw: str, region: str, channel: str) -> str:
     if channel in _MOBILE_CHANNELS and kind not in _MOBILE:
         what = _TYPE_NAMES.get(kind, "not a mobile number")
         raise InvalidRecipient(
-            f"'{raw.strip()}' ({e164}) is {what}: it cannot receive {_CHANNEL_NAMES[channel]}",
+            f"'{raw.strip()}' ({e164}) is {what}: "
+            f"it cannot receive {channels.get(channel).messages}",
             "SMS and RCS need a mobile number",
         )
-    if channel == "voice_sms" and kind in _NOT_CALLABLE:
+    if channel in _CALLING_CHANNELS and kind in _NOT_CALLABLE:
         raise InvalidRecipient(
-            f"'{raw.strip()}' ({e164}) is {_TYPE_NAMES[kind]}: it cannot receive voice SMS"
+            f"'{raw.strip()}' ({e164}) is {_TYPE_NAMES[kind]}: "
+            f"it cannot receive {channels.get(channel).messages}"
         )
     return e164
 

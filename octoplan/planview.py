@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from octoplan import __version__
+from octoplan import __version__, channels
 from octoplan.errors import count_of
 from octoplan.mask import mask_recipient
 from octoplan.optouts import stop_day
@@ -204,7 +204,7 @@ def _headline(c: CampaignPlan, currency: str) -> str:
             f"{plural(c.messages_to_send, 'message')} in {plural(len(sends), 'request')}, "
             f"{plural(sum(b.parts for b in sends), 'SMS part')}, "
             f"est. {money(c.estimated_cost, currency)}"
-            if c.channel == "sms"
+            if channels.get(c.channel).bills_per_part
             else f"{plural(c.messages_to_send, 'message')} in {plural(len(sends), 'request')}, "
             f"est. {money(c.estimated_cost, currency)}"
         )
@@ -220,7 +220,7 @@ def _headline(c: CampaignPlan, currency: str) -> str:
 
 
 def _request_line(b: PlannedBatch, channel: str, currency: str) -> str:
-    parts = f", {plural(b.parts, 'SMS part')}" if channel == "sms" else ""
+    parts = f", {plural(b.parts, 'SMS part')}" if channels.get(channel).bills_per_part else ""
     return (
         f"    + request {b.request_id}{_replacing(b)}: "
         f"{plural(len(b.recipients), 'recipient')}{parts}, "

@@ -15,7 +15,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Literal
 
-from octoplan import rules
+from octoplan import channels, rules
 from octoplan.errors import Diagnostic
 from octoplan.hours import Hours, local_time
 from octoplan.model import MarketingHours, Pricing
@@ -73,7 +73,6 @@ def empty_field_possible(text_format: str, holes: Sequence[Sequence[str]]) -> bo
 
 
 _CODE = itemgetter(slice(0, 4))  # "+33" and the next digit: enough for any calling code
-_SMS_LIKE = frozenset({"sms", "voice_sms", "rcs"})
 
 
 def _char_name(char: str) -> str:
@@ -131,6 +130,11 @@ class MessageChecks:
         self._empty_field_written = _EMPTY_FIELD.search(self.template_source) is not None
         self._prices: dict[str | None, float | None] = {}
         self.product = self.product or self.channel
+        # What the channel table says of this channel, read once (checks run per message).
+        kind = channels.get(self.channel)
+        self._phone = kind.phone  # texts limited to rules.TEXT_MAX
+        self._per_part = kind.bills_per_part  # parts counted, priced and limited
+        self._stop_rule = kind.stop_mention and self.marketing
         # The destination regions seen (None: not a phone number), for the marketing hours of
         # each recipient's time zone (octoplan/hours.py).
         self.regions: set[str | None] = set()
@@ -164,11 +168,11 @@ class MessageChecks:
         if not texts:
             return []
         unusual = not all(map(str.strip, texts))
-        if self.channel in _SMS_LIKE:
+        if self._phone:
             unusual = unusual or max(map(len, texts)) > rules.TEXT_MAX
-            if self.channel == "sms":
+            if self._per_part:
                 unusual = unusual or max(segments) > self.max_segments
-                if self.marketing and not stop_known:
+                if self._stop_rule and not stop_known:
                     unusual = unusual or not all(map(rules.has_stop_mention, texts))
         if not unusual and not self._empty_field_written:
             unusual = (empty_fields is None or empty_fields()) and _any_empty_field(texts)
@@ -178,7 +182,7 @@ class MessageChecks:
             ]
             return self.check_many(recipients, texts, counts, orders)
         self.messages += len(texts)
-        return self._prices_of(recipients, segments if self.channel == "sms" else None)
+        return self._prices_of(recipients, segments if self._per_part else None)
 
     def _prices_of(self, recipients: Sequence[str], segments: list[int] | None) -> list[float]:
         """Costs of messages of `segments` parts (None: one each), priced by destination."""
@@ -245,19 +249,19 @@ class MessageChecks:
         self.messages += 1
         if not text.strip():
             self._empty.add(recipient, "", order)
-        if self.channel in _SMS_LIKE:
-            if self.marketing and self.channel == "sms" and not rules.has_stop_mention(text):
+        if self._phone:
+            if self._stop_rule and not rules.has_stop_mention(text):
                 self._no_stop.add(recipient, "", order)
             if sms.characters > rules.TEXT_MAX:
                 self._too_long.add(recipient, f"{sms.characters:,} characters", order)
-            if self.channel == "sms":
+            if self._per_part:
                 if sms.segments > self.max_segments:
                     self._many_parts.add(recipient, f"{sms.segments} parts", order)
                 if sms.non_gsm:
                     self._note_ucs2(text, sms)
         if not self._empty_field_written and _EMPTY_FIELD.search(text):
             self._empty_field.add(recipient, text, order)
-        return self._price(recipient, sms.segments if self.channel == "sms" else 1)
+        return self._price(recipient, sms.segments if self._per_part else 1)
 
     def _note_ucs2(self, text: str, sms: SmsCount) -> None:
         self._ucs2_messages += 1

@@ -15,22 +15,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from octoplan import channels
+
 DEFAULT_CURRENCY: Final = "EUR"
+SMS_LOW_COST: Final = "sms_low_cost"  # the one table that is not a channel's: low-cost SMS
+# Each channel's table (octoplan/channels.py), and low-cost SMS.
 DEFAULT_TABLES: Final[Mapping[str, Mapping[str, float]]] = {
-    "sms": {"FR": 0.045, "default": 0.06},  # sms_premium, per part
-    "sms_low_cost": {"FR": 0.03, "default": 0.04},  # per part
-    "voice_sms": {"FR": 0.05, "default": 0.08},
-    "rcs": {"FR": 0.04, "default": 0.05},
-    "email": {"default": 0.001},
-    "live_chat": {"default": 0.0},
+    **{c.name: c.default_prices for c in channels.ALL},
+    SMS_LOW_COST: {"FR": 0.03, "default": 0.04},  # per part
 }
 # The balance's unit names -> the table that prices one unit.
-UNIT_TABLES: Final[Mapping[str, str]] = {"sms_premium": "sms", "sms_low_cost": "sms_low_cost"}
+UNIT_TABLES: Final[Mapping[str, str]] = {
+    "sms_premium": channels.SMS.name,
+    SMS_LOW_COST: SMS_LOW_COST,
+}
 
 
 def product(channel: str, sms_type: str | None = None) -> str:
-    """The table a message is priced from: its channel, or `sms_low_cost` for those SMS."""
-    return "sms_low_cost" if channel == "sms" and sms_type == "sms_low_cost" else channel
+    """The table a message is priced from: its channel, or its `type`'s own (low-cost SMS)."""
+    return channels.get(channel).product(sms_type)
+
+
+def per_part(product: str) -> bool:
+    """Is a table's price per SMS part (else per message)?"""
+    return product == SMS_LOW_COST or channels.get(product).bills_per_part
 
 
 def price_in(table: Mapping[str, float], region: str | None) -> float | None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from typing import Final, Literal, get_args
 
+from octoplan import channels
+
 API_URL: Final = "https://api.octopush.com/v1/public"  # Octopush's production API
-CHANNELS: Final = ("sms", "voice_sms", "rcs", "email", "live_chat")
+CHANNELS: Final = channels.NAMES
 PURPOSES: Final = ("alert", "wholesale")
 MARKETING_PURPOSE: Final = "wholesale"  # the API's default when purpose is omitted
-SMS_TYPES: Final = ("sms_premium", "sms_low_cost")
-CAMPAIGN_TYPES: Final = (*SMS_TYPES, "voice_sms")
+SMS_TYPES: Final = channels.SMS.campaign_types
+CAMPAIGN_TYPES: Final = tuple(t for c in channels.ALL for t in c.campaign_types)
 VOICE_GENDERS: Final = ("male", "female")
 VoiceLanguage = Literal[
     "en-US",
@@ -61,22 +63,7 @@ _JINJA_RE: Final = re.compile(r"\{\{|\{%|\{#")
 
 # Which channels each channel-specific option applies to (top-level or under metadata).
 OPTION_CHANNELS: Final[dict[str, tuple[str, ...]]] = {
-    "type": ("sms", "voice_sms"),
-    "with_replies": ("sms", "rcs"),
-    "voice_gender": ("voice_sms",),
-    "voice_language": ("voice_sms",),
-    "get_back_pressed_keys": ("voice_sms",),
-    "emailing_service": ("email",),
-    "email_from": ("email",),
-    "name_from": ("email",),
-    "subject": ("email",),
-    "template_name": ("email",),
-    "body_format": ("email",),
-    "language": ("email",),
-    "message_type": ("rcs",),
-    "cards": ("rcs",),
-    "actions": ("rcs",),
-    "on_list": ("sms", "voice_sms"),
+    option: channels.channels_of_option(option) for option in channels.OPTIONS
 }
 
 

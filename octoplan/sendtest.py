@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from octoplan import ids, optouts
+from octoplan.channels import EMAIL_FIELD, PHONE_FIELD
 from octoplan.contacts import FieldError, identify, identity_field
 from octoplan.desired import build_campaign, excluded_by_lists
 from octoplan.errors import UsageError, ValidationFailed
@@ -81,7 +82,7 @@ def prepare(
     request = shape(campaign)
     body = request.body(message.request_text, [])
     body.pop("send_at", None)  # now
-    field = "phone_number" if request.personalizes else identity_field(campaign.channel)
+    field = PHONE_FIELD if request.personalizes else identity_field(campaign.channel)
     personal = {k: v for k, v in message.fields.items() if k in PERSONAL_FIELDS}
     recipients = [{field: key, **(personal if request.personalizes else {})} for key in kept]
     body["recipients"] = [
@@ -132,7 +133,7 @@ def _chosen(
 
 
 def _key(raw: str, channel: str, region: str) -> str:
-    field = "email" if "@" in raw else identity_field(channel)
+    field = EMAIL_FIELD if "@" in raw else identity_field(channel)
     try:
         return identify({field: raw}, channel, region)[0]
     except (FieldError, KeyError):

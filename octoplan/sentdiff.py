@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from octoplan import channels
+from octoplan.channels import IDENTITY_FIELDS, SendFlow
 from octoplan.messages import CHANGED, Messages
 from octoplan.placeholders import apply_placeholders
 from octoplan.sms import auto_optimize
@@ -25,7 +27,10 @@ from octoplan.state.base import BatchStatus, StateStore
 # How far back to look: the newest requests hold the latest text sent.
 MAX_REQUESTS = 5
 MAX_RECIPIENTS_PER_REQUEST = 5
-_IDENTITIES = ("phone_number", "email", "conversation_id")
+_IDENTITIES = IDENTITY_FIELDS
+# The endpoints whose texts the API personalizes, and those of the channels it auto-optimizes.
+_PERSONALIZING = frozenset(f.endpoints.send for f in SendFlow if f.personalizes)
+_OPTIMIZING = frozenset(c.route.flow.endpoints.send for c in channels.ALL if c.auto_optimizes)
 
 
 @dataclass(frozen=True)
@@ -39,9 +44,6 @@ class TextChange:
 
 def delivered(endpoint: str, body: Mapping[str, Any], key: str) -> str | None:
     """The text recipient `key` got from a request `body` sent to `endpoint`."""
-    # (Not at the top: payload.py brings pydantic, which reading a saved plan does not need.)
-    from octoplan.payload import SMS_SEND, VOICE_LIST_CREATE
-
     text = body.get("text")
     if not isinstance(text, str):
         return None
@@ -56,11 +58,11 @@ def delivered(endpoint: str, body: Mapping[str, Any], key: str) -> str | None:
             ),
             None,
         )
-    if endpoint in (SMS_SEND, VOICE_LIST_CREATE):
+    if endpoint in _PERSONALIZING:
         if fields is None:
             return None
         text = apply_placeholders(text, fields)
-    if endpoint == SMS_SEND and body.get("auto_optimize_text") is not False:
+    if endpoint in _OPTIMIZING and body.get("auto_optimize_text") is not False:
         text = auto_optimize(text)
     return text
 

@@ -10,7 +10,7 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from octoplan import rules
+from octoplan import channels, rules
 from octoplan.errors import Diagnostic
 
 Loc = tuple[str | int, ...]
@@ -38,14 +38,7 @@ _SYNONYMS: dict[str, dict[str, tuple[str, str]]] = {
         word: ("alert", "the Octopush API calls transactional messages alert")
         for word in ("transactional", "notification", "transaction", "service", "otp")
     },
-    "channel": {
-        "voice": ("voice_sms", "the voice channel reads a text aloud"),
-        "mail": ("email", "the e-mail channel"),
-        "e-mail": ("email", "the e-mail channel"),
-        "chat": ("live_chat", "the live chat channel"),
-        "livechat": ("live_chat", "the live chat channel"),
-        "text": ("sms", "the SMS channel"),
-    },
+    "channel": {word: (c.name, c.described) for c in channels.ALL for word in c.aliases},
 }
 # Error types for "expected a container" (as octoplan/indent.py's CONTAINER_TYPES).
 _CONTAINERS = frozenset({"dict_type", "model_type", "model_attributes_type", "list_type"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -436,7 +437,7 @@ def test_from_env_without_credentials(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(MissingCredentials) as caught:
-        OctopushClient.from_env("https://api.octopush.com/v1/public")
+        OctopushClient.from_env(os.environ, "https://api.octopush.com/v1/public")
     assert str(caught.value) == message
     assert isinstance(caught.value, OctoplanError) and not isinstance(caught.value, ApiError)
 
@@ -445,16 +446,16 @@ def test_from_env_base_url_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OCTOPUSH_API_LOGIN", "me@example.com")
     monkeypatch.setenv("OCTOPUSH_API_KEY", SANDBOX_KEY)
     monkeypatch.delenv("OCTOPUSH_BASE_URL", raising=False)
-    with OctopushClient.from_env(None) as client:
+    with OctopushClient.from_env(os.environ, None) as client:
         assert client.base_url == "https://api.octopush.com/v1/public"
-    with OctopushClient.from_env("http://127.0.0.1:9/v1/public/") as client:
+    with OctopushClient.from_env(os.environ, "http://127.0.0.1:9/v1/public/") as client:
         assert client.base_url == "http://127.0.0.1:9/v1/public"
     monkeypatch.setenv("OCTOPUSH_BASE_URL", "http://localhost:8642/v1/public")
-    with OctopushClient.from_env("http://127.0.0.1:9/v1/public") as client:
+    with OctopushClient.from_env(os.environ, "http://127.0.0.1:9/v1/public") as client:
         assert client.base_url == "http://localhost:8642/v1/public"
     monkeypatch.setenv("OCTOPUSH_BASE_URL", "localhost:8642")
     with pytest.raises(OctoplanError) as caught:
-        OctopushClient.from_env(None)
+        OctopushClient.from_env(os.environ, None)
     assert str(caught.value) == (
         "the Octopush base URL 'localhost:8642' is not an http(s) URL; "
         "fix OCTOPUSH_BASE_URL or api.base_url in octoplan.yaml"

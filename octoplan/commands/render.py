@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from octoplan import channels
+from octoplan.channels import EMAIL_FIELD
 from octoplan.commands.context import AppContext
 from octoplan.contacts import FieldError, identify
 from octoplan.desired import DesiredMessage, build_campaign
@@ -17,9 +19,9 @@ from octoplan.words import plural
 
 def _wanted(raw: str, channel: str, region: str) -> str:
     """The identity key of `--recipient`, normalized like contacts are."""
-    field = {"email": "email", "live_chat": "conversation_id"}.get(channel, "phone_number")
+    field = channels.get(channel).identity_field
     if "@" in raw:
-        field = "email"
+        field = EMAIL_FIELD
     try:
         return identify({field: raw}, channel, region)[0]
     except (FieldError, KeyError):
@@ -61,7 +63,7 @@ def run(app: AppContext, campaign: str, recipient: str | None, limit: int | None
     for index, m in enumerate(messages):
         if index:
             app.echo()
-        if source.campaign.channel == "sms":  # parts and encodings are the SMS channel's
+        if channels.get(source.campaign.channel).bills_per_part:  # parts and encodings matter
             app.echo(f"# {m.key} ({plural(m.segments, 'SMS part')}, {m.encoding})")
         else:
             app.echo(f"# {m.key}")

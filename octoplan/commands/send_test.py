@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import getpass
 
-from octoplan import clock
+from octoplan import channels, clock
 from octoplan.client_errors import ApiError, TransientApiError
 from octoplan.commands.context import AppContext
 from octoplan.commands.session import ClientSender, connect, require_credentials
@@ -36,7 +36,8 @@ def run(app: AppContext, campaign: str, to: list[str], as_recipient: str | None)
             app.error(f"not sent to {mask_recipient(key)}: {why}")
         if not test.to:
             raise UsageError("no address left to send the test to: nothing was sent")
-        parts = f", {plural(test.segments, 'SMS part')}" if test.channel == "sms" else ""
+        per_part = channels.get(test.channel).bills_per_part
+        parts = f", {plural(test.segments, 'SMS part')}" if per_part else ""
         app.note(
             f"Test of {test.campaign_id} ({test.channel}{parts}), the text of "
             f"{mask_recipient(test.as_key)}, to {plural(len(test.to), 'address', 'addresses')} "
