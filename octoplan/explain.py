@@ -33,7 +33,7 @@ from octoplan.frequency import Ledger
 from octoplan.loader import Project
 from octoplan.optouts import applies, stop_day
 from octoplan.source import CampaignSource
-from octoplan.state.base import BatchRecord, BatchStatus, StateStore
+from octoplan.state.base import BatchRecord, BatchStatus, StateReader
 from octoplan.state.eventlog import RecipientDelivery
 from octoplan.words import plural
 
@@ -78,7 +78,7 @@ def recipient_key(raw: str, region: str) -> str:
     return number
 
 
-def explain(project: Project, store: StateStore, raw: str) -> Explanation:
+def explain(project: Project, store: StateReader, raw: str) -> Explanation:
     key = recipient_key(raw, project.config.region)
     opted_out_at = store.opted_out().get(key)
     records = [store.batch(rid) for rid in store.batches_of_recipient(key)]
@@ -139,7 +139,7 @@ def explain(project: Project, store: StateStore, raw: str) -> Explanation:
 
 def _campaign(
     project: Project,
-    store: StateStore,
+    store: StateReader,
     source: CampaignSource,
     key: str,
     requests: list[BatchRecord],
@@ -199,7 +199,7 @@ def _campaign(
     )
 
 
-def _stage_of(project: Project, source: CampaignSource, key: str, store: StateStore) -> str | None:
+def _stage_of(project: Project, source: CampaignSource, key: str, store: StateReader) -> str | None:
     """With a rollout: the stage whose cohort holds the recipient, and whether it has started
     (None without a rollout, or when the environment's own audience replaces the campaign's)."""
     from octoplan import rollout

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from itertools import compress, repeat
 
 from octoplan.model import FrequencyCap
-from octoplan.state.base import StateStore
+from octoplan.state.base import StateReader
 
 # The planner refuses a send_at further in the past than this (octoplan/compliance.py): no
 # send of the plan goes out before now minus this, so older ledger entries never matter.
@@ -35,7 +35,7 @@ class Ledger:
         self._counts: Counter[str] = Counter()
 
     @classmethod
-    def read(cls, store: StateStore, cap: FrequencyCap, now: datetime) -> Ledger:
+    def read(cls, store: StateReader, cap: FrequencyCap, now: datetime) -> Ledger:
         since = now - timedelta(days=cap.days) - PAST_MARGIN
         return cls(cap, store.marketing_sends(since))
 

@@ -24,7 +24,7 @@ from octoplan.planner import build_plan
 from octoplan.rollout import RolloutSpec, stages_of
 from octoplan.rollout_plan import plan_rollout
 from octoplan.source import CampaignSource
-from octoplan.state.base import RecipientState, StateStore
+from octoplan.state.base import RecipientState, StateReader
 from octoplan.target import Choice
 
 NOTHING_SENT = RecipientState({}, {})
@@ -165,7 +165,7 @@ def _rollout(
 
 def make_plan(
     project: Project,
-    store: StateStore,
+    store: StateReader,
     now: datetime,
     selection: Selection,
     specs: list[CampaignSpec] | None = None,
@@ -197,7 +197,7 @@ def make_plan(
         )
 
 
-def compliance(project: Project, store: StateStore, now: datetime) -> Compliance:
+def compliance(project: Project, store: StateReader, now: datetime) -> Compliance:
     """The project's policies, with the frequency cap's ledger read from state if it has one."""
     config = project.config
     cap = config.policies.frequency_cap

@@ -40,7 +40,7 @@ from octoplan.plan import (
 from octoplan.repeats import RecentSends, repeat_errors, repeats
 from octoplan.scheduled import moved_only, plan_disabled, plan_removed_campaign, replace_scheduled
 from octoplan.sentdiff import TextChange
-from octoplan.state.base import BatchStatus, StateInfo, StateStore
+from octoplan.state.base import BatchStatus, StateInfo, StateReader
 from octoplan.words import plural
 
 _UNSETTLED = frozenset({BatchStatus.INTENT.value, BatchStatus.IN_DOUBT.value})
@@ -50,7 +50,7 @@ SAMPLES = 3  # sample messages kept per campaign
 
 def plan_campaign(
     spec: CampaignSpec,
-    store: StateStore,
+    store: StateReader,
     now: datetime,
     opted_out: Mapping[str, datetime] | None = None,
     policies: PlanPolicies | None = None,
@@ -86,7 +86,7 @@ class _CampaignStages:
     def __init__(
         self,
         spec: CampaignSpec,
-        store: StateStore,
+        store: StateReader,
         now: datetime,
         opted_out: Mapping[str, datetime],
     ) -> None:
@@ -357,7 +357,7 @@ def _action(
 
 def build_plan(
     specs: Sequence[CampaignSpec],
-    store: StateStore,
+    store: StateReader,
     now: datetime,
     *,
     scope: Sequence[str] = (),

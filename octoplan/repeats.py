@@ -28,7 +28,7 @@ from octoplan.errors import Diagnostic
 from octoplan.mask import mask_recipient
 from octoplan.messages import Messages
 from octoplan.payload import options_of_body
-from octoplan.state.base import RecentBatch, SentContents, StateStore
+from octoplan.state.base import RecentBatch, SentContents, StateReader
 from octoplan.words import plural
 
 REPEAT_WINDOW = timedelta(days=30)
@@ -66,7 +66,7 @@ class RecentSends:
     front, the recipients of a batch the first time a campaign needs them. And what the
     campaigns planned so far send: one apply sends them all, one after the other."""
 
-    def __init__(self, store: StateStore, now: datetime) -> None:
+    def __init__(self, store: StateReader, now: datetime) -> None:
         self._store = store
         self._since = now - REPEAT_WINDOW
         self._batches: list[RecentBatch] | None = None

@@ -47,7 +47,7 @@ from octoplan.words import plural
 
 if TYPE_CHECKING:
     from octoplan.model import Campaign
-    from octoplan.state.base import StageReports, StateStore
+    from octoplan.state.base import StageReports, StateReader
 
 SEED = "seed"
 _SCALE = 1 << 32
@@ -123,7 +123,7 @@ class Progress:
         return found[-1] if found else None
 
 
-def progress(store: StateStore, history: tuple[str, ...]) -> Progress:
+def progress(store: StateReader, history: tuple[str, ...]) -> Progress:
     started: dict[str, datetime] = {}
     for record in store.batches(history):
         if record.stage is None or record.status.value not in _MAYBE_SENT:
@@ -200,7 +200,7 @@ def release(
     index: int,
     reference: int | None,
     state: Progress,
-    store: StateStore,
+    store: StateReader,
     history: tuple[str, ...],
     now: datetime,
 ) -> Release:

@@ -18,12 +18,12 @@ from octoplan.plan import BatchKind, CampaignPlan, CampaignSpec, PlanPolicies
 from octoplan.planner import plan_campaign
 from octoplan.repeats import RecentSends
 from octoplan.rollout import Release, RolloutView, Stage
-from octoplan.state.base import StateStore
+from octoplan.state.base import StateReader
 
 
 def plan_rollout(
     spec: CampaignSpec,
-    store: StateStore,
+    store: StateReader,
     now: datetime,
     opted_out: Mapping[str, datetime] | None,
     policies: PlanPolicies | None,
@@ -83,7 +83,7 @@ def plan_rollout(
 def _plan_stage(
     spec: CampaignSpec,
     stage: Stage,
-    store: StateStore,
+    store: StateReader,
     now: datetime,
     opted_out: Mapping[str, datetime] | None,
     policies: PlanPolicies | None,
@@ -107,7 +107,7 @@ def _plan_stage(
     return plan, held[0]
 
 
-def _unsent(spec: CampaignSpec, store: StateStore) -> int:
+def _unsent(spec: CampaignSpec, store: StateReader) -> int:
     """Recipients of the audience state has not sent (all of them are left for later)."""
     keys = spec.messages.keys
     if spec.state is not None:

@@ -27,7 +27,7 @@ from octoplan.plan import (
     PlannedBatch,
     in_window,
 )
-from octoplan.state.base import BatchRecord, BatchStatus, StateStore
+from octoplan.state.base import BatchRecord, BatchStatus, StateReader
 from octoplan.words import plural
 
 # Octopush cancels a scheduled send only while it is more than ~10 minutes away.
@@ -94,7 +94,7 @@ def replacement_reason(old: str | None, new: str | None, changed: int, removed: 
 
 def moved_only(
     spec: CampaignSpec,
-    store: StateStore,
+    store: StateReader,
     sent: list[int],
     flags: bytearray,
     sent_hashes: Mapping[str, str],
@@ -119,7 +119,7 @@ def moved_only(
     return moved
 
 
-def plan_disabled(spec: CampaignSpec, store: StateStore, now: datetime) -> CampaignPlan:
+def plan_disabled(spec: CampaignSpec, store: StateReader, now: datetime) -> CampaignPlan:
     """`enabled: false`: cancel what is still scheduled, send nothing new (not even an
     unconfirmed request: it stays unconfirmed, then in doubt)."""
     batches: list[PlannedBatch] = []
@@ -182,7 +182,7 @@ def plan_disabled(spec: CampaignSpec, store: StateStore, now: datetime) -> Campa
 
 
 def plan_removed_campaign(
-    campaign_id: str, store: StateStore, now: datetime
+    campaign_id: str, store: StateReader, now: datetime
 ) -> CampaignPlan | None:
     """A campaign in state with no file any more: cancel what is still scheduled."""
     batches: list[PlannedBatch] = []
@@ -239,7 +239,7 @@ class Replaced:
 
 def replace_scheduled(
     spec: CampaignSpec,
-    store: StateStore,
+    store: StateReader,
     history: str | tuple[str, ...],
     now: datetime,
     flags: bytearray,

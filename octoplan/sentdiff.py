@@ -22,7 +22,7 @@ from octoplan.channels import IDENTITY_FIELDS, SendFlow
 from octoplan.messages import CHANGED, Messages
 from octoplan.placeholders import apply_placeholders
 from octoplan.sms import auto_optimize
-from octoplan.state.base import BatchStatus, StateStore
+from octoplan.state.base import BatchStatus, StateReader
 
 # How far back to look: the newest requests hold the latest text sent.
 MAX_REQUESTS = 5
@@ -68,7 +68,7 @@ def delivered(endpoint: str, body: Mapping[str, Any], key: str) -> str | None:
 
 
 def text_change(
-    store: StateStore,
+    store: StateReader,
     campaign_id: str,
     messages: Messages,
     flags: Sequence[int],

@@ -27,7 +27,7 @@ from octoplan.apply import _intent
 from octoplan.pipeline import Selection, campaign_specs, load, make_plan
 from octoplan.plan import BatchKind, Plan
 from octoplan.planview import plan_json
-from octoplan.state.base import BatchStatus, StateStore
+from octoplan.state.base import BatchStatus, StateReader, StateStore
 from octoplan.state.open import open_state
 from tests.fixtures.project import write_files
 
@@ -182,3 +182,40 @@ def test_a_big_list_in_random_order_gives_the_plan_of_the_list_sorted(
     keys = spec.messages.keys
     assert sum(map(operator.gt, keys, keys[1:])) < 10
     assert sum(map(operator.gt, body, body[1:])) > 5000
+
+
+def reading_only(store: StateStore) -> StateReader:
+    """The store seen through `StateReader` alone: any write method is an AttributeError."""
+
+    def delegate(name: str) -> Any:
+        return lambda self, *args, **kwargs: getattr(store, name)(*args, **kwargs)
+
+    methods = {name: delegate(name) for name in StateReader.__abstractmethods__}
+    view: StateReader = type("ReadingOnly", (StateReader,), methods)()
+    return view
+
+
+def test_the_planner_only_reads_the_state(root: Path, store: StateStore) -> None:
+    """Planning gets a `StateReader` (mypy refuses a write there); here a plan with history
+    (sent, refused, unconfirmed requests, an opt-out, a frequency cap's ledger) is made
+    through a view that has no write method at all, and is the plan made with the store."""
+    write_files(
+        root,
+        {
+            "octoplan.yaml": "region: FR\npricing: {currency: EUR, sms: {FR: 0.045}}\n"
+            "policies: {frequency_cap: {max: 2, days: 7}}\n"
+        },
+    )
+    first = make_plan(load(root, Selection()), store, NOW, Selection())
+    journal(store, first, [BatchStatus.ACCEPTED, BatchStatus.REFUSED, None])
+    write_files(root, {"templates/t.sms.j2": TEMPLATE.replace("vous attend", "vous espère")})
+    project = load(root, Selection())
+    view = reading_only(store)
+    with pytest.raises(AttributeError):
+        view.record_intent  # type: ignore[attr-defined]  # noqa: B018
+
+    read = make_plan(project, view, NOW, Selection())
+
+    assert everything(read) == everything(make_plan(project, store, NOW, Selection()))
+    (campaign,) = read.campaigns
+    assert {b.kind for b in campaign.batches} >= {BatchKind.NEW}

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from octoplan.errors import StateError
-from octoplan.state.eventlog import EventLog
+from octoplan.state.eventlog import EventLog, EventReader
 
 SCHEMA_VERSION = 6
 
@@ -237,12 +237,11 @@ class StorageFault(StateError):
         )
 
 
-class StateStore(EventLog, ABC):
-    """One state (a SQLite file or a PostgreSQL database). Not shared between threads.
+class StateReader(EventReader, ABC):
+    """What planning, explaining and reporting may do with a state: read it. The planner
+    is handed one of these (mypy then refuses a write there); only apply, the receiver and
+    the `state` commands hold a `StateStore`."""
 
-    What happened after the send (callbacks, opt-outs) is its `EventLog` part."""
-
-    # -- reading ---------------------------------------------------------------------------
     @abstractmethod
     def info(self) -> StateInfo: ...
 
@@ -308,6 +307,18 @@ class StateStore(EventLog, ABC):
     def stage_reports(self, campaign_ids: Sequence[str], stage: str) -> StageReports:
         """What the delivery reports say of the recipients of the campaign's accepted batches
         sent in rollout stage `stage` (its gate, octoplan/rollout.py)."""
+
+    @abstractmethod
+    def lock_info(self) -> LockInfo | None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class StateStore(StateReader, EventLog, ABC):
+    """One state (a SQLite file or a PostgreSQL database). Not shared between threads.
+
+    What happened after the send (callbacks, opt-outs) is its `EventLog` part."""
 
     # -- writing: each call is one transaction and bumps serial ----------------------------
     @abstractmethod
@@ -386,9 +397,6 @@ class StateStore(EventLog, ABC):
     def release_lock(self) -> None: ...
 
     @abstractmethod
-    def lock_info(self) -> LockInfo | None: ...
-
-    @abstractmethod
     def unlock(self, actor: str, force: bool = False) -> LockInfo | None:
         """Remove a lock left behind; audited. Returns what was removed."""
 
@@ -399,6 +407,3 @@ class StateStore(EventLog, ABC):
             yield
         finally:
             self.release_lock()
-
-    @abstractmethod
-    def close(self) -> None: ...

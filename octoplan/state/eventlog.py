@@ -98,29 +98,12 @@ class RecipientDelivery:
     occurred_at: datetime
 
 
-class EventLog(ABC):
-    """The events part of a state (see the module docstring)."""
-
-    @abstractmethod
-    def append_raw(self, events: Sequence[RawEvent]) -> None:
-        """Store callbacks as received, in one transaction; the ones already stored (same
-        dedup_key) are skipped: a repeated callback is one event."""
+class EventReader(ABC):
+    """The events part of a state, read only: what planning and reporting may see."""
 
     @abstractmethod
     def pending_raw(self, limit: int) -> list[StoredRawEvent]:
         """Stored callbacks not interpreted yet, oldest first."""
-
-    @abstractmethod
-    def record_events(
-        self,
-        raw_ids: Sequence[int],
-        events: Sequence[EventRecord],
-        settle: Sequence[str],
-        now: datetime,
-        actor: str,
-    ) -> Recorded:
-        """One transaction: store `events`, update deliveries and opt-outs, settle the
-        intent/in-doubt requests `settle` as accepted (audited), mark `raw_ids` interpreted."""
 
     @abstractmethod
     def sent_batches(self) -> list[SentBatch]: ...
@@ -149,3 +132,25 @@ class EventLog(ABC):
     @abstractmethod
     def batches_of_recipient(self, recipient_key: str) -> list[str]:
         """The request_ids of every batch that lists the recipient, in journal order."""
+
+
+class EventLog(EventReader, ABC):
+    """The events part of a state (see the module docstring): reading, and storing
+    callbacks and what they mean."""
+
+    @abstractmethod
+    def append_raw(self, events: Sequence[RawEvent]) -> None:
+        """Store callbacks as received, in one transaction; the ones already stored (same
+        dedup_key) are skipped: a repeated callback is one event."""
+
+    @abstractmethod
+    def record_events(
+        self,
+        raw_ids: Sequence[int],
+        events: Sequence[EventRecord],
+        settle: Sequence[str],
+        now: datetime,
+        actor: str,
+    ) -> Recorded:
+        """One transaction: store `events`, update deliveries and opt-outs, settle the
+        intent/in-doubt requests `settle` as accepted (audited), mark `raw_ids` interpreted."""
