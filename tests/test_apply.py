@@ -14,10 +14,10 @@ import pytest
 from octoplan import clock
 from octoplan.apply import Progress, apply_plan
 from octoplan.client import OctopushClient
-from octoplan.commands.session import ClientSender
 from octoplan.pipeline import Selection, load, make_plan
 from octoplan.plan import BatchKind
 from octoplan.sandbox import SandboxServer
+from octoplan.sender import ClientSender
 from octoplan.state.base import BatchStatus
 from octoplan.state.open import open_state
 from tests.fixtures.project import MakeProject, run_cli, write_files

@@ -20,7 +20,7 @@ from octoplan import applyview, clock, planfile
 from octoplan.apply import ApplyReport, Progress, apply_plan
 from octoplan.commands.context import AppContext, seconds_since
 from octoplan.commands.credit import read_credit
-from octoplan.commands.session import ClientSender, connect, require_credentials
+from octoplan.commands.session import connect, require_credentials
 from octoplan.commands.store import open_store
 from octoplan.commands.targets import config_target
 from octoplan.compliance import HoursGate, with_credit
@@ -31,6 +31,7 @@ from octoplan.pipeline import Selection, all_errors, campaign_specs, load, make_
 from octoplan.plan import CampaignSpec, Plan
 from octoplan.planfile import SavedPlan
 from octoplan.planview import budget_lines, destination_line, money, plan_text, summary_line
+from octoplan.sender import ClientSender
 from octoplan.state.base import StateStore
 from octoplan.target import Choice, Destination, Target
 from octoplan.words import plural

@@ -9,12 +9,13 @@ import getpass
 from octoplan import channels, clock
 from octoplan.client_errors import ApiError, TransientApiError
 from octoplan.commands.context import AppContext
-from octoplan.commands.session import ClientSender, connect, require_credentials
+from octoplan.commands.session import connect, require_credentials
 from octoplan.commands.store import open_store
 from octoplan.commands.targets import project_target
 from octoplan.errors import OctoplanError, UsageError
 from octoplan.mask import mask_recipient
 from octoplan.pipeline import Selection, load
+from octoplan.sender import ClientSender
 from octoplan.sendtest import audit_detail, prepare
 from octoplan.words import plural
 

@@ -1,4 +1,4 @@
-"""Voice list campaigns through apply (octoplan/commands/session.py): create, poll, confirm as
+"""Voice list campaigns through apply (octoplan/sender.py): create, poll, confirm as
 one journaled request. An apply killed after the API created the campaign never learnt its
 ticket: the next apply must not create it twice, and says what to do.
 """
