@@ -2,32 +2,55 @@
 
     .venv/bin/pip install cosmic-ray            # not in the test extra: a bench tool
     .venv/bin/python bench/mutation.py ids optouts          # mutate and test these modules
+    .venv/bin/python bench/mutation.py --sample 80 apply    # 80 of apply's mutants (seed 22)
+    .venv/bin/python bench/mutation.py --again apply        # the survivors again, after new tests
     .venv/bin/python bench/mutation.py --report             # the report of every session so far
     .venv/bin/python bench/mutation.py --list               # the modules and their tests
 
-Each mutant (an operator changed, a constant replaced, a condition negated...) is written into
-the source file in place, the module's tests run (`-x`, real CLI, sandbox and PostgreSQL as
-usual), and the file is restored. A mutant the tests do not fail "survived": either a missing
-test, or an equivalent mutant (the program means the same), listed in EQUIVALENT with a reason.
-Sessions live in bench/.mutation/ (one SQLite file per module, resumable: a second run only
-does what is left). Slow by nature (hundreds of mutants per module, seconds to a minute each),
-so it is a bench, never part of CI: run it in a worktree of its own on a quiet machine.
+cosmic-ray generates the mutants (`cosmic-ray init`: an operator changed, a constant replaced,
+a condition negated...) and writes each into the source file in place and back
+(`cosmic_ray.mutating.use_mutation`); this script chooses the tests each mutant runs. First the
+module's tests run once, measured, each test its own coverage context, the processes it starts
+included (the CLI, a sandbox, a receiver: bench/covcontext.py). Then each mutant runs only the
+tests that run its line, fastest first, `-x` (real CLI, sandbox and PostgreSQL as usual): a few
+seconds, where all the module's tests took a minute and more. A line only run at import (a
+default, a decorator, a constant) takes every test that runs the module; a line no test runs is
+"not covered", a survivor without a run. A mutant the tests do not fail "survived": a missing
+test, or an equivalent mutant (the program means the same), listed in EQUIVALENT with a reason
+and not run again.
+
+Sessions live in bench/.mutation/ (one SQLite file per module, cosmic-ray's, resumable: a second
+run only does what is left; delete the file to start over). `--sample N` judges N mutants drawn
+with `--seed` (22), kept in the session; the report says how many were judged.
+Slow by nature, so a bench, never part of CI: run it in a worktree of its own (the source is
+changed in place) on a quiet machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
-import shlex
+import os
+import random
 import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import cosmic_ray.plugins
+import coverage
+from cosmic_ray.mutating import _make_diff, use_mutation
+from cosmic_ray.work_db import WorkDB, use_db
+from cosmic_ray.work_item import MutationSpec, TestOutcome, WorkerOutcome, WorkResult
+
 ROOT = Path(__file__).resolve().parents[1]
 SESSIONS = ROOT / "bench" / ".mutation"
+NOT_COVERED = "not covered: no test runs the line"
+Span = tuple[tuple[int, int], tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -35,6 +58,17 @@ class Target:
     module: str
     tests: tuple[str, ...]
 
+
+STATE_TESTS = (
+    "tests/state", "tests/test_state_cli.py", "tests/test_state_cli_errors.py",
+    "tests/test_apply_crash.py", "tests/test_apply_storage_cli.py",
+)  # fmt: skip
+RECEIVE_TESTS = (
+    "tests/test_receive_cli.py", "tests/test_receive_e2e.py", "tests/test_receive_errors.py",
+    "tests/test_receive_ingest_corners.py", "tests/test_receive_settings.py",
+    "tests/test_matcher.py", "tests/test_sandbox_callbacks.py",
+    "tests/test_sandbox_callbacks_corners.py",
+)  # fmt: skip
 
 # The tests that pin each module's promises: its own unit tests and the CLI tests aimed at it.
 TARGETS = {
@@ -55,12 +89,51 @@ TARGETS = {
     ),
     "hours": Target("octoplan/hours.py", ("tests/test_hours.py", "tests/test_boundaries.py")),
     "frequency": Target("octoplan/frequency.py", ("tests/test_frequency.py",)),
-    "policies": Target("octoplan/policies.py", ("tests/test_policies.py",)),
+    "policies": Target(
+        "octoplan/policies.py", ("tests/test_policies.py", "tests/test_policies_cli.py")
+    ),
     "merge": Target("octoplan/merge.py", ("tests/test_merge.py", "tests/test_desired.py")),
     "apply": Target(
         "octoplan/apply.py",
-        ("tests/test_apply.py", "tests/test_pipeline.py", "tests/test_promises.py"),
+        (
+            "tests/test_apply.py",
+            "tests/test_apply_e2e.py",
+            "tests/test_apply_edges.py",
+            "tests/test_apply_crash.py",
+            "tests/test_apply_prompt_cli.py",
+            "tests/test_apply_storage_cli.py",
+            "tests/test_pipeline.py",
+            "tests/test_promises.py",
+        ),
     ),
+    "plan": Target(
+        "octoplan/plan.py",
+        (
+            "tests/test_plan_cli.py",
+            "tests/test_plan_cancels_cli.py",
+            "tests/test_plan_masking_cli.py",
+            "tests/test_plan_review_cli.py",
+            "tests/test_reviewed_plan.py",
+            "tests/test_planfile.py",
+            "tests/test_promises.py",
+            "tests/test_pipeline.py",
+            "tests/test_apply_e2e.py",
+        ),
+    ),
+    "state_sql": Target("octoplan/state/sql.py", STATE_TESTS),
+    "state_sqlite": Target("octoplan/state/sqlite.py", STATE_TESTS),
+    "state_postgres": Target("octoplan/state/postgres.py", STATE_TESTS),
+    "desired": Target(
+        "octoplan/desired.py",
+        (
+            "tests/test_desired.py",
+            "tests/test_merge.py",
+            "tests/test_pipeline.py",
+            "tests/test_promises.py",
+        ),
+    ),
+    "receive_ingest": Target("octoplan/receive/ingest.py", RECEIVE_TESTS),
+    "receive_matcher": Target("octoplan/receive/matcher.py", RECEIVE_TESTS),
 }
 
 # Mutants that cannot change what the program does, by module: (line, operator) -> reason.
@@ -94,52 +167,228 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
 
 
 def _config(name: str, target: Target) -> Path:
-    command = [
-        sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider",
-        "--no-header", "-o", "addopts=", *target.tests,
-    ]  # fmt: skip
+    """cosmic-ray's configuration: here only to generate the mutants (`cosmic-ray init`); the
+    tests each mutant runs are chosen by this script (`_select`), not by cosmic-ray."""
     path = SESSIONS / f"{name}.toml"
     path.write_text(
         "[cosmic-ray]\n"
         f"module-path = {json.dumps(target.module)}\n"
         "timeout = 600.0\n"
         "excluded-modules = []\n"
-        f"test-command = {json.dumps(shlex.join(command))}\n"
+        'test-command = "false"\n'
         '[cosmic-ray.distributor]\nname = "local"\n',
         encoding="utf-8",
     )
     return path
 
 
-def _cosmic_ray(*args: str) -> None:
-    subprocess.run([str(Path(sys.executable).parent / "cosmic-ray"), *args], cwd=ROOT, check=True)
+def _init(name: str, target: Target) -> Path:
+    session = SESSIONS / f"{name}.sqlite"
+    if not session.exists():
+        config = _config(name, target)
+        cosmic_ray = Path(sys.executable).parent / "cosmic-ray"
+        subprocess.run([str(cosmic_ray), "init", str(config), str(session)], cwd=ROOT, check=True)
+    with sqlite3.connect(session) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS bench_sample (job_id TEXT PRIMARY KEY)")
+    return session
 
 
-def run(name: str) -> None:
+@dataclass(frozen=True)
+class Contexts:
+    """Which tests ran each line of a module (coverage contexts), and what each test costs."""
+
+    lines: dict[int, frozenset[str]]
+    durations: dict[str, float]
+
+    def select(self, first: int, last: int) -> list[str]:
+        """The tests that run any of lines first..last, fastest first. A line run only while
+        the module was imported (a default value, a decorator, a constant: the empty context)
+        belongs to every test that runs the module at all."""
+        tests: set[str] = set()
+        imported = False
+        for line in range(first, last + 1):
+            for test in self.lines.get(line, ()):
+                if test:
+                    tests.add(test)
+                else:
+                    imported = True
+        if imported and not tests:
+            tests = {test for found in self.lines.values() for test in found if test}
+        return sorted(tests, key=lambda test: (self.durations.get(test, 60.0), test))
+
+
+def _contexts_run(target: Target, refresh: bool) -> tuple[Path, Path]:
+    """Run the target's tests once, measured, each test its own coverage context (in process
+    and in every process it starts: bench/covcontext.py). Shared by targets with the same
+    tests; done again when one of the test files changed since (`refresh`: --again)."""
+    key = hashlib.sha256("\n".join(target.tests).encode()).hexdigest()[:12]
+    data, durations = SESSIONS / f"contexts-{key}.coverage", SESSIONS / f"contexts-{key}.json"
+    files = {ROOT / test.split("::")[0] for test in target.tests}
+    newest = max(path.stat().st_mtime for path in files)
+    fresh = durations.exists() and (not refresh or durations.stat().st_mtime > newest)
+    if fresh and data.exists():
+        return data, durations
+    print(f"measuring which test runs which line: {' '.join(target.tests)}", flush=True)
+    for stale in SESSIONS.glob(f"contexts-{key}.coverage*"):
+        stale.unlink()
+    command = [
+        sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider",
+        "-p", "bench.covcontext", "--no-header", "-o", "addopts=", "--cov=octoplan",
+        "--cov-context=test", "--cov-report=", *target.tests,
+    ]  # fmt: skip
+    env = {**os.environ, "COVERAGE_FILE": str(data), "MUTATION_BENCH_DURATIONS": str(durations)}
+    done = subprocess.run(command, cwd=ROOT, env=env, check=False)
+    if done.returncode != 0:  # the tests must pass on the unmutated source
+        durations.unlink(missing_ok=True)
+        sys.exit(f"the tests fail without any mutant (exit {done.returncode}): fix that first")
+    return data, durations
+
+
+def _contexts(target: Target, refresh: bool) -> Contexts:
+    data_path, durations_path = _contexts_run(target, refresh)
+    data = coverage.CoverageData(str(data_path))
+    data.read()
+    module = str(ROOT / target.module)
+    by_line = data.contexts_by_lineno(module) if module in data.measured_files() else {}
+    # pytest-cov names a test "NODEID|run" (or |setup, |teardown); a subprocess, "NODEID".
+    lines = {
+        line: frozenset(context.split("|")[0] for context in contexts)
+        for line, contexts in by_line.items()
+    }
+    durations = json.loads(durations_path.read_text(encoding="utf-8"))
+    return Contexts(lines, durations)
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    spec: MutationSpec
+
+    @property
+    def line(self) -> int:
+        return int(self.spec.start_pos[0])
+
+
+def _jobs(session: Path) -> list[Job]:
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        jobs = [Job(item.job_id, item.mutations[0]) for item in db.work_items]
+    # In the order of the source, whatever ids cosmic-ray drew: a sample is then the same
+    # mutants from one run to the next for the same source.
+    return sorted(jobs, key=lambda job: (job.spec.start_pos, job.spec.operator_name,
+                                         job.spec.occurrence))  # fmt: skip
+
+
+def _known_equivalent(name: str, job: Job, spans: list[Span]) -> str | None:
+    if any(start <= tuple(job.spec.start_pos) < end for start, end in spans):
+        return "a type annotation: never evaluated (from __future__ import annotations)"
+    return EQUIVALENT.get(name, {}).get((job.line, job.spec.operator_name))
+
+
+def _sample(session: Path, candidates: list[Job], size: int | None, seed: int) -> set[str]:
+    """The job ids to run: all, or `size` of them drawn with `seed`, kept in the session so
+    that a resumed run or --again works on the same sample."""
+    with sqlite3.connect(session) as db:
+        kept = {row[0] for row in db.execute("SELECT job_id FROM bench_sample")}
+        if kept:
+            return kept
+        if size is None or size >= len(candidates):
+            chosen = [job.job_id for job in candidates]
+        else:
+            chosen = [job.job_id for job in random.Random(seed).sample(candidates, size)]
+        db.executemany("INSERT INTO bench_sample VALUES (?)", [(job,) for job in chosen])
+    return set(chosen)
+
+
+def _run_tests(tests: list[str], timeout: float) -> tuple[TestOutcome, WorkerOutcome, str]:
+    command = [
+        sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider",
+        "--no-header", "-o", "addopts=", "--tb=line", *tests,
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return TestOutcome.KILLED, WorkerOutcome.ABNORMAL, f"timed out after {timeout:.0f} s"
+    output = (done.stdout + done.stderr)[-4000:]
+    if done.returncode == 0:
+        return TestOutcome.SURVIVED, WorkerOutcome.NORMAL, output
+    if done.returncode in (1, 2, 3):  # tests failed, interrupted (an import broken), crashed
+        return TestOutcome.KILLED, WorkerOutcome.NORMAL, output
+    return TestOutcome.INCOMPETENT, WorkerOutcome.EXCEPTION, output  # 4, 5: no tests run
+
+
+def run(name: str, size: int | None, seed: int, again: bool) -> None:
     target = TARGETS[name]
     SESSIONS.mkdir(parents=True, exist_ok=True)
-    config, session = _config(name, target), SESSIONS / f"{name}.sqlite"
-    if not session.exists():
-        _cosmic_ray("init", str(config), str(session))
-    _cosmic_ray("baseline", str(config))  # the tests must pass on the unmutated source
-    _cosmic_ray("exec", str(config), str(session))
+    session = _init(name, target)
+    contexts = _contexts(target, refresh=again)
+    spans = _annotation_spans(target.module)
+    jobs = _jobs(session)
+    candidates = [job for job in jobs if _known_equivalent(name, job, spans) is None]
+    chosen = _sample(session, candidates, size, seed)
+    with sqlite3.connect(session) as db:
+        if again:  # the survivors (not covered included) once more, against today's tests
+            db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+        done = {row[0] for row in db.execute("SELECT job_id FROM work_results")}
+    todo = [job for job in candidates if job.job_id in chosen and job.job_id not in done]
+    print(f"{name}: {len(jobs)} mutants, {len(chosen)} to judge, {len(todo)} left", flush=True)
+    path = ROOT / target.module
+    for number, job in enumerate(todo, 1):
+        spec = job.spec
+        tests = contexts.select(job.line, int(spec.end_pos[0]))
+        operator = cosmic_ray.plugins.get_operator(spec.operator_name)(**spec.operator_args)
+        started = time.monotonic()
+        with use_mutation(path, operator, spec.occurrence) as (original, mutated):
+            if mutated is None:
+                result = WorkResult(worker_outcome=WorkerOutcome.NO_TEST)
+            else:
+                diff = "\n".join(_make_diff(original, mutated, target.module))
+                if not tests:
+                    result = WorkResult(
+                        worker_outcome=WorkerOutcome.NO_TEST, test_outcome=TestOutcome.SURVIVED,
+                        output=NOT_COVERED, diff=diff,
+                    )  # fmt: skip
+                else:
+                    cost = sum(contexts.durations.get(test, 60.0) for test in tests)
+                    outcome, worker, output = _run_tests(tests, timeout=60 + 4 * cost)
+                    result = WorkResult(
+                        worker_outcome=worker, test_outcome=outcome, output=output, diff=diff
+                    )
+        with use_db(str(session), WorkDB.Mode.open) as db:
+            db.set_result(job.job_id, result)
+        print(
+            f"  [{number}/{len(todo)}] {name}:{job.line} {spec.operator_name}:"
+            f" {(result.test_outcome or 'no mutant').lower()}"
+            f" ({len(tests)} tests, {time.monotonic() - started:.0f} s)",
+            flush=True,
+        )
+    _restored(path)
+
+
+def _restored(path: Path) -> None:
+    """use_mutation puts the source back; say so loudly if it somehow did not."""
+    changed = subprocess.run(
+        ["git", "diff", "--quiet", "--", str(path)], cwd=ROOT, check=False
+    ).returncode
+    if changed:
+        sys.exit(f"{path} differs from git after the mutants: restore it (git checkout)")
 
 
 @dataclass
 class Tally:
     killed: int = 0
     survived: int = 0
+    uncovered: int = 0  # no test runs the line: a survivor
     equivalent: int = 0
-    pending: int = 0
-    incompetent: int = 0  # the mutant does not even import (counted as neither)
+    not_run: int = 0  # left out of the sample, or not reached yet
+    incompetent: int = 0  # no mutant made, or no test ran (counted as neither)
 
     @property
     def score(self) -> float:
-        judged = self.killed + self.survived
+        judged = self.killed + self.survived + self.uncovered
         return 100.0 * self.killed / judged if judged else 0.0
 
 
-def _annotation_spans(module: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+def _annotation_spans(module: str) -> list[Span]:
     """Where the module's type annotations are: with `from __future__ import annotations` they
     are strings never evaluated, so a mutant there is equivalent by construction."""
     tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
@@ -159,40 +408,48 @@ def _annotation_spans(module: str) -> list[tuple[tuple[int, int], tuple[int, int
 
 
 def report(names: list[str]) -> int:
-    print(f"{'module':<16}{'mutants':>8}{'killed':>8}{'survived':>9}{'equiv.':>8}"
-          f"{'pending':>9}{'score':>8}")  # fmt: skip
+    print(f"{'module':<16}{'mutants':>8}{'judged':>8}{'killed':>8}{'survived':>9}{'uncov.':>8}"
+          f"{'equiv.':>8}{'not run':>8}{'score':>8}")  # fmt: skip
     survivors: list[str] = []
     for name in names:
         session = SESSIONS / f"{name}.sqlite"
         if not session.exists():
             continue
         tally = Tally()
-        with sqlite3.connect(session) as db:
-            rows = db.execute(
-                "SELECT s.start_pos_row, s.start_pos_col, s.operator_name, r.worker_outcome,"
-                " r.test_outcome, r.diff FROM mutation_specs s"
-                " LEFT JOIN work_results r USING (job_id) ORDER BY s.start_pos_row"
-            ).fetchall()
         spans = _annotation_spans(TARGETS[name].module)
-        for line, column, operator, worker, outcome, diff in rows:
-            reason = EQUIVALENT.get(name, {}).get((line, operator))
-            if any(start <= (line, column) < end for start, end in spans):
-                reason = "a type annotation: never evaluated (from __future__ import annotations)"
-            worker, outcome = (worker or "").lower() or None, (outcome or "").lower()
-            if worker is None:
-                tally.pending += 1
-            elif outcome == "incompetent" or worker == "exception":
-                tally.incompetent += 1
-            elif outcome == "killed" or worker == "abnormal":
-                tally.killed += 1
-            elif reason is not None:
+        with sqlite3.connect(session) as db:
+            sample = {row[0] for row in db.execute("SELECT job_id FROM bench_sample")}
+            results = {
+                row[0]: row[1:]
+                for row in db.execute(
+                    "SELECT job_id, worker_outcome, test_outcome, output, diff FROM work_results"
+                )
+            }
+        for job in _jobs(session):
+            if _known_equivalent(name, job, spans) is not None:
                 tally.equivalent += 1
-            else:
+                continue
+            if job.job_id not in results:
+                tally.not_run += 1
+                continue
+            _, outcome, output, diff = (str(value or "") for value in results[job.job_id])
+            outcome = outcome.lower()
+            where = f"--- {name}:{job.line} {job.spec.operator_name}"
+            if outcome == "killed":
+                tally.killed += 1
+            elif outcome == "survived" and output == NOT_COVERED:
+                tally.uncovered += 1
+                survivors.append(f"{where} (no test runs the line)\n{diff}")
+            elif outcome == "survived":
                 tally.survived += 1
-                survivors.append(f"--- {name}:{line} {operator}\n{diff}")
-        total = len(rows)
-        print(f"{name:<16}{total:>8}{tally.killed:>8}{tally.survived:>9}{tally.equivalent:>8}"
-              f"{tally.pending:>9}{tally.score:>7.1f}%")  # fmt: skip
+                survivors.append(f"{where}\n{diff}")
+            else:  # no mutant made, or the tests did not run: neither killed nor survived
+                tally.incompetent += 1
+        judged = tally.killed + tally.survived + tally.uncovered
+        scope = "all" if tally.not_run == 0 else f"{len(sample)}"
+        print(f"{name:<16}{len(_jobs(session)):>8}{scope:>8}{tally.killed:>8}{tally.survived:>9}"
+              f"{tally.uncovered:>8}{tally.equivalent:>8}{tally.not_run:>8}"
+              f"{tally.score:>7.1f}%" + ("" if judged else "  (nothing judged yet)"))  # fmt: skip
     if survivors:
         print("\nSurviving mutants:")
         print("\n".join(survivors))
@@ -204,6 +461,13 @@ def main() -> int:
     parser.add_argument("modules", nargs="*", help=f"among {', '.join(TARGETS)}")
     parser.add_argument("--report", action="store_true", help="report only, run nothing")
     parser.add_argument("--list", action="store_true", help="the modules and their tests")
+    parser.add_argument("--sample", type=int, metavar="N", help="judge N mutants of a "
+                        "module, drawn with --seed (kept in the session, as a resumed run "
+                        "keeps them)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=22, help="the sample's seed (22)")
+    parser.add_argument("--again", action="store_true", help="run the survivors again "
+                        "(after new tests: the coverage contexts are measured again if a test "
+                        "file changed)")  # fmt: skip
     args = parser.parse_args()
     if args.list:
         for name, target in TARGETS.items():
@@ -215,7 +479,7 @@ def main() -> int:
     names = args.modules or list(TARGETS)
     if not args.report:
         for name in names:
-            run(name)
+            run(name, args.sample, args.seed, args.again)
     return report(names)
 
 
