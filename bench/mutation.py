@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -61,8 +62,21 @@ class Target:
 
 STATE_TESTS = (
     "tests/state", "tests/test_state_cli.py", "tests/test_state_cli_errors.py",
-    "tests/test_apply_crash.py", "tests/test_apply_storage_cli.py",
+    "tests/test_apply_crash.py", "tests/test_apply_storage_cli.py", "tests/test_events.py",
+    "tests/test_events_corners.py", "tests/test_lock_cli.py",
 )  # fmt: skip
+# The fast path (merge, desired): a group's texts from one skeleton, checked against the
+# one-by-one rendering in the render and contact tests.
+RENDER_TESTS = (
+    "tests/test_merge.py",
+    "tests/test_desired.py",
+    "tests/test_placeholders.py",
+    "tests/test_render.py",
+    "tests/test_render_cli.py",
+    "tests/test_contact_braces_cli.py",
+    "tests/test_pipeline.py",
+    "tests/test_promises.py",
+)
 RECEIVE_TESTS = (
     "tests/test_receive_cli.py", "tests/test_receive_e2e.py", "tests/test_receive_errors.py",
     "tests/test_receive_ingest_corners.py", "tests/test_receive_settings.py",
@@ -90,9 +104,17 @@ TARGETS = {
     "hours": Target("octoplan/hours.py", ("tests/test_hours.py", "tests/test_boundaries.py")),
     "frequency": Target("octoplan/frequency.py", ("tests/test_frequency.py",)),
     "policies": Target(
-        "octoplan/policies.py", ("tests/test_policies.py", "tests/test_policies_cli.py")
+        "octoplan/policies.py",
+        (
+            "tests/test_policies.py",
+            "tests/test_policies_cli.py",
+            "tests/test_checks.py",
+            "tests/test_compliance_cli.py",
+            "tests/test_oversized_cli.py",
+            "tests/test_validate_cli.py",
+        ),
     ),
-    "merge": Target("octoplan/merge.py", ("tests/test_merge.py", "tests/test_desired.py")),
+    "merge": Target("octoplan/merge.py", RENDER_TESTS),
     "apply": Target(
         "octoplan/apply.py",
         (
@@ -123,15 +145,7 @@ TARGETS = {
     "state_sql": Target("octoplan/state/sql.py", STATE_TESTS),
     "state_sqlite": Target("octoplan/state/sqlite.py", STATE_TESTS),
     "state_postgres": Target("octoplan/state/postgres.py", STATE_TESTS),
-    "desired": Target(
-        "octoplan/desired.py",
-        (
-            "tests/test_desired.py",
-            "tests/test_merge.py",
-            "tests/test_pipeline.py",
-            "tests/test_promises.py",
-        ),
-    ),
+    "desired": Target("octoplan/desired.py", RENDER_TESTS),
     "receive_ingest": Target("octoplan/receive/ingest.py", RECEIVE_TESTS),
     "receive_matcher": Target("octoplan/receive/matcher.py", RECEIVE_TESTS),
 }
@@ -311,9 +325,11 @@ def _run_tests(tests: list[str], timeout: float) -> tuple[TestOutcome, WorkerOut
     output = (done.stdout + done.stderr)[-4000:]
     if done.returncode == 0:
         return TestOutcome.SURVIVED, WorkerOutcome.NORMAL, output
-    if done.returncode in (1, 2, 3):  # tests failed, interrupted (an import broken), crashed
+    # Tests failed (1), interrupted (2), pytest crashed (3), or the module no longer imports
+    # and the tests are not even collected (4): the mutant is caught.
+    if done.returncode in (1, 2, 3, 4):
         return TestOutcome.KILLED, WorkerOutcome.NORMAL, output
-    return TestOutcome.INCOMPETENT, WorkerOutcome.EXCEPTION, output  # 4, 5: no tests run
+    return TestOutcome.INCOMPETENT, WorkerOutcome.EXCEPTION, output  # 5: no test ran
 
 
 def run(name: str, size: int | None, seed: int, again: bool) -> None:
@@ -332,6 +348,9 @@ def run(name: str, size: int | None, seed: int, again: bool) -> None:
     todo = [job for job in candidates if job.job_id in chosen and job.job_id not in done]
     print(f"{name}: {len(jobs)} mutants, {len(chosen)} to judge, {len(todo)} left", flush=True)
     path = ROOT / target.module
+    _restored(path)  # a mutant left behind (a kill -9) would be judged as the source
+    # SIGTERM (a plain kill) unwinds like Ctrl-C: use_mutation then puts the source back.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     for number, job in enumerate(todo, 1):
         spec = job.spec
         tests = contexts.select(job.line, int(spec.end_pos[0]))
@@ -365,12 +384,13 @@ def run(name: str, size: int | None, seed: int, again: bool) -> None:
 
 
 def _restored(path: Path) -> None:
-    """use_mutation puts the source back; say so loudly if it somehow did not."""
+    """The source as git has it: use_mutation puts it back after each mutant; say so loudly
+    if it is not (then `git checkout` the file)."""
     changed = subprocess.run(
         ["git", "diff", "--quiet", "--", str(path)], cwd=ROOT, check=False
     ).returncode
     if changed:
-        sys.exit(f"{path} differs from git after the mutants: restore it (git checkout)")
+        sys.exit(f"{path} differs from git: a mutant left in it? (git checkout the file)")
 
 
 @dataclass
