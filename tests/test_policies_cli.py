@@ -61,3 +61,27 @@ def test_messages_that_render_blank_are_an_error_naming_one(make_project: MakePr
         "campaigns/notice.yaml:3:7: error: campaign notice: 2 of 3 messages are empty "
         "(e.g. +33612345679)\n1 error in 1 file\n",
     )
+
+
+def test_a_two_part_sms_from_yaml_is_priced_and_counted_by_its_parts(
+    make_project: MakeProject,
+) -> None:
+    """The channel is a string read from YAML, not the literal "sms" of the code: compared by
+    value, never by identity (an `is "sms"` would price each message as one part)."""
+    long_text = "Rappel: " + "votre rendez-vous de demain est confirme. " * 4  # 176 GSM-7 chars
+    campaign = (
+        f'channel: sms\npurpose: alert\ntext: "{long_text}{{{{ contact.code }}}}"\n'
+        "contacts: [contacts/c.csv]\n"
+    )
+    root = make_project(
+        {
+            "campaigns/notice.yaml": campaign,
+            "contacts/c.csv": "phone_number,code\n0612345678,A1\n0612345679,B2\n",
+        },
+        "region: FR\npricing: {sms: {FR: 0.05}}\n",
+    )
+    planned = run_cli("plan", cwd=root)
+    assert planned.returncode == 0, planned.stderr
+    assert planned.stdout.splitlines()[-1] == (
+        "Plan: 2 messages to send in 1 request, 4 SMS parts, est. 0.20 EUR; 0 already sent."
+    )
