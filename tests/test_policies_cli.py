@@ -85,3 +85,31 @@ def test_a_two_part_sms_from_yaml_is_priced_and_counted_by_its_parts(
     assert planned.stdout.splitlines()[-1] == (
         "Plan: 2 messages to send in 1 request, 4 SMS parts, est. 0.20 EUR; 0 already sent."
     )
+
+
+def test_a_field_printed_empty_in_a_merged_group_is_a_warning(make_project: MakeProject) -> None:
+    """A default('') lets a contact through with an empty first_name: its group's texts are
+    searched for the look of a field printed empty (' ,'), and one is found."""
+    campaign = (
+        "channel: sms\npurpose: alert\n"
+        "text: \"Bonjour {{ contact.first_name | default('') }}, votre code {{ contact.code }}\"\n"
+        "contacts: [contacts/c.csv]\n"
+    )
+    root = make_project(
+        {
+            "campaigns/notice.yaml": campaign,
+            "contacts/c.csv": (
+                "phone_number,first_name,code\n"
+                "0612345678,Ann,A1\n0612345679,,B2\n0612345670,Bob,C3\n"
+            ),
+        }
+    )
+    validated = run_cli("validate", cwd=root)
+    assert (validated.returncode, validated.stdout, validated.stderr) == (
+        0,
+        "1 campaign valid, 1 warning\n",
+        "campaigns/notice.yaml:3:7: warning: campaign notice: 1 of 3 messages look like a field "
+        "printed empty (e.g. +33612345679: 'Bonjour , votre code B2')\n"
+        "  hint: give the field a default: {{ contact.first_name | default('') }} and adjust "
+        "the punctuation, or test it with {% if %}\n",
+    )
