@@ -113,3 +113,25 @@ def test_a_field_printed_empty_in_a_merged_group_is_a_warning(make_project: Make
         "  hint: give the field a default: {{ contact.first_name | default('') }} and adjust "
         "the punctuation, or test it with {% if %}\n",
     )
+
+
+def test_a_text_over_the_api_limit_is_an_error_even_when_its_parts_are_allowed(
+    make_project: MakeProject,
+) -> None:
+    """policies.max_segments raised to 20: 11 parts are allowed, 1,614 characters are still
+    over what the API takes. The merged group's check must look at the length itself."""
+    campaign = (
+        f'channel: sms\npurpose: alert\ntext: "{"Votre commande est prete. " * 62}'
+        '{{ contact.code }}"\ncontacts: [contacts/c.csv]\n'
+    )
+    root = make_project(
+        {"campaigns/notice.yaml": campaign, "contacts/c.csv": CONTACTS},
+        "region: FR\npolicies: {max_segments: 20}\n",
+    )
+    validated = run_cli("validate", cwd=root)
+    assert (validated.returncode, validated.stdout, validated.stderr) == (
+        1,
+        "",
+        "campaigns/notice.yaml:3:7: error: campaign notice: 3 of 3 messages exceed the API's "
+        "1224 characters (e.g. +33612345678: 1,614 characters)\n1 error in 1 file\n",
+    )
