@@ -171,6 +171,27 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         (56, "core/NumberReplacer"): "the default attempts shows only in the repr of an error "
         "built without it (a debugging aid); nothing decides on it",
     },
+    "policies": {
+        # _any_empty_field and empty_field_possible are fast paths: True means "search each
+        # text", False "no text can look like a field printed empty". A mutant that answers
+        # True more often gives the same warnings, later.
+        (39, "core/ReplaceComparisonOperator_NotEq_Gt"): "the joins put len-1 NULs in: the "
+        "count is never below it, so > and != agree",
+        (39, "core/ReplaceComparisonOperator_NotEq_GtE"): "always True: every text searched, "
+        "the same warnings",
+        (39, "core/ReplaceBinaryOperator_Sub_Add"): "count never equals len+1 without a NUL: "
+        "True, every text searched, the same warnings",
+        (39, "core/ReplaceBinaryOperator_Sub_BitXor"): "len^1 is len-1 for odd len, len+1 "
+        "(never the count: True, a search) for even: the same warnings",
+        (39, "core/ReplaceBinaryOperator_Sub_Mod"): "len%1 == 0: True (a search) for two texts "
+        "or more, the same test for one: the same warnings",
+        (64, "core/ReplaceBinaryOperator_Add_BitXor"): "len^1 is len+1 for even len, and never "
+        "the count for odd (True: the texts searched): the same warnings",
+        (64, "core/ReplaceOrWithAnd"): "a printed value is never empty (skeleton_fields), and "
+        "a NUL inside one cannot hide a pattern the substring search then finds",
+        (87, "core/RemoveDecorator"): "_Example is only built without arguments and never "
+        "compared or shown: its class defaults do what the dataclass __init__ did",
+    },
     "ids": {
         (53, "core/ReplaceComparisonOperator_Gt_NotEq"): "a batch always has at least one "
         "field-name tuple: != 1 and > 1 agree",

@@ -135,3 +135,32 @@ def test_a_text_over_the_api_limit_is_an_error_even_when_its_parts_are_allowed(
         "campaigns/notice.yaml:3:7: error: campaign notice: 3 of 3 messages exceed the API's "
         "1224 characters (e.g. +33612345678: 1,614 characters)\n1 error in 1 file\n",
     )
+
+
+def test_a_merged_marketing_sms_without_the_stop_mention_is_an_error(
+    make_project: MakeProject,
+) -> None:
+    """Contacts merged into one request text are checked as a group: the opt-out mention is
+    looked for in the group's texts, and its absence is the same error as for one message."""
+    campaign = (
+        'channel: sms\npurpose: wholesale\ntext: "Promo -20% code {{ contact.code }}"\n'
+        "contacts: [contacts/c.csv]\n"
+    )
+    root = make_project({"campaigns/notice.yaml": campaign, "contacts/c.csv": CONTACTS})
+    validated = run_cli("validate", cwd=root)
+    assert (validated.returncode, validated.stdout, validated.stderr) == (
+        1,
+        "",
+        "campaigns/notice.yaml:3:7: error: campaign notice: marketing SMS must contain "
+        "'STOP au 30101': missing in 3 of 3 messages (e.g. +33612345678)\n"
+        "  hint: add 'STOP au 30101' to the text, or set purpose: alert if these messages "
+        "are transactional\n1 error in 1 file\n",
+    )
+    stopped = campaign.replace("{{ contact.code }}", "{{ contact.code }} STOP au 30101")
+    (root / "campaigns/notice.yaml").write_text(stopped)
+    validated = run_cli("validate", cwd=root)
+    assert (validated.returncode, validated.stdout, validated.stderr) == (
+        0,
+        "1 campaign valid\n",
+        "",
+    )
