@@ -164,3 +164,23 @@ def test_a_merged_marketing_sms_without_the_stop_mention_is_an_error(
         "1 campaign valid\n",
         "",
     )
+
+
+def test_unpriced_messages_checked_one_by_one_are_counted_once_each(
+    make_project: MakeProject,
+) -> None:
+    """The euro sign takes two septets: such texts are checked one message at a time (not as a
+    merged group), and each message to BE, which has no price, is counted once."""
+    campaign = NOTICE.replace('"Code ', '"Votre remise 5€, code ')
+    root = make_project(
+        {"campaigns/notice.yaml": campaign, "contacts/c.csv": CONTACTS},
+        "region: FR\npricing: {sms: {FR: 0.05}}\n",
+    )
+    validated = run_cli("validate", cwd=root)
+    assert (validated.returncode, validated.stdout, validated.stderr) == (
+        0,
+        "1 campaign valid, 1 warning\n",
+        "campaigns/notice.yaml:3:7: warning: campaign notice: no price for sms to BE: "
+        "2 messages not counted in the cost estimate\n"
+        "  hint: add pricing.sms.BE or pricing.sms.default to octoplan.yaml\n",
+    )
