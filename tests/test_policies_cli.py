@@ -85,6 +85,16 @@ def test_a_two_part_sms_from_yaml_is_priced_and_counted_by_its_parts(
     assert planned.stdout.splitlines()[-1] == (
         "Plan: 2 messages to send in 1 request, 4 SMS parts, est. 0.20 EUR; 0 already sent."
     )
+    # Parts over policies.max_segments: a warning naming the first such message.
+    (root / "octoplan.yaml").write_text("region: FR\npolicies: {max_segments: 1}\n")
+    validated = run_cli("validate", cwd=root)
+    assert (validated.returncode, validated.stdout, validated.stderr) == (
+        0,
+        "1 campaign valid, 1 warning\n",
+        "campaigns/notice.yaml:3:7: warning: campaign notice: 2 of 2 messages need more than "
+        "1 SMS parts (e.g. +33612345678: 2 parts)\n"
+        "  hint: shorten the text or raise policies.max_segments\n",
+    )
 
 
 def test_a_field_printed_empty_in_a_merged_group_is_a_warning(make_project: MakeProject) -> None:
