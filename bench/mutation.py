@@ -191,6 +191,18 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         "a NUL inside one cannot hide a pattern the substring search then finds",
         (87, "core/RemoveDecorator"): "_Example is only built without arguments and never "
         "compared or shown: its class defaults do what the dataclass __init__ did",
+        # check_basic's `unusual`: True sends the group to check_many, message by message,
+        # which gives the same diagnostics and costs; only a False where True is due hides one.
+        (169, "core/ReplaceComparisonOperator_Eq_LtE"): "only rcs also passes (\"rcs\" <= "
+        "\"sms\"): its texts checked one by one, the same diagnostics",
+        (170, "core/ReplaceComparisonOperator_Gt_IsNot"): "small ints are cached: True for "
+        "any other count (checked one by one), False for an equal one, as > is",
+        (171, "core/ReplaceAndWithOr"): "transactional texts without STOP also go one by one, "
+        "where the marketing check is made properly: the same diagnostics",
+        (177, "core/ReplaceTrueWithFalse"): "zip(strict=False) of texts and their segments, "
+        "which are one per text by construction",
+        (205, "core/ReplaceComparisonOperator_Eq_Lt"): "never true: every group priced "
+        "message by message, the same costs",
     },
     "ids": {
         (53, "core/ReplaceComparisonOperator_Gt_NotEq"): "a batch always has at least one "
