@@ -193,8 +193,8 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         "compared or shown: its class defaults do what the dataclass __init__ did",
         # check_basic's `unusual`: True sends the group to check_many, message by message,
         # which gives the same diagnostics and costs; only a False where True is due hides one.
-        (169, "core/ReplaceComparisonOperator_Eq_LtE"): "only rcs also passes (\"rcs\" <= "
-        "\"sms\"): its texts checked one by one, the same diagnostics",
+        (169, "core/ReplaceComparisonOperator_Eq_LtE"): 'only rcs also passes ("rcs" <= '
+        '"sms"): its texts checked one by one, the same diagnostics',
         (170, "core/ReplaceComparisonOperator_Gt_IsNot"): "small ints are cached: True for "
         "any other count (checked one by one), False for an equal one, as > is",
         (171, "core/ReplaceAndWithOr"): "transactional texts without STOP also go one by one, "
