@@ -247,13 +247,16 @@ class Contexts:
     lines: dict[int, frozenset[str]]
     durations: dict[str, float]
 
-    def select(self, first: int, last: int) -> list[str]:
-        """The tests that run any of lines first..last, fastest first. A line run only while
-        the module was imported (a default value, a decorator, a constant: the empty context)
-        belongs to every test that runs the module at all."""
+    def select(self, first: int, last: int, statement: int) -> list[str]:
+        """The tests that run any of lines first..last, fastest first. Coverage may record a
+        statement over several lines at its first line only: lines it has nothing for are
+        taken as `statement`, the line the innermost statement around them starts at. A line
+        run only while the module was imported (a default value, a decorator, a constant: the
+        empty context) belongs to every test that runs the module at all."""
+        lines = [line for line in range(first, last + 1) if line in self.lines] or [statement]
         tests: set[str] = set()
         imported = False
-        for line in range(first, last + 1):
+        for line in lines:
             for test in self.lines.get(line, ()):
                 if test:
                     tests.add(test)
@@ -371,6 +374,7 @@ def run(name: str, size: int | None, seed: int, again: bool) -> None:
     session = _init(name, target)
     contexts = _contexts(target, refresh=again)
     spans = _annotation_spans(target.module)
+    statements = _statement_starts(target.module)
     jobs = _jobs(session)
     candidates = [job for job in jobs if _known_equivalent(name, job, spans) is None]
     chosen = _sample(session, candidates, size, seed)
@@ -386,7 +390,7 @@ def run(name: str, size: int | None, seed: int, again: bool) -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     for number, job in enumerate(todo, 1):
         spec = job.spec
-        tests = contexts.select(job.line, int(spec.end_pos[0]))
+        tests = contexts.select(job.line, int(spec.end_pos[0]), statements.get(job.line, 0))
         operator = cosmic_ray.plugins.get_operator(spec.operator_name)(**spec.operator_args)
         started = time.monotonic()
         with use_mutation(path, operator, spec.occurrence) as (original, mutated):
@@ -439,6 +443,19 @@ class Tally:
     def score(self) -> float:
         judged = self.killed + self.survived + self.uncovered
         return 100.0 * self.killed / judged if judged else 0.0
+
+
+def _statement_starts(module: str) -> dict[int, int]:
+    """Each line of the module -> the first line of the innermost statement around it."""
+    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+    starts: dict[int, tuple[int, int]] = {}  # line -> (statement's span in lines, its start)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt) and node.end_lineno is not None:
+            span = node.end_lineno - node.lineno
+            for line in range(node.lineno, node.end_lineno + 1):
+                if line not in starts or span < starts[line][0]:
+                    starts[line] = (span, node.lineno)
+    return {line: start for line, (_, start) in starts.items()}
 
 
 def _annotation_spans(module: str) -> list[Span]:
