@@ -353,10 +353,14 @@ def _sample(session: Path, candidates: list[Job], size: int | None, seed: int) -
     return set(chosen)
 
 
-def _run_tests(tests: list[str], timeout: float) -> tuple[TestOutcome, WorkerOutcome, str]:
+def _run_tests(
+    tests: list[str], timeout: float, per_test: float
+) -> tuple[TestOutcome, WorkerOutcome, str]:
+    # A mutant that makes a test hang (a loop that never sends) fails it after `per_test`
+    # seconds (pytest-timeout), not after the suite's 300.
     command = [
         sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider",
-        "--no-header", "-o", "addopts=", "--tb=line", *tests,
+        "--no-header", "-o", "addopts=", "--tb=line", f"--timeout={per_test:.0f}", *tests,
     ]  # fmt: skip
     try:
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
@@ -408,8 +412,10 @@ def run(name: str, size: int | None, seed: int, again: bool) -> None:
                         output=NOT_COVERED, diff=diff,
                     )  # fmt: skip
                 else:
-                    cost = sum(contexts.durations.get(test, 60.0) for test in tests)
-                    outcome, worker, output = _run_tests(tests, timeout=60 + 4 * cost)
+                    costs = [contexts.durations.get(test, 60.0) for test in tests]
+                    outcome, worker, output = _run_tests(
+                        tests, timeout=60 + 4 * sum(costs), per_test=30 + 4 * max(costs)
+                    )
                     result = WorkResult(
                         worker_outcome=worker, test_outcome=outcome, output=output, diff=diff
                     )
