@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -332,9 +333,31 @@ def _jobs(session: Path) -> list[Job]:
                                          job.spec.occurrence))  # fmt: skip
 
 
+@functools.cache
+def _abstract_decorators(module: str) -> frozenset[int]:
+    """The lines of the module's `@abstractmethod` decorators."""
+    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+    return frozenset(
+        decorator.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for decorator in node.decorator_list
+        if isinstance(decorator, ast.Name | ast.Attribute)
+        and (decorator.id if isinstance(decorator, ast.Name) else decorator.attr)
+        == "abstractmethod"
+    )
+
+
 def _known_equivalent(name: str, job: Job, spans: list[Span]) -> str | None:
     if any(start <= tuple(job.spec.start_pos) < end for start, end in spans):
         return "a type annotation: never evaluated (from __future__ import annotations)"
+    if job.spec.operator_name == "core/RemoveDecorator" and job.line in _abstract_decorators(
+        TARGETS[name].module
+    ):
+        return (
+            "@abstractmethod removed: every concrete class defines the method, and the "
+            "decorator only refuses to instantiate one that does not"
+        )
     return EQUIVALENT.get(name, {}).get((job.line, job.spec.operator_name))
 
 
