@@ -141,6 +141,7 @@ TARGETS = {
             "tests/test_promises.py",
             "tests/test_pipeline.py",
             "tests/test_apply_e2e.py",
+            "tests/test_compliance_cli.py",
         ),
     ),
     "state_sql": Target("octoplan/state/sql.py", STATE_TESTS),
