@@ -194,3 +194,25 @@ def test_unpriced_messages_checked_one_by_one_are_counted_once_each(
         "2 messages not counted in the cost estimate\n"
         "  hint: add pricing.sms.BE or pricing.sms.default to octoplan.yaml\n",
     )
+
+
+def test_voice_sms_messages_are_priced_one_each_by_destination(make_project: MakeProject) -> None:
+    """A voice SMS has no parts: one price per message, from one region (all French) or
+    several (French and Belgian, each at its own price)."""
+    campaign = (
+        'channel: voice_sms\npurpose: alert\ntext: "Votre code est {{ contact.code }}"\n'
+        "contacts: [contacts/c.csv]\n"
+    )
+    french = "phone_number,code\n0612345678,A1\n0612345679,B2\n"
+    root = make_project({"campaigns/notice.yaml": campaign, "contacts/c.csv": french})
+    planned = run_cli("plan", cwd=root)
+    assert (planned.returncode, planned.stdout.splitlines()[-1]) == (
+        0,
+        "Plan: 2 messages to send in 2 requests, est. 0.10 EUR; 0 already sent.",
+    )
+    (root / "contacts/c.csv").write_text(french + "+32470123456,C3\n")
+    planned = run_cli("plan", cwd=root)
+    assert (planned.returncode, planned.stdout.splitlines()[-1]) == (
+        0,
+        "Plan: 3 messages to send in 3 requests, est. 0.18 EUR; 0 already sent.",
+    )
