@@ -212,6 +212,10 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         "which are one per text by construction",
         (205, "core/ReplaceComparisonOperator_Eq_Lt"): "never true: every group priced "
         "message by message, the same costs",
+        (192, "core/NumberReplacer"): "len(by_code) == 0 never holds (a group has a "
+        "recipient): each number looked up on its own, the same regions (== 2 is killed)",
+        (205, "core/NumberReplacer"): "regions[-1]: with one distinct region every entry is "
+        "the same (regions[1] is killed)",
         (169, "core/ReplaceComparisonOperator_Eq_Is"): _LITERAL_IS,
         (181, "core/ReplaceComparisonOperator_Eq_Is"): _LITERAL_IS,
         (249, "core/ReplaceComparisonOperator_Eq_Is"): _LITERAL_IS,

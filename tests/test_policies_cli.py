@@ -216,3 +216,27 @@ def test_voice_sms_messages_are_priced_one_each_by_destination(make_project: Mak
         0,
         "Plan: 3 messages to send in 3 requests, est. 0.18 EUR; 0 already sent.",
     )
+
+
+def test_a_marketing_rcs_message_needs_no_stop_mention(make_project: MakeProject) -> None:
+    """The opt-out mention is the SMS rule only: a marketing RCS message without it is valid,
+    checked one by one (the euro sign takes two septets) or merged."""
+    campaign = (
+        'channel: rcs\npurpose: wholesale\ntext: "Promo -5€ code {{ contact.code }}"\n'
+        "contacts: [contacts/c.csv]\n"
+    )
+    contacts = "phone_number,code\n0612345678,A1\n0612345679,B2\n"
+    root = make_project({"campaigns/notice.yaml": campaign, "contacts/c.csv": contacts})
+    validated = run_cli("validate", cwd=root)
+    assert (validated.returncode, validated.stdout, validated.stderr) == (
+        0,
+        "1 campaign valid\n",
+        "",
+    )
+    (root / "campaigns/notice.yaml").write_text(campaign.replace("-5€", "-20%"))
+    validated = run_cli("validate", cwd=root)
+    assert (validated.returncode, validated.stdout, validated.stderr) == (
+        0,
+        "1 campaign valid\n",
+        "",
+    )
