@@ -215,7 +215,7 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         (192, "core/NumberReplacer"): "len(by_code) == 0 never holds (a group has a "
         "recipient): each number looked up on its own, the same regions (== 2 is killed)",
         (205, "core/NumberReplacer"): "regions[-1]: with one distinct region every entry is "
-        "the same (regions[1] is killed)",
+        "the same (regions[1] fails on a one-recipient group: killed)",
         (169, "core/ReplaceComparisonOperator_Eq_Is"): _LITERAL_IS,
         (181, "core/ReplaceComparisonOperator_Eq_Is"): _LITERAL_IS,
         (249, "core/ReplaceComparisonOperator_Eq_Is"): _LITERAL_IS,
