@@ -230,6 +230,13 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         (142, "core/NumberReplacer"): "row[-1]: `RETURNING serial` gives a one-column row, "
         "whose last column is its first (row[1], the other replacement, fails)",
     },
+    "state_sqlite": {
+        (284, "core/ReplaceComparisonOperator_Eq_LtE"): "the target is the path or the path "
+        "with a suffix (.recovered-...), which sorts after it: <= holds only when equal",
+        (302, "core/ReplaceTrueWithFalse"): "parents=False: only .octoplan/ can be missing "
+        "there (the state file or its directory deleted); the project directory it is made "
+        "in still exists",
+    },
     "ids": {
         (53, "core/ReplaceComparisonOperator_Gt_NotEq"): "a batch always has at least one "
         "field-name tuple: != 1 and > 1 agree",
