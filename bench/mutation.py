@@ -223,6 +223,15 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         (260, "core/ReplaceComparisonOperator_Eq_Is"): _LITERAL_IS,
     },
     "receive_ingest": {
+        **{
+            (81, operator): "batches of one: every callback committed on its own, the same "
+            "acknowledgements, only slower (the group commit's speed is bench/receive_bench.py's)"
+            for operator in (
+                "core/ReplaceComparisonOperator_Lt_Eq",
+                "core/ReplaceComparisonOperator_Lt_Gt",
+                "core/ReplaceComparisonOperator_Lt_GtE",
+            )
+        },
         (58, "core/NumberReplacer"): "stop()'s wait for the writing thread, which ends in "
         "milliseconds once told: 9 or 11 s instead of 10 change nothing",
     },
