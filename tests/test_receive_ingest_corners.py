@@ -99,3 +99,17 @@ def test_a_handler_that_gave_up_does_not_keep_the_next_one_of_its_batch_waiting(
     assert sorted(raw.body for raw in pending) == [
         b'{"type": "delivery", "status": "delivered", "n": %d}' % n for n in range(3)
     ]
+
+
+def test_the_worker_is_woken_once_a_commit_is_done(tmp_path: Path) -> None:
+    """on_commit (the receiver wakes its matching worker with it) follows each commit that
+    went through: one event, one commit, one call."""
+    commits: list[int] = []
+    ingest = Ingest(
+        lambda: open_state(".octoplan/state.db", tmp_path),
+        on_commit=lambda: commits.append(len(commits)),
+    )
+    ingest.start()
+    asyncio.run(ingest.store(_event(0)))
+    ingest.stop()
+    assert commits == [0]
