@@ -246,6 +246,10 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         "there (the state file or its directory deleted); the project directory it is made "
         "in still exists",
     },
+    "desired": {
+        (209, "core/ReplaceComparisonOperator_LtE_GtE"): "no text holds every GSM-7 character: "
+        "non-ASCII texts are all measured one by one (measure), the same parts and checks",
+    },
     "ids": {
         (53, "core/ReplaceComparisonOperator_Gt_NotEq"): "a batch always has at least one "
         "field-name tuple: != 1 and > 1 agree",
