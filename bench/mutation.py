@@ -250,6 +250,11 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         (209, "core/ReplaceComparisonOperator_LtE_GtE"): "no text holds every GSM-7 character: "
         "non-ASCII texts are all measured one by one (measure), the same parts and checks",
     },
+    "receive_matcher": {
+        (50, "core/NumberReplacer"): "where the sequence numbers start: only their order is "
+        "compared (the later of two equal times)",
+        (83, "core/ReplaceComparisonOperator_Is_Eq"): "an Enum member: == is identity",
+    },
     "ids": {
         (53, "core/ReplaceComparisonOperator_Gt_NotEq"): "a batch always has at least one "
         "field-name tuple: != 1 and > 1 agree",
