@@ -250,6 +250,10 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         (209, "core/ReplaceComparisonOperator_LtE_GtE"): "no text holds every GSM-7 character: "
         "non-ASCII texts are all measured one by one (measure), the same parts and checks",
     },
+    "plan": {
+        (507, "core/ReplaceComparisonOperator_Is_GtE"): "the records read are INTENT or "
+        "IN_DOUBT (StrEnum): 'in_doubt' sorts before 'intent', so >= holds for INTENT only",
+    },
     "receive_matcher": {
         (50, "core/NumberReplacer"): "where the sequence numbers start: only their order is "
         "compared (the later of two equal times)",
