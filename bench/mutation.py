@@ -251,6 +251,8 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         "non-ASCII texts are all measured one by one (measure), the same parts and checks",
     },
     "plan": {
+        (977, "core/ReplaceBinaryOperator_Mul_Div"): "every caller passes store and now by "
+        "position and the options by keyword: keyword-only or positional-only, the same calls",
         (507, "core/ReplaceComparisonOperator_Is_GtE"): "the records read are INTENT or "
         "IN_DOUBT (StrEnum): 'in_doubt' sorts before 'intent', so >= holds for INTENT only",
     },
