@@ -7,7 +7,7 @@
 
 For each mutant the source is changed in place (one exact text, found exactly once), the tests
 are run, and the source is restored whatever happens. A mutant is killed when the tests fail.
-Not a mutation-testing tool (mutmut, cosmic-ray): seven named mutants, checked in a minute.
+Not a mutation-testing tool (bench/mutation.py is): named mutants, checked in a few minutes.
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PROMISES = "tests/test_promises.py"
 HOURS = "tests/test_boundaries.py"
+APPLY = "tests/test_apply.py"
+MERGE = "tests/test_merge.py"
+INGEST = "tests/test_receive_ingest_corners.py"
+POLICIES = "tests/test_policies_cli.py"
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,82 @@ MUTANTS = (
         "local.time().replace(tzinfo=None) < policy.end_time",
         "local.time().replace(tzinfo=None) <= policy.end_time",
         (f"{HOURS}::test_marketing_window_first_and_last_minute_through_plan",),
+    ),
+    # Survivors of bench/mutation.py (issue 22, 2026-12-03), each with the test written for it.
+    Mutant(
+        "M9",
+        "an answer that costs nothing is kept as -1.0 in the request's cost",
+        "octoplan/apply.py",
+        "report.accepted[batch.request_id] = result.total_cost or 0.0",
+        "report.accepted[batch.request_id] = result.total_cost or -1.0",
+        (f"{APPLY}::test_an_answer_that_costs_nothing_is_reported_as_a_zero_cost",),
+    ),
+    Mutant(
+        "M10",
+        "an answer that costs nothing adds -1.0 to the apply's cost",
+        "octoplan/apply.py",
+        "report.cost += result.total_cost or 0.0",
+        "report.cost += result.total_cost or -1.0",
+        (f"{APPLY}::test_an_answer_that_costs_nothing_is_reported_as_a_zero_cost",),
+    ),
+    Mutant(
+        "M11",
+        "a merge Skeleton is no longer frozen",
+        "octoplan/merge.py",
+        "@dataclass(frozen=True)\nclass Skeleton:",
+        "@dataclass\nclass Skeleton:",
+        (f"{MERGE}::test_a_skeleton_is_the_text_cut_at_its_holes_and_cannot_change_once_made",),
+    ),
+    Mutant(
+        "M12",
+        "a receiver handler that gave up waiting stops the settling of the rest of its batch",
+        "octoplan/receive/ingest.py",
+        "# its handler gave up waiting (timeout)\n            continue",
+        "# its handler gave up waiting (timeout)\n            break",
+        (f"{INGEST}::test_a_handler_that_gave_up_does_not_keep_the_next_one_of_its_batch_waiting",),
+    ),
+    Mutant(
+        "M13",
+        "a merged SMS over policies.max_segments passes (`>` becomes `is`)",
+        "octoplan/policies.py",
+        "unusual or max(segments) > self.max_segments",
+        "unusual or max(segments) is self.max_segments",
+        (f"{POLICIES}::test_a_two_part_sms_from_yaml_is_priced_and_counted_by_its_parts",),
+    ),
+    Mutant(
+        "M14",
+        "a merged marketing SMS is not searched for the STOP mention",
+        "octoplan/policies.py",
+        "if self._per_part:\n                unusual",
+        "if not self._per_part:\n                unusual",
+        (f"{POLICIES}::test_a_merged_marketing_sms_without_the_stop_mention_is_an_error",),
+    ),
+    Mutant(
+        "M15",
+        "a merged text over the API's length passes when its parts are allowed",
+        "octoplan/policies.py",
+        "unusual or max(map(len, texts)) > rules.TEXT_MAX",
+        "unusual or max(map(len, texts)) <= rules.TEXT_MAX",
+        (
+            f"{POLICIES}::test_a_text_over_the_api_limit_is_an_error_even_when_its_parts_are_"
+            "allowed",
+        ),
+    ),
+    Mutant(
+        "M16",
+        "a field printed empty in a merged group goes unnoticed (`or` becomes `and`)",
+        "octoplan/policies.py",
+        ') or joined.startswith((" ", ","))',
+        ') and joined.startswith((" ", ","))',
+        (f"{POLICIES}::test_a_field_printed_empty_in_a_merged_group_is_a_warning",),
+    ),
+    Mutant(
+        "M17",
+        "an unpriced message checked on its own is counted twice",
+        "octoplan/policies.py",
+        'if price is None:\n            self._unpriced[region or "default"] += 1',
+        'if price is None:\n            self._unpriced[region or "default"] += 2',
+        (f"{POLICIES}::test_unpriced_messages_checked_one_by_one_are_counted_once_each",),
     ),
 )
 

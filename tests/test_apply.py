@@ -7,6 +7,7 @@ The same from the command line, and every other edge, is in tests/test_apply_edg
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from octoplan import clock
 from octoplan.apply import Progress, apply_plan
 from octoplan.client import OctopushClient
+from octoplan.model import Pricing
 from octoplan.pipeline import Selection, load, make_plan
 from octoplan.plan import BatchKind
 from octoplan.sandbox import SandboxServer
@@ -21,7 +23,7 @@ from octoplan.sender import ClientSender
 from octoplan.state.base import BatchStatus
 from octoplan.state.open import open_state
 from tests.fixtures.project import MakeProject, run_cli, write_files
-from tests.fixtures.sandbox import SANDBOX_KEY, SANDBOX_LOGIN
+from tests.fixtures.sandbox import SANDBOX_KEY, SANDBOX_LOGIN, SandboxFactory
 from tests.test_apply_edges import (
     CONFIG,
     ClockFile,
@@ -81,3 +83,21 @@ def test_a_resume_journaled_in_the_window_is_not_sent_once_past_it(
     assert sends(sandbox).count(resumed) == 1  # the killed apply's attempt only
     done = run_cli("plan", "--detailed-exitcode", cwd=root, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_an_answer_that_costs_nothing_is_reported_as_a_zero_cost(
+    make_project: MakeProject, sandbox_factory: SandboxFactory
+) -> None:
+    """A sandbox whose price for France is 0 answers total_cost 0: the report keeps 0.0 for
+    the request (falsy, yet an answer's figure, not a missing one), and so does the state."""
+    server = sandbox_factory(pricing=Pricing(sms={"FR": 0.0}))
+    root = make_project(
+        {"campaigns/zero.yaml": campaign("zero", "c.csv"), "contacts/c.csv": contacts(0, 3)},
+        config=CONFIG + "pricing: {sms: {FR: 0.0}}\n",  # the estimate agrees
+    )
+    applied = run_cli("apply", "--auto-approve", "--format", "json", cwd=root, env=server.env())
+    assert applied.returncode == 0, applied.stderr
+    report = json.loads(applied.stdout)
+    assert (report["summary"]["cost"], report["summary"]["estimated_cost"]) == (0.0, 0.0)
+    assert report["campaigns"][0]["sent"] == {"messages": 3, "requests": 1}
+    assert report["campaigns"][0]["cost"] == 0.0

@@ -326,6 +326,32 @@ def test_too_late_to_cancel_a_changed_scheduled_send_is_an_error(
     ) in result.stdout
 
 
+def test_the_cancel_margin_is_ten_minutes_to_the_second(
+    scheduled: Path, sandbox: SandboxServer
+) -> None:
+    """10 minutes before the send exactly is too late to cancel; one second earlier is not."""
+    (old,) = {d.request_id for d in sandbox.deliveries()}
+    (ticket,) = {d.ticket for d in sandbox.deliveries()}
+    move_send_at(scheduled)
+    late = plan(scheduled, "2026-11-26T09:50:00+01:00")
+    assert late.returncode == 1
+    assert (
+        f"    campaigns/promo.yaml:4:10: error: campaign promo: send_at moved to {MOVED}, but its "
+        f"scheduled request {old} (2 recipients) goes out at 2026-11-26T10:00:00+01:00, in less "
+        "than 10 minutes: too late to cancel it\n"
+    ) in late.stdout
+    in_time = plan(scheduled, "2026-11-26T09:49:59+01:00")
+    assert in_time.returncode == 0, in_time.stdout
+    assert in_time.stdout.splitlines()[-1] == (
+        "Plan: 2 messages to send in 1 request, 2 SMS parts, est. 0.09 EUR; 1 scheduled request "
+        "to cancel; 0 already sent."
+    )
+    assert (
+        f"    - cancel scheduled request {old} (ticket {ticket}, send_at "
+        "2026-11-26T10:00:00+01:00): replaced\n"
+    ) in in_time.stdout
+
+
 def test_the_sandbox_refuses_a_late_cancel_and_apply_sends_nothing_new(
     scheduled: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,6 +10,7 @@ API's own substitution of each request text must deliver each text.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import itertools
 import re
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 from octoplan.desired import DesiredCampaign, build_campaign
 from octoplan.errors import Diagnostic
 from octoplan.loader import load_project
-from octoplan.merge import FieldUse, field_use
+from octoplan.merge import FieldUse, Skeleton, field_use, make_skeleton, sentinel
 from octoplan.placeholders import apply_placeholders
 from octoplan.render import make_environment
 from octoplan.sms import auto_optimize
@@ -233,3 +234,24 @@ def test_the_merge_puts_groups_of_contacts_in_one_request_text(merge_root: Path)
         *(m.request_text for m in braced),
     }
     assert all("{first_name}" in m.request_text for m in braced)
+
+
+def test_a_skeleton_is_the_text_cut_at_its_holes_and_cannot_change_once_made() -> None:
+    """One skeleton serves every contact of a group (desired.py reads its parts for each): a
+    frozen value, equal (and hashing equal) for the same rendered text."""
+    rendered = f"Hello {sentinel(0)}, code {sentinel(1)} at 100% {sentinel(0)}"
+    skeleton = make_skeleton(rendered, ["first_name", "code"])
+    assert skeleton == Skeleton(
+        printed=("first_name", "code", "first_name"),
+        literals=("Hello ", ", code ", " at 100% ", ""),
+        text_format="Hello %s, code %s at 100%% %s",
+        slotted=("first_name", "code"),
+        slots=("first_name", "param1"),
+        inlined=(),
+        request_text="Hello {first_name}, code {param1} at 100% {first_name}",
+        request_format="Hello {first_name}, code {param1} at 100%% {first_name}",
+    )
+    assert skeleton.text_format % ("Ann", "X1", "Ann") == "Hello Ann, code X1 at 100% Ann"
+    assert hash(skeleton) == hash(make_skeleton(rendered, ["first_name", "code"]))
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'slots'"):
+        skeleton.slots = ()  # type: ignore[misc]

@@ -6,6 +6,7 @@ The Markdown format has its own tests (test_markdown.py), and so has --changed-s
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -103,3 +104,37 @@ def test_quiet_keeps_the_plan_and_drops_notes(project: Path) -> None:
     assert (project / "plan.json").exists()
     noisy = run_cli("plan", "-o", "plan.json", cwd=project)
     assert noisy.stderr == "Plan saved to plan.json; apply it with `octoplan apply plan.json`.\n"
+
+
+def test_the_estimate_is_rounded_to_the_millionth(make_project: MakeProject) -> None:
+    """A price of 0.1234567 a part: the plan's estimates, total and per request, are kept to
+    six decimals (the figure the sandbox and the state use too)."""
+    root = make_project(
+        {
+            "campaigns/notice.yaml": (
+                'channel: sms\npurpose: alert\ntext: "Code {{ contact.code }}"\n'
+                "contacts: [contacts/c.csv]\n"
+            ),
+            "contacts/c.csv": "phone_number,code\n0612345678,A1\n",
+        },
+        "region: FR\npricing: {sms: {FR: 0.1234567}}\n",
+    )
+    planned = run_cli("plan", "--format", "json", cwd=root)
+    assert planned.returncode == 0, planned.stderr
+    data = json.loads(planned.stdout)
+    assert data["summary"] == {
+        "campaigns": 1,
+        "messages_to_send": 1,
+        "requests": 1,
+        "already_sent": 0,
+        "scheduled": 0,
+        "pending": 0,
+        "in_doubt": 0,
+        "cancels": 0,
+        "capped": 0,
+        "sms_parts": 1,
+        "estimated_cost": 0.123457,
+        "currency": "EUR",
+        "errors": 0,
+        "warnings": 0,
+    }

@@ -148,3 +148,20 @@ def test_empty_field_possible_rules_out_the_common_case_from_the_values_alone() 
     # An empty value between a space and a comma; a value that starts with a comma.
     assert empty_field_possible("Bonjour %s %s, code %s.", columns)
     assert empty_field_possible("Bonjour %s, code %s.", [["Zoé", ",Hugo"], ["C1", "C2"]])
+
+
+def test_ucs2_characters_ranked_by_messages_then_code_point_with_their_place() -> None:
+    """’ (3 messages) before ê (2) before ô (1), though ê and ô come first by code point; ’ is
+    written at the template's very first character, ê and ô come from contact data."""
+    template = "’{{ x }}"
+    texts = {
+        "+33612345610": "’ ê",
+        "+33612345611": "’ ê ô",
+        "+33612345612": "’",
+    }
+    assert report(checks(template, marketing=False), texts) == [
+        "campaigns/promo.yaml:4:7: warning: campaign promo: ’ (U+2019) at "
+        "campaigns/promo.yaml:4:1, ê (U+00EA) in contact data, ô (U+00F4) in contact data make "
+        "3 messages UCS-2 (70 characters per SMS instead of 160)\n"
+        "  hint: replace them to stay in GSM-7: ’ -> \"'\", ê -> 'e', ô -> 'o'"
+    ]

@@ -44,3 +44,72 @@ def test_a_callback_not_committed_in_time_is_not_acknowledged(tmp_path: Path) ->
     finally:
         store.close()
     assert [(raw.content_type, raw.body) for raw in pending] == [("application/json", BODY)]
+
+
+def _event(number: int) -> RawEvent:
+    body = b'{"type": "delivery", "status": "delivered", "n": %d}' % number
+    return RawEvent(
+        dedup_key("application/json", body),
+        datetime(2026, 12, 3, 9, tzinfo=UTC),
+        "application/json",
+        body,
+    )
+
+
+def test_a_handler_that_gave_up_does_not_keep_the_next_one_of_its_batch_waiting(
+    tmp_path: Path,
+) -> None:
+    """While the writer waits for the lock with a first event, two more queue up and are
+    committed together. The first of those two has given up waiting by then (503); the
+    second, still waiting, is acknowledged: settling a batch skips a gone handler and goes
+    on. All three events are committed, once."""
+    held = threading.Lock()
+    held.acquire()
+    ingest = Ingest(
+        lambda: open_state(".octoplan/state.db", tmp_path), write_lock=lambda: held, timeout=2.0
+    )
+    ingest.start()
+
+    async def store_after(delay: float, number: int) -> str:
+        await asyncio.sleep(delay)
+        try:
+            await ingest.store(_event(number))
+        except NotStored as exc:
+            return str(exc)
+        return "stored"
+
+    async def release_after(delay: float) -> None:
+        await asyncio.sleep(delay)
+        held.release()
+
+    async def scenario() -> list[str]:
+        # 0: the writer takes it and waits for the lock; 1 and 2 queue behind it. At 2.4 s
+        # the lock is free: 0 (waited 2.4 s) and 1 (2.3 s) have given up, 2 (0.8 s) waits.
+        results = asyncio.gather(store_after(0, 0), store_after(0.1, 1), store_after(1.6, 2))
+        _, stored = await asyncio.gather(release_after(2.4), results)
+        return list(stored)
+
+    assert asyncio.run(scenario()) == ["not committed in time", "not committed in time", "stored"]
+    ingest.stop()
+    store = open_state(".octoplan/state.db", tmp_path)
+    try:
+        pending = store.pending_raw(10)
+    finally:
+        store.close()
+    assert sorted(raw.body for raw in pending) == [
+        b'{"type": "delivery", "status": "delivered", "n": %d}' % n for n in range(3)
+    ]
+
+
+def test_the_worker_is_woken_once_a_commit_is_done(tmp_path: Path) -> None:
+    """on_commit (the receiver wakes its matching worker with it) follows each commit that
+    went through: one event, one commit, one call."""
+    commits: list[int] = []
+    ingest = Ingest(
+        lambda: open_state(".octoplan/state.db", tmp_path),
+        on_commit=lambda: commits.append(len(commits)),
+    )
+    ingest.start()
+    asyncio.run(ingest.store(_event(0)))
+    ingest.stop()
+    assert commits == [0]
