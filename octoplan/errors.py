@@ -2,11 +2,24 @@
 
 Tree::
 
-    OctoplanError            anything a user can fix; exit code 1, never a traceback
-    ├── ValidationFailed     one or more Diagnostics (file:line:col) from loading/validating
-    ├── UsageError           bad command-line use
-    ├── StateError           state unreadable, newer schema, lock held, stale plan...
-    └── (client errors live in octoplan.client and subclass OctoplanError)
+    OctoplanError                  anything a user can fix; exit code 1, never a traceback
+    ├── ValidationFailed           Diagnostics (file:line:col) from loading and validating
+    ├── UsageError                 bad command-line use
+    ├── StalePlan                  a saved plan the inputs or the state no longer match (planfile)
+    ├── StateError                 state unreadable, newer schema, stale serial...
+    │   ├── LockHeld               another apply holds the lock (state.base)
+    │   │   └── LockFileReplaced   its lock file was removed or replaced under it
+    │   └── StorageFault           the disk or the database refused a write
+    ├── MissingCredentials         no API login or key (client_errors)
+    ├── InvalidCredentials         a login or key no request can carry
+    └── ApiError                   the API said no, or nothing usable (client_errors)
+        ├── AuthenticationError    401, the login or key refused: stops the apply
+        ├── RefusedError           a 4xx refusal: sending it again will not help
+        ├── RequestIdAlreadyUsed   code 120: accepted in the last 24 h, its answer lost
+        └── TransientApiError      no confirmed answer after every retry: may have been sent
+            └── AmbiguousResponseError  a 2xx that is no success answer
+
+tests/test_errors_tree.py keeps this drawing and the classes in step.
 
 Anything else escaping to the CLI is a bug: it is reported as an internal error.
 """
