@@ -252,9 +252,15 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         "there (the state file or its directory deleted); the project directory it is made "
         "in still exists",
     },
-    "desired": {
-        (209, "core/ReplaceComparisonOperator_LtE_GtE"): "no text holds every GSM-7 character: "
+    # _basic, desired.py's 209 before the split of issue 18.
+    "fastpath": {
+        (47, "core/ReplaceComparisonOperator_LtE_GtE"): "no text holds every GSM-7 character: "
         "non-ASCII texts are all measured one by one (measure), the same parts and checks",
+        (152, "core/NumberReplacer"): "a source's layout is the same for all its chunks: "
+        "column 0 always a gap (< 1) keys on its presence, which splits only where a cell is "
+        "empty, as a gap does; an absent column never a gap (< -1) is empty everywhere",
+        (265, "core/ReplaceTrueWithFalse"): "Chunk.cells gives one cell per column of the "
+        "source's names: zip(strict=False) pairs the same",
     },
     "plan": {
         (977, "core/ReplaceBinaryOperator_Mul_Div"): "every caller passes store and now by "

@@ -5,7 +5,7 @@ from pathlib import Path
 from octoplan.desired import build_campaign
 from octoplan.loader import load_project
 from octoplan.placeholders import apply_placeholders
-from octoplan.sms import auto_optimize
+from octoplan.sms import auto_optimize, measure
 from tests.fixtures.project import MakeProject
 
 CONFIG = (
@@ -152,3 +152,99 @@ def test_inline_block_text_errors_point_at_the_campaign_line(make_project: MakeP
         "(campaigns/promo.yaml:6): contact.city is undefined: there is no recipient in "
         "campaigns/promo.yaml with 'city'"
     ]
+
+
+def test_fast_path_parts_and_costs_are_the_one_by_one_renders(make_project: MakeProject) -> None:
+    """A group's texts are composed (octoplan/fastpath.py); their SMS parts come from a table
+    by length when every character is one GSM-7 septet, else from measuring each text. Both
+    must give what the one-by-one render gives (`measure` of the text), at the edges of a part:
+    160 and 161 characters, 306 and 307; and UCS-2 texts (70 and 71 characters)."""
+    filler = "x" * 140
+    codes = ["a" * 10, "b" * 11, "c" * 156, "d" * 157]
+    ucs2 = ["日" * 50, "本" * 51]  # + 20 literal characters: 70 and 71
+    root = make_project(
+        {
+            "campaigns/promo.yaml": (
+                "channel: sms\npurpose: alert\n"
+                f"text: 'Bonjour {{{{ contact.code }}}}, {filler}'\n"
+                "contacts: [contacts/c.csv]\n"
+            ),
+            "campaigns/wide.yaml": (
+                "channel: sms\npurpose: alert\n"
+                "text: 'Bonjour {{ contact.code }}, yyyyyyyyyy'\n"
+                "contacts: [contacts/u.csv]\n"
+            ),
+            "contacts/c.csv": "phone_number,code\n"
+            + "".join(f"06123456{i:02d},{code}\n" for i, code in enumerate(codes)),
+            "contacts/u.csv": "phone_number,code\n"
+            + "".join(f"06123456{i:02d},{code}\n" for i, code in enumerate(ucs2)),
+        },
+        config=CONFIG,
+    )
+    promo, wide = build(root), build(root, "wide")
+    assert promo.errors == wide.errors == []
+    assert [(len(m.text), m.segments, m.encoding, m.cost) for m in promo.messages] == [
+        (160, 1, "GSM-7", 0.05),
+        (161, 2, "GSM-7", 0.1),
+        (306, 2, "GSM-7", 0.1),
+        (307, 3, "GSM-7", 0.15000000000000002),
+    ]
+    assert [(len(m.text), m.segments, m.encoding, m.cost) for m in wide.messages] == [
+        (70, 1, "UCS-2", 0.05),
+        (71, 2, "UCS-2", 0.1),
+    ]
+    for message in [*promo.messages, *wide.messages]:
+        sms = measure(message.text)
+        assert (message.segments, message.encoding) == (sms.segments, sms.encoding)
+        assert message.cost == 0.05 * sms.segments
+
+
+def test_a_field_the_template_compares_may_be_missing_from_a_contact_file(
+    make_project: MakeProject,
+) -> None:
+    """The fast path groups contacts by the values of the fields a template compares; a file
+    without that column groups as if every value were empty (not by some other column)."""
+    root = make_project(
+        {
+            "campaigns/promo.yaml": (
+                'channel: sms\npurpose: alert\ntext: "{% if contact.tier is defined and '
+                "contact.tier == 'gold' %}Cher client{% else %}Bonjour{% endif %}\"\n"
+                "contacts: [contacts/c.csv, contacts/t.csv]\n"
+            ),
+            "contacts/c.csv": "phone_number\n0612345601\n0612345602\n",
+            "contacts/t.csv": "phone_number,tier\n0612345603,gold\n0612345604,\n",
+        },
+        config=CONFIG,
+    )
+    desired = build(root)
+    assert desired.errors == []
+    assert [(m.key, m.text, m.request_text, m.cost) for m in desired.messages] == [
+        ("+33612345601", "Bonjour", "Bonjour", 0.05),
+        ("+33612345602", "Bonjour", "Bonjour", 0.05),
+        ("+33612345603", "Cher client", "Cher client", 0.05),
+        ("+33612345604", "Bonjour", "Bonjour", 0.05),
+    ]
+
+
+def test_contacts_the_merge_declines_keep_their_order(make_project: MakeProject) -> None:
+    """A text holding a `{` is not composed (the API could read it as a slot): the group's
+    first contact keeps the full render made to check the merge, the others are rendered one
+    by one, and the messages stay in the contacts' order."""
+    root = make_project(
+        {
+            "campaigns/promo.yaml": (
+                "channel: sms\npurpose: alert\ntext: 'Code {-20%} {{ contact.code }}'\n"
+                "contacts: [contacts/c.csv]\n"
+            ),
+            "contacts/c.csv": "phone_number,code\n0612345601,A1\n0612345602,B2\n0612345603,C3\n",
+        },
+        config=CONFIG,
+    )
+    desired = build(root)
+    assert desired.errors == []
+    assert [(m.key, m.text) for m in desired.messages] == [
+        ("+33612345601", "Code {-20%} A1"),
+        ("+33612345602", "Code {-20%} B2"),
+        ("+33612345603", "Code {-20%} C3"),
+    ]
+    assert desired.columns.order == [0, 1, 2]
