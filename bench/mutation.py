@@ -148,7 +148,9 @@ TARGETS = {
     "batches": Target("octoplan/batches.py", PLAN_TESTS),
     "scheduled": Target("octoplan/scheduled.py", PLAN_TESTS),
     "fastpath": Target("octoplan/fastpath.py", RENDER_TESTS),
-    "fullrender": Target("octoplan/fullrender.py", RENDER_TESTS),
+    # FullRender.absorb merges the shards of a big contact file (octoplan/shards.py), whose
+    # results tests/test_shards.py compares with one go.
+    "fullrender": Target("octoplan/fullrender.py", (*RENDER_TESTS, "tests/test_shards.py")),
     "state_sqlread": Target("octoplan/state/sqlread.py", STATE_TESTS),
     "state_sql": Target("octoplan/state/sql.py", STATE_TESTS),
     "state_sqlite": Target("octoplan/state/sqlite.py", STATE_TESTS),
@@ -261,6 +263,12 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         "empty, as a gap does; an absent column never a gap (< -1) is empty everywhere",
         (265, "core/ReplaceTrueWithFalse"): "Chunk.cells gives one cell per column of the "
         "source's names: zip(strict=False) pairs the same",
+    },
+    "desired": {
+        (109, "core/NumberReplacer"): "positions are 1-based and value_pos falls back to "
+        "(1, 1): the text's line is never None or 0, the `or` default never taken",
+        (177, "core/ReplaceComparisonOperator_IsNot_NotEq"): "auto_optimize_text is a pydantic "
+        "bool or None: != False and is not False agree",
     },
     "plan": {
         (977, "core/ReplaceBinaryOperator_Mul_Div"): "every caller passes store and now by "
