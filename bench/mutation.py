@@ -270,6 +270,20 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         (177, "core/ReplaceComparisonOperator_IsNot_NotEq"): "auto_optimize_text is a pydantic "
         "bool or None: != False and is not False agree",
     },
+    "batches": {
+        (59, "core/NumberReplacer"): "a skip batch's segments are never read: its JSON has "
+        "none, the totals count sends only, and the journal keeps no segments",
+        **{
+            (79, operator): "two ways to the same groups (a C-speed pass per text for a few, "
+            "one loop for many): in order of first use, members in recipient order"
+            for operator in (
+                "core/ReplaceComparisonOperator_LtE_Gt",
+                "core/ReplaceComparisonOperator_LtE_Lt",
+            )
+        },
+        (83, "core/ReplaceTrueWithFalse"): "texts_in_order is built from order, one text "
+        "each: zip(strict=False) pairs the same",
+    },
     "plan": {
         (977, "core/ReplaceBinaryOperator_Mul_Div"): "every caller passes store and now by "
         "position and the options by keyword: keyword-only or positional-only, the same calls",
