@@ -138,3 +138,27 @@ def test_the_estimate_is_rounded_to_the_millionth(make_project: MakeProject) -> 
         "errors": 0,
         "warnings": 0,
     }
+
+
+def test_many_distinct_texts_are_grouped_in_order_of_first_use(make_project: MakeProject) -> None:
+    """Over 16 distinct request texts the grouping takes its loop, not one pass per text: the
+    same requests, one per text in the order of its first recipient, who are in order."""
+    rows = "".join(f"06123456{i:02d},C{i % 18:02d}\n" for i in range(20))
+    root = make_project(
+        {
+            "campaigns/notice.yaml": (
+                'channel: sms\npurpose: alert\ntext: "Code {{ contact.code | lower }}"\n'
+                "contacts: [contacts/c.csv]\n"
+            ),
+            "contacts/c.csv": "phone_number,code\n" + rows,
+        },
+        CONFIG,
+    )
+    planned = run_cli("plan", "--format", "json", cwd=root)
+    assert planned.returncode == 0, planned.stderr
+    batches = json.loads(planned.stdout)["campaigns"][0]["batches"]
+    assert [b["recipients"] for b in batches] == [
+        ["+33 6•• •• •• 00", "+33 6•• •• •• 18"],
+        ["+33 6•• •• •• 01", "+33 6•• •• •• 19"],
+        *([f"+33 6•• •• •• {i:02d}"] for i in range(2, 18)),
+    ]
