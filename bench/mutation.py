@@ -284,6 +284,10 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         (83, "core/ReplaceTrueWithFalse"): "texts_in_order is built from order, one text "
         "each: zip(strict=False) pairs the same",
     },
+    "planner": {
+        (58, "core/ReplaceBinaryOperator_Mul_Div"): "plan_campaign's three callers pass six "
+        "arguments by position and select by keyword: positional-only before it, the same calls",
+    },
     "plan": {
         (977, "core/ReplaceBinaryOperator_Mul_Div"): "every caller passes store and now by "
         "position and the options by keyword: keyword-only or positional-only, the same calls",
