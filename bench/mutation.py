@@ -287,6 +287,9 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
     "planner": {
         (58, "core/ReplaceBinaryOperator_Mul_Div"): "plan_campaign's three callers pass six "
         "arguments by position and select by keyword: positional-only before it, the same calls",
+        (124, "core/ReplaceComparisonOperator_Is_GtE"): "the records read are INTENT or "
+        "IN_DOUBT (StrEnum): 'in_doubt' sorts before 'intent', so >= holds for INTENT only "
+        "(plan's 507 before the split)",
     },
     "plan": {
         (977, "core/ReplaceBinaryOperator_Mul_Div"): "every caller passes store and now by "
