@@ -290,6 +290,8 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         (124, "core/ReplaceComparisonOperator_Is_GtE"): "the records read are INTENT or "
         "IN_DOUBT (StrEnum): 'in_doubt' sorts before 'intent', so >= holds for INTENT only "
         "(plan's 507 before the split)",
+        (353, "core/ReplaceComparisonOperator_Is_LtE"): "BatchKind is a StrEnum whose other "
+        "values (new, resume, skip) all sort after 'cancel': <= holds for CANCEL only",
     },
     "plan": {
         (977, "core/ReplaceBinaryOperator_Mul_Div"): "every caller passes store and now by "
