@@ -148,7 +148,9 @@ TARGETS = {
     "batches": Target("octoplan/batches.py", PLAN_TESTS),
     "scheduled": Target("octoplan/scheduled.py", PLAN_TESTS),
     "fastpath": Target("octoplan/fastpath.py", RENDER_TESTS),
-    "fullrender": Target("octoplan/fullrender.py", RENDER_TESTS),
+    # FullRender.absorb merges the shards of a big contact file (octoplan/shards.py), whose
+    # results tests/test_shards.py compares with one go.
+    "fullrender": Target("octoplan/fullrender.py", (*RENDER_TESTS, "tests/test_shards.py")),
     "state_sqlread": Target("octoplan/state/sqlread.py", STATE_TESTS),
     "state_sql": Target("octoplan/state/sql.py", STATE_TESTS),
     "state_sqlite": Target("octoplan/state/sqlite.py", STATE_TESTS),
@@ -252,9 +254,44 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         "there (the state file or its directory deleted); the project directory it is made "
         "in still exists",
     },
-    "desired": {
-        (209, "core/ReplaceComparisonOperator_LtE_GtE"): "no text holds every GSM-7 character: "
+    # _basic, desired.py's 209 before the split of issue 18.
+    "fastpath": {
+        (47, "core/ReplaceComparisonOperator_LtE_GtE"): "no text holds every GSM-7 character: "
         "non-ASCII texts are all measured one by one (measure), the same parts and checks",
+        (152, "core/NumberReplacer"): "a source's layout is the same for all its chunks: "
+        "column 0 always a gap (< 1) keys on its presence, which splits only where a cell is "
+        "empty, as a gap does; an absent column never a gap (< -1) is empty everywhere",
+        (265, "core/ReplaceTrueWithFalse"): "Chunk.cells gives one cell per column of the "
+        "source's names: zip(strict=False) pairs the same",
+    },
+    "desired": {
+        (109, "core/NumberReplacer"): "positions are 1-based and value_pos falls back to "
+        "(1, 1): the text's line is never None or 0, the `or` default never taken",
+        (177, "core/ReplaceComparisonOperator_IsNot_NotEq"): "auto_optimize_text is a pydantic "
+        "bool or None: != False and is not False agree",
+    },
+    "batches": {
+        (59, "core/NumberReplacer"): "a skip batch's segments are never read: its JSON has "
+        "none, the totals count sends only, and the journal keeps no segments",
+        **{
+            (79, operator): "two ways to the same groups (a C-speed pass per text for a few, "
+            "one loop for many): in order of first use, members in recipient order"
+            for operator in (
+                "core/ReplaceComparisonOperator_LtE_Gt",
+                "core/ReplaceComparisonOperator_LtE_Lt",
+            )
+        },
+        (83, "core/ReplaceTrueWithFalse"): "texts_in_order is built from order, one text "
+        "each: zip(strict=False) pairs the same",
+    },
+    "planner": {
+        (58, "core/ReplaceBinaryOperator_Mul_Div"): "plan_campaign's three callers pass six "
+        "arguments by position and select by keyword: positional-only before it, the same calls",
+        (124, "core/ReplaceComparisonOperator_Is_GtE"): "the records read are INTENT or "
+        "IN_DOUBT (StrEnum): 'in_doubt' sorts before 'intent', so >= holds for INTENT only "
+        "(plan's 507 before the split)",
+        (353, "core/ReplaceComparisonOperator_Is_LtE"): "BatchKind is a StrEnum whose other "
+        "values (new, resume, skip) all sort after 'cancel': <= holds for CANCEL only",
     },
     "plan": {
         (977, "core/ReplaceBinaryOperator_Mul_Div"): "every caller passes store and now by "

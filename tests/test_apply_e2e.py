@@ -317,6 +317,36 @@ def test_unconfirmed_request_is_in_doubt_after_the_window_and_needs_resolve(
     assert {b["request_id"]: b["kind"] for b in sooner["campaigns"][0]["batches"]} == {
         rid: "resume" for rid in batches
     }
+    # Resent as journaled: the estimate recorded then, no parts counted again.
+    assert [
+        {k: v for k, v in b.items() if k != "request_id"} for b in sooner["campaigns"][0]["batches"]
+    ] == [
+        {
+            "kind": "resume",
+            "endpoint": "sms-campaign/send",
+            "recipients": ["+33 6•• •• •• 00", "+33 6•• •• •• 03", "+33 6•• •• •• 06"],
+            "recipient_count": 3,
+            "segments": 0,
+            "sms_parts": 0,
+            "estimated_cost": 0.15,
+            "send_at": None,
+        },
+        {
+            "kind": "resume",
+            "endpoint": "sms-campaign/send",
+            "recipients": [
+                "+33 6•• •• •• 01",
+                "+33 6•• •• •• 02",
+                "+33 6•• •• •• 04",
+                "+33 6•• •• •• 05",
+            ],
+            "recipient_count": 4,
+            "segments": 0,
+            "sms_parts": 0,
+            "estimated_cost": 0.2,
+            "send_at": None,
+        },
+    ]
     # ... after it, never: the requests are in doubt and the plan says what to do.
     later = {"OCTOPLAN_CLOCK_OFFSET": str(25 * 3600)}
     up = sandbox_factory()

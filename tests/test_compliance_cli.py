@@ -567,6 +567,27 @@ def test_recipients_over_the_cap_are_skipped_listed_masked_and_never_sent(
     assert apply(root, sandbox, TUESDAY).returncode == 0
     sent = Counter(d.recipient for d in sandbox.deliveries())
     assert sent == {numbers(3)[0]: 1, numbers(3)[1]: 1, numbers(3)[2]: 1}
+    # Journaled as skipped, costing nothing (no request is made for them).
+    shown = run_cli("state", "show", "b", "--format", "json", cwd=root)
+    assert json.loads(shown.stdout)["batches"][0] == {
+        "request_id": "skip-37e8a825787c136eca21ef8015668807",
+        "status": "skipped",
+        "channel": "sms",
+        "endpoint": "sms-campaign/send",
+        "recipients": 2,
+        "attempts": 0,
+        "created_at": "2026-11-24T09:00:00+00:00",
+        "updated_at": "2026-11-24T09:00:00+00:00",
+        "first_sent_at": None,
+        "send_at": None,
+        "estimated_cost": 0.0,
+        "ticket": None,
+        "cost": None,
+        "cost_estimated": False,
+        "purpose": "wholesale",
+        "error_code": None,
+        "error_message": None,
+    }
     # Skipped for good: a later plan, after the window, does not send them either.
     later = plan(root, "2026-12-08T10:00:00+01:00", "--detailed-exitcode")
     assert later.returncode == 0, later.stdout

@@ -138,3 +138,71 @@ def test_the_estimate_is_rounded_to_the_millionth(make_project: MakeProject) -> 
         "errors": 0,
         "warnings": 0,
     }
+
+
+def test_many_distinct_texts_are_grouped_in_order_of_first_use(make_project: MakeProject) -> None:
+    """Over 16 distinct request texts the grouping takes its loop, not one pass per text: the
+    same requests, one per text in the order of its first recipient, who are in order."""
+    rows = "".join(f"06123456{i:02d},C{i % 18:02d}\n" for i in range(20))
+    root = make_project(
+        {
+            "campaigns/notice.yaml": (
+                'channel: sms\npurpose: alert\ntext: "Code {{ contact.code | lower }}"\n'
+                "contacts: [contacts/c.csv]\n"
+            ),
+            "contacts/c.csv": "phone_number,code\n" + rows,
+        },
+        CONFIG,
+    )
+    planned = run_cli("plan", "--format", "json", cwd=root)
+    assert planned.returncode == 0, planned.stderr
+    batches = json.loads(planned.stdout)["campaigns"][0]["batches"]
+    assert [b["recipients"] for b in batches] == [
+        ["+33 6•• •• •• 00", "+33 6•• •• •• 18"],
+        ["+33 6•• •• •• 01", "+33 6•• •• •• 19"],
+        *([f"+33 6•• •• •• {i:02d}"] for i in range(2, 18)),
+    ]
+
+
+def test_a_channel_not_billed_by_the_part_counts_no_sms_parts(make_project: MakeProject) -> None:
+    """A voice SMS is priced per message: its one segment is no SMS part, in the request or
+    in the summary."""
+    root = make_project(
+        {
+            "campaigns/call.yaml": (
+                'channel: voice_sms\npurpose: alert\ntext: "Votre code est 1234"\n'
+                "recipients: [{phone_number: '0612345678'}]\n"
+            )
+        },
+        "region: FR\npricing: {voice_sms: {FR: 0.2}}\n",
+    )
+    planned = run_cli("plan", "--format", "json", cwd=root)
+    assert planned.returncode == 0, planned.stderr
+    data = json.loads(planned.stdout)
+    assert data["summary"] == {
+        "campaigns": 1,
+        "messages_to_send": 1,
+        "requests": 1,
+        "already_sent": 0,
+        "scheduled": 0,
+        "pending": 0,
+        "in_doubt": 0,
+        "cancels": 0,
+        "capped": 0,
+        "sms_parts": 0,
+        "estimated_cost": 0.2,
+        "currency": "EUR",
+        "errors": 0,
+        "warnings": 0,
+    }
+    (batch,) = data["campaigns"][0]["batches"]
+    assert {k: v for k, v in batch.items() if k != "request_id"} == {
+        "kind": "new",
+        "endpoint": "multi-channel/send",
+        "recipients": ["+33 6•• •• •• 78"],
+        "recipient_count": 1,
+        "segments": 1,
+        "sms_parts": 0,
+        "estimated_cost": 0.2,
+        "send_at": None,
+    }
