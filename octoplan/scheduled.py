@@ -76,7 +76,7 @@ def too_late(
         col,
         f"campaign {spec.id}: {what}, but its scheduled request {record.request_id} "
         f"({plural(record.recipients_count, 'recipient')}) goes out at {record.send_at}, in "
-        "less than 10 minutes: too late to cancel it",
+        "10 minutes or less: too late to cancel it",
         hint,
     )
 
@@ -195,8 +195,7 @@ def plan_removed_campaign(
             )
         elif cancellable is False:
             notes.append(
-                f"request {record.request_id} is scheduled too soon to cancel "
-                "(less than 10 minutes)"
+                f"request {record.request_id} is scheduled too soon to cancel (10 minutes or less)"
             )
     if not batches and not notes:
         return None

@@ -318,8 +318,8 @@ def test_too_late_to_cancel_a_changed_scheduled_send_is_an_error(
     assert result.returncode == 1
     assert (
         f"    campaigns/promo.yaml:4:10: error: campaign promo: send_at moved to {MOVED}, but its "
-        f"scheduled request {old} (2 recipients) goes out at 2026-11-26T10:00:00+01:00, in less "
-        "than 10 minutes: too late to cancel it\n"
+        f"scheduled request {old} (2 recipients) goes out at 2026-11-26T10:00:00+01:00, in 10 "
+        "minutes or less: too late to cancel it\n"
         "      hint: undo the change: Octopush cancels a scheduled send only more than 10 minutes "
         "before it goes out; once it has gone out (at 2026-11-26T10:00:00+01:00), a new text or "
         "send_at applies only to recipients not sent yet\n"
@@ -337,8 +337,8 @@ def test_the_cancel_margin_is_ten_minutes_to_the_second(
     assert late.returncode == 1
     assert (
         f"    campaigns/promo.yaml:4:10: error: campaign promo: send_at moved to {MOVED}, but its "
-        f"scheduled request {old} (2 recipients) goes out at 2026-11-26T10:00:00+01:00, in less "
-        "than 10 minutes: too late to cancel it\n"
+        f"scheduled request {old} (2 recipients) goes out at 2026-11-26T10:00:00+01:00, in 10 "
+        "minutes or less: too late to cancel it\n"
     ) in late.stdout
     in_time = plan(scheduled, "2026-11-26T09:49:59+01:00")
     assert in_time.returncode == 0, in_time.stdout

@@ -106,7 +106,7 @@ def test_a_removed_campaign_too_soon_to_cancel_is_left_to_go_out(
     assert plan.stdout == (
         "  promo (sms, file removed): no changes (0 already sent)\n"
         "    note: campaign file removed: nothing is cancelled\n"
-        f"    note: request {old} is scheduled too soon to cancel (less than 10 minutes)\n\n"
+        f"    note: request {old} is scheduled too soon to cancel (10 minutes or less)\n\n"
         "No changes. 0 messages already sent.\n"
     )
     applied = run(root, five_to, "apply", "--auto-approve", server=sandbox)
