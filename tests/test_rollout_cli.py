@@ -215,6 +215,7 @@ rollout:
 """
 
 
+@pytest.mark.usefixtures("processes")  # the receivers and the sandbox it starts are stopped
 def test_a_gate_waits_for_reports_blocks_on_a_stop_and_releases(
     make_project: MakeProject, state_url: str
 ) -> None:
