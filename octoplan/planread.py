@@ -17,6 +17,7 @@ from typing import Any, Literal, NoReturn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from octoplan.errors import Diagnostic, OctoplanError
+from octoplan.partition import Partition
 from octoplan.plan import (
     FORMAT_VERSION,
     Action,
@@ -26,6 +27,7 @@ from octoplan.plan import (
     Plan,
     PlannedBatch,
     PolicyResult,
+    Share,
 )
 from octoplan.rollout import RolloutView
 from octoplan.sentdiff import TextChange
@@ -130,6 +132,13 @@ class _Policy(_Model):
     detail: str
 
 
+class _Shard(_Model):
+    index: int
+    count: int
+    recipients: int = 0
+    of: int = 0
+
+
 class PlanDocument(_Model):
     format_version: str
     octoplan_version: str | None = None
@@ -141,6 +150,18 @@ class PlanDocument(_Model):
     sandbox: bool = False
     environment: _Environment | None = None  # None: a file from before environments
     summary: _Summary = Field(default_factory=_Summary)
+    shard: _Shard | None = None  # `--shard I/N` (None: all recipients, or an older file)
+
+    @property
+    def share(self) -> Share | None:
+        found = self.shard
+        if found is None:
+            return None
+        try:
+            partition = Partition(found.index, found.count)
+        except OctoplanError as exc:
+            raise OctoplanError(f"its shard is not one: {exc}") from None
+        return Share(partition, found.recipients, found.of)
 
     @property
     def destination(self) -> Destination:
@@ -277,6 +298,7 @@ def read_plan(path: Path) -> Plan:
         scope=tuple(document.scope),
         digest=document.digest,
         destination=document.destination,
+        shard=document.share,
         policies=tuple(
             PolicyResult(p.rule, p.subject, p.status, p.detail) for p in document.policies
         ),

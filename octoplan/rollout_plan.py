@@ -4,6 +4,10 @@ The stage is decided from state (octoplan/rollout.py); the sends of a stage are 
 campaign's (octoplan/planner.py), of the seed list's messages for a seed stage, else of the
 audience's narrowed to the stage's cohort. The plan's new requests carry the stage, which apply
 journals with them: that is how the next plan knows the stage has started.
+
+With `--shard I/N` a stage sends its cohort's recipients that are in the shard: the cohort and
+the partition are independent draws (octoplan/partition.py), so each shard sends its share of
+every stage. The stage itself is read from the state all shards share.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from datetime import datetime
 
 from octoplan import rollout
 from octoplan.errors import Diagnostic
+from octoplan.partition import Partition
 from octoplan.plan import BatchKind, CampaignPlan, CampaignSpec, PlanPolicies
 from octoplan.planner import plan_campaign
 from octoplan.repeats import RecentSends
@@ -28,6 +33,8 @@ def plan_rollout(
     opted_out: Mapping[str, datetime] | None,
     policies: PlanPolicies | None,
     recent: Callable[[], RecentSends] | None,
+    *,
+    partition: Partition | None = None,
 ) -> CampaignPlan:
     assert spec.rollout is not None
     stages = spec.rollout.stages
@@ -42,7 +49,9 @@ def plan_rollout(
         if verdict.status == "ready":
             target, starts, verdict = current + 1, True, None
     while True:
-        plan, held = _plan_stage(spec, stages[target], store, now, opted_out, policies, recent)
+        plan, held = _plan_stage(
+            spec, stages[target], store, now, opted_out, policies, recent, partition
+        )
         sends_new = any(b.kind is BatchKind.NEW for b in plan.batches)
         if not starts or target == last or sends_new or plan.errors:
             break
@@ -88,13 +97,14 @@ def _plan_stage(
     opted_out: Mapping[str, datetime] | None,
     policies: PlanPolicies | None,
     recent: Callable[[], RecentSends] | None,
+    partition: Partition | None,
 ) -> tuple[CampaignPlan, int]:
     """The stage's sends, and how many of the audience not sent yet it leaves for later."""
     assert spec.rollout is not None
     if stage.percent is None:
         seed: CampaignSpec = spec.rollout.seed
-        plan = plan_campaign(seed, store, now, opted_out, policies, recent)
-        return replace(plan, id=spec.id, file=spec.file), _unsent(spec, store)
+        plan = plan_campaign(seed, store, now, opted_out, policies, recent, partition=partition)
+        return replace(plan, id=spec.id, file=spec.file), _unsent(spec, store, partition)
     held = [0]
     keys, salt, percent = spec.messages.keys, spec.rollout.salt, stage.percent
 
@@ -103,17 +113,22 @@ def _plan_stage(
         held[0] = len(indexes) - len(chosen)
         return chosen
 
-    plan = plan_campaign(spec, store, now, opted_out, policies, recent, select=select)
+    plan = plan_campaign(
+        spec, store, now, opted_out, policies, recent, select=select, partition=partition
+    )
     return plan, held[0]
 
 
-def _unsent(spec: CampaignSpec, store: StateReader) -> int:
-    """Recipients of the audience state has not sent (all of them are left for later)."""
+def _unsent(spec: CampaignSpec, store: StateReader, partition: Partition | None) -> int:
+    """Recipients of the audience (of the shard) state has not sent (all of them are left
+    for later)."""
     keys = spec.messages.keys
+    mine = range(len(keys)) if partition is None else partition.select(keys, range(len(keys)))
     if spec.state is not None:
-        return spec.messages.sent.count(0)
+        flags = spec.messages.sent
+        return sum(1 for index in mine if not flags[index])
     sent, _ = store.recipient_state(*spec.history)
-    return sum(1 for key in keys if key not in sent)
+    return sum(1 for index in mine if keys[index] not in sent)
 
 
 def _blocked(spec: CampaignSpec, stages: tuple[Stage, ...], verdict: Release) -> Diagnostic:

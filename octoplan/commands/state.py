@@ -228,15 +228,14 @@ def run_unlock(app: AppContext, force: bool) -> int:
         app.echo("The state is not locked.")
         return 0
     try:
-        removed = store.unlock(default_actor(), force=force)
+        # Sharded applies (`--shard I/N`) leave a lock each: all are shown and removed.
+        removed = store.unlock_all(default_actor(), force=force)
     finally:
         store.close()
-    if removed is None:
+    if not removed:
         app.echo("The state is not locked.")
-    else:
-        app.echo(
-            f"Removed the lock of {describe_lock(removed)}; recorded in the state's audit log."
-        )
+    for info in removed:
+        app.echo(f"Removed the lock of {describe_lock(info)}; recorded in the state's audit log.")
     return 0
 
 
