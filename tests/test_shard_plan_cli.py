@@ -172,3 +172,40 @@ def test_a_saved_plan_is_applied_as_its_shard_only(project: Path, sandbox: Sandb
         "`octoplan plan --shard 2/2 -o whole.json`\n"
     )
     assert len(sandbox.deliveries()) == len(delivered)
+
+
+ROLLOUT = """\
+id: promo
+channel: sms
+purpose: alert
+text: "{{ contact.first_name }}, -20% chez ShopX"
+contacts: [contacts/customers.csv]
+rollout:
+  - percent: 20
+  - percent: 100
+    wait: 1d
+"""
+
+
+def test_a_rollout_stage_is_split_between_the_shards(
+    make_project: MakeProject, sandbox: SandboxServer
+) -> None:
+    root = make_project(
+        {"campaigns/promo.yaml": ROLLOUT, "contacts/customers.csv": customers(400)},
+        config=CONFIG,
+    )
+    whole = plan_json(root, sandbox)["campaigns"][0]
+    shards = [plan_json(root, sandbox, "--shard", f"{i}/2")["campaigns"][0] for i in (1, 2)]
+    assert whole["rollout"]["stage"] == 1
+    assert [c["rollout"]["stage"] for c in shards] == [1, 1]
+    # The stage's cohort, split: each shard sends its share (independent draws), together
+    # the whole cohort, none twice.
+    sizes = [c["messages_to_send"] for c in shards]
+    assert sum(sizes) == whole["messages_to_send"]
+    assert all(0.3 * whole["messages_to_send"] < size for size in sizes), sizes
+    recipients: Counter[str] = Counter()
+    for c in shards:
+        recipients.update(r for b in c["batches"] for r in b["recipients"])
+    assert recipients == Counter(r for b in whole["batches"] for r in b["recipients"])
+    held = [c["rollout"]["held_back"] for c in shards]
+    assert sum(held) == whole["rollout"]["held_back"]
