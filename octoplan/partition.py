@@ -73,7 +73,10 @@ class Partition:
         low = -(-(self.index - 1 << 32) // self.count)  # ceil((index - 1) * 2^32 / count)
         width = -(-(self.index << 32) // self.count) - low
         chosen = list(indexes)
-        hashes = map(crc32, map(str.encode, map(keys.__getitem__, chosen)))
+        # Everyone (the planner's first question): the keys themselves, no lookup each.
+        everyone = len(chosen) == len(keys) and chosen[-1:] == [len(keys) - 1]
+        picked = iter(keys) if everyone else map(keys.__getitem__, chosen)
+        hashes = map(crc32, map(str.encode, picked))
         mixed = map(operator.and_, map(operator.mul, hashes, repeat(_MIX)), repeat(_MASK))
         offsets = map(operator.and_, map(operator.sub, mixed, repeat(low)), repeat(_MASK))
         return list(compress(chosen, map(width.__gt__, offsets)))

@@ -7,6 +7,7 @@ no recipient twice, no request_id shared.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,9 @@ def test_a_saved_plan_is_applied_as_its_shard_only(project: Path, sandbox: Sandb
     saved = run_cli("plan", "--shard", "1/2", "-o", "plan.json", cwd=project, env=sandbox.env())
     assert saved.returncode == 0, saved.stderr
     assert json.loads((project / "plan.json").read_text())["shard"]["index"] == 1
+    shown = run_cli("show", "plan.json", cwd=project)
+    assert shown.returncode == 0, shown.stderr
+    assert re.fullmatch(r"shard 1/2: \d+ of 40 recipients", shown.stdout.splitlines()[0])
 
     other = run_cli("apply", "--shard", "2/2", "plan.json", cwd=project, env=sandbox.env())
     assert (other.returncode, other.stdout) == (1, "")
