@@ -5,7 +5,9 @@ holds no request bodies: `apply FILE` rebuilds the plan from the inputs and the 
 refuses unless the rebuilt plan is the one saved: same octoplan version, same input files, same
 state lineage and serial, same digest (i.e. the same request_ids). Each refusal says what
 differs: the files, the serial, or the campaigns that would now send something else. A plan of
-one shard (`plan --shard I/N -o FILE`) is applied as that shard, never as another.
+one shard (`plan --shard I/N -o FILE`) is applied as that shard, never as another; as the
+other shards' applies write to the state it shares, a newer serial does not make it stale while
+its digest (its request_ids) is unchanged.
 """
 
 from __future__ import annotations
@@ -192,7 +194,10 @@ def check_fresh(saved: SavedPlan, current: Plan) -> None:
     again = _again(saved)
     if saved.lineage != current.state.lineage:
         raise StalePlan(f"{saved.path}: the plan was made against another state; {again}")
-    if saved.serial != current.state.serial:
+    # The other shards of a split write to the shared state while this one waits to be
+    # applied: a shard's plan stands as long as it would send exactly the same requests.
+    moved_on = saved.serial != current.state.serial
+    if moved_on and not (saved.partition is not None and saved.digest == current.digest):
         raise StalePlan(
             f"{saved.path}: stale plan: state changed since it was made "
             f"(serial {saved.serial} -> {current.state.serial}); {again}"

@@ -316,10 +316,19 @@ class _CampaignStages:
         if self.opted:
             notes.append(optouts.note(self.opted))
 
+    def _known(self) -> bool:
+        """Whether state holds recipients of this campaign (of this shard: the sends of the
+        others leave its plan as it was, a create, so its saved plan stands)."""
+        sent, others = self.sent_hashes, self.others
+        if self.partition is None or not (sent or others):
+            return bool(sent or others)
+        keys = self.keys
+        return any(keys[i] in sent or keys[i] in others for i in self.mine)
+
     def result(self) -> CampaignPlan:
         spec, keys, messages = self.spec, self.keys, self.spec.messages
         all_errors = (*spec.errors, *self.errors)
-        known = bool(self.sent_hashes or self.others)
+        known = self._known()
         action = _action(all_errors, known, self.batches, self.in_doubt)
         batches = [] if action is Action.BLOCKED else self.batches
         shown = _samples(keys, messages.request_texts, self.to_send, self.new_batches) or list(

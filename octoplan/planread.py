@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from octoplan.errors import Diagnostic, OctoplanError
 from octoplan.partition import Partition
@@ -133,10 +133,16 @@ class _Policy(_Model):
 
 
 class _Shard(_Model):
-    index: int
-    count: int
+    index: int = Field(ge=1)
+    count: int = Field(ge=1)
     recipients: int = 0
     of: int = 0
+
+    @model_validator(mode="after")
+    def _within(self) -> _Shard:
+        if self.index > self.count:
+            raise ValueError(f"index {self.index} is over count {self.count}")
+        return self
 
 
 class PlanDocument(_Model):
@@ -157,11 +163,7 @@ class PlanDocument(_Model):
         found = self.shard
         if found is None:
             return None
-        try:
-            partition = Partition(found.index, found.count)
-        except OctoplanError as exc:
-            raise OctoplanError(f"its shard is not one: {exc}") from None
-        return Share(partition, found.recipients, found.of)
+        return Share(Partition(found.index, found.count), found.recipients, found.of)
 
     @property
     def destination(self) -> Destination:

@@ -213,3 +213,50 @@ def test_a_rollout_stage_is_split_between_the_shards(
     assert recipients == Counter(r for b in whole["batches"] for r in b["recipients"])
     held = [c["rollout"]["held_back"] for c in shards]
     assert sum(held) == whole["rollout"]["held_back"]
+
+
+def test_saved_plans_of_every_shard_are_applied_one_after_another(
+    project: Path, sandbox: SandboxServer
+) -> None:
+    # The matrix of a reviewed split: each shard's plan saved first, then applied in turn.
+    # Each apply writes to the state (a newer serial), which does not make the plans of the
+    # other shards stale: they send the very requests they said.
+    for index in (1, 2, 3):
+        saved = run_cli(
+            "plan", "--shard", f"{index}/3", "-o", f"plan{index}.json", cwd=project,
+            env=sandbox.env(),
+        )  # fmt: skip
+        assert saved.returncode == 0, saved.stderr
+    whole = run_cli("plan", "-o", "whole.json", cwd=project, env=sandbox.env())
+    assert whole.returncode == 0, whole.stderr
+    for index in (2, 3, 1):
+        applied = run_cli("apply", f"plan{index}.json", cwd=project, env=sandbox.env())
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert sorted(d.recipient for d in sandbox.deliveries()) == sorted(numbers(20) * 2)
+
+    sent = len(sandbox.deliveries())
+    # Applied once, a shard's plan is stale: it would now send nothing.
+    again = run_cli("apply", "plan1.json", cwd=project, env=sandbox.env())
+    assert again.returncode == 1
+    assert again.stderr.startswith("error: plan1.json: stale plan: state changed since it was made")
+    # An unsharded plan made before is refused as ever: the state moved on.
+    whole = run_cli("apply", "whole.json", cwd=project, env=sandbox.env())
+    assert whole.returncode == 1
+    assert whole.stderr.startswith("error: whole.json: stale plan: state changed since it was made")
+    assert len(sandbox.deliveries()) == sent
+
+
+def test_a_plan_file_with_an_impossible_shard_is_refused(
+    project: Path, sandbox: SandboxServer
+) -> None:
+    saved = run_cli("plan", "--shard", "1/2", "-o", "plan.json", cwd=project, env=sandbox.env())
+    assert saved.returncode == 0, saved.stderr
+    data = json.loads((project / "plan.json").read_text())
+    data["shard"]["index"] = 3
+    (project / "plan.json").write_text(json.dumps(data))
+    shown = run_cli("show", "plan.json", cwd=project)
+    assert shown.returncode == 1
+    assert shown.stderr == (
+        "error: plan.json: not a plan file written by `octoplan plan -o`: shard: value error, "
+        "index 3 is over count 2\n"
+    )
