@@ -203,6 +203,18 @@ def test_state_unlock_shows_every_shard_lock(
         ]
     finally:
         store.close()
+    listed = run_cli("state", "list", "--format", "json", cwd=project, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert [lock["holder"] for lock in json.loads(listed.stdout)["locks"]] == [
+        "octoplan apply --shard 1/3 by holder",
+        "octoplan apply --shard 2/3 by holder",
+    ]
+    text = run_cli("state", "list", cwd=project, env=env)
+    locked = [line for line in text.stderr.splitlines() if line.startswith("Locked by ")]
+    assert [line.split(" (")[0] for line in locked] == [
+        "Locked by octoplan apply --shard 1/3 by holder",
+        "Locked by octoplan apply --shard 2/3 by holder",
+    ]
     refused = run_cli("state", "unlock", cwd=project, env=env)
     assert refused.returncode == 1
     assert re.fullmatch(
