@@ -180,7 +180,7 @@ class _CampaignStages:
         """Desired messages against state: who was sent (whatever the text), who is pending,
         who is to send (again)."""
         keys, flags, others, released = self.keys, self.flags, self.others, self.released
-        everyone = self._everyone()
+        everyone = self.mine
         if not self.sent_hashes and not others:
             self.to_send = list(everyone)
             return
@@ -232,17 +232,6 @@ class _CampaignStages:
                 f"{plural(skipped, 'recipient')} skipped by the frequency cap when this "
                 "campaign was applied: not sent"
             )
-
-    def _everyone(self) -> Sequence[int]:
-        """The recipients the diff is about: the shard's, and those of the scheduled requests
-        it cancels (its own, partition.py: the replacement goes with the cancel, whatever
-        their shard; the other shards see them as sent until then)."""
-        mine, released = self.mine, self.released
-        if self.partition is None or not released:
-            return mine
-        keys = self.keys
-        theirs = [i for i in range(len(keys)) if keys[i] in released]
-        return sorted({*mine, *theirs})
 
     def narrow(
         self,

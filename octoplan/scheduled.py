@@ -6,8 +6,12 @@ still wanted sent again under a new request_id), when the campaign is disabled, 
 file is removed. Too late to cancel, the plan says so (an error, or a note).
 
 With `--shard I/N`, a scheduled request is the business of the one shard that owns it (the
-shard of its lowest recipient key, octoplan/partition.py): that shard cancels it and sends its
-replacement, whatever the shard of each of its recipients; the other shards leave it alone.
+shard of its lowest recipient key, octoplan/partition.py): that shard alone cancels it, and
+sends the replacement of its own recipients. Its other recipients are sent again by their own
+shards, once state says the request was cancelled: a shard applying at the same moment may
+plan between the cancel and the replacement's intent, when they look cancelled, so the owner
+sending them too could send them twice. (A shard that planned before the cancel sees them as
+sent: its next run sends them.)
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ SEND_AT = "send_at: 2026-11-26T10:00:00+01:00\n"
 TUESDAY = "2026-11-24T10:00:00+01:00"
 
 
-def test_a_scheduled_request_is_cancelled_and_replaced_by_its_owner_alone(
+def test_a_scheduled_request_is_cancelled_by_its_owner_alone(
     make_project: MakeProject, sandbox: SandboxServer
 ) -> None:
     root = make_project(
@@ -84,18 +84,27 @@ def test_a_scheduled_request_is_cancelled_and_replaced_by_its_owner_alone(
     write_files(root, {"campaigns/promo.yaml": edited})
 
     owner = owners(2, NUMBERS)
+    theirs = [n for n in NUMBERS if shard_of(n, 2) != owner]
+    assert 0 < len(theirs) < len(NUMBERS)
     shards = [plan(root, "--shard", f"{i}/2", env=env)["campaigns"][0] for i in (1, 2)]
     mine, other = shards[owner - 1], shards[2 - owner]
     cancel = mine["batches"][0]
     assert (cancel["kind"], cancel["request_id"]) == ("cancel", old)
-    # Its replacement carries all of its recipients, of both shards.
-    assert mine["messages_to_send"] == len(NUMBERS)
+    # It replaces its own recipients only: the others are their shard's to send, once the
+    # cancel is recorded (a shard applying meanwhile would otherwise send them twice).
+    assert mine["messages_to_send"] == len(NUMBERS) - len(theirs)
     assert (other["batches"], other["messages_to_send"]) == ([], 0)
 
-    for index in (2 - owner + 1, owner):  # the other shard first: it changes nothing
+    # The other shard first: it sees its recipients as scheduled, sends nothing.
+    for index in (3 - owner, owner):
         applied = run_cli("apply", "--auto-approve", "--shard", f"{index}/2", cwd=root, env=env)
         assert applied.returncode == 0, applied.stdout + applied.stderr
+    left = plan(root, env=env)["campaigns"][0]
+    assert left["messages_to_send"] == len(theirs)
+    again = run_cli("apply", "--auto-approve", "--shard", f"{3 - owner}/2", cwd=root, env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+
     kept = [d for d in sandbox.deliveries() if d.status != "cancelled"]
-    assert sorted(d.recipient for d in kept) == NUMBERS
+    assert sorted(d.recipient for d in kept) == NUMBERS  # each once
     assert {d.text for d in kept} == {"Promo -40% STOP au 30101"}
     assert plan(root, env=env)["summary"]["messages_to_send"] == 0
