@@ -123,12 +123,12 @@ def _unsent(spec: CampaignSpec, store: StateReader, partition: Partition | None)
     """Recipients of the audience (of the shard) state has not sent (all of them are left
     for later)."""
     keys = spec.messages.keys
-    mine = range(len(keys)) if partition is None else partition.select(keys, range(len(keys)))
-    if spec.state is not None:
-        flags = spec.messages.sent
-        return sum(1 for index in mine if not flags[index])
-    sent, _ = store.recipient_state(*spec.history)
-    return sum(1 for index in mine if keys[index] not in sent)
+    if partition is not None:
+        keys = [keys[index] for index in partition.select(keys, range(len(keys)))]
+    if spec.state is not None and partition is None:
+        return spec.messages.sent.count(0)
+    sent = spec.state.sent if spec.state is not None else store.recipient_state(*spec.history)[0]
+    return sum(1 for key in keys if key not in sent)
 
 
 def _blocked(spec: CampaignSpec, stages: tuple[Stage, ...], verdict: Release) -> Diagnostic:
