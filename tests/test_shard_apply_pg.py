@@ -118,9 +118,11 @@ HOLDER = textwrap.dedent(
     from octoplan.state.open import open_state
 
     store = open_state(sys.argv[1], Path(sys.argv[2]))
-    store.acquire_lock(
-        "octoplan apply --shard " + sys.argv[3] + " by holder", 30, parse(sys.argv[3])
-    )
+    label = sys.argv[3]
+    if label == "all":
+        store.acquire_lock("octoplan apply by holder", 30)
+    else:
+        store.acquire_lock("octoplan apply --shard " + label + " by holder", 30, parse(label))
     print("locked", flush=True)
     time.sleep(600)
     """
@@ -247,3 +249,23 @@ def test_sqlite_runs_shards_one_after_another(project: Path, sandbox: SandboxSer
     assert sorted(d.recipient for d in sandbox.deliveries()) == sorted(numbers())
     plan = run_cli("plan", "--format", "json", cwd=project, env=sandbox.env())
     assert json.loads(plan.stdout)["summary"]["messages_to_send"] == 0
+
+
+def test_an_unsharded_apply_holds_off_every_shard(
+    project: Path, sandbox: SandboxServer, pg_url: str, hold: object
+) -> None:
+    env = {**sandbox.env(), "OCTOPLAN_STATE": pg_url}
+    created = run_cli("state", "list", cwd=project, env=env)
+    assert created.returncode == 0, created.stderr
+    hold("all")  # type: ignore[operator]
+    for label in ("1/2", "2/2", "1/1"):
+        args = ("apply", "--auto-approve", "--lock-timeout", "0.3", "--shard", label)
+        refused = run_cli(*args, cwd=project, env=env)
+        assert refused.returncode == 1
+        assert re.fullmatch(
+            r"error: state is locked by octoplan apply by holder \(pid \d+ on [^,]+, since "
+            r"[\d-]+ [\d:]+ UTC\); waited 0\.3s\. Wait for it to finish, or run `octoplan "
+            r"state unlock` if it is gone\.\n",
+            refused.stderr,
+        ), refused.stderr
+    assert [r.path for r in sandbox.requests() if "wallet" not in r.path] == []
