@@ -76,11 +76,15 @@ def test_two_shards_apply_at_once_and_send_everyone_exactly_once(
     holders_seen = 0
     store = open_state(pg_url, tmp_path)
     try:
-        while any(r.poll() is None for r in runners):
+        deadline = time.monotonic() + 120
+        while any(r.poll() is None for r in runners) and time.monotonic() < deadline:
             holders_seen = max(holders_seen, len(store.lock_holders()))
             time.sleep(0.05)
     finally:
         store.close()
+        for runner in runners:
+            if runner.poll() is None:
+                runner.kill()
     outputs = [r.communicate() for r in runners]
     for runner, (out, err) in zip(runners, outputs, strict=True):
         assert runner.returncode == 0, out + err
@@ -269,3 +273,26 @@ def test_an_unsharded_apply_holds_off_every_shard(
             refused.stderr,
         ), refused.stderr
     assert [r.path for r in sandbox.requests() if "wallet" not in r.path] == []
+
+
+def test_an_unsharded_apply_waits_for_a_shard_then_goes(
+    project: Path, sandbox: SandboxServer, pg_url: str, hold: object
+) -> None:
+    env = {**sandbox.env(), "OCTOPLAN_STATE": pg_url}
+    created = run_cli("state", "list", cwd=project, env=env)
+    assert created.returncode == 0, created.stderr
+    holder = hold("2/2")  # type: ignore[operator]
+    waiting = start_apply(project, env, "--lock-timeout", "60")
+    try:
+        time.sleep(2)
+        assert waiting.poll() is None  # waits for the shard
+        assert [r.path for r in sandbox.requests() if "wallet" not in r.path] == []
+        holder.kill()
+        holder.wait()
+        out, err = waiting.communicate(timeout=60)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.communicate()
+    assert waiting.returncode == 0, out + err
+    assert sorted(d.recipient for d in sandbox.deliveries()) == sorted(numbers())
