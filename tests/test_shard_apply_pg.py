@@ -247,9 +247,14 @@ def test_sqlite_runs_shards_one_after_another(project: Path, sandbox: SandboxSer
     # send everyone once.
     for index in (1, 2):
         result = run_cli(
-            "apply", "--auto-approve", "--shard", f"{index}/2", cwd=project, env=sandbox.env()
-        )
+            "apply", "--auto-approve", "--shard", f"{index}/2", "--format", "json", cwd=project,
+            env=sandbox.env(),
+        )  # fmt: skip
         assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert (report["status"], report["shard"]["index"], report["shard"]["count"]) == (
+            "applied", index, 2,
+        )  # fmt: skip
     assert sorted(d.recipient for d in sandbox.deliveries()) == sorted(numbers())
     plan = run_cli("plan", "--format", "json", cwd=project, env=sandbox.env())
     assert json.loads(plan.stdout)["summary"]["messages_to_send"] == 0
