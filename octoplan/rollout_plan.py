@@ -7,7 +7,10 @@ journals with them: that is how the next plan knows the stage has started.
 
 With `--shard I/N` a stage sends its cohort's recipients that are in the shard: the cohort and
 the partition are independent draws (octoplan/partition.py), so each shard sends its share of
-every stage. The stage itself is read from the state all shards share.
+every stage. The stage itself is read from the state all shards share, and a stage in which a
+shard has nobody new is passed over only when nobody in the whole audience is new in it: else
+the shards that have recipients there start it and this one waits (a seed list of two numbers
+in another shard never lets it send the next stage's cohort before the seed stage's `wait`).
 """
 
 from __future__ import annotations
@@ -54,6 +57,10 @@ def plan_rollout(
         )
         sends_new = any(b.kind is BatchKind.NEW for b in plan.batches)
         if not starts or target == last or sends_new or plan.errors:
+            break
+        if partition is not None and _starts_elsewhere(spec, stages[target], store, now, opted_out):
+            # Other shards start this stage (a seed list in another shard, a small cohort):
+            # this one waits for it, as an unsharded apply would, never going past its wait.
             break
         # A stage with nobody new to send leaves nothing in state to start it: passed over,
         # its successor is judged on the same stage (the last that sent).
@@ -117,6 +124,20 @@ def _plan_stage(
         spec, store, now, opted_out, policies, recent, select=select, partition=partition
     )
     return plan, held[0]
+
+
+def _starts_elsewhere(
+    spec: CampaignSpec,
+    stage: Stage,
+    store: StateReader,
+    now: datetime,
+    opted_out: Mapping[str, datetime] | None,
+) -> bool:
+    """Whether a stage this shard has nobody new in sends someone new in the whole audience
+    (then it is not passed over: the shards that have recipients in it start it). Planned
+    without policies or the 30-day guard's record, which are the shards' own."""
+    plan, _ = _plan_stage(spec, stage, store, now, opted_out, None, None, None)
+    return any(b.kind is BatchKind.NEW for b in plan.batches)
 
 
 def _unsent(spec: CampaignSpec, store: StateReader, partition: Partition | None) -> int:

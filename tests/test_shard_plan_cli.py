@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from octoplan.partition import Partition
+from octoplan.partition import Partition, shard_of
 from octoplan.sandbox import SandboxServer
 from tests.fixtures.project import MakeProject, run_cli, write_files
 
@@ -260,3 +260,48 @@ def test_a_plan_file_with_an_impossible_shard_is_refused(
         "error: plan.json: not a plan file written by `octoplan plan -o`: shard: value error, "
         "index 3 is over count 2\n"
     )
+
+
+SEEDED = """\
+id: promo
+channel: sms
+purpose: alert
+text: "{{ contact.first_name | default('Hi') }}, -20% chez ShopX"
+contacts: [contacts/customers.csv]
+rollout:
+  - seed: contacts/seed.csv
+  - percent: 50
+    wait: 2h
+  - percent: 100
+"""
+SEED = "+33699999999"
+
+
+def test_a_shard_without_seed_recipients_waits_for_the_seed_stage(
+    make_project: MakeProject, sandbox: SandboxServer
+) -> None:
+    # The seed stage is started by the shard holding the seed number; the other shard sends
+    # nothing until then (never the next stage's cohort, whose wait runs from the seed's send).
+    root = make_project(
+        {
+            "campaigns/promo.yaml": SEEDED,
+            "contacts/customers.csv": customers(40),
+            "contacts/seed.csv": f"phone_number\n{SEED}\n",
+        },
+        config=CONFIG,
+    )
+    seeded = shard_of(SEED, 2)
+    shards = [plan_json(root, sandbox, "--shard", f"{i}/2")["campaigns"][0] for i in (1, 2)]
+    assert [c["rollout"]["stage"] for c in shards] == [1, 1]
+    assert [c["messages_to_send"] for c in shards] == [1 if i == seeded else 0 for i in (1, 2)]
+
+    for index in (3 - seeded, seeded):
+        applied = run_cli(
+            "apply", "--auto-approve", "--shard", f"{index}/2", cwd=root, env=sandbox.env()
+        )
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert [d.recipient for d in sandbox.deliveries()] == [SEED]
+    # Now the seed stage has started: both shards wait its 2 hours.
+    for index in (1, 2):
+        waiting = plan_json(root, sandbox, "--shard", f"{index}/2")["campaigns"][0]
+        assert (waiting["rollout"]["stage"], waiting["messages_to_send"]) == (1, 0)
