@@ -556,6 +556,14 @@ def _print_report(app: AppContext, report: ApplyReport, plan: Plan) -> None:
                 "under the same request_id, and after 23 h it is in doubt (`octoplan state "
                 "resolve`)"
             )
+        elif refusal.cancel:
+            line += (
+                "\n    the scheduled send stays as state knows it, and this campaign's new "
+                "sends wait. If the Octopush account shows it cancelled (an apply that could "
+                "not record its cancel leaves it so), run `octoplan state resolve "
+                f"{refusal.request_id} --cancelled`: the next apply sends to its recipients "
+                "again"
+            )
         app.echo(line)
     if report.unconfirmed:
         app.echo(
@@ -582,7 +590,12 @@ def _print_unrecorded(app: AppContext, report: ApplyReport) -> None:
             "refused",
             "they stay unconfirmed; after 23 h they are in doubt, for `octoplan state resolve`",
         ),
-        ("cancelled", "the next plan tries to cancel them again and reports the API's answer"),
+        (
+            "cancelled",
+            "the next apply tries to cancel them again, which the API refuses (they are "
+            "cancelled already): once the Octopush account shows them cancelled, `octoplan "
+            "state resolve REQUEST --cancelled` lets their recipients be sent again",
+        ),
     ):
         found = [u for u in report.unrecorded if u.answer == answer]
         if found:
