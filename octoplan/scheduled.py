@@ -15,6 +15,7 @@ from typing import Any
 
 from octoplan import ids
 from octoplan.batches import fixed
+from octoplan.channels import SendFlow
 from octoplan.errors import Diagnostic
 from octoplan.mask import mask_text, masked
 from octoplan.messages import CHANGED
@@ -38,7 +39,8 @@ def cancel_batch(
     record: BatchRecord, recipients: Sequence[tuple[str, str]], reason: str
 ) -> PlannedBatch:
     body: dict[str, Any] = {"ticket_number": record.ticket}
-    if record.endpoint == "multi-channel/send":
+    flow = SendFlow.of_endpoint(record.endpoint)
+    if flow is not None and flow.names_channel:
         body["channel"] = record.channel
     return PlannedBatch(
         kind=BatchKind.CANCEL,
@@ -63,20 +65,38 @@ def scheduled_and_cancellable(record: BatchRecord, now: datetime) -> bool | None
     send_at = datetime.fromisoformat(record.send_at)
     if send_at <= now:
         return None
-    return send_at - now > CANCEL_MARGIN
+    return send_at - now > CANCEL_MARGIN and not never_cancelled(record)
+
+
+def never_cancelled(record: BatchRecord) -> bool:
+    """A scheduled send its flow cannot cancel however far ahead it is (a voice campaign on a
+    list): planning its cancel would only get it refused, and its replacement held back."""
+    flow = SendFlow.of_endpoint(record.endpoint)
+    return flow is not None and not flow.cancels_scheduled
 
 
 def too_late(
     spec: CampaignSpec, record: BatchRecord, keys: tuple[str, ...], what: str, hint: str
 ) -> Diagnostic:
     path, line, col = spec.where(*keys)
+    if never_cancelled(record):
+        why = (
+            "and a voice campaign on a list cannot be cancelled: the API deletes one only "
+            "before it is confirmed, and apply confirms it as it creates it"
+        )
+        hint = (
+            "undo the change; or, if it must not go out, cancel it in the Octopush account and "
+            f"run `octoplan state resolve {record.request_id} --cancelled`: the next plan then "
+            "sends its recipients what the campaign says now"
+        )
+    else:
+        why = "in 10 minutes or less: too late to cancel it"
     return Diagnostic(
         path,
         line,
         col,
         f"campaign {spec.id}: {what}, but its scheduled request {record.request_id} "
-        f"({plural(record.recipients_count, 'recipient')}) goes out at {record.send_at}, in "
-        "10 minutes or less: too late to cancel it",
+        f"({plural(record.recipients_count, 'recipient')}) goes out at {record.send_at}, {why}",
         hint,
     )
 
@@ -192,6 +212,12 @@ def plan_removed_campaign(
         if cancellable:
             batches.append(
                 cancel_batch(record, store.batch_recipients(record.request_id), "file removed")
+            )
+        elif cancellable is False and never_cancelled(record):
+            notes.append(
+                f"request {record.request_id} is a voice campaign on a list, which cannot be "
+                f"cancelled once confirmed: it goes out at {record.send_at} (cancel it in the "
+                f"Octopush account, then `octoplan state resolve {record.request_id} --cancelled`)"
             )
         elif cancellable is False:
             notes.append(
