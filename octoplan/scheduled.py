@@ -145,6 +145,7 @@ def plan_disabled(spec: CampaignSpec, store: StateReader, now: datetime) -> Camp
     batches: list[PlannedBatch] = []
     errors: list[Diagnostic] = []
     notes = ["campaign disabled (enabled: false): nothing new is sent"]
+    kept = 0  # recipients of scheduled sends that still go out (too late to cancel them)
     for record in store.batches(spec.history, [BatchStatus.ACCEPTED], scheduled=True):
         cancellable = scheduled_and_cancellable(record, now)
         if cancellable:
@@ -152,6 +153,7 @@ def plan_disabled(spec: CampaignSpec, store: StateReader, now: datetime) -> Camp
                 cancel_batch(record, store.batch_recipients(record.request_id), "disabled")
             )
         elif cancellable is False:
+            kept += record.recipients_count
             errors.append(
                 too_late(
                     spec,
@@ -188,7 +190,8 @@ def plan_disabled(spec: CampaignSpec, store: StateReader, now: datetime) -> Camp
         batches=() if all_errors else tuple(batches),
         in_doubt=tuple(in_doubt),
         desired=0,
-        already_sent=0,
+        already_sent=sent_after(store, (spec.id, *spec.renamed_from), batches),
+        scheduled=kept,
         pending=0,
         changed_after_send=0,
         duplicates=0,
@@ -201,14 +204,24 @@ def plan_disabled(spec: CampaignSpec, store: StateReader, now: datetime) -> Camp
     )
 
 
+def sent_after(store: StateReader, history: tuple[str, ...], cancels: list[PlannedBatch]) -> int:
+    """Recipients state holds as sent (scheduled sends included) once this plan's cancels are
+    done: what a disabled or removed campaign's plan reports as already sent."""
+    sent, _ = store.recipient_state(*history)
+    return max(len(sent) - sum(len(b.recipients) for b in cancels), 0)
+
+
 def plan_removed_campaign(
     campaign_id: str, store: StateReader, now: datetime
 ) -> CampaignPlan | None:
     """A campaign in state with no file any more: cancel what is still scheduled."""
     batches: list[PlannedBatch] = []
     notes: list[str] = []
+    kept = 0  # recipients of scheduled sends that still go out
     for record in store.batches(campaign_id, [BatchStatus.ACCEPTED], scheduled=True):
         cancellable = scheduled_and_cancellable(record, now)
+        if cancellable is False:
+            kept += record.recipients_count
         if cancellable:
             batches.append(
                 cancel_batch(record, store.batch_recipients(record.request_id), "file removed")
@@ -233,7 +246,8 @@ def plan_removed_campaign(
         batches=tuple(batches),
         in_doubt=(),
         desired=0,
-        already_sent=0,
+        already_sent=sent_after(store, (campaign_id,), batches),
+        scheduled=kept,
         pending=0,
         changed_after_send=0,
         duplicates=0,
