@@ -247,6 +247,13 @@ def _dial_out(region: str) -> str | None:
     return numbering.dial_out if numbering is not None else None
 
 
+@lru_cache(maxsize=64)
+def _dial_out_pattern(region: str) -> re.Pattern[str] | None:
+    """The international call prefix at the start of a line, before a country code."""
+    prefix = _dial_out(region)
+    return re.compile(f"^{prefix}(?=[1-9])", re.MULTILINE) if prefix is not None else None
+
+
 def _dialled_out(digits: str, region: str) -> str | None:
     """The digits after the region's international call prefix (`0033612...` in FR ->
     `33612...`), or None when there is none: what a full parse takes as a country code. A 0
@@ -332,17 +339,13 @@ def normalize_phones(raws: Sequence[str], region: str, channel: str) -> list[str
         return [_one(raw, region, channel) for raw in raws]
     if " " in joined or "." in joined or "-" in joined:
         joined = joined.replace(" ", "").replace(".", "").replace("-", "")
-    digits = joined.split("\n") if raws else []
     bulk = _bulk(region)
     if bulk is None:
         return [_one(raw, region, channel) for raw in raws]
-    prefix = _dial_out(region)
-    if prefix is not None and ("\n" + prefix) in ("\n" + joined):
-        after = len(prefix)
-        digits = [
-            "+" + d[after:] if d.startswith(prefix) and d[after : after + 1] not in ("0", "") else d
-            for d in digits
-        ]
+    dial_out = _dial_out_pattern(region)
+    if dial_out is not None:  # 0033 6... -> +33 6..., the whole column in one pass
+        joined = dial_out.sub("+", joined)
+    digits = joined.split("\n") if raws else []
     accepted = _accepted(channel)
     kinds, international, cut = bulk.kinds, bulk.international, bulk.prefix_length
     out: list[str | None] = [
