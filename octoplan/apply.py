@@ -43,7 +43,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -79,6 +79,8 @@ class Refusal:
     # An earlier attempt may have reached the API, so this 4xx proves nothing: the request
     # stays unconfirmed (same request_id), not refused.
     unconfirmed: bool = False
+    # A refused cancel of a scheduled send: the send stays, the replacement waits.
+    cancel: bool = False
 
 
 @dataclass(frozen=True)
@@ -524,7 +526,7 @@ def _settle_before_sending(
                 sender.cancel(batch.endpoint, dict(batch.body))
             except ApiError as exc:
                 failed_cancels.add(campaign.id)
-                report.refusals.append(_refusal(campaign.id, batch, exc))
+                report.refusals.append(replace(_refusal(campaign.id, batch, exc), cancel=True))
                 continue
             try:
                 store.record_outcome(batch.request_id, BatchStatus.CANCELLED, now())

@@ -85,6 +85,18 @@ class SendFlow(Enum):
         """The body (and the cancel body) says which channel: one endpoint serves them all."""
         return self is SendFlow.MULTI_CHANNEL
 
+    @property
+    def cancels_scheduled(self) -> bool:
+        """Can a send accepted for a later send_at still be cancelled? Not a voice campaign
+        on a list: the API deletes one only before it is confirmed (FACTS.md), and apply
+        confirms it in the same request that creates it."""
+        return self is not SendFlow.VOICE_LIST
+
+    @classmethod
+    def of_endpoint(cls, endpoint: str) -> SendFlow | None:
+        """The flow whose sends go to `endpoint` (as state records them), if any."""
+        return next((flow for flow in cls if flow.endpoints.send == endpoint), None)
+
 
 _ENDPOINTS: Final = {
     SendFlow.SMS_CAMPAIGN: Endpoints("sms-campaign/send", "sms-campaign/cancel"),

@@ -319,9 +319,16 @@ def state_unlock(ctx: click.Context, force: bool) -> int:
 @click.argument("request_id")
 @click.option("--sent", "outcome", flag_value="sent", help="The API did send it.")
 @click.option("--not-sent", "outcome", flag_value="not_sent", help="The API did not send it.")
+@click.option(
+    "--cancelled",
+    "outcome",
+    flag_value="cancelled",
+    help="The API cancelled this scheduled request (an apply could not record it).",
+)
 @click.pass_context
 def state_resolve(ctx: click.Context, request_id: str, outcome: str | None) -> int:
-    """Settle a request in doubt: --sent or --not-sent."""
+    """Settle a request in doubt (--sent or --not-sent), or a scheduled request the API
+    cancelled without state knowing (--cancelled)."""
     from octoplan.commands import state as cmd
 
     return cmd.run_resolve(_app(ctx), request_id, outcome)

@@ -125,6 +125,9 @@ class _Numbering:
         self.national_prefix = prefix if simple else None
         international = metadata.international_prefix
         self.international = re.compile(international) if international else None
+        # An international call prefix of plain digits (FR "00"): `0033 6...` is `+33 6...`,
+        # read on the fast paths (a quarter of a real export may be written so).
+        self.dial_out = international if international and international.isdigit() else None
 
     def _alternation(self, length: int) -> tuple[re.Pattern[str], list[int]] | None:
         """For numbers of `length`: the general description as a lookahead, then the
@@ -232,8 +235,34 @@ def _fast_type(raw: str, region: str) -> tuple[str, int] | None:
             return _fast_e164_type(digits) if digits[0] != "0" else None
         return None
     if digits.isascii() and digits.isdigit():
+        e164 = _dialled_out(digits, region)
+        if e164 is not None:
+            return _fast_e164_type(e164) if 7 <= len(e164) <= 15 else None
         return _fast_national_type(digits, region)
     return None
+
+
+def _dial_out(region: str) -> str | None:
+    numbering = _numbering_of_region(region)
+    return numbering.dial_out if numbering is not None else None
+
+
+@lru_cache(maxsize=64)
+def _dial_out_pattern(region: str) -> re.Pattern[str] | None:
+    """The international call prefix at the start of a line, before a country code."""
+    prefix = _dial_out(region)
+    return re.compile(f"^{prefix}(?=[1-9])", re.MULTILINE) if prefix is not None else None
+
+
+def _dialled_out(digits: str, region: str) -> str | None:
+    """The digits after the region's international call prefix (`0033612...` in FR ->
+    `33612...`), or None when there is none: what a full parse takes as a country code. A 0
+    after the prefix is no country code: the full parse decides then."""
+    prefix = _dial_out(region)
+    if prefix is None or not digits.startswith(prefix):
+        return None
+    rest = digits[len(prefix) :]
+    return rest if rest and rest[0] != "0" else None
 
 
 class _Bulk(NamedTuple):
@@ -310,10 +339,13 @@ def normalize_phones(raws: Sequence[str], region: str, channel: str) -> list[str
         return [_one(raw, region, channel) for raw in raws]
     if " " in joined or "." in joined or "-" in joined:
         joined = joined.replace(" ", "").replace(".", "").replace("-", "")
-    digits = joined.split("\n") if raws else []
     bulk = _bulk(region)
     if bulk is None:
         return [_one(raw, region, channel) for raw in raws]
+    dial_out = _dial_out_pattern(region)
+    if dial_out is not None:  # 0033 6... -> +33 6..., the whole column in one pass
+        joined = dial_out.sub("+", joined)
+    digits = joined.split("\n") if raws else []
     accepted = _accepted(channel)
     kinds, international, cut = bulk.kinds, bulk.international, bulk.prefix_length
     out: list[str | None] = [

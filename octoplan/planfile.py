@@ -12,12 +12,11 @@ its digest (its request_ids) is unchanged.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from octoplan import __version__
+from octoplan import __version__, jsonstream
 from octoplan.errors import OctoplanError, UsageError
 from octoplan.inputs import changed_inputs, describe, read_inputs
 from octoplan.loader import Project
@@ -59,8 +58,7 @@ class SavedPlan:
 def save(plan: Plan, path: Path, inputs: dict[str, str]) -> None:
     """Written 0600 whatever the umask: masked, but still about the project's recipients."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(plan_json(plan, inputs), indent=2, ensure_ascii=False) + "\n"
-    write_private(path, text)
+    write_private(path, [*jsonstream.chunks(plan_json(plan, inputs)), "\n"])
 
 
 def load(path: Path) -> SavedPlan:

@@ -11,6 +11,7 @@ from typing import Any
 
 from octoplan import __version__, channels
 from octoplan.errors import count_of
+from octoplan.jsonstream import Masked
 from octoplan.mask import mask_recipient
 from octoplan.optouts import stop_day
 from octoplan.plan import (
@@ -39,7 +40,7 @@ def _batch_json(batch: PlannedBatch) -> dict[str, Any]:
         "request_id": batch.request_id,
         "kind": batch.kind.value,
         "endpoint": batch.endpoint,
-        "recipients": [mask_recipient(k) for k in batch.recipients],
+        "recipients": Masked(batch.recipients, mask_recipient),  # masked as it is written
         "recipient_count": len(batch.recipients),
     }
     if batch.kind is BatchKind.CANCEL:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 FILE_MODE = 0o600
@@ -80,15 +81,19 @@ def open_private(path: Path) -> int:
     return fd
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically (a temporary file renamed over it), 0600."""
+def write_private(path: Path, text: str | Iterable[str]) -> None:
+    """Write `text` (or its pieces, written as they come) to `path` atomically (a temporary
+    file renamed over it), 0600."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             fd = -1
-            handle.write(text)
+            if isinstance(text, str):
+                handle.write(text)
+            else:
+                handle.writelines(text)
     finally:
         if fd >= 0:
             os.close(fd)

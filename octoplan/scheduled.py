@@ -23,6 +23,7 @@ from typing import Any
 
 from octoplan import ids
 from octoplan.batches import fixed
+from octoplan.channels import SendFlow
 from octoplan.errors import Diagnostic
 from octoplan.mask import mask_text, masked
 from octoplan.messages import CHANGED
@@ -47,7 +48,8 @@ def cancel_batch(
     record: BatchRecord, recipients: Sequence[tuple[str, str]], reason: str
 ) -> PlannedBatch:
     body: dict[str, Any] = {"ticket_number": record.ticket}
-    if record.endpoint == "multi-channel/send":
+    flow = SendFlow.of_endpoint(record.endpoint)
+    if flow is not None and flow.names_channel:
         body["channel"] = record.channel
     return PlannedBatch(
         kind=BatchKind.CANCEL,
@@ -72,20 +74,38 @@ def scheduled_and_cancellable(record: BatchRecord, now: datetime) -> bool | None
     send_at = datetime.fromisoformat(record.send_at)
     if send_at <= now:
         return None
-    return send_at - now > CANCEL_MARGIN
+    return send_at - now > CANCEL_MARGIN and not never_cancelled(record)
+
+
+def never_cancelled(record: BatchRecord) -> bool:
+    """A scheduled send its flow cannot cancel however far ahead it is (a voice campaign on a
+    list): planning its cancel would only get it refused, and its replacement held back."""
+    flow = SendFlow.of_endpoint(record.endpoint)
+    return flow is not None and not flow.cancels_scheduled
 
 
 def too_late(
     spec: CampaignSpec, record: BatchRecord, keys: tuple[str, ...], what: str, hint: str
 ) -> Diagnostic:
     path, line, col = spec.where(*keys)
+    if never_cancelled(record):
+        why = (
+            "and a voice campaign on a list cannot be cancelled: the API deletes one only "
+            "before it is confirmed, and apply confirms it as it creates it"
+        )
+        hint = (
+            "undo the change; or, if it must not go out, cancel it in the Octopush account and "
+            f"run `octoplan state resolve {record.request_id} --cancelled`: the next plan then "
+            "sends its recipients what the campaign says now"
+        )
+    else:
+        why = "in 10 minutes or less: too late to cancel it"
     return Diagnostic(
         path,
         line,
         col,
         f"campaign {spec.id}: {what}, but its scheduled request {record.request_id} "
-        f"({plural(record.recipients_count, 'recipient')}) goes out at {record.send_at}, in "
-        "10 minutes or less: too late to cancel it",
+        f"({plural(record.recipients_count, 'recipient')}) goes out at {record.send_at}, {why}",
         hint,
     )
 
@@ -148,6 +168,7 @@ def plan_disabled(
     batches: list[PlannedBatch] = []
     errors: list[Diagnostic] = []
     notes = ["campaign disabled (enabled: false): nothing new is sent"]
+    kept = 0  # recipients of scheduled sends that still go out (too late to cancel them)
     scheduled = store.batches(spec.history, [BatchStatus.ACCEPTED], scheduled=True)
     for record in _owned(store, scheduled, partition):
         cancellable = scheduled_and_cancellable(record, now)
@@ -156,6 +177,7 @@ def plan_disabled(
                 cancel_batch(record, store.batch_recipients(record.request_id), "disabled")
             )
         elif cancellable is False:
+            kept += record.recipients_count
             errors.append(
                 too_late(
                     spec,
@@ -193,7 +215,8 @@ def plan_disabled(
         batches=() if all_errors else tuple(batches),
         in_doubt=tuple(in_doubt),
         desired=0,
-        already_sent=0,
+        already_sent=sent_after(store, (spec.id, *spec.renamed_from), batches, partition),
+        scheduled=kept,
         pending=0,
         changed_after_send=0,
         duplicates=0,
@@ -206,6 +229,22 @@ def plan_disabled(
     )
 
 
+def sent_after(
+    store: StateReader,
+    history: tuple[str, ...],
+    cancels: list[PlannedBatch],
+    partition: Partition | None = None,
+) -> int:
+    """Recipients state holds as sent (scheduled sends included) once this plan's cancels are
+    done: what a disabled or removed campaign's plan reports as already sent (of a shard: its
+    recipients')."""
+    sent, _ = store.recipient_state(*history)
+    if partition is not None:
+        cancelled = {key for b in cancels for key in b.recipients}
+        return sum(1 for key in sent if partition.contains(key) and key not in cancelled)
+    return max(len(sent) - sum(len(b.recipients) for b in cancels), 0)
+
+
 def plan_removed_campaign(
     campaign_id: str, store: StateReader, now: datetime, partition: Partition | None = None
 ) -> CampaignPlan | None:
@@ -213,12 +252,21 @@ def plan_removed_campaign(
     shard: the requests it owns)."""
     batches: list[PlannedBatch] = []
     notes: list[str] = []
+    kept = 0  # recipients of scheduled sends that still go out
     scheduled = store.batches(campaign_id, [BatchStatus.ACCEPTED], scheduled=True)
     for record in _owned(store, scheduled, partition):
         cancellable = scheduled_and_cancellable(record, now)
+        if cancellable is False:
+            kept += record.recipients_count
         if cancellable:
             batches.append(
                 cancel_batch(record, store.batch_recipients(record.request_id), "file removed")
+            )
+        elif cancellable is False and never_cancelled(record):
+            notes.append(
+                f"request {record.request_id} is a voice campaign on a list, which cannot be "
+                f"cancelled once confirmed: it goes out at {record.send_at} (cancel it in the "
+                f"Octopush account, then `octoplan state resolve {record.request_id} --cancelled`)"
             )
         elif cancellable is False:
             notes.append(
@@ -234,7 +282,8 @@ def plan_removed_campaign(
         batches=tuple(batches),
         in_doubt=(),
         desired=0,
-        already_sent=0,
+        already_sent=sent_after(store, (campaign_id,), batches, partition),
+        scheduled=kept,
         pending=0,
         changed_after_send=0,
         duplicates=0,

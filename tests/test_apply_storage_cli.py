@@ -1,7 +1,8 @@
 """apply (octoplan/apply.py) when the state is lost while a cancellation is on the wire: the
 API cancelled the scheduled send, the state file is gone before that could be recorded. What
 the open connection held is written back, the apply stops there and says the cancellation is
-not recorded, and nothing new is sent, then or by the next apply.
+not recorded, and nothing new is sent, then or by the next apply, until `octoplan state resolve
+REQUEST --cancelled` settles it (then the replacement goes out once).
 
 The real CLI and sandbox; the state file deleted for real while the sandbox holds the answer.
 """
@@ -51,25 +52,44 @@ def test_a_cancellation_the_state_could_not_record_is_told_and_nothing_new_is_se
         "requests, cost 0.00 EUR.\n"
     ) in out
     assert (
-        "  1 request (2 messages) cancelled by the API could not be recorded: the next plan "
-        "tries to cancel them again and reports the API's answer.\n"
+        "  1 request (2 messages) cancelled by the API could not be recorded: the next apply "
+        "tries to cancel them again, which the API refuses (they are cancelled already): once "
+        "the Octopush account shows them cancelled, `octoplan state resolve REQUEST "
+        "--cancelled` lets their recipients be sent again.\n"
     ) in out
     assert "  1 request not started: run `octoplan apply` again.\n" in out
     assert [r.method for r in sandbox.requests()].count("POST") == 1  # only the first apply's
     assert {(d.request_id, d.status) for d in sandbox.deliveries()} == {(old, "cancelled")}
 
     # The next apply asks again; the API answers that it cannot cancel (it did already). The
-    # replacement still waits: a send it cannot prove cancelled is never doubled. (No command
-    # settles such a cancel yet: docs/coverage.md, "found while testing".)
+    # replacement still waits: a send it cannot prove cancelled is never doubled.
     rerun = run_cli("apply", "--auto-approve", cwd=root, env=sandbox.env())
     assert rerun.returncode == 1, rerun.stdout + rerun.stderr
     assert (
         f"  refused: promo request {old} (2 recipients): HTTP 400 code 132: Campaign can no "
         "longer be cancelled.\n"
+        "    the scheduled send stays as state knows it, and this campaign's new sends wait. "
+        "If the Octopush account shows it cancelled (an apply that could not record its cancel "
+        f"leaves it so), run `octoplan state resolve {old} --cancelled`: the next apply sends "
+        "to its recipients again\n"
         "  1 request not started: run `octoplan apply` again.\n"
     ) in rerun.stdout
     assert [r.method for r in sandbox.requests()].count("POST") == 1
     assert [d for d in sandbox.deliveries() if d.status != "cancelled"] == []
+
+    # Settled by hand once the account shows it cancelled: the replacement goes out, once.
+    resolved = run_cli("state", "resolve", old, "--cancelled", cwd=root)
+    assert resolved.returncode == 0, resolved.stdout + resolved.stderr
+    assert resolved.stdout == (
+        f"Request {old} marked cancelled: the next plan sends to its recipients again.\n"
+    )
+    for _ in range(2):  # the second apply finds nothing left to do
+        again = run_cli("apply", "--auto-approve", cwd=root, env=sandbox.env())
+        assert again.returncode == 0, again.stdout + again.stderr
+    assert [r.method for r in sandbox.requests()].count("DELETE") == 2  # no third cancel
+    sent = [d for d in sandbox.deliveries() if d.status != "cancelled"]
+    assert sorted(d.recipient for d in sent) == NUMBERS
+    assert len({d.request_id for d in sent}) == 1 and old not in {d.request_id for d in sent}
 
 
 def test_a_state_file_replaced_mid_apply_is_written_beside_it_and_the_lock_is_not_retried(

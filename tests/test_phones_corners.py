@@ -5,10 +5,12 @@ shared or non-geographic."""
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 
 from octoplan.phones import (
     InvalidRecipient,
+    _fast_type,
     country_of,
     country_of_code,
     normalize_phone,
@@ -81,6 +83,23 @@ def test_bulk_leaves_what_it_cannot_read_to_the_caller() -> None:
         None,
     ]
     assert normalize_phones([], "FR", "sms") == []
+
+
+def test_the_international_call_prefix_is_read_on_the_fast_paths() -> None:
+    # `0033...` (FR dials out with 00) is `+33...`: answered here, not left to a full parse
+    # (a quarter of a real export may be written so); a 0 after 00 is no country code.
+    raws = ["0033612345678", "0033 6 12 34 56 78", "00 33 6.12.34.56.78", "0033012345678"]
+    assert normalize_phones(raws, "FR", "sms") == [
+        "+33612345678",
+        "+33612345678",
+        "+33612345678",
+        None,
+    ]
+    assert [_fast_type(raw, "FR") for raw in raws[:2]] == [
+        ("+33612345678", phonenumbers.PhoneNumberType.MOBILE),
+        ("+33612345678", phonenumbers.PhoneNumberType.MOBILE),
+    ]
+    assert _fast_type("0033012345678", "FR") is None
 
 
 def test_country_of_shared_and_non_geographic_codes() -> None:

@@ -9,6 +9,7 @@ minute margin refused as the API does).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -104,10 +105,10 @@ def test_a_removed_campaign_too_soon_to_cancel_is_left_to_go_out(
     plan = run(root, five_to, "plan", "--detailed-exitcode")
     assert (plan.returncode, plan.stderr) == (0, "")
     assert plan.stdout == (
-        "  promo (sms, file removed): no changes (0 already sent)\n"
+        "  promo (sms, file removed): no changes (2 scheduled for later)\n"
         "    note: campaign file removed: nothing is cancelled\n"
         f"    note: request {old} is scheduled too soon to cancel (10 minutes or less)\n\n"
-        "No changes. 0 messages already sent.\n"
+        "No changes. 0 messages already sent, 2 scheduled for later.\n"
     )
     applied = run(root, five_to, "apply", "--auto-approve", server=sandbox)
     assert applied.returncode == 0, applied.stdout + applied.stderr
@@ -134,10 +135,10 @@ def test_a_disabled_campaign_whose_send_went_out_cancels_nothing(
     after = "2026-11-26T10:00:00+01:00"  # the very minute it goes out: too late, and no error
     plan = run(root, after, "plan", "--detailed-exitcode")
     assert (plan.returncode, plan.stderr) == (0, "")
-    assert plan.stdout == (
-        "  promo (sms, campaigns/promo.yaml): no changes (0 already sent)\n"
+    assert plan.stdout == (  # what state holds as sent, though nothing new is sent
+        "  promo (sms, campaigns/promo.yaml): no changes (2 already sent)\n"
         "    note: campaign disabled (enabled: false): nothing new is sent\n\n"
-        "No changes. 0 messages already sent.\n"
+        "No changes. 2 messages already sent.\n"
     )
     applied = run(root, after, "apply", "--auto-approve", server=sandbox)
     assert applied.returncode == 0, applied.stdout + applied.stderr
@@ -183,3 +184,30 @@ def test_a_disabled_campaign_leaves_its_unconfirmed_request_unsent_then_in_doubt
         "Plan: 0 messages to send in 0 requests, est. 0.00 EUR; 0 already sent. 2 in doubt "
         "(see above).\n"
     )
+
+
+def test_a_disabled_campaign_counts_what_stays_sent_once_its_cancels_are_done(
+    scheduled: tuple[Path, str],
+) -> None:
+    root, old = scheduled
+    write_files(root, {"campaigns/promo.yaml": SCHEDULED + "enabled: false\n"})
+    cancelling = run(root, TUESDAY, "plan", "--format", "json")
+    too_late = run(root, "2026-11-26T09:55:00+01:00", "plan", "--format", "json")
+    assert cancelling.returncode == 0, cancelling.stdout + cancelling.stderr
+    assert too_late.returncode == 1, too_late.stdout + too_late.stderr
+    counts = ("action", "already_sent", "scheduled", "desired")
+    [campaign] = json.loads(cancelling.stdout)["campaigns"]
+    assert {k: campaign[k] for k in counts} == {
+        "action": "cancel",
+        "already_sent": 0,  # its two recipients' send is cancelled by this plan
+        "scheduled": 0,
+        "desired": 0,
+    }
+    assert [b["request_id"] for b in campaign["batches"]] == [old]
+    [campaign] = json.loads(too_late.stdout)["campaigns"]
+    assert {k: campaign[k] for k in counts} == {
+        "action": "blocked",
+        "already_sent": 2,  # going out at 10:00 whatever the plan says
+        "scheduled": 2,
+        "desired": 0,
+    }

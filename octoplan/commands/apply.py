@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from octoplan import applyview, clock, planfile
 from octoplan.apply import ApplyReport, Progress, apply_plan
+from octoplan.commands.applyreport import print_report
 from octoplan.commands.context import AppContext, seconds_since
 from octoplan.commands.credit import read_credit
 from octoplan.commands.session import connect, require_credentials
@@ -31,7 +32,7 @@ from octoplan.partition import Partition
 from octoplan.pipeline import Selection, all_errors, campaign_specs, load, make_plan
 from octoplan.plan import CampaignSpec, Plan
 from octoplan.planfile import SavedPlan
-from octoplan.planview import budget_lines, destination_line, money, plan_text, summary_line
+from octoplan.planview import budget_lines, plan_text, summary_line
 from octoplan.sender import ClientSender
 from octoplan.state.base import StateStore
 from octoplan.target import Choice, Destination, Target
@@ -91,7 +92,9 @@ def _guarded(app: AppContext, options: _Options, json_out: _JsonOut | None) -> i
     app.project_root()  # before anything is read or created
     target = config_target(app)
     if options.plan_file is not None:  # read again by _run: cheap, and checked first
-        planfile.check_destination(planfile.load(options.plan_file), target.destination)
+        saved = planfile.load(options.plan_file)
+        planfile.check_destination(saved, target.destination)
+        planfile.check_shard(saved, options.partition)
     if not target.sandbox:
         require_credentials(target)
     told: list[ApplyReport] = []  # a report that told a storage fault
@@ -298,7 +301,7 @@ def _send(
             if json_out is not None:
                 json_out.report = applyview.apply_json(plan, report, plan_file=inputs.shown_file)
             else:
-                _print_report(app, report, plan)
+                print_report(app, report, plan)
             told.append(report)
     return _Sent(report, gate, elapsed, trips, waited_http)
 
@@ -325,7 +328,7 @@ def _reported(
     if json_out is not None:
         json_out.report = applyview.apply_json(plan, report, plan_file=inputs.shown_file)
     else:
-        _print_report(app, report, plan)
+        print_report(app, report, plan)
         _print_waiting(app, report, plan, sent.gate)
     if signals.signum is not None:
         return 128 + signals.signum
@@ -510,91 +513,3 @@ def progress_line(p: Progress) -> str:
     if p.unconfirmed:
         line += f", {p.unconfirmed:,} without an answer"
     return line
-
-
-def _print_report(app: AppContext, report: ApplyReport, plan: Plan) -> None:
-    currency = plan.currency
-    if not app.quiet:
-        app.echo("")  # after the plan and the progress lines
-    outcome = "Apply complete" if report.ok else "Apply finished with problems"
-    recorded = ""
-    if report.storage_fault:
-        app.error(f"error: {report.storage_fault}")
-        outcome, recorded = "Apply stopped: the state could not be written", " and recorded"
-    estimated = (
-        f" ({money(report.estimated_cost, currency)} of it estimated: the API's answer was lost)"
-        if report.estimated_cost
-        else ""
-    )
-    app.echo(
-        f"{outcome}: {plural(report.messages_sent, 'message')} sent{recorded} in "
-        f"{plural(report.requests_accepted, 'request')}, cost {money(report.cost, currency)}"
-        f"{estimated}."
-    )
-    app.echo(f"  {destination_line(plan.destination)}")
-    if report.capped:
-        app.echo(f"  {plural(report.capped, 'recipient')} skipped by the frequency cap.")
-    if report.confirmed_by_request_id:
-        app.echo(
-            f"  {plural(report.confirmed_by_request_id, 'request')} "
-            f"{'was' if report.confirmed_by_request_id == 1 else 'were'} confirmed by the API as "
-            "already received (same request_id): not sent twice."
-        )
-    if report.cancelled:
-        app.echo(f"  {plural(report.cancelled, 'scheduled request')} cancelled.")
-    if report.marked_in_doubt:
-        app.echo(
-            f"  {plural(report.marked_in_doubt, 'request')} "
-            f"{'is' if report.marked_in_doubt == 1 else 'are'} in doubt (unconfirmed for over "
-            "23 h): see `octoplan plan` and `octoplan state resolve`."
-        )
-    for refusal in report.refusals:
-        code = f" code {refusal.code}" if refusal.code is not None else ""
-        what = "unconfirmed" if refusal.unconfirmed else "refused"
-        line = (
-            f"  {what}: {refusal.campaign_id} request {refusal.request_id} "
-            f"({plural(refusal.recipients, 'recipient')}): HTTP {refusal.status}{code}: "
-            f"{refusal.message}"
-        )
-        if refusal.unconfirmed:
-            line += (
-                "\n    an earlier attempt of it may have reached the API, so this refusal does "
-                "not prove it was not sent: it stays journaled; the next apply resends it "
-                "under the same request_id, and after 23 h it is in doubt (`octoplan state "
-                "resolve`)"
-            )
-        app.echo(line)
-    if report.unconfirmed:
-        app.echo(
-            f"  {plural(len(report.unconfirmed), 'request')} got no answer after retries: "
-            "they are journaled; run `octoplan apply` again to resend them under the same "
-            "request_id (the API drops duplicates)."
-        )
-    _print_unrecorded(app, report)
-    if report.skipped:
-        app.echo(f"  {plural(report.skipped, 'request')} not started: run `octoplan apply` again.")
-    if report.residual_credit is not None:
-        app.echo(f"  Residual credit: {report.residual_credit:,.2f}.")
-
-
-def _print_unrecorded(app: AppContext, report: ApplyReport) -> None:
-    for answer, consequence in (
-        (
-            "accepted",
-            "the next apply resends them under the same request_id and the API confirms "
-            "them as already received, without sending them again (within 23 h of their "
-            "first attempt; after that they are in doubt, for `octoplan state resolve`)",
-        ),
-        (
-            "refused",
-            "they stay unconfirmed; after 23 h they are in doubt, for `octoplan state resolve`",
-        ),
-        ("cancelled", "the next plan tries to cancel them again and reports the API's answer"),
-    ):
-        found = [u for u in report.unrecorded if u.answer == answer]
-        if found:
-            messages = sum(u.recipients for u in found)
-            app.echo(
-                f"  {plural(len(found), 'request')} ({plural(messages, 'message')}) {answer} "
-                f"by the API could not be recorded: {consequence}."
-            )

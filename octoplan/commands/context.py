@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -142,6 +143,16 @@ class AppContext:
     def echo(self, text: str = "") -> None:
         """Text to stdout, exactly as given (no wrapping); coloured on a terminal."""
         self._write(text, stderr=False)
+
+    def echo_pieces(self, pieces: Iterable[str]) -> None:
+        """`echo` of the text made of `pieces`, written as they come when not coloured (a big
+        plan's JSON is never held whole)."""
+        if self.coloured(stderr=False):
+            self.echo("".join(pieces))
+            return
+        sys.stdout.writelines(pieces)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
 
     def note(self, text: str) -> None:
         """Informational text to stderr, hidden by --quiet."""

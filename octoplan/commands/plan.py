@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
 
-from octoplan import clock
+from octoplan import clock, jsonstream
 from octoplan.commands.context import AppContext, seconds_since
 from octoplan.commands.credit import plan_credit
 from octoplan.commands.store import open_store
@@ -68,7 +67,7 @@ def run(
     )
 
     if fmt == "json":
-        app.echo(json.dumps(plan_json(plan, inputs), indent=2, ensure_ascii=False))
+        app.echo_pieces(jsonstream.chunks(plan_json(plan, inputs)))
     elif fmt == "markdown":
         from octoplan.markdown import plan_markdown
 

@@ -257,10 +257,17 @@ def run_resolve(app: AppContext, request_id: str, outcome: str | None) -> int:
     if store is None:
         raise StateError(f"no request {request_id} in state; nothing has been applied yet")
     try:
-        store.resolve(request_id, sent=sent, now=clock.now(), actor=default_actor())
+        if outcome == "cancelled":
+            store.resolve_cancelled(request_id, now=clock.now(), actor=default_actor())
+        else:
+            store.resolve(request_id, sent=sent, now=clock.now(), actor=default_actor())
     finally:
         store.close()
-    if sent:
+    if outcome == "cancelled":
+        app.echo(
+            f"Request {request_id} marked cancelled: the next plan sends to its recipients again."
+        )
+    elif sent:
         app.echo(f"Request {request_id} marked accepted: its recipients count as sent.")
     else:
         app.echo(

@@ -374,6 +374,12 @@ class StateStore(StateReader, EventLog, ABC):
         """Settle an intent/in_doubt batch by hand; audited."""
 
     @abstractmethod
+    def resolve_cancelled(self, request_id: str, now: datetime, actor: str) -> None:
+        """Settle by hand a scheduled batch the API cancelled without state recording it (the
+        apply that cancelled it could not write); audited. Its recipients are then sent again,
+        as after any cancel."""
+
+    @abstractmethod
     def move_campaign(
         self, old: str, new: str, now: datetime, actor: str, *, merge: bool = False
     ) -> int:

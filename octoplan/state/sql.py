@@ -266,6 +266,37 @@ class SqlStore(SqlReader, SqlEventLog, StateStore):
             )
             self._bump(tx)
 
+    def resolve_cancelled(self, request_id: str, now: datetime, actor: str) -> None:
+        with self._writing() as tx:
+            row = tx.one(
+                "SELECT status, campaign_id, send_at FROM batches WHERE request_id = ?",
+                (request_id,),
+            )
+            if row is None:
+                raise StateError(
+                    f"no request {request_id} in state; "
+                    "`octoplan state show CAMPAIGN` lists the requests of a campaign"
+                )
+            current = STATUS[row[0]]
+            if current is not BatchStatus.ACCEPTED or row[2] is None:
+                what = f"{current}" if current is not BatchStatus.ACCEPTED else "not scheduled"
+                raise StateError(
+                    f"request {request_id} is {what}: only a request accepted for a later "
+                    "send_at can be resolved as cancelled"
+                )
+            tx.run(
+                "UPDATE batches SET status = ?, updated_at = ? WHERE request_id = ?",
+                (BatchStatus.CANCELLED.value, self._time_in(now), request_id),
+            )
+            self._audit(
+                tx,
+                now,
+                "resolve",
+                actor,
+                f"request {request_id} of {row[1]}: {current} -> {BatchStatus.CANCELLED}",
+            )
+            self._bump(tx)
+
     def move_campaign(
         self, old: str, new: str, now: datetime, actor: str, *, merge: bool = False
     ) -> int:

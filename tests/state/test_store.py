@@ -405,6 +405,49 @@ def test_resolving_an_unknown_request_says_where_to_look(store: StateStore) -> N
     )
 
 
+def test_a_scheduled_request_cancelled_unrecorded_is_resolved_as_cancelled(
+    store: StateStore,
+) -> None:
+    scheduled = replace(intent("r1", ["+33600000001"]), send_at="2026-03-02T10:00:00+00:00")
+    store.record_intent(scheduled, at(0))
+    store.record_outcome("r1", BatchStatus.ACCEPTED, at(1), ticket="t1")
+    serial = store.info().serial
+    store.resolve_cancelled("r1", now=at(10), actor="alice@laptop")
+    assert store.recipients("spring")["+33600000001"].status is BatchStatus.CANCELLED
+    assert store.info().serial == serial + 1
+    assert store.audit_log() == [
+        AuditEntry(
+            at(10), "resolve", "request r1 of spring: accepted -> cancelled (by alice@laptop)"
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (BatchStatus.ACCEPTED, "request r1 is not scheduled"),
+        (BatchStatus.IN_DOUBT, "request r1 is in_doubt"),
+        (BatchStatus.CANCELLED, "request r1 is cancelled"),
+    ],
+)
+def test_only_a_scheduled_accepted_request_can_be_resolved_as_cancelled(
+    store: StateStore, status: BatchStatus, message: str
+) -> None:
+    batch_in(store, "r1", ["+33600000001"], status)
+    serial = store.info().serial
+    with pytest.raises(StateError) as caught:
+        store.resolve_cancelled("r1", now=at(10), actor="alice")
+    assert str(caught.value) == (
+        f"{message}: only a request accepted for a later send_at can be resolved as cancelled"
+    )
+    assert store.info().serial == serial
+    with pytest.raises(StateError) as unknown:
+        store.resolve_cancelled("ghost", now=at(10), actor="alice")
+    assert str(unknown.value) == (
+        "no request ghost in state; `octoplan state show CAMPAIGN` lists the requests of a campaign"
+    )
+
+
 def test_times_come_back_as_utc_whatever_they_went_in_as(store: StateStore) -> None:
     paris = timezone(timedelta(hours=1))
     store.record_intent(intent("r1", ["+33600000001"]), datetime(2026, 3, 1, 10, 0, tzinfo=paris))
