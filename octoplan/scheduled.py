@@ -215,7 +215,7 @@ def plan_disabled(
         batches=() if all_errors else tuple(batches),
         in_doubt=tuple(in_doubt),
         desired=0,
-        already_sent=sent_after(store, (spec.id, *spec.renamed_from), batches, partition),
+        already_sent=sent_after(store, (spec.id, *spec.renamed_from), batches, partition, now),
         scheduled=kept,
         pending=0,
         changed_after_send=0,
@@ -234,15 +234,21 @@ def sent_after(
     history: tuple[str, ...],
     cancels: list[PlannedBatch],
     partition: Partition | None = None,
+    now: datetime | None = None,
 ) -> int:
     """Recipients state holds as sent (scheduled sends included) once this plan's cancels are
-    done: what a disabled or removed campaign's plan reports as already sent (of a shard: its
-    recipients')."""
+    done: what a disabled or removed campaign's plan reports as already sent. Of a shard: its
+    recipients, but those of the requests any shard cancels (their owners', at `now`)."""
     sent, _ = store.recipient_state(*history)
-    if partition is not None:
-        cancelled = {key for b in cancels for key in b.recipients}
-        return sum(1 for key in sent if partition.contains(key) and key not in cancelled)
-    return max(len(sent) - sum(len(b.recipients) for b in cancels), 0)
+    if partition is None or now is None:
+        return max(len(sent) - sum(len(b.recipients) for b in cancels), 0)
+    cancelled = {
+        key
+        for record in store.batches(history, [BatchStatus.ACCEPTED], scheduled=True)
+        if scheduled_and_cancellable(record, now)
+        for key, _ in store.batch_recipients(record.request_id)
+    }
+    return sum(1 for key in sent if partition.contains(key) and key not in cancelled)
 
 
 def plan_removed_campaign(
@@ -282,7 +288,7 @@ def plan_removed_campaign(
         batches=tuple(batches),
         in_doubt=(),
         desired=0,
-        already_sent=sent_after(store, (campaign_id,), batches, partition),
+        already_sent=sent_after(store, (campaign_id,), batches, partition, now),
         scheduled=kept,
         pending=0,
         changed_after_send=0,

@@ -108,3 +108,24 @@ def test_a_scheduled_request_is_cancelled_by_its_owner_alone(
     assert sorted(d.recipient for d in kept) == NUMBERS  # each once
     assert {d.text for d in kept} == {"Promo -40% STOP au 30101"}
     assert plan(root, env=env)["summary"]["messages_to_send"] == 0
+
+
+def test_a_disabled_campaign_is_cancelled_by_one_shard_and_counted_by_each(
+    make_project: MakeProject, sandbox: SandboxServer
+) -> None:
+    root = make_project(
+        {"campaigns/promo.yaml": PROMO + SEND_AT, "contacts/c.csv": CONTACTS}, CONFIG
+    )
+    env = {"OCTOPLAN_NOW": TUESDAY, **sandbox.env()}
+    # Two scheduled requests of 6: each has its owner.
+    write_files(root, {"campaigns/promo.yaml": PROMO + SEND_AT + "batch_size: 6\n"})
+    scheduled = run_cli("apply", "--auto-approve", cwd=root, env=env)
+    assert scheduled.returncode == 0, scheduled.stdout + scheduled.stderr
+    write_files(root, {"campaigns/promo.yaml": PROMO + SEND_AT + "enabled: false\n"})
+
+    whole = plan(root, env=env)["campaigns"][0]
+    shards = [plan(root, "--shard", f"{i}/3", env=env)["campaigns"][0] for i in (1, 2, 3)]
+    cancels = [b["request_id"] for c in shards for b in c["batches"] if b["kind"] == "cancel"]
+    assert sorted(cancels) == sorted(b["request_id"] for b in whole["batches"])
+    assert len(cancels) == 2
+    assert sum(c["already_sent"] for c in shards) == whole["already_sent"]
