@@ -13,7 +13,7 @@ from typing import Any
 from octoplan import __version__
 from octoplan.apply import ApplyReport
 from octoplan.plan import BatchKind, CampaignPlan, Plan
-from octoplan.planview import destination_json
+from octoplan.planview import destination_json, shard_json
 
 FORMAT_VERSION = "1"
 
@@ -120,6 +120,7 @@ def apply_json(
         **_head(status, plan_file, plan.digest),
         "target": "sandbox" if plan.sandbox else "octopush",
         "environment": destination_json(plan.destination),
+        "shard": shard_json(plan.shard),  # `--shard I/N`: the part applied (null: all)
         "state": {  # as planned, before this apply wrote to it
             "lineage": plan.state.lineage,
             "serial": plan.state.serial,

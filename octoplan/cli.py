@@ -9,27 +9,21 @@ click in non-standalone mode and maps every outcome itself.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import click
 
 from octoplan import __version__, signals
+from octoplan.cli_options import app_of as _app
+from octoplan.cli_options import environment_options, shard_option
 from octoplan.commands.context import AppContext
 from octoplan.errors import OctoplanError, ValidationFailed
-from octoplan.target import ENV_VAR, SANDBOX
-
-F = TypeVar("F", bound=Callable[..., Any])
+from octoplan.partition import Partition
+from octoplan.target import ENV_VAR
 
 FORMATS = click.Choice(["text", "json"])
 PLAN_FORMATS = click.Choice(["text", "json", "markdown"])
-
-
-def _app(ctx: click.Context) -> AppContext:
-    app = ctx.find_object(AppContext)
-    assert app is not None
-    return app
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,35 +61,6 @@ def cli(
     ctx.obj = AppContext(project_dir=project_dir, debug=debug, verbosity=-1 if quiet else verbose)
     if env:
         ctx.obj.choose_env(env, "--env")
-
-
-def _env_flag(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    if value:
-        _app(ctx).choose_env(value, "--env")
-
-
-def _sandbox_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    if value:
-        _app(ctx).choose_env(SANDBOX, "--sandbox")
-
-
-def environment_options(sandbox_help: str) -> Callable[[F], F]:
-    """--env NAME and --sandbox (the built-in environment sandbox), on a command."""
-
-    def decorate(command: F) -> F:
-        command = click.option(
-            "--sandbox", is_flag=True, expose_value=False, callback=_sandbox_flag,
-            help=sandbox_help,
-        )(command)  # fmt: skip
-        return click.option(
-            "--env",
-            metavar="NAME",
-            expose_value=False,
-            callback=_env_flag,
-            help=f"Environment of octoplan.yaml (else ${ENV_VAR}, else its default).",
-        )(command)
-
-    return decorate
 
 
 @cli.command()
@@ -172,6 +137,7 @@ def count(ctx: click.Context, text: str | None, fmt: str) -> int:
     metavar="GITREF",
     help="Only campaigns whose inputs changed since this git ref.",
 )
+@shard_option
 @environment_options("Plan for the local sandbox (the built-in environment sandbox).")
 @click.pass_context
 def plan(
@@ -182,6 +148,7 @@ def plan(
     fmt: str,
     detailed_exitcode: bool,
     changed_since: str | None,
+    shard: Partition | None,
 ) -> int:
     """Show what apply would send: per campaign, recipients, parts and cost."""
     from octoplan.commands import plan as cmd
@@ -194,6 +161,7 @@ def plan(
         fmt=fmt,
         detailed_exitcode=detailed_exitcode,
         changed_since=changed_since,
+        partition=shard,
     )
 
 
@@ -243,6 +211,7 @@ def show(ctx: click.Context, plan_file: Path, fmt: str) -> int:
     show_default=True,
     help="Output format (json: one report on stdout, errors included, for scripts).",
 )
+@shard_option
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -252,6 +221,7 @@ def apply(
     lock_timeout: float,
     concurrency: int,
     fmt: str,
+    shard: Partition | None,
 ) -> int:
     """Send what the plan says, exactly once."""
     from octoplan.commands import apply as cmd
@@ -264,6 +234,7 @@ def apply(
         lock_timeout=lock_timeout,
         concurrency=concurrency,
         fmt=fmt,
+        partition=shard,
     )
 
 

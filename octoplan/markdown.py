@@ -13,7 +13,7 @@ import re
 from octoplan.errors import count_of
 from octoplan.mask import mask_recipient
 from octoplan.plan import SYMBOLS, Action, BatchKind, CampaignPlan, Plan
-from octoplan.planview import cancel_line, capped_line, done, money, when
+from octoplan.planview import cancel_line, capped_line, done, money, shard_line, when
 from octoplan.sentdiff import diff_lines
 from octoplan.target import Destination
 from octoplan.words import plural
@@ -192,7 +192,10 @@ def _bold(n: int, word: str) -> str:
 
 
 def _destination(plan: Plan) -> str:
-    return destination_line(plan.destination)
+    line = destination_line(plan.destination)
+    if plan.shard is None:
+        return line
+    return f"{line} · **{shard_line(plan.shard)}**"
 
 
 def destination_line(d: Destination) -> str:

@@ -18,6 +18,7 @@ from octoplan.errors import Diagnostic, UsageError
 from octoplan.frequency import Ledger
 from octoplan.gcpause import paused_gc
 from octoplan.loader import Project, load_project
+from octoplan.partition import Partition
 from octoplan.payload import RequestShape, shape
 from octoplan.plan import CampaignSpec, Plan
 from octoplan.planner import build_plan
@@ -37,6 +38,9 @@ class Selection:
     paths: tuple[Path, ...] = ()
     campaigns: tuple[str, ...] = ()
     changed_since: str | None = None
+    # `--shard I/N`: the recipients worked on (octoplan/partition.py); None: all of them.
+    # Not a narrowing of the campaigns: a sharded plan over the whole project is whole.
+    partition: Partition | None = None
 
     @property
     def whole_project(self) -> bool:
@@ -194,6 +198,7 @@ def make_plan(
             whole_project=selection.whole_project,
             currency=project.config.pricing.currency,
             policies=compliance(project, store, now),
+            partition=selection.partition,
         )
 
 

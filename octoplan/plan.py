@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from octoplan import ids
 from octoplan.errors import Diagnostic, count_of
 from octoplan.messages import Messages
+from octoplan.partition import Partition
 from octoplan.rollout import RolloutSpec, RolloutView
 from octoplan.sentdiff import TextChange
 from octoplan.state.base import BatchStatus, RecipientState, StateInfo
@@ -268,6 +269,11 @@ class Plan:
     policies: tuple[PolicyResult, ...] = ()
     # Where its messages go: the environment and its API (its state is `state`).
     destination: Destination = field(default_factory=Destination)
+    shard: Share | None = None  # `--shard I/N`: the part of the recipients planned
+
+    @property
+    def partition(self) -> Partition | None:
+        return None if self.shard is None else self.shard.partition
 
     @property
     def sandbox(self) -> bool:
@@ -312,9 +318,25 @@ class PolicyResult:
     detail: str
 
 
-def compute_digest(campaigns: Sequence[CampaignPlan], errors: Sequence[Diagnostic] = ()) -> str:
+@dataclass(frozen=True)
+class Share:
+    """A sharded plan's part: its partition, its recipients and all of them (for the header
+    "shard 2/4: 250,123 of 1,000,000 recipients")."""
+
+    partition: Partition
+    recipients: int
+    of: int
+
+
+def compute_digest(
+    campaigns: Sequence[CampaignPlan],
+    errors: Sequence[Diagnostic] = (),
+    partition: Partition | None = None,
+) -> str:
     """A fingerprint of what apply would do: same digest, same requests."""
     h = hashlib.sha256()
+    if partition is not None:  # only when sharded: the digests of other plans stay as they were
+        h.update(f"shard {partition.label}\n".encode())
     if errors:
         h.update(ids.canonical_json([d.format() for d in errors]).encode())
     for c in campaigns:

@@ -4,7 +4,10 @@ A plan file is the plan's masked JSON view, with the SHA-256 of every file the p
 holds no request bodies: `apply FILE` rebuilds the plan from the inputs and the state, and
 refuses unless the rebuilt plan is the one saved: same octoplan version, same input files, same
 state lineage and serial, same digest (i.e. the same request_ids). Each refusal says what
-differs: the files, the serial, or the campaigns that would now send something else.
+differs: the files, the serial, or the campaigns that would now send something else. A plan of
+one shard (`plan --shard I/N -o FILE`) is applied as that shard, never as another; as the
+other shards' applies write to the state it shares, a newer serial does not make it stale while
+its digest (its request_ids) is unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from octoplan import __version__, jsonstream
 from octoplan.errors import OctoplanError, UsageError
 from octoplan.inputs import changed_inputs, describe, read_inputs
 from octoplan.loader import Project
+from octoplan.partition import Partition
 from octoplan.plan import Action, BatchKind, CampaignPlan, Plan
 from octoplan.planview import plan_json
 from octoplan.private import write_private
@@ -48,6 +52,7 @@ class SavedPlan:
     inputs: dict[str, str] | None = None  # file -> SHA-256 (inputs.read_inputs)
     campaigns: dict[str, SavedCampaign] | None = None
     destination: Destination = field(default_factory=Destination)
+    partition: Partition | None = None  # `plan --shard I/N`: the shard it was made for
 
 
 def save(plan: Plan, path: Path, inputs: dict[str, str]) -> None:
@@ -77,6 +82,7 @@ def load(path: Path) -> SavedPlan:
             for c in document.campaigns
         },
         destination=document.destination,
+        partition=None if document.share is None else document.share.partition,
     )
 
 
@@ -91,6 +97,24 @@ def check_destination(saved: SavedPlan, destination: Destination) -> None:
         )
 
 
+def check_shard(saved: SavedPlan, asked: Partition | None) -> Partition | None:
+    """The shard `apply FILE` works on: the plan's; `--shard` may only say it again."""
+    made = saved.partition
+    if asked is None or asked == made:
+        return made
+    what = "all recipients (no --shard)" if made is None else f"shard {made.label}"
+    env = saved.destination.flag()
+    raise UsageError(
+        f"{saved.path} was made for {what}, not shard {asked.label}: apply it with "
+        f"`octoplan apply{env}{_shard_flag(made)} {saved.path}`, or make a plan for shard "
+        f"{asked.label} with `octoplan plan{env} --shard {asked.label} -o {saved.path}`"
+    )
+
+
+def _shard_flag(partition: Partition | None) -> str:
+    return "" if partition is None else f" --shard {partition.label}"
+
+
 def _campaigns(items: list[dict[str, Any]]) -> dict[str, SavedCampaign]:
     return {
         str(c["id"]): SavedCampaign(
@@ -103,7 +127,8 @@ def _campaigns(items: list[dict[str, Any]]) -> dict[str, SavedCampaign]:
 
 
 def _again(saved: SavedPlan) -> str:
-    return f"run `octoplan plan{saved.destination.flag()} -o {saved.path}` again and review it"
+    flags = saved.destination.flag() + _shard_flag(saved.partition)
+    return f"run `octoplan plan{flags} -o {saved.path}` again and review it"
 
 
 def check_inputs(saved: SavedPlan, project: Project) -> None:
@@ -167,7 +192,10 @@ def check_fresh(saved: SavedPlan, current: Plan) -> None:
     again = _again(saved)
     if saved.lineage != current.state.lineage:
         raise StalePlan(f"{saved.path}: the plan was made against another state; {again}")
-    if saved.serial != current.state.serial:
+    # The other shards of a split write to the shared state while this one waits to be
+    # applied: a shard's plan stands as long as it would send exactly the same requests.
+    moved_on = saved.serial != current.state.serial
+    if moved_on and not (saved.partition is not None and saved.digest == current.digest):
         raise StalePlan(
             f"{saved.path}: stale plan: state changed since it was made "
             f"(serial {saved.serial} -> {current.state.serial}); {again}"

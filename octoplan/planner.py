@@ -10,6 +10,9 @@ A campaign is planned in stages (`_CampaignStages`), each a method:
 5. batches: the new requests (octoplan/batches.py), the skipped ones, the policies' checks
    (hours, send_at, cost);
 6. notes, then the CampaignPlan.
+
+With `--shard I/N` (octoplan/partition.py) each stage sees the shard's recipients only, and the
+journaled and scheduled requests the shard owns.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from octoplan.batches import new_batches, resume_batch, skip_batch
 from octoplan.errors import Diagnostic
 from octoplan.mask import mask_text, masked
 from octoplan.messages import CHANGED, SENT, sent_flags
+from octoplan.partition import Partition
 from octoplan.plan import (
     Action,
     BatchKind,
@@ -34,6 +38,7 @@ from octoplan.plan import (
     PlannedBatch,
     PlanPolicies,
     PolicyResult,
+    Share,
     compute_digest,
     in_window,
 )
@@ -57,20 +62,24 @@ def plan_campaign(
     recent: Callable[[], RecentSends] | None = None,
     *,
     select: Callable[[list[int]], list[int]] | None = None,
+    partition: Partition | None = None,
 ) -> CampaignPlan:
     """`opted_out`: numbers that replied STOP (read once per plan, see build_plan);
     `policies`: the compliance and spend rules (octoplan/compliance.py); `recent`: what state
     sent lately, for the 30-day guard (None: no guard); `select`: of the recipients to send,
-    those this plan sends (a rollout stage's cohort)."""
+    those this plan sends (a rollout stage's cohort); `partition`: the shard planned (None:
+    every recipient)."""
     if not spec.enabled:
-        return plan_disabled(spec, store, now)
+        return plan_disabled(spec, store, now, partition)
     if spec.rollout is not None and select is None:
         # The stage decides what is sent (octoplan/rollout_plan.py, which calls back here).
-        plan: CampaignPlan = spec.rollout.planner(spec, store, now, opted_out, policies, recent)
+        plan: CampaignPlan = spec.rollout.planner(
+            spec, store, now, opted_out, policies, recent, partition=partition
+        )
         return plan
     if not opted_out or not optouts.applies(spec.marketing, spec.channel):
         opted_out = {}
-    stages = _CampaignStages(spec, store, now, opted_out)
+    stages = _CampaignStages(spec, store, now, opted_out, partition)
     stages.journaled()
     stages.scheduled()
     stages.diff()
@@ -89,10 +98,18 @@ class _CampaignStages:
         store: StateReader,
         now: datetime,
         opted_out: Mapping[str, datetime],
+        partition: Partition | None = None,
     ) -> None:
         self.spec, self.store, self.now, self.opted_out = spec, store, now, opted_out
         messages = spec.messages
         self.keys = messages.keys
+        self.partition = partition
+        # The recipients this plan is about: the shard's, or everyone.
+        self.mine: Sequence[int] = (
+            range(len(self.keys))
+            if partition is None
+            else partition.select(self.keys, range(len(self.keys)))
+        )
         self.history = spec.history if spec.renamed_from else spec.id
         if spec.state is not None:
             (self.sent_hashes, self.others), self.flags = spec.state, messages.sent
@@ -121,11 +138,15 @@ class _CampaignStages:
         """Journaled batches decide first: resumes and doubts."""
         store = self.store
         for record in store.batches(self.history, [BatchStatus.INTENT, BatchStatus.IN_DOUBT]):
+            members = None
+            if self.partition is not None:  # one shard settles it (partition.py)
+                members = store.batch_recipients(record.request_id)
+                if not self.partition.owns(key for key, _ in members):
+                    continue
             if record.status is BatchStatus.INTENT and in_window(record.first_sent_at, self.now):
-                payload, members = (
-                    store.payload(record.request_id),
-                    store.batch_recipients(record.request_id),
-                )
+                payload = store.payload(record.request_id)
+                if members is None:
+                    members = store.batch_recipients(record.request_id)
                 self.batches.append(resume_batch(record, payload, members))
             else:
                 self.in_doubt.append(
@@ -147,6 +168,7 @@ class _CampaignStages:
             self.flags,
             self.opted_out,
             self.send_at,
+            self.partition,
         )
         self.batches.extend(replaced.batches)
         self.notes.extend(replaced.notes)
@@ -158,14 +180,17 @@ class _CampaignStages:
         """Desired messages against state: who was sent (whatever the text), who is pending,
         who is to send (again)."""
         keys, flags, others, released = self.keys, self.flags, self.others, self.released
-        everyone = range(len(keys))
+        everyone = self.mine
         if not self.sent_hashes and not others:
             self.to_send = list(everyone)
             return
+        if len(everyone) < len(keys):  # a shard: its recipients' flags
+            flags = bytearray(map(flags.__getitem__, everyone))
         # Whole columns at once: who was sent (whatever the text), who was not.
         sent = list(compress(everyone, flags))
         to_send = list(compress(everyone, map(operator.not_, flags)))
         changed = flags.count(CHANGED)
+        flags = self.flags
         later: list[int] = []
         if released:
             # Recipients of a scheduled request this plan cancels go out again, under a
@@ -280,14 +305,23 @@ class _CampaignStages:
         if self.opted:
             notes.append(optouts.note(self.opted))
 
+    def _known(self) -> bool:
+        """Whether state holds recipients of this campaign (of this shard: the sends of the
+        others leave its plan as it was, a create, so its saved plan stands)."""
+        sent, others = self.sent_hashes, self.others
+        if self.partition is None or not (sent or others):
+            return bool(sent or others)
+        keys = self.keys
+        return any(keys[i] in sent or keys[i] in others for i in self.mine)
+
     def result(self) -> CampaignPlan:
         spec, keys, messages = self.spec, self.keys, self.spec.messages
         all_errors = (*spec.errors, *self.errors)
-        known = bool(self.sent_hashes or self.others)
+        known = self._known()
         action = _action(all_errors, known, self.batches, self.in_doubt)
         batches = [] if action is Action.BLOCKED else self.batches
         shown = _samples(keys, messages.request_texts, self.to_send, self.new_batches) or list(
-            range(min(SAMPLES, len(keys)))
+            self.mine[:SAMPLES]
         )
         return CampaignPlan(
             id=spec.id,
@@ -296,7 +330,7 @@ class _CampaignStages:
             action=action,
             batches=tuple(batches),
             in_doubt=tuple(self.in_doubt),
-            desired=len(keys),
+            desired=len(self.mine),
             already_sent=self.already_sent,
             pending=self.pending,
             changed_after_send=self.changed - self.moved,
@@ -365,10 +399,12 @@ def build_plan(
     currency: str = "EUR",
     info: StateInfo | None = None,
     policies: PlanPolicies | None = None,
+    partition: Partition | None = None,
 ) -> Plan:
     """`info`: the state's serial as read before its contents (else read at the end).
     `policies`: the compliance and spend rules (octoplan/compliance.py); campaigns are planned
-    in order, each counting what the ones before it send (the frequency cap)."""
+    in order, each counting what the ones before it send (the frequency cap). `partition`:
+    the shard planned (`--shard I/N`), None for every recipient."""
     # Read once for the whole plan, and only when a campaign can be concerned.
     concerned = any(optouts.applies(spec.marketing, spec.channel) for spec in specs)
     opted_out = store.opted_out() if concerned else {}
@@ -381,7 +417,7 @@ def build_plan(
 
     campaigns = []
     for spec in specs:
-        campaign = plan_campaign(spec, store, now, opted_out, policies, recent)
+        campaign = plan_campaign(spec, store, now, opted_out, policies, recent, partition=partition)
         if policies is not None:
             policies.record(campaign, now)
         campaigns.append(campaign)
@@ -391,7 +427,7 @@ def build_plan(
         known = {campaign_id for spec in specs for campaign_id in spec.history}
         for campaign_id in store.campaign_ids():
             if campaign_id not in known:
-                removed = plan_removed_campaign(campaign_id, store, now)
+                removed = plan_removed_campaign(campaign_id, store, now, partition)
                 if removed is not None:
                     campaigns.append(removed)
     errors: list[Diagnostic] = []
@@ -404,7 +440,16 @@ def build_plan(
         campaigns=tuple(campaigns),
         currency=currency,
         scope=tuple(scope),
-        digest=compute_digest(campaigns, errors),
+        digest=compute_digest(campaigns, errors, partition),
         errors=tuple(errors),
         policies=tuple(results),
+        shard=None if partition is None else _share(partition, specs, campaigns),
     )
+
+
+def _share(
+    partition: Partition, specs: Sequence[CampaignSpec], campaigns: Sequence[CampaignPlan]
+) -> Share:
+    """The shard's recipients and all of them, over the campaigns planned."""
+    whole = sum(len(spec.messages.keys) for spec in specs if spec.enabled)
+    return Share(partition, sum(c.desired for c in campaigns), whole)

@@ -14,9 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from octoplan.errors import Diagnostic, OctoplanError
+from octoplan.partition import Partition
 from octoplan.plan import (
     FORMAT_VERSION,
     Action,
@@ -26,6 +27,7 @@ from octoplan.plan import (
     Plan,
     PlannedBatch,
     PolicyResult,
+    Share,
 )
 from octoplan.rollout import RolloutView
 from octoplan.sentdiff import TextChange
@@ -130,6 +132,19 @@ class _Policy(_Model):
     detail: str
 
 
+class _Shard(_Model):
+    index: int = Field(ge=1)
+    count: int = Field(ge=1)
+    recipients: int = 0
+    of: int = 0
+
+    @model_validator(mode="after")
+    def _within(self) -> _Shard:
+        if self.index > self.count:
+            raise ValueError(f"index {self.index} is over count {self.count}")
+        return self
+
+
 class PlanDocument(_Model):
     format_version: str
     octoplan_version: str | None = None
@@ -141,6 +156,14 @@ class PlanDocument(_Model):
     sandbox: bool = False
     environment: _Environment | None = None  # None: a file from before environments
     summary: _Summary = Field(default_factory=_Summary)
+    shard: _Shard | None = None  # `--shard I/N` (None: all recipients, or an older file)
+
+    @property
+    def share(self) -> Share | None:
+        found = self.shard
+        if found is None:
+            return None
+        return Share(Partition(found.index, found.count), found.recipients, found.of)
 
     @property
     def destination(self) -> Destination:
@@ -277,6 +300,7 @@ def read_plan(path: Path) -> Plan:
         scope=tuple(document.scope),
         digest=document.digest,
         destination=document.destination,
+        shard=document.share,
         policies=tuple(
             PolicyResult(p.rule, p.subject, p.status, p.detail) for p in document.policies
         ),

@@ -22,6 +22,7 @@ from octoplan.plan import (
     CampaignPlan,
     Plan,
     PlannedBatch,
+    Share,
 )
 from octoplan.sentdiff import diff_lines
 from octoplan.target import Destination
@@ -129,6 +130,7 @@ def plan_json(plan: Plan, inputs: Mapping[str, str] | None = None) -> dict[str, 
         },
         "digest": plan.digest,
         "scope": list(plan.scope),
+        "shard": shard_json(plan.shard),
         "sandbox": plan.sandbox,
         "environment": destination_json(plan.destination),
         "has_changes": plan.has_changes,
@@ -161,6 +163,24 @@ def plan_json(plan: Plan, inputs: Mapping[str, str] | None = None) -> dict[str, 
 
         data["inputs"] = {"digest": inputs_digest(inputs), "files": dict(inputs)}
     return data
+
+
+def shard_json(shard: Share | None) -> dict[str, Any] | None:
+    """`--shard I/N`: which part of the recipients the plan is about (null: all of them)."""
+    if shard is None:
+        return None
+    part = shard.partition
+    return {
+        "index": part.index,
+        "count": part.count,
+        "recipients": shard.recipients,
+        "of": shard.of,
+    }
+
+
+def shard_line(shard: Share) -> str:
+    """Said once, at the top of a sharded plan."""
+    return f"shard {shard.partition.label}: {shard.recipients:,} of {plural(shard.of, 'recipient')}"
 
 
 def destination_json(destination: Destination) -> dict[str, Any]:
@@ -283,7 +303,7 @@ def _changes(c: CampaignPlan, currency: str, requests: bool) -> list[str]:
 def plan_text(plan: Plan, *, samples: int = 1, requests: bool = False, details: bool = True) -> str:
     """The plan for a terminal; `requests` adds one line per new request (`--verbose`);
     without `details` (`--quiet`), no warnings, notes or samples: errors and changes only."""
-    lines: list[str] = []
+    lines: list[str] = [] if plan.shard is None else [shard_line(plan.shard)]
     for c in plan.campaigns:
         lines.append(_headline(c, plan.currency))
         for d in c.errors:

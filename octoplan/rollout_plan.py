@@ -4,6 +4,13 @@ The stage is decided from state (octoplan/rollout.py); the sends of a stage are 
 campaign's (octoplan/planner.py), of the seed list's messages for a seed stage, else of the
 audience's narrowed to the stage's cohort. The plan's new requests carry the stage, which apply
 journals with them: that is how the next plan knows the stage has started.
+
+With `--shard I/N` a stage sends its cohort's recipients that are in the shard: the cohort and
+the partition are independent draws (octoplan/partition.py), so each shard sends its share of
+every stage. The stage itself is read from the state all shards share, and a stage in which a
+shard has nobody new is passed over only when nobody in the whole audience is new in it: else
+the shards that have recipients there start it and this one waits (a seed list of two numbers
+in another shard never lets it send the next stage's cohort before the seed stage's `wait`).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from datetime import datetime
 
 from octoplan import rollout
 from octoplan.errors import Diagnostic
+from octoplan.partition import Partition
 from octoplan.plan import BatchKind, CampaignPlan, CampaignSpec, PlanPolicies
 from octoplan.planner import plan_campaign
 from octoplan.repeats import RecentSends
@@ -28,6 +36,8 @@ def plan_rollout(
     opted_out: Mapping[str, datetime] | None,
     policies: PlanPolicies | None,
     recent: Callable[[], RecentSends] | None,
+    *,
+    partition: Partition | None = None,
 ) -> CampaignPlan:
     assert spec.rollout is not None
     stages = spec.rollout.stages
@@ -42,9 +52,15 @@ def plan_rollout(
         if verdict.status == "ready":
             target, starts, verdict = current + 1, True, None
     while True:
-        plan, held = _plan_stage(spec, stages[target], store, now, opted_out, policies, recent)
+        plan, held = _plan_stage(
+            spec, stages[target], store, now, opted_out, policies, recent, partition
+        )
         sends_new = any(b.kind is BatchKind.NEW for b in plan.batches)
         if not starts or target == last or sends_new or plan.errors:
+            break
+        if partition is not None and _starts_elsewhere(spec, stages[target], store, now, opted_out):
+            # Other shards start this stage (a seed list in another shard, a small cohort):
+            # this one waits for it, as an unsharded apply would, never going past its wait.
             break
         # A stage with nobody new to send leaves nothing in state to start it: passed over,
         # its successor is judged on the same stage (the last that sent).
@@ -88,13 +104,14 @@ def _plan_stage(
     opted_out: Mapping[str, datetime] | None,
     policies: PlanPolicies | None,
     recent: Callable[[], RecentSends] | None,
+    partition: Partition | None,
 ) -> tuple[CampaignPlan, int]:
     """The stage's sends, and how many of the audience not sent yet it leaves for later."""
     assert spec.rollout is not None
     if stage.percent is None:
         seed: CampaignSpec = spec.rollout.seed
-        plan = plan_campaign(seed, store, now, opted_out, policies, recent)
-        return replace(plan, id=spec.id, file=spec.file), _unsent(spec, store)
+        plan = plan_campaign(seed, store, now, opted_out, policies, recent, partition=partition)
+        return replace(plan, id=spec.id, file=spec.file), _unsent(spec, store, partition)
     held = [0]
     keys, salt, percent = spec.messages.keys, spec.rollout.salt, stage.percent
 
@@ -103,16 +120,35 @@ def _plan_stage(
         held[0] = len(indexes) - len(chosen)
         return chosen
 
-    plan = plan_campaign(spec, store, now, opted_out, policies, recent, select=select)
+    plan = plan_campaign(
+        spec, store, now, opted_out, policies, recent, select=select, partition=partition
+    )
     return plan, held[0]
 
 
-def _unsent(spec: CampaignSpec, store: StateReader) -> int:
-    """Recipients of the audience state has not sent (all of them are left for later)."""
+def _starts_elsewhere(
+    spec: CampaignSpec,
+    stage: Stage,
+    store: StateReader,
+    now: datetime,
+    opted_out: Mapping[str, datetime] | None,
+) -> bool:
+    """Whether a stage this shard has nobody new in sends someone new in the whole audience
+    (then it is not passed over: the shards that have recipients in it start it). Planned
+    without policies or the 30-day guard's record, which are the shards' own."""
+    plan, _ = _plan_stage(spec, stage, store, now, opted_out, None, None, None)
+    return any(b.kind is BatchKind.NEW for b in plan.batches)
+
+
+def _unsent(spec: CampaignSpec, store: StateReader, partition: Partition | None) -> int:
+    """Recipients of the audience (of the shard) state has not sent (all of them are left
+    for later)."""
     keys = spec.messages.keys
-    if spec.state is not None:
+    if partition is not None:
+        keys = [keys[index] for index in partition.select(keys, range(len(keys)))]
+    if spec.state is not None and partition is None:
         return spec.messages.sent.count(0)
-    sent, _ = store.recipient_state(*spec.history)
+    sent = spec.state.sent if spec.state is not None else store.recipient_state(*spec.history)[0]
     return sum(1 for key in keys if key not in sent)
 
 

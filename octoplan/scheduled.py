@@ -4,6 +4,14 @@ A request the API accepted for later can be cancelled while it is more than 10 m
 when its campaign's text, recipients or send_at changed (replaced: cancelled, its recipients
 still wanted sent again under a new request_id), when the campaign is disabled, or when its
 file is removed. Too late to cancel, the plan says so (an error, or a note).
+
+With `--shard I/N`, a scheduled request is the business of the one shard that owns it (the
+shard of its lowest recipient key, octoplan/partition.py): that shard alone cancels it, and
+sends the replacement of its own recipients. Its other recipients are sent again by their own
+shards, once state says the request was cancelled: a shard applying at the same moment may
+plan between the cancel and the replacement's intent, when they look cancelled, so the owner
+sending them too could send them twice. (A shard that planned before the cancel sees them as
+sent: its next run sends them.)
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from octoplan.channels import SendFlow
 from octoplan.errors import Diagnostic
 from octoplan.mask import mask_text, masked
 from octoplan.messages import CHANGED
+from octoplan.partition import Partition
 from octoplan.plan import (
     Action,
     BatchKind,
@@ -139,14 +148,29 @@ def moved_only(
     return moved
 
 
-def plan_disabled(spec: CampaignSpec, store: StateReader, now: datetime) -> CampaignPlan:
+def _owned(
+    store: StateReader, records: list[BatchRecord], partition: Partition | None
+) -> list[BatchRecord]:
+    """The requests of `records` that the shard planned owns (all of them, unsharded)."""
+    if partition is None:
+        return records
+    return [
+        r for r in records if partition.owns(key for key, _ in store.batch_recipients(r.request_id))
+    ]
+
+
+def plan_disabled(
+    spec: CampaignSpec, store: StateReader, now: datetime, partition: Partition | None = None
+) -> CampaignPlan:
     """`enabled: false`: cancel what is still scheduled, send nothing new (not even an
-    unconfirmed request: it stays unconfirmed, then in doubt)."""
+    unconfirmed request: it stays unconfirmed, then in doubt). `partition`: the shard planned,
+    which cancels and reports only the requests it owns."""
     batches: list[PlannedBatch] = []
     errors: list[Diagnostic] = []
     notes = ["campaign disabled (enabled: false): nothing new is sent"]
     kept = 0  # recipients of scheduled sends that still go out (too late to cancel them)
-    for record in store.batches(spec.history, [BatchStatus.ACCEPTED], scheduled=True):
+    scheduled = store.batches(spec.history, [BatchStatus.ACCEPTED], scheduled=True)
+    for record in _owned(store, scheduled, partition):
         cancellable = scheduled_and_cancellable(record, now)
         if cancellable:
             batches.append(
@@ -166,7 +190,8 @@ def plan_disabled(spec: CampaignSpec, store: StateReader, now: datetime) -> Camp
             )
     in_doubt = []
     unconfirmed = 0
-    for record in store.batches(spec.history, [BatchStatus.INTENT, BatchStatus.IN_DOUBT]):
+    journaled = store.batches(spec.history, [BatchStatus.INTENT, BatchStatus.IN_DOUBT])
+    for record in _owned(store, journaled, partition):
         if record.status is BatchStatus.INTENT and in_window(record.first_sent_at, now):
             unconfirmed += 1
         else:
@@ -190,7 +215,7 @@ def plan_disabled(spec: CampaignSpec, store: StateReader, now: datetime) -> Camp
         batches=() if all_errors else tuple(batches),
         in_doubt=tuple(in_doubt),
         desired=0,
-        already_sent=sent_after(store, (spec.id, *spec.renamed_from), batches),
+        already_sent=sent_after(store, (spec.id, *spec.renamed_from), batches, partition, now),
         scheduled=kept,
         pending=0,
         changed_after_send=0,
@@ -204,21 +229,38 @@ def plan_disabled(spec: CampaignSpec, store: StateReader, now: datetime) -> Camp
     )
 
 
-def sent_after(store: StateReader, history: tuple[str, ...], cancels: list[PlannedBatch]) -> int:
+def sent_after(
+    store: StateReader,
+    history: tuple[str, ...],
+    cancels: list[PlannedBatch],
+    partition: Partition | None = None,
+    now: datetime | None = None,
+) -> int:
     """Recipients state holds as sent (scheduled sends included) once this plan's cancels are
-    done: what a disabled or removed campaign's plan reports as already sent."""
+    done: what a disabled or removed campaign's plan reports as already sent. Of a shard: its
+    recipients, but those of the requests any shard cancels (their owners', at `now`)."""
     sent, _ = store.recipient_state(*history)
-    return max(len(sent) - sum(len(b.recipients) for b in cancels), 0)
+    if partition is None or now is None:
+        return max(len(sent) - sum(len(b.recipients) for b in cancels), 0)
+    cancelled = {
+        key
+        for record in store.batches(history, [BatchStatus.ACCEPTED], scheduled=True)
+        if scheduled_and_cancellable(record, now)
+        for key, _ in store.batch_recipients(record.request_id)
+    }
+    return sum(1 for key in sent if partition.contains(key) and key not in cancelled)
 
 
 def plan_removed_campaign(
-    campaign_id: str, store: StateReader, now: datetime
+    campaign_id: str, store: StateReader, now: datetime, partition: Partition | None = None
 ) -> CampaignPlan | None:
-    """A campaign in state with no file any more: cancel what is still scheduled."""
+    """A campaign in state with no file any more: cancel what is still scheduled (of a
+    shard: the requests it owns)."""
     batches: list[PlannedBatch] = []
     notes: list[str] = []
     kept = 0  # recipients of scheduled sends that still go out
-    for record in store.batches(campaign_id, [BatchStatus.ACCEPTED], scheduled=True):
+    scheduled = store.batches(campaign_id, [BatchStatus.ACCEPTED], scheduled=True)
+    for record in _owned(store, scheduled, partition):
         cancellable = scheduled_and_cancellable(record, now)
         if cancellable is False:
             kept += record.recipients_count
@@ -246,7 +288,7 @@ def plan_removed_campaign(
         batches=tuple(batches),
         in_doubt=(),
         desired=0,
-        already_sent=sent_after(store, (campaign_id,), batches),
+        already_sent=sent_after(store, (campaign_id,), batches, partition, now),
         scheduled=kept,
         pending=0,
         changed_after_send=0,
@@ -284,10 +326,12 @@ def replace_scheduled(
     flags: bytearray,
     opted_out: Mapping[str, datetime],
     send_at: str | None,
+    partition: Partition | None = None,
 ) -> Replaced:
     """The campaign's scheduled requests whose recipients' messages changed, or which hold
     recipients no longer wanted: cancelled while there is time (their recipients still wanted
-    are sent again), else an error; and how many recipients they keep scheduled."""
+    are sent again), else an error; and how many recipients they keep scheduled. `partition`:
+    the shard planned, which decides only the requests it owns."""
     keys = spec.messages.keys
     found = Replaced()
     batches, notes, errors, released = found.batches, found.notes, found.errors, found.released
@@ -300,6 +344,10 @@ def replace_scheduled(
             # A recipient who replied STOP since is no longer wanted in a scheduled send.
             index_of = {k: i for i, k in enumerate(keys) if k not in opted_out}
         members = store.batch_recipients(record.request_id)
+        if partition is not None and not partition.owns(k for k, _ in members):
+            # Another shard's: its recipients of this shard stay scheduled, as counted here.
+            found.scheduled += sum(1 for k, _ in members if partition.contains(k))
+            continue
         removed = sum(1 for k, _ in members if k not in index_of)
         # A recipient of a scheduled request is decided by it: CHANGED means its text, options
         # or send_at differ from what the request carries.

@@ -109,6 +109,7 @@ def test_sent_refused_and_unconfirmed_are_reported_per_campaign(
             "sandbox": False,
             "local": True,
         },
+        "shard": None,
         "state": {
             "lineage": plan["state"]["lineage"],
             "serial": plan["state"]["serial"],

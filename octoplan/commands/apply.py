@@ -28,6 +28,7 @@ from octoplan.compliance import HoursGate, with_credit
 from octoplan.errors import Diagnostic, OctoplanError, StateError, UsageError
 from octoplan.hours import Hours, local_time
 from octoplan.loader import Project
+from octoplan.partition import Partition
 from octoplan.pipeline import Selection, all_errors, campaign_specs, load, make_plan
 from octoplan.plan import CampaignSpec, Plan
 from octoplan.planfile import SavedPlan
@@ -51,6 +52,7 @@ class _Options:
     campaigns: list[str]
     lock_timeout: float
     concurrency: int
+    partition: Partition | None = None  # --shard I/N
 
 
 @dataclass
@@ -68,8 +70,9 @@ def run(
     lock_timeout: float,
     concurrency: int,
     fmt: str = "text",
+    partition: Partition | None = None,
 ) -> int:
-    options = _Options(plan_file, auto_approve, campaigns, lock_timeout, concurrency)
+    options = _Options(plan_file, auto_approve, campaigns, lock_timeout, concurrency, partition)
     if fmt != "json":
         return _guarded(app, options, None)
     # JSON: stdout holds one report whatever happens, the error too; stderr as in text.
@@ -89,7 +92,9 @@ def _guarded(app: AppContext, options: _Options, json_out: _JsonOut | None) -> i
     app.project_root()  # before anything is read or created
     target = config_target(app)
     if options.plan_file is not None:  # read again by _run: cheap, and checked first
-        planfile.check_destination(planfile.load(options.plan_file), target.destination)
+        saved = planfile.load(options.plan_file)
+        planfile.check_destination(saved, target.destination)
+        planfile.check_shard(saved, options.partition)
     if not target.sandbox:
         require_credentials(target)
     told: list[ApplyReport] = []  # a report that told a storage fault
@@ -132,12 +137,13 @@ def _run(
 ) -> int:
     """`json_out`: gets the JSON report instead of printing the text one."""
     inputs = _inputs(app, options, target, json_out)
-    holder = f"octoplan apply by {_user()}"
+    part = inputs.selection.partition
+    holder = f"octoplan apply{'' if part is None else ' --shard ' + part.label} by {_user()}"
     # Like Terraform, lock first and plan under the lock: what is shown is what gets sent,
     # and a second apply waiting for the lock plans only after the first one has finished.
     with (
         open_store(app.root, target, inputs.project.config.region) as store,
-        store.locked(holder, options.lock_timeout),
+        store.locked(holder, options.lock_timeout, part),
     ):
         approved = _approved(app, options, inputs, store, target.destination, json_out)
         if isinstance(approved, int):
@@ -162,7 +168,10 @@ def _inputs(
         json_out.digest = saved.digest
     if saved is not None and options.campaigns:
         raise UsageError("--campaign cannot be combined with a plan file (the plan has its scope)")
-    selection = Selection(campaigns=saved.scope if saved else tuple(options.campaigns))
+    selection = Selection(
+        campaigns=saved.scope if saved else tuple(options.campaigns),
+        partition=planfile.check_shard(saved, options.partition) if saved else options.partition,
+    )
     start = time.perf_counter()
     project = load(app.root, selection, Choice(target.name, "--env"))
     app.detail(f"loaded {plural(len(project.campaigns), 'campaign')} in {seconds_since(start)}")

@@ -12,6 +12,7 @@ from octoplan.commands.credit import plan_credit
 from octoplan.commands.store import open_store
 from octoplan.commands.targets import project_target
 from octoplan.compliance import with_credit
+from octoplan.partition import Partition
 from octoplan.pipeline import Selection, load, make_plan
 from octoplan.planview import plan_json, plan_text
 from octoplan.words import plural
@@ -26,9 +27,10 @@ def run(
     fmt: str,
     detailed_exitcode: bool,
     changed_since: str | None,
+    partition: Partition | None = None,
 ) -> int:
     app.project_root()  # before anything is read or created
-    selection = Selection(tuple(paths), tuple(campaigns), changed_since)
+    selection = Selection(tuple(paths), tuple(campaigns), changed_since, partition)
     start = time.perf_counter()
     if changed_since:
         from octoplan.changes import changed_campaigns

@@ -65,7 +65,8 @@ def run_list(app: AppContext, fmt: str) -> int:
             _sandbox_hint(app)
         return 0
     try:
-        info, campaigns = store.info(), store.campaigns()
+        # Every apply holding the lock: sharded applies (`--shard I/N`) hold it together.
+        info, campaigns, holders = store.info(), store.campaigns(), store.lock_holders()
     finally:
         store.close()
     if fmt == "json":
@@ -73,6 +74,10 @@ def run_list(app: AppContext, fmt: str) -> int:
             "state": info.url,
             "lineage": info.lineage,
             "serial": info.serial,
+            "locks": [
+                {"holder": h.holder, "host": h.host, "pid": h.pid, "since": _iso(h.acquired_at)}
+                for h in holders
+            ],
             "campaigns": [
                 {
                     "id": c.campaign_id,
@@ -89,6 +94,8 @@ def run_list(app: AppContext, fmt: str) -> int:
         app.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return 0
     app.note(f"State {info.url} (serial {info.serial}, lineage {info.lineage})")
+    for holder in holders:
+        app.note(f"Locked by {describe_lock(holder)}.")
     if not campaigns:
         app.echo("No campaigns in state.")
         _sandbox_hint(app)
@@ -228,15 +235,14 @@ def run_unlock(app: AppContext, force: bool) -> int:
         app.echo("The state is not locked.")
         return 0
     try:
-        removed = store.unlock(default_actor(), force=force)
+        # Sharded applies (`--shard I/N`) leave a lock each: all are shown and removed.
+        removed = store.unlock_all(default_actor(), force=force)
     finally:
         store.close()
-    if removed is None:
+    if not removed:
         app.echo("The state is not locked.")
-    else:
-        app.echo(
-            f"Removed the lock of {describe_lock(removed)}; recorded in the state's audit log."
-        )
+    for info in removed:
+        app.echo(f"Removed the lock of {describe_lock(info)}; recorded in the state's audit log.")
     return 0
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from octoplan.errors import StateError
+from octoplan.partition import Partition
 from octoplan.state.eventlog import EventLog, EventReader
 
 SCHEMA_VERSION = 6
@@ -311,6 +312,12 @@ class StateReader(EventReader, ABC):
     @abstractmethod
     def lock_info(self) -> LockInfo | None: ...
 
+    def lock_holders(self) -> list[LockInfo]:
+        """Every live holder of the apply lock: several sharded applies (`--shard I/N`, on
+        PostgreSQL) hold it at once."""
+        info = self.lock_info()
+        return [] if info is None else [info]
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -395,9 +402,10 @@ class StateStore(StateReader, EventLog, ABC):
 
     # -- locking ---------------------------------------------------------------------------
     @abstractmethod
-    def acquire_lock(self, holder: str, timeout: float) -> None:
+    def acquire_lock(self, holder: str, timeout: float, partition: Partition | None = None) -> None:
         """Wait up to timeout seconds; take over a lock whose process is dead (SQLite);
-        raise LockHeld naming the holder."""
+        raise LockHeld naming the holder. `partition`: the lock of a sharded apply (`--shard
+        I/N`): on PostgreSQL, shards of one N run at once; SQLite takes the whole lock."""
 
     @abstractmethod
     def release_lock(self) -> None: ...
@@ -406,9 +414,16 @@ class StateStore(StateReader, EventLog, ABC):
     def unlock(self, actor: str, force: bool = False) -> LockInfo | None:
         """Remove a lock left behind; audited. Returns what was removed."""
 
+    def unlock_all(self, actor: str, force: bool = False) -> list[LockInfo]:
+        """`unlock` of every lock left behind (sharded applies leave one each)."""
+        removed = self.unlock(actor, force)
+        return [] if removed is None else [removed]
+
     @contextmanager
-    def locked(self, holder: str, timeout: float) -> Iterator[None]:
-        self.acquire_lock(holder, timeout)
+    def locked(
+        self, holder: str, timeout: float, partition: Partition | None = None
+    ) -> Iterator[None]:
+        self.acquire_lock(holder, timeout, partition)
         try:
             yield
         finally:

@@ -4,7 +4,8 @@ Every write transaction first locks the `meta` row, so writers from several proc
 queue up and `serial` counts every change exactly once. The apply lock is a session advisory
 lock on a connection of its own: it dies with its process's connection, so a killed apply never
 blocks the next one. A companion row in `locks` says who holds it; a row whose advisory lock is
-no longer held is a leftover and counts as no lock.
+no longer held is a leftover and counts as no lock. Sharded applies (`--shard I/N`) of one N
+hold it together, each with a row of its own (see "locking" below).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from psycopg import errors as pg_errors
 
 from octoplan import clock
 from octoplan.errors import StateError
+from octoplan.partition import Partition
 from octoplan.state.base import SCHEMA_VERSION, LockHeld, LockInfo, StateInfo, describe_lock
 from octoplan.state.location import describe, scrub
 from octoplan.state.migrations import check_version
@@ -34,6 +36,7 @@ from octoplan.state.sql import SqlStore
 from octoplan.state.sqlread import Row, Tx, utc
 
 _POLL = 0.1  # seconds between two tries of a held lock
+_APPLY = "apply"  # the apply lock's name; a shard's is "apply I/N"
 _CONNECT_TIMEOUT = 10  # seconds
 _LOCK_COLUMNS = "holder, host, pid, pid_start, acquired_at, backend_pid"
 _HELD = (
@@ -41,6 +44,29 @@ _HELD = (
     "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
     "AND classid::bigint = ? AND objid::bigint = ? AND objsubid = 1 AND granted AND pid = ?)"
 )
+
+
+def _try(conn: psycopg.Connection[Row], function: str, key: int) -> bool:
+    row = conn.execute(f"SELECT {function}(%s)", (key,)).fetchone()
+    return row is not None and bool(row[0])
+
+
+def _count(name: str) -> int | None:
+    """N of a lock row `apply I/N`; None for the unsharded `apply`."""
+    _, _, label = name.partition(" ")
+    return int(label.split("/")[1]) if label else None
+
+
+def _blocking(
+    live: list[tuple[str, LockInfo, int]], partition: Partition | None
+) -> tuple[str, LockInfo] | None:
+    """The live holder that keeps an apply of `partition` waiting, to name it."""
+    for name, info, _ in live:
+        mine = partition is not None and name == f"{_APPLY} {partition.label}"
+        other = _count(name)
+        if partition is None or other is None or mine or other != partition.count:
+            return name, info
+    return None
 
 
 def _key(*parts: str) -> int:
@@ -231,24 +257,35 @@ class PostgresStore(SqlStore):
         return StateInfo(lineage=row[0], serial=row[1], schema_version=row[2], url=self._where)
 
     # -- locking ---------------------------------------------------------------------------
-    def _lock_key(self) -> int:
-        return _key(self._schema, self.info().lineage, "apply")
+    # An unsharded apply holds the advisory lock `apply` exclusively. `--shard I/N` holds it
+    # shared (so it waits for, and holds off, an unsharded apply) and `apply I/N` exclusively
+    # (two runners of one shard queue up; the shards of one N run at once). Shards of another
+    # N share recipients: the row `apply I/N` says N, and a shard checks and writes its row
+    # under the transaction lock `shards`, refusing while a live row of another N is there.
+    def _lock_key(self, name: str = _APPLY, lineage: str | None = None) -> int:
+        return _key(self._schema, lineage or self.info().lineage, name)
 
-    def _lock_row(self, tx: Tx, key: int) -> tuple[LockInfo, int] | None:
-        """The holder's row and backend pid, if that backend still holds the advisory lock."""
-        row = tx.one(f"SELECT {_LOCK_COLUMNS} FROM locks WHERE name = 'apply'")
-        if row is None:
-            return None
-        held = tx.one(_HELD, (key >> 32, key & 0xFFFFFFFF, row[5]))
-        if held is None or not held[0]:
-            return None
-        info = LockInfo(holder=row[0], host=row[1], pid=row[2], acquired_at=self._time_out(row[4]))
-        return info, int(row[5])
+    def _live_rows(self, tx: Tx, lineage: str) -> list[tuple[str, LockInfo, int]]:
+        """(name, holder, backend pid) of the lock rows whose backend holds their advisory
+        lock, oldest first; the others are leftovers and count as no lock."""
+        rows = tx.all(
+            f"SELECT name, {_LOCK_COLUMNS} FROM locks WHERE name = ? OR name LIKE ? "
+            "ORDER BY acquired_at, name",
+            (_APPLY, f"{_APPLY} %"),
+        )
+        live = []
+        for name, *row in rows:
+            key = self._lock_key(name, lineage)
+            held = tx.one(_HELD, (key >> 32, key & 0xFFFFFFFF, row[5]))
+            if held is not None and held[0]:
+                info = LockInfo(row[0], row[1], row[2], self._time_out(row[4]))
+                live.append((str(name), info, int(row[5])))
+        return live
 
-    def acquire_lock(self, holder: str, timeout: float) -> None:
+    def acquire_lock(self, holder: str, timeout: float, partition: Partition | None = None) -> None:
         if self._token is not None:
             raise StateError("this process already holds the state lock")
-        key = self._lock_key()
+        lineage = self.info().lineage
         try:
             lock_conn = psycopg.connect(
                 self._url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT
@@ -259,38 +296,91 @@ class PostgresStore(SqlStore):
             ) from exc
         try:
             with self._errors():
-                self._wait_for(lock_conn, key, timeout)
-                self._record_holder(lock_conn, holder)
+                self._wait_for(lock_conn, lineage, partition, holder, timeout)
         except BaseException:
-            lock_conn.close()  # also drops the advisory lock, if it was taken
+            lock_conn.close()  # also drops the advisory locks, if they were taken
             raise
         self._lock_conn = lock_conn
 
-    def _wait_for(self, lock_conn: psycopg.Connection[Row], key: int, timeout: float) -> None:
+    def _wait_for(
+        self,
+        lock_conn: psycopg.Connection[Row],
+        lineage: str,
+        partition: Partition | None,
+        holder: str,
+        timeout: float,
+    ) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            row = lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-            if row is not None and row[0]:
+            if self._try_lock(lock_conn, lineage, partition, holder):
                 return
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 with self._read() as tx:
-                    found = self._lock_row(tx, key)
-                raise LockHeld(None if found is None else found[0], timeout)
+                    blocking = _blocking(self._live_rows(tx, lineage), partition)
+                if blocking is None:
+                    raise LockHeld(None, timeout)
+                name, info = blocking
+                other = _count(name)
+                why = ""
+                if partition is not None and other not in (None, partition.count):
+                    why = (
+                        f" (--shard {name.split()[1]}: shards of {other} and of "
+                        f"{partition.count} share recipients)"
+                    )
+                raise LockHeld(info, timeout, why)
             time.sleep(min(_POLL, remaining))
 
-    def _record_holder(self, lock_conn: psycopg.Connection[Row], holder: str) -> None:
+    def _try_lock(
+        self,
+        lock_conn: psycopg.Connection[Row],
+        lineage: str,
+        partition: Partition | None,
+        holder: str,
+    ) -> bool:
+        """Take the advisory locks and write our row, or take nothing and say False."""
+        apply_key = self._lock_key(_APPLY, lineage)
+        if partition is None:
+            return _try(lock_conn, "pg_try_advisory_lock", apply_key) and self._record_holder(
+                lock_conn, lineage, holder, _APPLY, None
+            )
+        name = f"{_APPLY} {partition.label}"
+        shard_key = self._lock_key(name, lineage)
+        if not _try(lock_conn, "pg_try_advisory_lock_shared", apply_key):
+            return False
+        if _try(lock_conn, "pg_try_advisory_lock", shard_key):
+            if self._record_holder(lock_conn, lineage, holder, name, partition):
+                return True
+            lock_conn.execute("SELECT pg_advisory_unlock(%s)", (shard_key,))
+        lock_conn.execute("SELECT pg_advisory_unlock_shared(%s)", (apply_key,))
+        return False
+
+    def _record_holder(
+        self,
+        lock_conn: psycopg.Connection[Row],
+        lineage: str,
+        holder: str,
+        name: str,
+        partition: Partition | None,
+    ) -> bool:
+        """Our row in `locks`, once our advisory locks are held; False (nothing written)
+        while a shard of another N holds its row."""
         token = uuid.uuid4().hex
         pid = os.getpid()
         now = clock.now()
         with lock_conn.transaction(), lock_conn.cursor() as cur:
-            cur.execute("SELECT serial FROM meta WHERE id = 1 FOR UPDATE")
             tx = _Tx(cur)
-            left = tx.one(f"SELECT {_LOCK_COLUMNS} FROM locks WHERE name = 'apply'")
-            if left is not None:  # its advisory lock is gone, or we could not have ours
-                gone = LockInfo(
-                    holder=left[0], host=left[1], pid=left[2], acquired_at=self._time_out(left[4])
-                )
+            if partition is not None:
+                tx.one("SELECT pg_advisory_xact_lock(?)", (self._lock_key("shards", lineage),))
+                live = self._live_rows(tx, lineage)
+                if any(_count(other) not in (None, partition.count) for other, _, _ in live):
+                    return False
+            cur.execute("SELECT serial FROM meta WHERE id = 1 FOR UPDATE")
+            # Rows left by holders whose connection is gone: ours (held by us now), and, for
+            # an unsharded apply (which excludes every other), all of them.
+            pattern = name if partition is not None else f"{_APPLY}%"
+            for left in tx.all(f"SELECT {_LOCK_COLUMNS} FROM locks WHERE name LIKE ?", (pattern,)):
+                gone = LockInfo(left[0], left[1], left[2], self._time_out(left[4]))
                 self._audit(
                     tx,
                     now,
@@ -298,13 +388,14 @@ class PostgresStore(SqlStore):
                     f"{holder} (pid {pid} on {host_name()})",
                     f"took over the lock of {describe_lock(gone)}: its connection is gone",
                 )
-            tx.run("DELETE FROM locks WHERE name = 'apply'")
+            tx.run("DELETE FROM locks WHERE name LIKE ?", (pattern,))
             tx.run(
                 f"INSERT INTO locks (name, {_LOCK_COLUMNS}, token) "
-                "VALUES ('apply', ?, ?, ?, ?, ?, pg_backend_pid(), ?)",
-                (holder, host_name(), pid, process_start(pid), utc(now), token),
+                "VALUES (?, ?, ?, ?, ?, ?, pg_backend_pid(), ?)",
+                (name, holder, host_name(), pid, process_start(pid), utc(now), token),
             )
         self._token = token
+        return True
 
     def release_lock(self) -> None:
         lock_conn, token = self._lock_conn, self._token
@@ -315,36 +406,52 @@ class PostgresStore(SqlStore):
             with self._errors(), lock_conn.transaction():
                 lock_conn.execute("DELETE FROM locks WHERE token = %s", (token,))
         finally:
-            lock_conn.close()  # ends the session, and with it the advisory lock
+            lock_conn.close()  # ends the session, and with it the advisory locks
 
     def lock_info(self) -> LockInfo | None:
-        key = self._lock_key()
+        holders = self.lock_holders()
+        return holders[0] if holders else None
+
+    def lock_holders(self) -> list[LockInfo]:
+        lineage = self.info().lineage
         with self._read() as tx:
-            found = self._lock_row(tx, key)
-        return None if found is None else found[0]
+            return [info for _, info, _ in self._live_rows(tx, lineage)]
 
     def unlock(self, actor: str, force: bool = False) -> LockInfo | None:
-        key = self._lock_key()
+        removed = self.unlock_all(actor, force)
+        return removed[0] if removed else None
+
+    def unlock_all(self, actor: str, force: bool = False) -> list[LockInfo]:
+        lineage = self.info().lineage
         with self._write() as tx:
-            row = tx.one(f"SELECT {_LOCK_COLUMNS} FROM locks WHERE name = 'apply'")
-            if row is None:
-                return None
-            info = LockInfo(
-                holder=row[0], host=row[1], pid=row[2], acquired_at=self._time_out(row[4])
+            rows = tx.all(
+                f"SELECT {_LOCK_COLUMNS} FROM locks WHERE name = ? OR name LIKE ? "
+                "ORDER BY acquired_at, name",
+                (_APPLY, f"{_APPLY} %"),
             )
-            live = self._lock_row(tx, key) is not None
+            infos = [LockInfo(r[0], r[1], r[2], self._time_out(r[4])) for r in rows]
+            live = self._live_rows(tx, lineage)
             if live and not force:
+                who = " and ".join(describe_lock(info) for _, info, _ in live)
+                connections = "connection is" if len(live) == 1 else "connections are"
+                that = "that connection" if len(live) == 1 else "those connections"
                 raise StateError(
-                    f"the state lock is held by {describe_lock(info)}, whose database "
-                    "connection is still open; let it finish or stop it, or use --force "
-                    "to end that connection"
+                    f"the state lock is held by {who}, whose database {connections} still "
+                    f"open; let it finish or stop it, or use --force to end {that}"
                 )
-            if live:
-                tx.one("SELECT pg_terminate_backend(?)", (row[5],))
-            tx.run("DELETE FROM locks WHERE name = 'apply'")
-            what = "ended the connection and removed the lock" if live else "removed the lock"
-            self._audit(tx, clock.now(), "unlock", actor, f"{what} of {describe_lock(info)}")
-        return info
+            ended = {backend for _, _, backend in live}
+            for backend in sorted(ended):
+                tx.one("SELECT pg_terminate_backend(?)", (backend,))
+            tx.run("DELETE FROM locks WHERE name = ? OR name LIKE ?", (_APPLY, f"{_APPLY} %"))
+            live_infos = {info for _, info, _ in live}
+            for info in infos:
+                what = (
+                    "ended the connection and removed the lock"
+                    if info in live_infos
+                    else "removed the lock"
+                )
+                self._audit(tx, clock.now(), "unlock", actor, f"{what} of {describe_lock(info)}")
+        return infos
 
     def close(self) -> None:
         try:

@@ -37,6 +37,7 @@ from typing import Any
 
 from octoplan import clock
 from octoplan.errors import StateError
+from octoplan.partition import Partition
 from octoplan.private import open_private
 from octoplan.state.base import (
     SCHEMA_VERSION,
@@ -424,7 +425,8 @@ class SqliteStore(SqlStore):
             return False
         return bool(process_start(int(row[2])) == row[3])
 
-    def acquire_lock(self, holder: str, timeout: float) -> None:
+    def acquire_lock(self, holder: str, timeout: float, partition: Partition | None = None) -> None:
+        # One file on one machine: a sharded apply takes the whole lock (shards run in turn).
         if self._token is not None:
             raise StateError("this process already holds the state lock")
         deadline = time.monotonic() + timeout
