@@ -238,10 +238,40 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
                 "core/ReplaceComparisonOperator_Lt_Eq",
                 "core/ReplaceComparisonOperator_Lt_Gt",
                 "core/ReplaceComparisonOperator_Lt_GtE",
+                "core/ReplaceComparisonOperator_Lt_Is",
+                "core/AddNot",
             )
         },
+        **{
+            (81, operator): "a take of 1000 events, or no bound (len() of 1000 is never the "
+            "constant's object): the same events committed, in larger transactions"
+            for operator in (
+                "core/ReplaceComparisonOperator_Lt_LtE",
+                "core/ReplaceComparisonOperator_Lt_NotEq",
+                "core/ReplaceComparisonOperator_Lt_IsNot",
+            )
+        },
+        (30, "core/NumberReplacer"): "MAX_BATCH 999 or 1001: how many callbacks share a "
+        "commit at most, the same acknowledgements",
+        (42, "core/ReplaceBinaryOperator_Mul_Div"): "the one caller (server.py) and the tests "
+        "pass open_store by position and the options by keyword: the same calls",
         (58, "core/NumberReplacer"): "stop()'s wait for the writing thread, which ends in "
         "milliseconds once told: 9 or 11 s instead of 10 change nothing",
+        (88, "core/ReplaceBreakWithContinue"): "nothing is queued after the stop marker: "
+        "serve() stops ingest once uvicorn has answered every request, so the next get_nowait "
+        "finds the queue empty and breaks",
+        **{
+            (line, "core/ExceptionReplacer"): "no store's close() raises here: ingest's store "
+            "never holds the apply lock (release_lock returns at once), SQLite's checkpoint "
+            "errors are suppressed and close_v2 cannot fail, psycopg's close() does not raise"
+            for line in (94, 123)
+        },
+        **{
+            (120, operator): "the old store, not closed, is freed once the failed commit's error is "
+            "let go (CPython refcounting) and its connection closed with it; only SQLite's per-process count "
+            "of open stores stays up (the header check skipped, as state_sqlite 543)"
+            for operator in ("core/AddNot", "core/ReplaceComparisonOperator_IsNot_Is")
+        },
     },
     "state_sql": {
         (142, "core/NumberReplacer"): "row[-1]: `RETURNING serial` gives a one-column row, "
