@@ -267,9 +267,9 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
             for line in (94, 123)
         },
         **{
-            (120, operator): "the old store, not closed, is freed once the failed commit's error is "
-            "let go (CPython refcounting) and its connection closed with it; only SQLite's per-process count "
-            "of open stores stays up (the header check skipped, as state_sqlite 543)"
+            (120, operator): "the old store, not closed, is freed once the failed commit's "
+            "error is let go (CPython refcounting), its connection closed with it; only "
+            "SQLite's per-process count of open stores stays up (as state_sqlite 543)"
             for operator in ("core/AddNot", "core/ReplaceComparisonOperator_IsNot_Is")
         },
     },
