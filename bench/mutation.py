@@ -323,6 +323,11 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         (353, "core/ReplaceComparisonOperator_Is_LtE"): "BatchKind is a StrEnum whose other "
         "values (new, resume, skip) all sort after 'cancel': <= holds for CANCEL only",
     },
+    "scheduled": {
+        (41, "core/ReplaceComparisonOperator_Eq_GtE"): "a cancel's body is read by "
+        "sender.cancel only, which takes the ticket alone for sms-campaign and voice-list "
+        "(both sort after multi-channel) and the channel for multi-channel: never read there",
+    },
     "plan": {
         (977, "core/ReplaceBinaryOperator_Mul_Div"): "every caller passes store and now by "
         "position and the options by keyword: keyword-only or positional-only, the same calls",
