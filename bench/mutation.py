@@ -277,6 +277,11 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         (142, "core/NumberReplacer"): "row[-1]: `RETURNING serial` gives a one-column row, "
         "whose last column is its first (row[1], the other replacement, fails)",
     },
+    "state_postgres": {
+        (50, "core/ReplaceBinaryOperator_BitAnd_Mod"): "the digest modulo 2**63-1 instead of "
+        "masked: another non-negative 63-bit key, as apart for two states (only two octoplan "
+        "versions applying to one state at once would differ)",
+    },
     "state_sqlite": {
         (284, "core/ReplaceComparisonOperator_Eq_LtE"): "the target is the path or the path "
         "with a suffix (.recovered-...), which sorts after it: <= holds only when equal",
