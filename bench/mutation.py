@@ -416,6 +416,8 @@ def _contexts_run(target: Target, refresh: bool) -> tuple[Path, Path]:
     key = hashlib.sha256("\n".join(target.tests).encode()).hexdigest()[:12]
     data, durations = SESSIONS / f"contexts-{key}.coverage", SESSIONS / f"contexts-{key}.json"
     files = {ROOT / test.split("::")[0] for test in target.tests}
+    # A directory's own mtime moves only when a file is added or removed: its test files'.
+    files |= {found for path in files if path.is_dir() for found in path.rglob("*.py")}
     newest = max(path.stat().st_mtime for path in files)
     fresh = durations.exists() and (not refresh or durations.stat().st_mtime > newest)
     if fresh and data.exists():
