@@ -343,6 +343,14 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         (50, "core/NumberReplacer"): "where the sequence numbers start: only their order is "
         "compared (the later of two equal times)",
         (83, "core/ReplaceComparisonOperator_Is_Eq"): "an Enum member: == is identity",
+        **{
+            (55, operator): "the serial last seen, before the first refresh: -2 is no serial "
+            "either, and a state at serial 0 has no batch (each intent adds one first)"
+            for operator in ("core/ReplaceUnaryOperator_USub_Invert", "core/NumberReplacer")
+        },
+        (60, "core/ReplaceComparisonOperator_Eq_LtE"): "the serial of the state a receiver "
+        "has open only grows (each change adds one): below the last seen only if an older "
+        "copy were put back under a running receiver",
     },
     "ids": {
         (53, "core/ReplaceComparisonOperator_Gt_NotEq"): "a batch always has at least one "
