@@ -412,6 +412,41 @@ def test_send_at_moved_after_the_send_went_out_plans_nothing_and_says_so(
     )
 
 
+def test_send_at_moved_for_some_and_the_text_changed_for_another_are_counted_apart(
+    make_project: MakeProject, sandbox: SandboxServer
+) -> None:
+    """After the send went out, send_at moves and one contact's name changes: two of the three
+    recipients got this very text at the old send_at (moved), one got another text."""
+    named = (
+        'channel: sms\ntext: "Promo {{ contact.first_name }} -30% STOP au 30101"\n'
+        "contacts: [contacts/customers.csv]\n"
+    )
+    people = "phone_number,first_name\n" + "".join(
+        f"{n},{name}\n" for n, name in zip(numbers(3), ["Ana", "Bob", "Cy"], strict=True)
+    )
+    root = make_project(
+        {
+            "campaigns/promo.yaml": named + "send_at: 2026-11-26T10:00:00+01:00\n",
+            "contacts/customers.csv": people,
+        },
+        CONFIG,
+    )
+    assert apply(root, sandbox, TUESDAY).returncode == 0
+    write_files(
+        root,
+        {
+            "campaigns/promo.yaml": named + "send_at: 2026-12-03T10:00:00+01:00\n",
+            "contacts/customers.csv": people.replace(",Cy", ",Cyril"),
+        },
+    )
+    [campaign] = plan_json(root, "2026-11-30T10:00:00+01:00")["campaigns"]
+    assert campaign["notes"] == [
+        "send_at moved for 2 recipients who already received the message: they are not sent again",
+        "the text changed for 1 recipient who already received the old one: they are not sent "
+        "again; only recipients not yet sent get the new text",
+    ]
+
+
 def test_enabled_false_cancels_what_is_scheduled_and_sends_nothing_new(
     scheduled: Path, sandbox: SandboxServer
 ) -> None:
