@@ -336,6 +336,9 @@ EQUIVALENT: dict[str, dict[tuple[int, str], str]] = {
         "each: zip(strict=False) pairs the same",
     },
     "planner": {
+        (288, "core/ReplaceComparisonOperator_Is_Eq"): "an Enum member: == is identity",
+        (337, "core/ReplaceBreakWithContinue"): "once SAMPLES are shown, `continue` passes over "
+        "every index left before any is appended: the same samples, a longer loop",
         **{
             (179, operator): "flags hold NOT_SENT, SENT or CHANGED (0, 1, 2): >= CHANGED is == "
             "CHANGED, and a bytearray's items are cached small ints (`is`)"

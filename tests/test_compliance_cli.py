@@ -440,6 +440,7 @@ def test_send_at_moved_for_some_and_the_text_changed_for_another_are_counted_apa
         },
     )
     [campaign] = plan_json(root, "2026-11-30T10:00:00+01:00")["campaigns"]
+    assert (campaign["already_sent"], campaign["changed_after_send"]) == (3, 1)
     assert campaign["notes"] == [
         "send_at moved for 2 recipients who already received the message: they are not sent again",
         "the text changed for 1 recipient who already received the old one: they are not sent "
