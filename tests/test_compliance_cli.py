@@ -299,6 +299,38 @@ def test_moving_send_at_replaces_the_scheduled_send_in_every_format(
     assert plan(scheduled, TUESDAY, "--detailed-exitcode").returncode == 0
 
 
+def test_moving_send_at_earlier_is_said_as_such(scheduled: Path, sandbox: SandboxServer) -> None:
+    """Moved a day earlier, not later: still "send_at moved", not "the message changed"."""
+    (old,) = {d.request_id for d in sandbox.deliveries()}
+    earlier = "2026-11-25T10:00:00+01:00"
+    move_send_at(scheduled, earlier)
+    [campaign] = plan_json(scheduled, TUESDAY)["campaigns"]
+    assert campaign["notes"] == [
+        f"scheduled request {old} (2 recipients, send_at 2026-11-26T10:00:00+01:00) is "
+        f"replaced (send_at moved to {earlier}): it is cancelled, and its recipients still "
+        "wanted are sent under a new request_id"
+    ]
+
+
+def test_a_recipient_removed_too_late_leaves_the_others_counted_scheduled(
+    make_project: MakeProject, sandbox: SandboxServer
+) -> None:
+    """Four recipients scheduled, one removed from the list five minutes before the send: too
+    late to cancel (an error), and the three still wanted are counted scheduled."""
+    root = make_project(
+        {"campaigns/promo.yaml": SCHEDULED, "contacts/customers.csv": csv(4)}, CONFIG
+    )
+    assert apply(root, sandbox, TUESDAY).returncode == 0
+    (old,) = {d.request_id for d in sandbox.deliveries()}
+    write_files(root, {"contacts/customers.csv": csv(3)})
+    [campaign] = plan_json(root, "2026-11-26T09:55:00+01:00")["campaigns"]
+    assert (campaign["desired"], campaign["scheduled"], campaign["messages_to_send"]) == (3, 3, 0)
+    assert [e["message"] for e in campaign["errors"]] == [
+        f"campaign promo: 1 recipient removed, but its scheduled request {old} (4 recipients) "
+        "goes out at 2026-11-26T10:00:00+01:00, in 10 minutes or less: too late to cancel it"
+    ]
+
+
 def test_changing_the_text_of_a_scheduled_send_replaces_it(
     scheduled: Path, sandbox: SandboxServer
 ) -> None:
@@ -378,6 +410,42 @@ def test_send_at_moved_after_the_send_went_out_plans_nothing_and_says_so(
         "not sent again\n\n"
         "No changes. 2 messages already sent.\n",
     )
+
+
+def test_send_at_moved_for_some_and_the_text_changed_for_another_are_counted_apart(
+    make_project: MakeProject, sandbox: SandboxServer
+) -> None:
+    """After the send went out, send_at moves and one contact's name changes: two of the three
+    recipients got this very text at the old send_at (moved), one got another text."""
+    named = (
+        'channel: sms\ntext: "Promo {{ contact.first_name }} -30% STOP au 30101"\n'
+        "contacts: [contacts/customers.csv]\n"
+    )
+    people = "phone_number,first_name\n" + "".join(
+        f"{n},{name}\n" for n, name in zip(numbers(3), ["Ana", "Bob", "Cy"], strict=True)
+    )
+    root = make_project(
+        {
+            "campaigns/promo.yaml": named + "send_at: 2026-11-26T10:00:00+01:00\n",
+            "contacts/customers.csv": people,
+        },
+        CONFIG,
+    )
+    assert apply(root, sandbox, TUESDAY).returncode == 0
+    write_files(
+        root,
+        {
+            "campaigns/promo.yaml": named + "send_at: 2026-12-03T10:00:00+01:00\n",
+            "contacts/customers.csv": people.replace(",Cy", ",Cyril"),
+        },
+    )
+    [campaign] = plan_json(root, "2026-11-30T10:00:00+01:00")["campaigns"]
+    assert (campaign["already_sent"], campaign["changed_after_send"]) == (3, 1)
+    assert campaign["notes"] == [
+        "send_at moved for 2 recipients who already received the message: they are not sent again",
+        "the text changed for 1 recipient who already received the old one: they are not sent "
+        "again; only recipients not yet sent get the new text",
+    ]
 
 
 def test_enabled_false_cancels_what_is_scheduled_and_sends_nothing_new(

@@ -62,6 +62,25 @@ def test_the_latest_request_to_the_number_on_the_channel_before_the_date(tmp_pat
     store.close()
 
 
+def test_the_latest_to_go_out_wins_not_the_latest_journaled(tmp_path: Path) -> None:
+    """A recipient in two sent requests: one scheduled for noon journaled first, one sent at
+    once an hour later. A report after noon is the scheduled one's, which went out last."""
+    store = open_state(str(tmp_path / "s.db"), tmp_path)
+    sent(store, "scheduled", "sms", 0, BatchStatus.ACCEPTED, "2026-03-01T12:00:00+00:00")
+    sent(store, "now", "sms", 60, BatchStatus.ACCEPTED)
+    matcher = Matcher(store)
+    matcher.refresh()
+
+    def match(f: Fact) -> str | None:
+        found = matcher.match(f)
+        return None if found is None else found.request_id
+
+    assert match(fact(Kind.DELIVERY, 90)) == "now"  # the scheduled one not gone out yet
+    assert match(fact(Kind.DELIVERY, 181)) == "scheduled"
+    assert match(fact(Kind.STOP, 181, None)) == "scheduled"
+    store.close()
+
+
 def test_new_batches_are_seen_after_a_refresh(tmp_path: Path) -> None:
     store = open_state(str(tmp_path / "s.db"), tmp_path)
     matcher = Matcher(store)

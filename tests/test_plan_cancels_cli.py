@@ -211,3 +211,57 @@ def test_a_disabled_campaign_counts_what_stays_sent_once_its_cancels_are_done(
         "scheduled": 2,
         "desired": 0,
     }
+
+
+def test_a_removed_campaign_s_plan_cancels_its_scheduled_send_and_counts_nothing_else(
+    scheduled: tuple[Path, str],
+) -> None:
+    """The JSON plan of a campaign whose file was removed: one cancel, every count 0."""
+    root, old = scheduled
+    (root / "campaigns/promo.yaml").unlink()
+    plan = run(root, TUESDAY, "plan", "--format", "json")
+    assert (plan.returncode, plan.stderr) == (0, "")
+    store = open_state(".octoplan/state.db", root)
+    try:
+        [ticket] = [b.ticket for b in store.batches("promo")]
+    finally:
+        store.close()
+    [campaign] = json.loads(plan.stdout)["campaigns"]
+    cancel = {
+        "request_id": old,
+        "kind": "cancel",
+        "endpoint": "sms-campaign/send",
+        "recipients": ["+33 6•• •• •• 00", "+33 6•• •• •• 01"],
+        "recipient_count": 2,
+        "ticket": ticket,
+        "send_at": SEND_AT,
+        "reason": "file removed",
+    }
+    assert campaign == {
+        "id": "promo",
+        "file": None,
+        "channel": "sms",
+        "action": "cancel",
+        "purpose": "wholesale",
+        "send_at": None,
+        "messages_to_send": 0,
+        "requests": 0,
+        "capped": 0,
+        "desired": 0,
+        "already_sent": 0,
+        "pending": 0,
+        "changed_after_send": 0,
+        "duplicates": 0,
+        "excluded": 0,
+        "opted_out": 0,
+        "opted_out_recipients": [],
+        "estimated_cost": 0,
+        "batches": [cancel],
+        "in_doubt": [],
+        "scheduled": 0,
+        "text_change": None,
+        "notes": ["campaign file removed: its scheduled sends are cancelled"],
+        "warnings": [],
+        "errors": [],
+        "samples": [],
+    }

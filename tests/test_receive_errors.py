@@ -82,3 +82,29 @@ def test_a_state_that_drops_every_connection_loses_no_callback(
         (stop_reply("+33612345678"), True),
         (stop_reply("+33612345679"), True),
     ]
+
+
+def test_a_receiver_stopped_while_its_state_hangs_still_exits(
+    make_project: object, pg_url: str
+) -> None:
+    """SIGTERM while a callback's insert waits on a table lock nobody releases: the receiver
+    gives the storing thread its 10 s, then exits anyway (the callback was answered 503, not
+    acknowledged: Octopush's to send again), rather than waiting for the state forever."""
+    assert callable(make_project)
+    root: Path = make_project()
+    receiver = start_receiver(root, {"OCTOPLAN_STATE": pg_url})
+    with httpx.Client(base_url=receiver.url) as client:
+        first = client.post(f"/callbacks/{TOKEN}", content=stop_reply("+33612345678"), headers=JSON)
+        assert first.status_code == 204
+        wait_for(lambda: opted_out(pg_url), lambda keys: keys == ["+33612345678"])
+        with psycopg.connect(pg_url) as blocker:
+            # SHARE: reads go on (the interpreting thread's), inserts wait.
+            blocker.execute("LOCK TABLE raw_events IN SHARE MODE")
+            held = client.post(
+                f"/callbacks/{TOKEN}", content=stop_reply("+33612345679"), headers=JSON
+            )
+            assert (held.status_code, held.headers.get("retry-after")) == (503, "1")
+            code, out, _ = receiver.stop(timeout=25)
+            assert (code, out) == (0, "")
+            blocker.rollback()
+    assert raw_events(pg_url) == [(stop_reply("+33612345678"), True)]

@@ -6,7 +6,9 @@ by the test, the way a concurrent apply holds it."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,3 +115,98 @@ def test_the_worker_is_woken_once_a_commit_is_done(tmp_path: Path) -> None:
     asyncio.run(ingest.store(_event(0)))
     ingest.stop()
     assert commits == [0]
+
+
+def test_a_stop_in_the_middle_of_a_burst_commits_it_all_and_closes_the_state(
+    tmp_path: Path,
+) -> None:
+    """The receiver stops (SIGTERM) while a burst waits behind a held write lock: its
+    handlers gave up (503) and uvicorn has stopped, but their events are still queued, the
+    stop's marker behind them. Once the lock is free, the writer commits the first event, then
+    the rest with the marker in the same take, and ends there: the state closed, so the main
+    file alone (a backup without the -wal file) holds all three events."""
+    held = threading.Lock()
+    held.acquire()
+    ingest = Ingest(
+        lambda: open_state(".octoplan/state.db", tmp_path), write_lock=lambda: held, timeout=0.3
+    )
+    ingest.start()
+
+    async def store_after(delay: float, number: int) -> str:
+        await asyncio.sleep(delay)
+        try:
+            await ingest.store(_event(number))
+        except NotStored as exc:
+            return str(exc)
+        return "stored"
+
+    async def burst() -> list[str]:
+        # 0 first, alone: the writer takes it and waits for the lock; 1 and 2 queue behind.
+        return list(
+            await asyncio.gather(store_after(0, 0), store_after(0.1, 1), store_after(0.1, 2))
+        )
+
+    assert asyncio.run(burst()) == ["not committed in time"] * 3
+    releasing = threading.Timer(0.3, held.release)  # after stop() has queued its marker
+    releasing.start()
+    ingest.stop()
+    releasing.join()
+    alone = tmp_path / "copy" / "state.db"
+    alone.parent.mkdir()
+    shutil.copyfile(tmp_path / ".octoplan" / "state.db", alone)
+    store = open_state(str(alone), alone.parent)
+    try:
+        pending = store.pending_raw(10)
+    finally:
+        store.close()
+    assert sorted(raw.body for raw in pending) == [
+        b'{"type": "delivery", "status": "delivered", "n": %d}' % n for n in range(3)
+    ]
+
+
+def test_a_stop_closes_the_state_whole_in_its_main_file(tmp_path: Path) -> None:
+    """Stopped with nothing queued, the writer ends and closes its state: the main file alone
+    (a backup without the -wal file) holds what was committed."""
+    ingest = Ingest(lambda: open_state(".octoplan/state.db", tmp_path))
+    ingest.start()
+    asyncio.run(ingest.store(_event(0)))
+    ingest.stop()
+    alone = tmp_path / "copy" / "state.db"
+    alone.parent.mkdir()
+    shutil.copyfile(tmp_path / ".octoplan" / "state.db", alone)
+    store = open_state(str(alone), alone.parent)
+    try:
+        pending = store.pending_raw(10)
+    finally:
+        store.close()
+    assert [raw.body for raw in pending] == [_event(0).body]
+
+
+def test_a_handler_waits_0_9_s_for_its_commit_by_default(tmp_path: Path) -> None:
+    """docs/receive.md: a callback the state cannot store within 0.9 s is answered 503. The
+    write lock is held 1.4 s: the handler has given up by then, after 0.9 s, and its event is
+    committed once the lock is free."""
+    held = threading.Lock()
+    held.acquire()
+    ingest = Ingest(lambda: open_state(".octoplan/state.db", tmp_path), write_lock=lambda: held)
+    ingest.start()
+    releasing = threading.Timer(1.4, held.release)
+    releasing.start()
+
+    async def scenario() -> tuple[str, bool]:
+        started = time.monotonic()
+        try:
+            await ingest.store(_event(0))
+        except NotStored as exc:
+            return str(exc), time.monotonic() - started >= 0.9
+        return "stored", time.monotonic() - started >= 0.9
+
+    assert asyncio.run(scenario()) == ("not committed in time", True)
+    releasing.join()
+    ingest.stop()
+    store = open_state(".octoplan/state.db", tmp_path)
+    try:
+        pending = store.pending_raw(10)
+    finally:
+        store.close()
+    assert [raw.body for raw in pending] == [_event(0).body]

@@ -379,3 +379,23 @@ def test_sqlite_a_lock_file_removed_under_a_live_holder_lets_no_second_apply_in(
         process.kill()
         process.wait()
         store.close()
+
+
+@pytest.mark.postgres
+def test_postgres_states_in_one_database_are_locked_apart(pg_url: str, tmp_path: Path) -> None:
+    """Advisory locks are per database: four states in four schemas of one database each
+    hold their own apply lock at once (their keys are the schema's and the lineage's)."""
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        for n in range(4):
+            admin.execute(f"CREATE SCHEMA s{n}")
+    stores = [open_state(f"{pg_url}?options=-csearch_path%3Ds{n}", tmp_path) for n in range(4)]
+    try:
+        for n, store in enumerate(stores):
+            store.acquire_lock(f"octoplan apply in s{n}", timeout=0)
+        holders = [store.lock_info() for store in stores]
+        assert [None if info is None else info.holder for info in holders] == [
+            f"octoplan apply in s{n}" for n in range(4)
+        ]
+    finally:
+        for store in stores:
+            store.close()

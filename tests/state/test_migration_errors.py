@@ -37,17 +37,18 @@ def refused(where: str) -> str:
     )
 
 
-def damaged_v2_state(location: str) -> None:
-    """A state at schema version 2 (built as tests/state/test_migrations.py does), one batch
-    accepted, whose body is not the compressed text octoplan wrote (a damaged page, an edit)."""
+def damaged_v2_state(location: str, version: int = 2) -> None:
+    """A state at schema version 2 (or `version`, 3: the same batches table) (built as
+    tests/state/test_migrations.py does), one batch accepted, whose body is not the compressed
+    text octoplan wrote (a damaged page, an edit)."""
     row = ("r1", "spring", "sms", "sms-campaign/send", "accepted", 1)
     rest = (1, None, 0.045, "T1", 0.045, None, None, 1)
     if location.startswith("postgresql://"):
         with psycopg.connect(location) as conn:
-            for steps in pg_migrations.MIGRATIONS[:2]:
+            for steps in pg_migrations.MIGRATIONS[:version]:
                 for step in steps:
                     conn.execute(step) if isinstance(step, str) else step(conn)
-            conn.execute("INSERT INTO meta VALUES (1, 'lineage-v2', 2, 2)")
+            conn.execute("INSERT INTO meta VALUES (1, 'lineage-v2', 2, %s)", (version,))
             conn.execute(
                 f"INSERT INTO batches VALUES ({', '.join(['%s'] * 17)})",
                 (*row, at(0), at(0), at(0), *rest),
@@ -59,10 +60,10 @@ def damaged_v2_state(location: str) -> None:
         return
     Path(location).parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(location)
-    for sqlite_steps in sqlite_migrations.MIGRATIONS[:2]:
+    for sqlite_steps in sqlite_migrations.MIGRATIONS[:version]:
         for sqlite_step in sqlite_steps:
             db.execute(sqlite_step) if isinstance(sqlite_step, str) else sqlite_step(db)
-    db.execute("INSERT INTO meta VALUES (1, 'lineage-v2', 2, 2)")
+    db.execute("INSERT INTO meta VALUES (1, 'lineage-v2', 2, ?)", (version,))
     db.execute(f"INSERT INTO batches VALUES ({', '.join('?' * 17)})", (*row, T0, T0, T0, *rest))
     db.execute(
         "INSERT INTO batch_bodies VALUES ('r1', '+33600000001', 'h1', ?)",
@@ -108,6 +109,17 @@ def test_a_migration_that_fails_is_rolled_back_whole(state_url: str, tmp_path: P
     with pytest.raises(StateError) as again:
         open_state(state_url, tmp_path)
     assert str(again.value) == str(caught.value)
+
+
+def test_a_failed_migration_from_version_3_names_version_4(state_url: str, tmp_path: Path) -> None:
+    """One version behind the failing step, not two: the error still names the version whose
+    upgrade failed."""
+    damaged_v2_state(state_url, version=3)
+    before = contents(state_url)
+    with pytest.raises(StateError) as caught:
+        open_state(state_url, tmp_path)
+    assert str(caught.value) == refused(state_url)
+    assert contents(state_url) == before
 
 
 def test_the_cli_tells_a_failed_migration_as_such(make_project: MakeProject) -> None:
