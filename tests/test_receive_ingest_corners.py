@@ -184,25 +184,26 @@ def test_a_stop_closes_the_state_whole_in_its_main_file(tmp_path: Path) -> None:
 
 def test_a_handler_waits_0_9_s_for_its_commit_by_default(tmp_path: Path) -> None:
     """docs/receive.md: a callback the state cannot store within 0.9 s is answered 503. The
-    write lock is held 1.4 s: the handler has given up by then, after 0.9 s, and its event is
-    committed once the lock is free."""
+    write lock is held until the handler has given up (after 0.9 s, not 1.9: the bound leaves
+    a busy machine room without a fixed release time to race), and its event is committed
+    once the lock is free."""
     held = threading.Lock()
     held.acquire()
     ingest = Ingest(lambda: open_state(".octoplan/state.db", tmp_path), write_lock=lambda: held)
     ingest.start()
-    releasing = threading.Timer(1.4, held.release)
-    releasing.start()
 
-    async def scenario() -> tuple[str, bool]:
+    async def scenario() -> tuple[str, float]:
         started = time.monotonic()
         try:
             await ingest.store(_event(0))
         except NotStored as exc:
-            return str(exc), time.monotonic() - started >= 0.9
-        return "stored", time.monotonic() - started >= 0.9
+            return str(exc), time.monotonic() - started
+        return "stored", time.monotonic() - started
 
-    assert asyncio.run(scenario()) == ("not committed in time", True)
-    releasing.join()
+    outcome, waited = asyncio.run(scenario())
+    held.release()
+    assert outcome == "not committed in time"
+    assert 0.9 <= waited < 1.8, waited
     ingest.stop()
     store = open_state(".octoplan/state.db", tmp_path)
     try:
