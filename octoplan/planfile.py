@@ -12,6 +12,7 @@ its digest (its request_ids) is unchanged.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ class SavedPlan:
 def save(plan: Plan, path: Path, inputs: dict[str, str]) -> None:
     """Written 0600 whatever the umask: masked, but still about the project's recipients."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_private(path, [*jsonstream.chunks(plan_json(plan, inputs)), "\n"])
+    write_private(path, itertools.chain(jsonstream.chunks(plan_json(plan, inputs)), "\n"))
 
 
 def load(path: Path) -> SavedPlan:
