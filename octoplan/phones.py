@@ -227,42 +227,30 @@ def _fast_national_type(digits: str, region: str) -> tuple[str, int] | None:
 
 
 def _fast_type(raw: str, region: str) -> tuple[str, int] | None:
-    """The fast paths: digits with spaces, dots or dashes, in E.164 or national form."""
+    """The fast paths: digits with spaces, dots or dashes, in E.164 or national form (the
+    region's international call prefix read as `+`: `0033 6...` is `+33 6...`)."""
     digits = raw if raw.isdigit() else raw.replace(" ", "").replace(".", "").replace("-", "")
+    dial_out = _dial_out_pattern(region)
+    if dial_out is not None:
+        digits = dial_out.sub("+", digits, count=1)
     if digits.startswith("+"):
         digits = digits[1:]
         if 7 <= len(digits) <= 15 and digits.isascii() and digits.isdigit():
             return _fast_e164_type(digits) if digits[0] != "0" else None
         return None
     if digits.isascii() and digits.isdigit():
-        e164 = _dialled_out(digits, region)
-        if e164 is not None:
-            return _fast_e164_type(e164) if 7 <= len(e164) <= 15 else None
         return _fast_national_type(digits, region)
     return None
 
 
-def _dial_out(region: str) -> str | None:
-    numbering = _numbering_of_region(region)
-    return numbering.dial_out if numbering is not None else None
-
-
 @lru_cache(maxsize=64)
 def _dial_out_pattern(region: str) -> re.Pattern[str] | None:
-    """The international call prefix at the start of a line, before a country code."""
-    prefix = _dial_out(region)
+    """The region's international call prefix when it is plain digits (FR "00"), at the start
+    of a line and before a country code: what a full parse reads as `+`. A 0 after the prefix
+    is no country code: the full parse decides then."""
+    numbering = _numbering_of_region(region)
+    prefix = numbering.dial_out if numbering is not None else None
     return re.compile(f"^{prefix}(?=[1-9])", re.MULTILINE) if prefix is not None else None
-
-
-def _dialled_out(digits: str, region: str) -> str | None:
-    """The digits after the region's international call prefix (`0033612...` in FR ->
-    `33612...`), or None when there is none: what a full parse takes as a country code. A 0
-    after the prefix is no country code: the full parse decides then."""
-    prefix = _dial_out(region)
-    if prefix is None or not digits.startswith(prefix):
-        return None
-    rest = digits[len(prefix) :]
-    return rest if rest and rest[0] != "0" else None
 
 
 class _Bulk(NamedTuple):
