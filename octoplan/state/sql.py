@@ -235,25 +235,14 @@ class SqlStore(SqlReader, SqlEventLog, StateStore):
 
     def resolve(self, request_id: str, sent: bool, now: datetime, actor: str) -> None:
         with self._writing() as tx:
-            row = tx.one(
-                "SELECT status, campaign_id FROM batches WHERE request_id = ?", (request_id,)
-            )
-            if row is None:
-                raise StateError(
-                    f"no request {request_id} in state; "
-                    "`octoplan state show CAMPAIGN` lists the requests of a campaign"
-                )
-            current = STATUS[row[0]]
+            current, campaign_id, _ = self._resolved_row(tx, request_id)
             if current not in PENDING:
                 raise StateError(
                     f"request {request_id} is {current}, not in doubt: only requests "
                     "left as intent or in_doubt can be resolved"
                 )
             new = BatchStatus.ACCEPTED if sent else BatchStatus.NOT_SENT
-            tx.run(
-                "UPDATE batches SET status = ?, updated_at = ? WHERE request_id = ?",
-                (new.value, self._time_in(now), request_id),
-            )
+            self._resolve_as(tx, request_id, campaign_id, current, new, now, actor)
             if sent:
                 # What it cost was never answered: the estimate stands in, marked as such.
                 tx.run(
@@ -261,41 +250,50 @@ class SqlStore(SqlReader, SqlEventLog, StateStore):
                     "WHERE request_id = ? AND cost IS NULL",
                     (True, request_id),
                 )
-            self._audit(
-                tx, now, "resolve", actor, f"request {request_id} of {row[1]}: {current} -> {new}"
-            )
-            self._bump(tx)
 
     def resolve_cancelled(self, request_id: str, now: datetime, actor: str) -> None:
         with self._writing() as tx:
-            row = tx.one(
-                "SELECT status, campaign_id, send_at FROM batches WHERE request_id = ?",
-                (request_id,),
-            )
-            if row is None:
-                raise StateError(
-                    f"no request {request_id} in state; "
-                    "`octoplan state show CAMPAIGN` lists the requests of a campaign"
-                )
-            current = STATUS[row[0]]
-            if current is not BatchStatus.ACCEPTED or row[2] is None:
+            current, campaign_id, send_at = self._resolved_row(tx, request_id)
+            if current is not BatchStatus.ACCEPTED or send_at is None:
                 what = f"{current}" if current is not BatchStatus.ACCEPTED else "not scheduled"
                 raise StateError(
                     f"request {request_id} is {what}: only a request accepted for a later "
                     "send_at can be resolved as cancelled"
                 )
-            tx.run(
-                "UPDATE batches SET status = ?, updated_at = ? WHERE request_id = ?",
-                (BatchStatus.CANCELLED.value, self._time_in(now), request_id),
+            new = BatchStatus.CANCELLED
+            self._resolve_as(tx, request_id, campaign_id, current, new, now, actor)
+
+    def _resolved_row(self, tx: Tx, request_id: str) -> tuple[BatchStatus, str, str | None]:
+        """(status, campaign, send_at) of a request settled by hand (`state resolve`)."""
+        row = tx.one(
+            "SELECT status, campaign_id, send_at FROM batches WHERE request_id = ?", (request_id,)
+        )
+        if row is None:
+            raise StateError(
+                f"no request {request_id} in state; "
+                "`octoplan state show CAMPAIGN` lists the requests of a campaign"
             )
-            self._audit(
-                tx,
-                now,
-                "resolve",
-                actor,
-                f"request {request_id} of {row[1]}: {current} -> {BatchStatus.CANCELLED}",
-            )
-            self._bump(tx)
+        return STATUS[row[0]], row[1], row[2]
+
+    def _resolve_as(
+        self,
+        tx: Tx,
+        request_id: str,
+        campaign_id: str,
+        current: BatchStatus,
+        new: BatchStatus,
+        now: datetime,
+        actor: str,
+    ) -> None:
+        """The status a request is settled to by hand, audited, in one change of state."""
+        tx.run(
+            "UPDATE batches SET status = ?, updated_at = ? WHERE request_id = ?",
+            (new.value, self._time_in(now), request_id),
+        )
+        self._audit(
+            tx, now, "resolve", actor, f"request {request_id} of {campaign_id}: {current} -> {new}"
+        )
+        self._bump(tx)
 
     def move_campaign(
         self, old: str, new: str, now: datetime, actor: str, *, merge: bool = False
