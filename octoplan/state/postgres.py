@@ -265,6 +265,10 @@ class PostgresStore(SqlStore):
     def _lock_key(self, name: str = _APPLY, lineage: str | None = None) -> int:
         return _key(self._schema, lineage or self.info().lineage, name)
 
+    def _lock_info(self, row: Sequence[Any]) -> LockInfo:
+        """A `locks` row's holder (its columns as _LOCK_COLUMNS lists them)."""
+        return LockInfo(row[0], row[1], row[2], self._time_out(row[4]))
+
     def _live_rows(self, tx: Tx, lineage: str) -> list[tuple[str, LockInfo, int]]:
         """(name, holder, backend pid) of the lock rows whose backend holds their advisory
         lock, oldest first; the others are leftovers and count as no lock."""
@@ -278,7 +282,7 @@ class PostgresStore(SqlStore):
             key = self._lock_key(name, lineage)
             held = tx.one(_HELD, (key >> 32, key & 0xFFFFFFFF, row[5]))
             if held is not None and held[0]:
-                info = LockInfo(row[0], row[1], row[2], self._time_out(row[4]))
+                info = self._lock_info(row)
                 live.append((str(name), info, int(row[5])))
         return live
 
@@ -380,7 +384,7 @@ class PostgresStore(SqlStore):
             # an unsharded apply (which excludes every other), all of them.
             pattern = name if partition is not None else f"{_APPLY}%"
             for left in tx.all(f"SELECT {_LOCK_COLUMNS} FROM locks WHERE name LIKE ?", (pattern,)):
-                gone = LockInfo(left[0], left[1], left[2], self._time_out(left[4]))
+                gone = self._lock_info(left)
                 self._audit(
                     tx,
                     now,
@@ -429,7 +433,7 @@ class PostgresStore(SqlStore):
                 "ORDER BY acquired_at, name",
                 (_APPLY, f"{_APPLY} %"),
             )
-            infos = [LockInfo(r[0], r[1], r[2], self._time_out(r[4])) for r in rows]
+            infos = [self._lock_info(r) for r in rows]
             live = self._live_rows(tx, lineage)
             if live and not force:
                 who = " and ".join(describe_lock(info) for _, info, _ in live)
