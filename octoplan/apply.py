@@ -22,19 +22,21 @@ waited past the 23 h margin (a late confirmation, a long queue) is marked in dou
 A storage fault (the state cannot be written: disk full, read-only, deleted) stops the apply
 like a refused login: requests in flight finish, none starts, and the report says what was
 recorded and what was answered but could not be recorded (it stays `intent`: resent under the
-same request_id, it is confirmed by "request_id already used").
+same request_id, it is confirmed by "request_id already used"). A fault is found by a write: a
+request whose intent was committed before it may still leave as the previous answer comes in
+(its intent is on disk, so it is one of those told as unrecorded, never lost).
 
 A crash between any two steps leaves state that the next plan reads correctly. All state
 writes happen on the calling thread; worker threads only talk HTTP.
 
 Commits are grouped and pipelined (`StateStore.grouped`): while a request is on the wire, one
 transaction records the outcomes that came in and journals the next request, so that request
-leaves as soon as the previous answer is in, its intent already on disk: one fsync per
-request, hidden in the round trip. An outcome waits for the next commit; lost to a crash in
-between, it is the case of step 3 without an answer, and the resend under the same request_id
-is confirmed by the API's "request_id already used". A request journaled ahead but never sent
-(interrupted run) has its attempt withdrawn; killed before that, it is resent under its
-request_id by the next apply, like any unconfirmed one.
+leaves as soon as the previous answer is in (before that answer is committed), its intent
+already on disk: one fsync per request, hidden in the round trip. An outcome waits for the
+next commit; lost to a crash in between, it is the case of step 3 without an answer, and the
+resend under the same request_id is confirmed by the API's "request_id already used". A
+request journaled ahead but never sent (interrupted run) has its attempt withdrawn; killed
+before that, it is resent under its request_id by the next apply, like any unconfirmed one.
 """
 
 from __future__ import annotations
@@ -386,9 +388,14 @@ class _Sending:
             max_workers=self.concurrency, thread_name_prefix="octoplan-send"
         ) as pool:
             while True:
-                self.launch(pool)
+                # The answers are taken off the wire first, so that the next journaled
+                # requests leave at once (unless an answer stops the apply): the outcomes are
+                # committed, and the requests after them journaled, while those are on the
+                # wire. Committed before they left, the outcome's fsync stood between two
+                # requests.
                 outcomes = [_outcome(self.in_flight.pop(future), future) for future in finished]
                 self.fatal = self.fatal or any(o.stop for o in outcomes)
+                self.launch(pool)
                 if self.fault is not None:
                     self.unsaved.extend(outcomes)
                 else:

@@ -1,6 +1,6 @@
 """octoplan.apply's window check as a request leaves, between its journal write and its send:
-the plan, the state and the sandbox are real, and the clock is moved by the progress callback
-(called once an outcome is committed, before the next request leaves).
+the plan, the state and the sandbox are real, and the clock is moved while the request before it
+is on the wire, once the state shows it journaled.
 
 The same from the command line, and every other edge, is in tests/test_apply_edges.py.
 """
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from octoplan import clock
-from octoplan.apply import Progress, apply_plan
-from octoplan.client import OctopushClient
+from octoplan.apply import apply_plan
+from octoplan.client import OctopushClient, SendResult
 from octoplan.model import Pricing
 from octoplan.pipeline import Selection, load, make_plan
 from octoplan.plan import BatchKind
@@ -31,7 +32,35 @@ from tests.test_apply_edges import (
     contacts,
     kill_in_flight,
     sends,
+    wait_until,
 )
+
+
+class _LateAnswer:
+    """A sender whose first answer comes back only once the resumed request is journaled for
+    its attempt, in its window (the state read through a connection of its own, as apply
+    journals it while the first request is on the wire), and the clock has then passed the
+    margin: the resumed request is due to leave right after that answer."""
+
+    def __init__(self, inner: ClientSender, root: Path, resumed: str, moved: ClockFile) -> None:
+        self.inner, self.root, self.resumed, self.moved = inner, root, resumed, moved
+
+    def send(self, endpoint: str, payload: str, request_id: str) -> SendResult:
+        result = self.inner.send(endpoint, payload, request_id)
+        if request_id != self.resumed:
+            watcher = open_state(".octoplan/state.db", self.root)
+            try:
+                wait_until(
+                    lambda: watcher.batch(self.resumed).attempts == 2,  # type: ignore[union-attr]
+                    "the resumed request journaled",
+                )
+            finally:
+                watcher.close()
+            self.moved.move_to(24.5)
+        return result
+
+    def cancel(self, endpoint: str, body: dict[str, Any]) -> None:
+        self.inner.cancel(endpoint, body)
 
 
 def test_a_resume_journaled_in_the_window_is_not_sent_once_past_it(
@@ -62,14 +91,12 @@ def test_a_resume_journaled_in_the_window_is_not_sent_once_past_it(
             ("promo", [BatchKind.RESUME]),
         ]
 
-        def late(progress: Progress) -> None:
-            # The first answer is recorded and the resumed request journaled with it, in its
-            # window; the clock passes the margin before it leaves.
-            assert store.batch(resumed).attempts == 2  # type: ignore[union-attr]
-            moved.move_to(24.5)
-
         report = apply_plan(
-            plan, store, ClientSender(client), now=clock.now, concurrency=1, on_progress=late
+            plan,
+            store,
+            _LateAnswer(ClientSender(client), root, resumed, moved),
+            now=clock.now,
+            concurrency=1,
         )
         record = store.batch(resumed)
     finally:

@@ -9,13 +9,18 @@ The real CLI and sandbox; the state file deleted for real while the sandbox hold
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from octoplan.sandbox import SandboxServer
+from octoplan.state.base import BatchRecord, BatchStatus
+from octoplan.state.open import open_state
 from tests.fixtures.project import MakeProject, run_cli, write_files
 from tests.test_apply_edges import start_apply, wait_until
 
 CONFIG = "region: FR\ndefaults: {sender: ShopX}\n"
 PROMO = 'channel: sms\ntext: "Promo -30% STOP au 30101"\ncontacts: [contacts/customers.csv]\n'
 NUMBERS = ["+33612340000", "+33612340001"]
+THREE = [*NUMBERS, "+33612340002"]
 
 
 def test_a_cancellation_the_state_could_not_record_is_told_and_nothing_new_is_sent(
@@ -98,7 +103,7 @@ def test_a_state_file_replaced_mid_apply_is_written_beside_it_and_the_lock_is_no
     root = make_project(
         {
             "campaigns/promo.yaml": PROMO.replace("channel: sms", "batch_size: 1\nchannel: sms"),
-            "contacts/customers.csv": "phone_number\n" + "".join(f"{n}\n" for n in NUMBERS),
+            "contacts/customers.csv": "phone_number\n" + "".join(f"{n}\n" for n in THREE),
         },
         CONFIG,
     )
@@ -106,6 +111,10 @@ def test_a_state_file_replaced_mid_apply_is_written_beside_it_and_the_lock_is_no
     process = start_apply(root, sandbox.env(), "--auto-approve", "--concurrency", "1")
     wait_until(lambda: any(r.method == "POST" for r in sandbox.requests()), "the first send")
     state = root / ".octoplan" / "state.db"
+    # The second request is journaled while the first is on the wire: its intent is on disk
+    # before the file is replaced, so it leaves as the first answer comes in. The write that
+    # records that answer (and journals the third) finds the fault: the third never leaves.
+    wait_until(lambda: len(_batches(root)) == 2, "the second request journaled")
     other = root / "other.db"
     other.write_bytes(b"")  # another file takes the state's name: an empty one
     other.replace(state)
@@ -125,11 +134,26 @@ def test_a_state_file_replaced_mid_apply_is_written_beside_it_and_the_lock_is_no
         "Apply stopped: the state could not be written: 0 messages sent and recorded in 0 "
         "requests, cost 0.00 EUR.\n"
         f"  Environment: default, {sandbox.base_url}.\n"
-        "  1 request (1 message) accepted by the API could not be recorded: the next apply "
+        "  2 requests (2 messages) accepted by the API could not be recorded: the next apply "
         "resends them under the same request_id and the API confirms them as already received, "
         "without sending them again (within 23 h of their first attempt; after that they are in "
         "doubt, for `octoplan state resolve`).\n"
         "  1 request not started: run `octoplan apply` again.\n"
     )
     assert state.read_bytes() == b""  # the file put there is left as it was
-    assert [d.recipient for d in sandbox.deliveries()] == NUMBERS[:1]
+    assert [d.recipient for d in sandbox.deliveries()] == THREE[:2]
+    # Both left with their intent on disk: the copy holds them, to be resent under the same
+    # request_id (and confirmed) if it is put back.
+    sent = {d.request_id for d in sandbox.deliveries()}
+    assert {(b.request_id, b.status) for b in _batches(root, spare)} == {
+        (rid, BatchStatus.INTENT) for rid in sent
+    }
+
+
+def _batches(root: Path, path: Path | None = None) -> list[BatchRecord]:
+    """The promo campaign's batches in a state file, read through a connection of its own."""
+    store = open_state(str(path or root / ".octoplan" / "state.db"), root)
+    try:
+        return store.batches("promo")
+    finally:
+        store.close()
