@@ -141,7 +141,9 @@ def test_ctrl_c_finishes_requests_in_flight_and_exits_130(
     make_project: MakeProject, sandbox_factory: SandboxFactory
 ) -> None:
     root = make_project({"campaigns/c.yaml": CAMPAIGN, "contacts/c.csv": csv(RECIPIENTS)}, CONFIG)
-    server = sandbox_factory(latency=0.3)
+    # 12 requests, 4 at a time, a second each: the signal comes long before the last one,
+    # however slow the machine (at 0.3 s a busy machine could let them all go first).
+    server = sandbox_factory(latency=1.0)
     env = server.env()
     process = start_apply(root, env, subprocess.PIPE)
     wait_for_a_send(server)
@@ -209,7 +211,8 @@ def test_a_lock_file_deleted_mid_apply_lets_no_second_apply_in(
     """Someone cleans `.octoplan/` (or a CI cache is restored over it) while an apply sends:
     a second apply must not get in on a new lock file and send the same messages."""
     root = make_project({"campaigns/c.yaml": CAMPAIGN, "contacts/c.csv": csv(RECIPIENTS)}, CONFIG)
-    server = sandbox_factory(latency=0.3)
+    # The first apply must still be sending when the second has started (about 3 s).
+    server = sandbox_factory(latency=1.0)
     env = server.env()
     first = start_apply(root, env, subprocess.PIPE)
     wait_for_a_send(server)
