@@ -117,9 +117,6 @@ class FastPath(FullRender):
         self.layouts: dict[int, Layout] = {}
         self._keyed_on = sorted(use.valued) if use else []
         self._presence = sorted(use.printed | use.tested) if use else []
-        # The longest value of each column of the chunk being built (see _long).
-        self._longest_of: list[list[str]] | None = None
-        self._longest: dict[int, int] = {}
 
     def layout(self, source: ContactSource) -> Layout:
         found = self.layouts.get(id(source))
@@ -142,7 +139,6 @@ class FastPath(FullRender):
         else:
             for group_key, rows in self._buckets(layout, chunk).items():
                 self._bucket(layout, chunk, group_key, rows)
-        self._longest_of = None  # (the chunk's columns are not kept alive by it)
         self._offset += len(chunk.keys)
 
     def _buckets(self, layout: Layout, chunk: Chunk) -> dict[tuple[object, ...], list[int]]:
@@ -340,9 +336,7 @@ class FastPath(FullRender):
         else:
             inlined = zip(*[holes[c] for c in group.inlined], strict=True)
             request_texts = list(map(group.request_format.__mod__, inlined))
-        if any(self._long(c, columns) for c in group.slotted) and any(
-            max(map(len, column)) > MAX_VALUE_LENGTH for column in slots
-        ):
+        if any(max(map(len, column)) > MAX_VALUE_LENGTH for column in slots):
             # The API refuses longer values: those contacts get their whole text inline.
             raw = [holes[c] for c in group.holes]
             for i in range(len(rows)):
@@ -350,16 +344,6 @@ class FastPath(FullRender):
                     names[i], records[i] = identity, keys[i]
                     request_texts[i] = group.raw_format % tuple(column[i] for column in raw)
         return names, records, texts, request_texts, basic, printed
-
-    def _long(self, column: int, columns: list[list[str]]) -> bool:
-        """Has this column of the chunk a value longer than the API takes? Asked of the whole
-        column once (its values side by side in memory), not of each group's rows."""
-        if columns is not self._longest_of:
-            self._longest_of, self._longest = columns, {}
-        longest = self._longest.get(column)
-        if longest is None:
-            longest = self._longest[column] = max(map(len, columns[column]), default=0)
-        return longest > MAX_VALUE_LENGTH
 
 
 _Composed = tuple[list[tuple[str, ...]], list[str], list[str], list[str], bool, list[Sequence[str]]]
