@@ -198,12 +198,15 @@ class CsvSource:
                 reader = csv.reader(chain(lines, handle), delimiter=self.delimiter)
                 yield from self._read(reader, before, size)
                 return
+            count = len(lines)
             columns = _split(text, lines, width, self.delimiter)
+            del text  # (not kept while the chunk is used)
             if columns is None:
                 yield from self._read(csv.reader(lines, delimiter=self.delimiter), before, size)
             else:
-                yield columns, list(range(before + 1, before + len(lines) + 1))
-            before += len(lines)
+                del lines
+                yield columns, list(range(before + 1, before + count + 1))
+            before += count
 
     def _read(self, reader: Any, before: int, size: int) -> Iterator[Columns]:
         """Chunks of `reader`'s rows; `before`: lines of the file before the reader's first."""
