@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import chain, islice, repeat
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -293,19 +293,22 @@ def _split(text: str, lines: list[str], width: int, delimiter: str) -> list[list
     limit = csv.field_size_limit()
     if "\x00" in text or (len(text) > limit and max(map(len, lines)) > limit):
         return None
-    if list(map(str.count, lines, repeat(delimiter))).count(width - 1) != len(lines):
-        return None
-    # The cells of every row, one after the other, between delimiters.
+    # The cells of every row, one after the other, between delimiters, each row followed by
+    # a cell of its own, a NUL (which no line holds), but the last.
+    end = delimiter + "\x00" + delimiter
     flat = text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
     if "\r" in flat:
-        flat = flat.replace("\r\n", delimiter)
+        flat = flat.replace("\r\n", end)
         if "\r" in flat:
             return None
-    flat = flat.replace("\n", delimiter)
+    flat = flat.replace("\n", end)
     cells = flat.split(delimiter)
-    if len(cells) != width * len(lines):
+    # Every line is `width` cells when the row ends are where rows of `width` cells put them
+    # (there are no others): no count of each line's delimiters.
+    step, rows = width + 1, len(lines)
+    if len(cells) != step * rows - 1 or cells[width::step].count("\x00") != rows - 1:
         return None
-    columns = [cells[i::width] for i in range(width)]
+    columns = [cells[i::step] for i in range(width)]
     if all("" in column for column in columns):
         return None  # maybe a row of empty cells, which the csv path leaves out
     if _padded(flat, delimiter):
