@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from octoplan import channels
 from octoplan.channels import EMAIL_FIELD, IDENTITY_FIELDS
@@ -145,11 +145,10 @@ def _identify(
         found = normalize_phones(raws, region, channel)
     else:
         found = [None] * len(raws)
-    keep: list[int] = []
-    for i, key in enumerate(found):
-        if key is not None:
-            keep.append(i)
-            continue
+    if None not in found:  # the usual chunk: every row identified by the column pass
+        columns[index] = cast(list[str], found)
+        return cast(list[str], found), columns, lines
+    for i in [i for i, key in enumerate(found) if key is None]:
         raw, line = raws[i], lines[i]
         if not raw:
             if required:
@@ -164,8 +163,7 @@ def _identify(
         except InvalidRecipient as exc:
             col = source.column(line, name)
             source.errors.append(row_error(source.path, line, col, str(exc), exc.hint))
-            continue
-        keep.append(i)
+    keep = [i for i, key in enumerate(found) if key is not None]
     keys = [key for key in found if key is not None]
     if len(keep) != len(raws):
         columns, lines = _select(columns, keep), [lines[i] for i in keep]

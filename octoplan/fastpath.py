@@ -30,9 +30,9 @@ from octoplan.render import Renderer, RenderError
 from octoplan.rules import has_stop_mention
 from octoplan.sms import (
     _ASCII_NOT_BASIC,
-    GSM7_BASIC,
     GSM7_PART,
     GSM7_SINGLE,
+    NOT_BASIC,
     auto_optimize,
     auto_optimize_all,
     measure,
@@ -44,7 +44,7 @@ def _basic(text: str) -> bool:
     """Only one-septet GSM-7 characters (no escape, no UCS-2)?"""
     if text.isascii():
         return _ASCII_NOT_BASIC.search(text) is None
-    return set(text) <= GSM7_BASIC
+    return NOT_BASIC.search(text) is None
 
 
 # SMS parts of a GSM-7 text of n one-septet characters, for every length the API accepts.

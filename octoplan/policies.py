@@ -190,9 +190,17 @@ class MessageChecks:
             regions: list[str | None] = [None] * len(recipients)
         else:
             # Most numbers' calling code names their country: one lookup per code, not per
-            # number; the others (shared codes like +1) are looked up one by one.
-            codes = list(map(_CODE, recipients))
-            by_code = {code: country_of_code(code) for code in set(codes)}
+            # number; the others (shared codes like +1) are looked up one by one. A list of
+            # one country's numbers shares its first four characters: told by one count over
+            # the joined keys (no key holds a line break), without a slice of each.
+            code = _CODE(recipients[0])
+            joined = "\n" + "\n".join(recipients)
+            if joined.count("\n" + code) == len(recipients) == joined.count("\n"):
+                codes = [code] * len(recipients)
+                by_code = {code: country_of_code(code)}
+            else:
+                codes = list(map(_CODE, recipients))
+                by_code = {code: country_of_code(code) for code in set(codes)}
             if len(by_code) == 1 and None not in by_code.values():
                 regions = [next(iter(by_code.values()))] * len(recipients)
             else:

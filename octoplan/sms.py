@@ -93,6 +93,9 @@ def _char_class(chars: frozenset[str]) -> str:
 _ASCII_BASIC = frozenset(c for c in GSM7_BASIC if c.isascii())
 # Matches any ASCII character that is not a one-septet GSM-7 character (` ^ { } ...).
 _ASCII_NOT_BASIC = re.compile(f"[^{_char_class(_ASCII_BASIC)}]")
+# Matches any character that is not a one-septet GSM-7 character: what `set(text) <=
+# GSM7_BASIC` asks, in one C pass without building a set of the text's characters.
+NOT_BASIC = re.compile(f"[^{_char_class(GSM7_BASIC)}]")
 _EXTENDED = re.compile(f"[{_char_class(GSM7_EXTENDED)}]")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 

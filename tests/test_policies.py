@@ -165,3 +165,32 @@ def test_ucs2_characters_ranked_by_messages_then_code_point_with_their_place() -
         "3 messages UCS-2 (70 characters per SMS instead of 160)\n"
         "  hint: replace them to stay in GSM-7: ’ -> \"'\", ê -> 'e', ô -> 'o'"
     ]
+
+
+@pytest.mark.parametrize(
+    ("recipients", "costs"),
+    [
+        (["+33612345678", "+33712345678", "+33612345679"], [0.05, 0.05, 0.05]),
+        (["+33612345678", "+262692123456", "+33612345679"], [0.05, 0.1, 0.05]),
+        # +1 is shared by several countries: each number is priced by its own (one code).
+        (["+12025550143", "+12025550144"], [0.1, 0.1]),
+        (["+33612345678", "+3361234567"], [0.05, 0.05]),
+    ],
+)
+def test_basic_messages_are_priced_by_each_destination(
+    recipients: list[str], costs: list[float]
+) -> None:
+    c = MessageChecks(
+        campaign_id="promo",
+        channel="sms",
+        marketing=False,
+        text_where=WHERE,
+        template_source="x",
+        template_first_line=4,
+        template_path="campaigns/promo.yaml",
+        max_segments=3,
+        pricing=Pricing(sms={"FR": 0.05, "US": 0.1, "default": 0.1}),
+    )
+    texts = ["hi"] * len(recipients)
+    got = c.check_basic(recipients, texts, [1] * len(recipients), list(range(len(recipients))))
+    assert got == costs

@@ -8,6 +8,7 @@ from octoplan.sms import (
     GSM7_ALL,
     GSM7_BASIC,
     GSM7_EXTENDED,
+    NOT_BASIC,
     SmsCount,
     auto_optimize,
     auto_optimize_all,
@@ -214,3 +215,12 @@ def test_auto_optimize_all_of_few_distinct_values(pool: list[str], picks: list[i
 def test_auto_optimize_all_of_values_with_spaces_at_their_ends() -> None:
     values = ["Chloé ", "\u00a0François", "a  b", "", "x\u202f"]
     assert auto_optimize_all(values) == ["Chloé", "Francois", "a b", "", "x"]
+
+
+def test_not_basic_matches_exactly_the_characters_outside_the_basic_set() -> None:
+    # Every character of the BMP and a few astral ones: the class is built from the set.
+    for code in [*range(0x10000), 0x1F600, 0x10FFFF]:
+        char = chr(code)
+        assert (NOT_BASIC.search(char) is None) == (char in GSM7_BASIC), hex(code)
+    assert NOT_BASIC.search("Cécile à Orléans\nÉ") is None
+    assert NOT_BASIC.search("Cécile ê") is not None
