@@ -28,12 +28,25 @@ def _interruptible_children() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def _compiled_once() -> None:
+    """octoplan's bytecode written once, as `pip install` writes it for an installed package:
+    the suite starts the real CLI about a thousand times, and where PYTHONDONTWRITEBYTECODE is
+    set (CI machines often set it) each of those processes would compile every module from
+    source again, about a quarter of a second each. Only the cache is written; what runs is
+    the same source (an up-to-date .pyc is skipped, a changed source recompiled)."""
+    import compileall
+    from pathlib import Path
+
+    compileall.compile_dir(Path(__file__).resolve().parent.parent / "octoplan", quiet=2)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Coverage's fail-under (pyproject.toml) judges the whole suite: a run of some tests (files
     or nodes named, -k, -m, --ignore, --deselect) still measures and reports, but is not failed
     for the code that other tests cover."""
     _interruptible_children()  # in the main process and in each xdist worker
     if not hasattr(config, "workerinput"):  # the main process, before any worker starts
+        _compiled_once()
         _postgres_for_the_session(config)
     whole = (
         config.args_source is pytest.Config.ArgsSource.TESTPATHS
