@@ -14,6 +14,7 @@ is the skeleton with the API's slots (`{first_name}`), shared by every contact o
 from __future__ import annotations
 
 import operator
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
@@ -23,7 +24,17 @@ from octoplan.contactfiles import ContactSource
 from octoplan.contacts import Chunk
 from octoplan.fullrender import IDENTITY, FullRender, explained
 from octoplan.merge import FieldUse, make_skeleton, skeleton_fields
-from octoplan.messages import FIELD, DesiredMessage, Messages, Recipient, gather, sent_flags
+from octoplan.messages import (
+    COSTS,
+    FIELD,
+    ORDER,
+    SEGMENTS,
+    DesiredMessage,
+    Messages,
+    Recipient,
+    gather,
+    sent_flags,
+)
 from octoplan.placeholders import MAX_VALUE_LENGTH, apply_placeholders
 from octoplan.policies import MessageChecks, empty_field_possible
 from octoplan.render import Renderer, RenderError
@@ -237,10 +248,10 @@ class FastPath(FullRender):
                 records=records,
                 texts=texts if self.keep_texts else [],
                 request_texts=request_texts,
-                segments=segments,
+                segments=array(SEGMENTS, segments),
                 encodings=encodings,
-                costs=costs,
-                order=orders,
+                costs=array(COSTS, costs),
+                order=array(ORDER, orders),
                 hashes=ids.content_hashes(self.options, texts) if self.sent is None else [],
                 sent=bytearray()
                 if self.sent is None

@@ -9,6 +9,7 @@ render of the group's first contact; contacts the fast path cannot compose are r
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Mapping
 
 from octoplan import channels, ids
@@ -16,7 +17,7 @@ from octoplan.contactfiles import CsvSource
 from octoplan.contacts import Chunk
 from octoplan.errors import Diagnostic
 from octoplan.merge import FieldUse
-from octoplan.messages import DesiredMessage, Messages, Packed, sent_flags
+from octoplan.messages import ORDER, DesiredMessage, Messages, Packed, sent_flags
 from octoplan.placeholders import (
     MAX_VALUE_LENGTH,
     PLACEHOLDER_FIELDS,
@@ -145,7 +146,7 @@ class FullRender:
         checks, errors, rows = result
         offset = self._offset
         for messages in parts:
-            messages.order = [offset + order for order in messages.order]
+            messages.order = array(ORDER, map(offset.__add__, messages.order))
             self.messages.extend(messages)
         self.checks.absorb(checks, offset)
         self.errors.absorb(errors)

@@ -26,8 +26,14 @@ from octoplan.sms import auto_optimize
 
 FIELD, RECORD = "\x1f", "\x1e"  # ASCII unit and record separators
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 
 _SORTED_FROM = 4096  # messages: below that, sorting them costs more than the planner saves
+
+# The numeric columns are C arrays: 4 or 8 bytes a message instead of a list's pointer to an int
+# or float object (32 + 8 bytes for an order). An order is a row number among all the contacts
+# read, far below 2**31 (a list that long would not fit in memory); SMS parts stay below it too.
+ORDER, SEGMENTS, COSTS = "i", "i", "d"
 
 # A recipient's standing in state (`sent_flags`).
 NOT_SENT, SENT, CHANGED = 0, 1, 2
@@ -117,7 +123,7 @@ class Packed(NamedTuple):
     records: str
     texts: str | list[str]
     request_texts: tuple[list[str], array[int]]
-    segments: array[int]
+    segments: array[int]  # (the columns' own arrays: no copy)
     encodings: tuple[list[str], array[int]]
     costs: array[float]
     order: array[int]
@@ -151,10 +157,11 @@ class Messages:
     records: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)  # empty unless `keep_texts`
     request_texts: list[str] = field(default_factory=list)
-    segments: list[int] = field(default_factory=list)
+    segments: array[int] = field(default_factory=lambda: array(SEGMENTS))
     encodings: list[str] = field(default_factory=list)
-    costs: list[float] = field(default_factory=list)
-    order: list[int] = field(default_factory=list)  # each contact's place in the contact lists
+    costs: array[float] = field(default_factory=lambda: array(COSTS))
+    # Each contact's place in the contact lists.
+    order: array[int] = field(default_factory=lambda: array(ORDER))
     # The content hash of each text (ids.py) when the messages were built without knowing the
     # state (apply builds them before it locks the state); else empty: `hash(i)` computes one.
     hashes: list[str] = field(default_factory=list)
@@ -219,6 +226,11 @@ class Messages:
                 return column
             return list(take(column))
 
+        def taken_array(column: array[N]) -> array[N]:
+            if not column or column.count(column[0]) == len(column):
+                return column
+            return array(column.typecode, take(column))
+
         return replace(
             self,
             keys=taken(keys),
@@ -226,10 +238,10 @@ class Messages:
             records=taken(self.records),
             texts=taken(self.texts),
             request_texts=taken(self.request_texts),
-            segments=taken(self.segments),
+            segments=taken_array(self.segments),
             encodings=taken(self.encodings),
-            costs=taken(self.costs),
-            order=taken(self.order),
+            costs=taken_array(self.costs),
+            order=taken_array(self.order),
             hashes=taken(self.hashes),
             sent=bytearray(take(self.sent)) if self.sent else self.sent,
         )
@@ -244,10 +256,10 @@ class Messages:
             records=RECORD.join(self.records),
             texts=texts,
             request_texts=_indexed(self.request_texts),
-            segments=array("q", self.segments),
+            segments=self.segments,
             encodings=_indexed(self.encodings),
-            costs=array("d", self.costs),
-            order=array("q", self.order),
+            costs=self.costs,
+            order=self.order,
             hashes="\n".join(self.hashes),
             sent=self.sent,
             keep_texts=self.keep_texts,
@@ -266,10 +278,10 @@ class Messages:
             else texts,
             keep_texts=packed.keep_texts,
             request_texts=_expanded(packed.request_texts),
-            segments=packed.segments.tolist(),
+            segments=packed.segments,
             encodings=_expanded(packed.encodings),
-            costs=packed.costs.tolist(),
-            order=packed.order.tolist(),
+            costs=packed.costs,
+            order=packed.order,
             hashes=packed.hashes.split("\n") if packed.hashes else [],
             sent=packed.sent,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from array import array
 
 from octoplan.messages import CHANGED, NOT_SENT, SENT, Messages, sent_flags
 
@@ -14,10 +15,10 @@ def _messages(keys: list[str]) -> Messages:
         records=[f"{k}\x1fname of {k}" for k in keys],
         texts=[f"text for {k}" for k in keys],
         request_texts=[f"request for {k}" for k in keys],
-        segments=[int(k[-1]) for k in keys],
+        segments=array("i", [int(k[-1]) for k in keys]),
         encodings=["GSM-7" if int(k[-1]) % 2 else "UCS-2" for k in keys],
-        costs=[int(k[-2:]) / 100 for k in keys],
-        order=[int(k[1:]) for k in keys],
+        costs=array("d", [int(k[-2:]) / 100 for k in keys]),
+        order=array("i", [int(k[5:]) for k in keys]),
         hashes=[f"h{k}" for k in keys],
         sent=bytearray(int(k[-1]) % 3 for k in keys),
     )
@@ -58,3 +59,14 @@ def test_sent_flags_tell_not_sent_sent_and_changed_asking_hashes_of_the_sent_onl
     assert list(flags) == [NOT_SENT, SENT, NOT_SENT, CHANGED]
     assert asked == [[1, 3]]
     assert sent_flags(["a", "b"], {}, hashes) == bytearray(2) and asked == [[1, 3]]
+
+
+def test_packed_messages_open_as_the_same_columns() -> None:
+    """What a shard sends (octoplan/shards.py) is what it built, column by column."""
+    keys = [f"+3361{i:07d}" for i in range(50)]
+    built = _messages(keys)
+
+    opened = Messages.unpack(built.pack())
+
+    assert opened == _messages(keys)
+    assert [opened.message(i) for i in range(50)] == [built.message(i) for i in range(50)]
