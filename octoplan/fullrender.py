@@ -127,13 +127,15 @@ class FullRender:
 
     def take(self) -> Packed:
         """The messages built so far, packed to go to another process (see octoplan/shards.py),
-        and forgotten here."""
-        packed = self.messages.pack()
+        and forgotten here. Without their keys: the receiver has them (`open`)."""
+        packed = self.messages.pack(keys=False)
         self.messages = self._new_messages()
         return packed
 
-    def open(self, packed: Packed) -> Messages:
-        return Messages.unpack(packed)
+    def open(self, packed: Packed, keys: list[str]) -> Messages:
+        """Messages another builder `take`s; `keys`: the keys of the contacts it was given,
+        in their order (the receiver's own key objects, which its deduper holds already)."""
+        return Messages.unpack(packed, keys)
 
     def result(self) -> tuple[MessageChecks, RenderErrors, int]:
         """What a shard saw besides its messages, for `absorb`."""

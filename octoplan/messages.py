@@ -246,12 +246,13 @@ class Messages:
             sent=bytearray(take(self.sent)) if self.sent else self.sent,
         )
 
-    def pack(self) -> Packed:
+    def pack(self, *, keys: bool = True) -> Packed:
+        """`keys`: False leaves the keys out, for a receiver that has them (`unpack`)."""
         texts: str | list[str] = RECORD.join(self.texts)
         if texts.count(RECORD) != max(len(self.texts) - 1, 0):
             texts = self.texts  # a template may write a control character itself
         return Packed(
-            keys="\n".join(self.keys),  # keys are E.164 numbers, e-mails or UUIDs
+            keys="\n".join(self.keys) if keys else "",  # E.164 numbers, e-mails or UUIDs
             names=_indexed(self.names),
             records=RECORD.join(self.records),
             texts=texts,
@@ -266,8 +267,13 @@ class Messages:
         )
 
     @classmethod
-    def unpack(cls, packed: Packed) -> Messages:
-        keys = packed.keys.split("\n") if packed.keys else []
+    def unpack(cls, packed: Packed, keys_by_order: list[str] | None = None) -> Messages:
+        """`keys_by_order`: the keys of the builder's contacts by their order, when the packed
+        messages were sent without theirs (shards.py: the keys, the receiver's own objects)."""
+        if keys_by_order is not None:
+            keys = list(map(keys_by_order.__getitem__, packed.order))
+        else:
+            keys = packed.keys.split("\n") if packed.keys else []
         texts = packed.texts
         return cls(
             keys=keys,

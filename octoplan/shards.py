@@ -52,7 +52,7 @@ class Builder(Protocol):
 
     def take(self) -> Any: ...
 
-    def open(self, part: Any) -> Any: ...
+    def open(self, part: Any, keys: list[str]) -> Any: ...
 
     def result(self) -> Any: ...
 
@@ -158,6 +158,9 @@ class _Child:
     process: BaseProcess
     connection: Connection
     keeps: list[list[int] | None] | None = None  # which of its rows to keep, chunk by chunk
+    # The keys of the rows it keeps, in order: its messages come without theirs (a copy of
+    # what this process's deduper holds), their keys are read here by their order.
+    keys: list[str] = field(default_factory=list)
     failed: bool = False
     parts: list[Any] = field(default_factory=list)  # its messages so far, opened
     done: Any = None  # (result, errors) once it is done, _FAILED if it failed
@@ -206,7 +209,7 @@ def build(
                 builder.add(chunk)
             for child in children:
                 if child.waiting:
-                    child.done = _drain(child.connection, child.parts, builder.open, wait=False)
+                    child.done = _drain(child, builder.open)
         errors = list(first.errors)
         for child in children:
             while child.waiting:
@@ -214,14 +217,14 @@ def build(
                 ready = wait([c.connection for c in children if c.waiting])
                 for other in children:
                     if other.waiting and other.connection in ready:
-                        other.done = _drain(other.connection, other.parts, builder.open, wait=False)
+                        other.done = _drain(other, builder.open)
             if not child.failed and child.done is not _FAILED:
                 result, their_errors = child.done
                 builder.absorb(child.parts, result)
                 errors.extend(their_errors)
             else:
                 errors.extend(_build_here(child, builder, channel, region))
-            child.parts = []
+            child.parts, child.keys = [], []
         source.errors.extend(errors)
     finally:
         for child in children:
@@ -268,7 +271,12 @@ def _deduplicate(children: list[_Child], deduper: Deduper, channel: str, region:
     for child in children:
         theirs = _receive(child.connection, "keys")
         if theirs is not None:
-            child.keeps = [deduper.keep(_split_keys(keys)) for keys in theirs[0]]
+            child.keeps = []
+            for joined in theirs[0]:
+                keys = _split_keys(joined)
+                keep = deduper.keep(keys)
+                child.keeps.append(keep)
+                child.keys.extend(keys if keep is None else map(keys.__getitem__, keep))
             child.failed = not _send(child.connection, child.keeps)
         else:
             # Read here, now: the parts after it are deduplicated after its keys.
@@ -304,20 +312,19 @@ def _split_keys(joined: str) -> list[str]:
     return joined.split("\n")
 
 
-def _drain(
-    connection: Connection, parts: list[Any], open_part: Callable[[Any], Any], *, wait: bool
-) -> Any:
-    """Read the child's parts, opened, into `parts` (those there are, or until it is done if
-    `wait`); (result, errors) once it is done, _FAILED if it failed, None if not done yet."""
+def _drain(child: _Child, open_part: Callable[[Any, list[str]], Any]) -> Any:
+    """Read the child's parts there are, opened, into `child.parts`; (result, errors) once it
+    is done, _FAILED if it failed, None if not done yet."""
+    connection, parts = child.connection, child.parts
     try:
-        while wait or connection.poll():
+        while connection.poll():
             message = connection.recv()
             if not isinstance(message, tuple):
                 return _FAILED
             if message[0] == "part":
                 file = Path(message[1])
                 with file.open("rb") as handle:
-                    parts.append(open_part(pickle.load(handle)))
+                    parts.append(open_part(pickle.load(handle), child.keys))
                 file.unlink()
             elif message[0] == "done":
                 return message[1:]

@@ -70,3 +70,19 @@ def test_packed_messages_open_as_the_same_columns() -> None:
 
     assert opened == _messages(keys)
     assert [opened.message(i) for i in range(50)] == [built.message(i) for i in range(50)]
+
+
+def test_messages_packed_without_keys_take_the_receivers_keys_by_their_order() -> None:
+    """A shard's messages travel without their keys: the parent reads them from its own key
+    list, by each message's order (its contact's place in the list)."""
+    keys = [f"+3361{i:07d}" for i in range(50)]
+    random.Random(4).shuffle(keys)
+    built = _messages(keys)
+    packed = built.pack(keys=False)
+    by_order = [f"+3361{i:07d}" for i in range(50)]
+
+    opened = Messages.unpack(packed, by_order)
+
+    assert packed.keys == ""
+    assert opened == _messages(keys)
+    assert opened.keys[0] is by_order[int(keys[0][5:])]
