@@ -93,7 +93,8 @@ def new_batches(
         for start in range(0, len(members), spec.batch_size):
             chunk = members[start : start + spec.batch_size]
             take = gather(chunk)
-            recipients = _recipients(take(messages.names), take(messages.records), allowed)
+            names = messages.names.gathered(take)
+            recipients = _recipients(names, take(messages.records), allowed)
             chunk_keys = take(keys)
             earlier = (
                 sorted({earlier_by_key[k] for k in chunk_keys if k in earlier_by_key})

@@ -32,6 +32,7 @@ from octoplan.messages import (
     DesiredMessage,
     Messages,
     Recipient,
+    Shared,
     gather,
     sent_flags,
 )
@@ -244,12 +245,12 @@ class FastPath(FullRender):
         self.messages.extend(
             Messages(
                 keys=keys,
-                names=names,
+                names=Shared(names),
                 records=records,
                 texts=texts if self.keep_texts else [],
                 request_texts=request_texts,
                 segments=array(SEGMENTS, segments),
-                encodings=encodings,
+                encodings=Shared(encodings),
                 costs=array(COSTS, costs),
                 order=array(ORDER, orders),
                 hashes=ids.content_hashes(self.options, texts) if self.sent is None else [],

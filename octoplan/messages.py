@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import operator
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import compress
 from operator import itemgetter
-from typing import NamedTuple, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from octoplan.ids import content_hash
 from octoplan.placeholders import apply_placeholders
@@ -27,6 +27,7 @@ from octoplan.sms import auto_optimize
 FIELD, RECORD = "\x1f", "\x1e"  # ASCII unit and record separators
 T = TypeVar("T")
 N = TypeVar("N", int, float)
+H = TypeVar("H", bound=Hashable)
 
 _SORTED_FROM = 4096  # messages: below that, sorting them costs more than the planner saves
 
@@ -66,6 +67,87 @@ class Recipient(Mapping[str, str]):
 
     def __repr__(self) -> str:
         return repr(dict(zip(self._names, self._values, strict=True)))
+
+
+class Shared(Generic[H]):
+    """A column of a few distinct values, each shared by whole groups of messages (the names of
+    a recipient's fields, the encodings): a row is a one-byte code among them instead of a
+    list's 8-byte pointer."""
+
+    __slots__ = ("_where", "codes", "values")
+
+    def __init__(self, column: Iterable[H] = (), codes: array[int] | None = None) -> None:
+        """The values of `column`; or, with `codes`, `column` is the distinct values and
+        `codes` each row's index among them (as `pack` sends them)."""
+        self.values: list[H] = []
+        self._where: dict[H, int] = {}
+        self.codes: array[int] = array("B")
+        if codes is None:
+            self.extend(column)
+        else:
+            self.values = list(column)
+            self._where = {value: index for index, value in enumerate(self.values)}
+            self.codes = codes
+
+    def _code(self, value: H) -> int:
+        code = self._where.get(value)
+        if code is None:
+            code = self._where[value] = len(self.values)
+            self.values.append(value)
+            if code > 255 and self.codes.typecode == "B":
+                self.codes = array("I", self.codes)
+        return code
+
+    def append(self, value: H) -> None:
+        self.codes.append(self._code(value))
+
+    def extend(self, column: Iterable[H]) -> None:
+        if isinstance(column, Shared):
+            codes: Iterable[int] = column.codes
+            remap = [self._code(value) for value in column.values]
+            if remap != list(range(len(remap))) or column.codes.typecode != self.codes.typecode:
+                codes = map(remap.__getitem__, column.codes)
+            self.codes.extend(codes)
+            return
+        values = column if isinstance(column, list) else list(column)
+        if not values:
+            return
+        if values.count(values[0]) == len(values):  # one value (identity is checked first)
+            self.codes.extend(array(self.codes.typecode, [self._code(values[0])]) * len(values))
+            return
+        for value in dict.fromkeys(values):
+            self._code(value)
+        self.codes.extend(map(self._where.__getitem__, values))
+
+    def gathered(self, take: Callable[[Sequence[int]], Sequence[int]]) -> list[H]:
+        """The values at the rows `take` (a `gather`) picks, at C speed."""
+        return list(map(self.values.__getitem__, take(self.codes)))
+
+    def reordered(self, take: Callable[[Sequence[int]], Sequence[int]]) -> Shared[H]:
+        return Shared(self.values, array(self.codes.typecode, take(self.codes)))
+
+    def count(self, value: H) -> int:
+        code = self._where.get(value)
+        return 0 if code is None else self.codes.count(code)
+
+    def __getitem__(self, index: int) -> H:
+        return self.values[self.codes[index]]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __iter__(self) -> Iterator[H]:
+        return map(self.values.__getitem__, self.codes)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Shared | list):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a list
+
+    def __repr__(self) -> str:
+        return f"Shared({list(self)!r})"
 
 
 def gather(indexes: Sequence[int]) -> Callable[[Sequence[T]], Sequence[T]]:
@@ -153,12 +235,12 @@ class Messages:
     """Messages as aligned columns; `names[i]` and `records[i]` are recipient i's API fields."""
 
     keys: list[str] = field(default_factory=list)
-    names: list[tuple[str, ...]] = field(default_factory=list)
+    names: Shared[tuple[str, ...]] = field(default_factory=Shared)
     records: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)  # empty unless `keep_texts`
     request_texts: list[str] = field(default_factory=list)
     segments: array[int] = field(default_factory=lambda: array(SEGMENTS))
-    encodings: list[str] = field(default_factory=list)
+    encodings: Shared[str] = field(default_factory=Shared)
     costs: array[float] = field(default_factory=lambda: array(COSTS))
     # Each contact's place in the contact lists.
     order: array[int] = field(default_factory=lambda: array(ORDER))
@@ -234,12 +316,12 @@ class Messages:
         return replace(
             self,
             keys=taken(keys),
-            names=taken(self.names),
+            names=self.names.reordered(take),
             records=taken(self.records),
             texts=taken(self.texts),
             request_texts=taken(self.request_texts),
             segments=taken_array(self.segments),
-            encodings=taken(self.encodings),
+            encodings=self.encodings.reordered(take),
             costs=taken_array(self.costs),
             order=taken_array(self.order),
             hashes=taken(self.hashes),
@@ -253,12 +335,12 @@ class Messages:
             texts = self.texts  # a template may write a control character itself
         return Packed(
             keys="\n".join(self.keys) if keys else "",  # E.164 numbers, e-mails or UUIDs
-            names=_indexed(self.names),
+            names=(self.names.values, self.names.codes),
             records=RECORD.join(self.records),
             texts=texts,
             request_texts=_indexed(self.request_texts),
             segments=self.segments,
-            encodings=_indexed(self.encodings),
+            encodings=(self.encodings.values, self.encodings.codes),
             costs=self.costs,
             order=self.order,
             hashes="\n".join(self.hashes),
@@ -277,7 +359,7 @@ class Messages:
         texts = packed.texts
         return cls(
             keys=keys,
-            names=_expanded(packed.names),
+            names=Shared(*packed.names),
             records=_split(packed.records, len(keys)),
             texts=(texts.split(RECORD) if packed.keep_texts else [])
             if isinstance(texts, str)
@@ -285,7 +367,7 @@ class Messages:
             keep_texts=packed.keep_texts,
             request_texts=_expanded(packed.request_texts),
             segments=packed.segments,
-            encodings=_expanded(packed.encodings),
+            encodings=Shared(*packed.encodings),
             costs=packed.costs,
             order=packed.order,
             hashes=packed.hashes.split("\n") if packed.hashes else [],

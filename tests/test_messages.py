@@ -5,18 +5,18 @@ from __future__ import annotations
 import random
 from array import array
 
-from octoplan.messages import CHANGED, NOT_SENT, SENT, Messages, sent_flags
+from octoplan.messages import CHANGED, NOT_SENT, SENT, Messages, Shared, gather, sent_flags
 
 
 def _messages(keys: list[str]) -> Messages:
     return Messages(
         keys=keys,
-        names=[("phone_number", "first_name")] * len(keys),
+        names=Shared([("phone_number", "first_name")] * len(keys)),
         records=[f"{k}\x1fname of {k}" for k in keys],
         texts=[f"text for {k}" for k in keys],
         request_texts=[f"request for {k}" for k in keys],
         segments=array("i", [int(k[-1]) for k in keys]),
-        encodings=["GSM-7" if int(k[-1]) % 2 else "UCS-2" for k in keys],
+        encodings=Shared(["GSM-7" if int(k[-1]) % 2 else "UCS-2" for k in keys]),
         costs=array("d", [int(k[-2:]) / 100 for k in keys]),
         order=array("i", [int(k[5:]) for k in keys]),
         hashes=[f"h{k}" for k in keys],
@@ -86,3 +86,21 @@ def test_messages_packed_without_keys_take_the_receivers_keys_by_their_order() -
     assert packed.keys == ""
     assert opened == _messages(keys)
     assert opened.keys[0] is by_order[int(keys[0][5:])]
+
+
+def test_a_shared_column_keeps_each_rows_value_through_appends_merges_and_reorders() -> None:
+    column = Shared(["GSM-7", "UCS-2", "GSM-7"])
+    column.append("UCS-2")
+    other = Shared(["UCS-2"] * 3 + ["GSM-7"])
+    column.extend(other)
+    column.extend(["x"] * 2)
+    wide = Shared([f"v{i}" for i in range(300)])  # more than a byte's worth of values
+    wide.extend(column)
+
+    expected = ["GSM-7", "UCS-2", "GSM-7", "UCS-2", "UCS-2", "UCS-2", "UCS-2", "GSM-7", "x", "x"]
+    assert list(column) == expected and len(column) == 10
+    assert column.count("UCS-2") == 5 and column.count("y") == 0
+    assert [column[i] for i in range(10)] == expected
+    assert list(wide)[300:] == expected and wide[299] == "v299"
+    assert column.gathered(gather([9, 0, 1])) == ["x", "GSM-7", "UCS-2"]
+    assert list(column.reordered(gather(range(9, -1, -1)))) == expected[::-1]
