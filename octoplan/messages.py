@@ -212,6 +212,7 @@ class Packed(NamedTuple):
     hashes: str
     sent: bytearray
     keep_texts: bool
+    keyed_records: bool
 
 
 def _indexed(column: list[T]) -> tuple[list[T], array[int]]:
@@ -232,10 +233,13 @@ def _split(joined: str, count: int) -> list[str]:
 
 @dataclass
 class Messages:
-    """Messages as aligned columns; `names[i]` and `records[i]` are recipient i's API fields."""
+    """Messages as aligned columns; `names[i]` and `record(i)` are recipient i's API fields."""
 
     keys: list[str] = field(default_factory=list)
     names: Shared[tuple[str, ...]] = field(default_factory=Shared)
+    # Each recipient's record after its key ("" or FIELD and the other values), while
+    # `keyed_records`: a record starts with the key, which `keys` holds already (some 16
+    # bytes a message); whole records once one does not (several identity fields).
     records: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)  # empty unless `keep_texts`
     request_texts: list[str] = field(default_factory=list)
@@ -256,6 +260,7 @@ class Messages:
     keep_texts: bool = True
     personalized: bool = True
     optimized: bool = True
+    keyed_records: bool = True
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -266,7 +271,12 @@ class Messages:
         fields = message.fields
         self.keys.append(message.key)
         self.names.append(tuple(fields))
-        self.records.append(record_of(list(fields.values())))
+        record, key = record_of(list(fields.values())), message.key
+        if self.keyed_records and record[: len(key) + 1] in (key, key + FIELD):
+            record = record[len(key) :]
+        else:
+            self._whole_records()
+        self.records.append(record)
         if self.keep_texts:
             self.texts.append(message.text)
         if content_hash is not None:
@@ -279,10 +289,21 @@ class Messages:
         self.costs.append(message.cost)
         self.order.append(order)
 
+    def _whole_records(self) -> None:
+        if self.keyed_records:
+            self.records = list(map(operator.add, self.keys, self.records))
+            self.keyed_records = False
+
     def extend(self, other: Messages) -> None:
+        if not other.keyed_records:
+            self._whole_records()
         self.keys.extend(other.keys)
         self.names.extend(other.names)
-        self.records.extend(other.records)
+        self.records.extend(
+            map(operator.add, other.keys, other.records)
+            if self.keyed_records != other.keyed_records
+            else other.records
+        )
         self.texts.extend(other.texts)
         self.request_texts.extend(other.request_texts)
         self.segments.extend(other.segments)
@@ -346,6 +367,7 @@ class Messages:
             hashes="\n".join(self.hashes),
             sent=self.sent,
             keep_texts=self.keep_texts,
+            keyed_records=self.keyed_records,
         )
 
     @classmethod
@@ -372,10 +394,22 @@ class Messages:
             order=packed.order,
             hashes=packed.hashes.split("\n") if packed.hashes else [],
             sent=packed.sent,
+            keyed_records=packed.keyed_records,
         )
 
+    def record(self, index: int) -> str:
+        if self.keyed_records:
+            return self.keys[index] + self.records[index]
+        return self.records[index]
+
+    def records_at(self, take: Callable[[Sequence[str]], Sequence[str]]) -> list[str]:
+        """The records of the rows `take` (a `gather`) picks, at C speed."""
+        if self.keyed_records:
+            return list(map(operator.add, take(self.keys), take(self.records)))
+        return list(take(self.records))
+
     def fields(self, index: int) -> Recipient:
-        return Recipient.of(self.names[index], self.records[index])
+        return Recipient.of(self.names[index], self.record(index))
 
     def hash(self, index: int) -> str:
         if self.hashes:

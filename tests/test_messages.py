@@ -5,14 +5,23 @@ from __future__ import annotations
 import random
 from array import array
 
-from octoplan.messages import CHANGED, NOT_SENT, SENT, Messages, Shared, gather, sent_flags
+from octoplan.messages import (
+    CHANGED,
+    NOT_SENT,
+    SENT,
+    DesiredMessage,
+    Messages,
+    Shared,
+    gather,
+    sent_flags,
+)
 
 
 def _messages(keys: list[str]) -> Messages:
     return Messages(
         keys=keys,
         names=Shared([("phone_number", "first_name")] * len(keys)),
-        records=[f"{k}\x1fname of {k}" for k in keys],
+        records=[f"\x1fname of {k}" for k in keys],  # after the key
         texts=[f"text for {k}" for k in keys],
         request_texts=[f"request for {k}" for k in keys],
         segments=array("i", [int(k[-1]) for k in keys]),
@@ -104,3 +113,39 @@ def test_a_shared_column_keeps_each_rows_value_through_appends_merges_and_reorde
     assert list(wide)[300:] == expected and wide[299] == "v299"
     assert column.gathered(gather([9, 0, 1])) == ["x", "GSM-7", "UCS-2"]
     assert list(column.reordered(gather(range(9, -1, -1)))) == expected[::-1]
+
+
+def _message(key: str, fields: dict[str, str]) -> DesiredMessage:
+    return DesiredMessage(key, fields, "text", "text", 1, "GSM-7", 0.05)
+
+
+def test_records_hold_no_second_copy_of_the_key_unless_one_does_not_start_with_it() -> None:
+    messages = Messages()
+    messages.append(_message("+33610000001", {"phone_number": "+33610000001"}), 0, None, 0)
+    messages.append(
+        _message("+33610000002", {"phone_number": "+33610000002", "a": "Zoé"}), 1, None, 0
+    )
+    assert messages.records == ["", "\x1fZoé"] and messages.keyed_records
+    whole = _messages(["+33610000003"])
+    assert whole.record(0) == "+33610000003\x1fname of +33610000003"
+
+    other = Messages()  # the e-mail address is this recipient's key: its record is kept whole
+    other.append(
+        _message("a@b.fr", {"phone_number": "+33610000004", "email": "a@b.fr"}), 2, None, 0
+    )
+    messages.extend(other)
+    messages.extend(whole)
+    messages.append(_message("+33610000005", {"phone_number": "+33610000005"}), 4, None, 0)
+
+    expected = [
+        "+33610000001",
+        "+33610000002\x1fZoé",
+        "+33610000004\x1fa@b.fr",
+        "+33610000003\x1fname of +33610000003",
+        "+33610000005",
+    ]
+    assert not messages.keyed_records and messages.records == expected
+    assert [messages.record(i) for i in range(5)] == expected
+    assert messages.records_at(gather([4, 1])) == [expected[4], expected[1]]
+    assert Messages.unpack(messages.pack()).records_at(gather(range(5))) == expected
+    assert messages.fields(1) == {"phone_number": "+33610000002", "a": "Zoé"}
