@@ -99,7 +99,8 @@ class Shared(Generic[H]):
         return code
 
     def append(self, value: H) -> None:
-        self.codes.append(self._code(value))
+        code = self._code(value)  # first: a new value may widen `codes` to a new array
+        self.codes.append(code)
 
     def extend(self, column: Iterable[H]) -> None:
         if isinstance(column, Shared):
@@ -113,7 +114,8 @@ class Shared(Generic[H]):
         if not values:
             return
         if values.count(values[0]) == len(values):  # one value (identity is checked first)
-            self.codes.extend(array(self.codes.typecode, [self._code(values[0])]) * len(values))
+            code = self._code(values[0])  # first: a new value may widen `codes`
+            self.codes.extend(array(self.codes.typecode, [code]) * len(values))
             return
         for value in dict.fromkeys(values):
             self._code(value)

@@ -149,3 +149,16 @@ def test_records_hold_no_second_copy_of_the_key_unless_one_does_not_start_with_i
     assert messages.records_at(gather([4, 1])) == [expected[4], expected[1]]
     assert Messages.unpack(messages.pack()).records_at(gather(range(5))) == expected
     assert messages.fields(1) == {"phone_number": "+33610000002", "a": "Zoé"}
+
+
+def test_a_shared_column_widens_its_codes_at_the_257th_value_whichever_way_it_comes() -> None:
+    appended = Shared([f"v{i}" for i in range(256)])
+    appended.append("v256")
+    extended = Shared([f"v{i}" for i in range(256)])
+    extended.extend(["v256"] * 3)
+    merged = Shared([f"v{i}" for i in range(256)])
+    merged.extend(Shared(["v256", "v0"]))
+
+    assert appended[256] == "v256" and len(appended) == 257
+    assert list(extended)[256:] == ["v256"] * 3
+    assert list(merged)[256:] == ["v256", "v0"]
