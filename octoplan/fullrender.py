@@ -144,12 +144,16 @@ class FullRender:
     def absorb(
         self, parts: list[Messages], result: tuple[MessageChecks, RenderErrors, int]
     ) -> None:
-        """Append what another builder built from the contacts after this one's."""
+        """Append what another builder built from the contacts after this one's (`parts` is
+        emptied: each part is let go once appended, not all of them at the end)."""
         checks, errors, rows = result
         offset = self._offset
-        for messages in parts:
+        parts.reverse()
+        while parts:
+            messages = parts.pop()
             messages.order = array(ORDER, map(offset.__add__, messages.order))
             self.messages.extend(messages)
+            del messages
         self.checks.absorb(checks, offset)
         self.errors.absorb(errors)
         self._offset += rows
