@@ -19,7 +19,9 @@ Merged groups are compiled on each side (the same skeletons: they depend only on
 and the group's values). If a child fails in any way, this process reads its part itself (in
 its place in the order), so a plan never depends on a child. `OCTOPLAN_JOBS` sets N (0 or 1
 turn it off; any value that is not a whole number is ignored); the threshold is
-`OCTOPLAN_SHARD_BYTES` (for tests).
+`OCTOPLAN_SHARD_BYTES` (for tests). Fewer parts (down to none) when the children's copies
+would not fit in the memory available (`_within_memory`; `OCTOPLAN_MEMORY_BYTES` says how much
+there is instead of the machine and its container).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from octoplan import sysmem
 from octoplan.contactfiles import ContactSource, CsvSource, not_text
 from octoplan.contacts import Chunk, Deduper, identified, kept
 from octoplan.errors import Diagnostic
@@ -44,6 +47,11 @@ if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
 
 MIN_BYTES = 8 * 1024 * 1024  # about 100,000 contacts: below that, forking costs more than it saves
+# What a plan holds per contact at its peak, measured with bench/plan_bench.py's campaign
+# (issue 20) and rounded up: ~310-390 bytes in one process; a forked child adds ~400 bytes per
+# contact of its part (what it read and built, until this process has taken it).
+PLAN_BYTES = 400
+CHILD_BYTES = 400
 
 
 class Builder(Protocol):
@@ -78,6 +86,25 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
+def _within_memory(rows: int, wanted: int) -> int:
+    """The most parts (down to 1) whose plan fits in the memory this process may use: a list
+    too big for the split's extra copies is read in one process, slower but within memory (a
+    CI runner of 4 GiB plans 10 million contacts in one process, not in two)."""
+    room = _memory()
+    if room is None:
+        return wanted
+    while wanted >= 2 and rows * (PLAN_BYTES + CHILD_BYTES * (wanted - 1) // wanted) > room:
+        wanted -= 1
+    return wanted
+
+
+def _memory() -> int | None:
+    configured = os.environ.get("OCTOPLAN_MEMORY_BYTES", "").strip()
+    if configured.isascii() and configured.isdigit():
+        return int(configured)
+    return sysmem.available()
+
+
 def _min_bytes() -> int:
     configured = os.environ.get("OCTOPLAN_SHARD_BYTES", "").strip()
     if configured.isascii() and configured.isdigit():
@@ -110,6 +137,9 @@ def split(source: ContactSource) -> list[CsvSource] | None:
         if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
             return None  # lone CRs end lines for the CSV reader, not for the byte cut
     except (OSError, UnicodeDecodeError):
+        return None
+    wanted = _within_memory(data.count(b"\n"), wanted)
+    if wanted < 2:
         return None
     header = CsvSource(source.file, source.path)
     first_end = data.find(b"\n") + 1
