@@ -96,3 +96,16 @@ def test_without_a_memory_figure_the_machine_says_how_much_there_is(
     monkeypatch.setenv("OCTOPLAN_MEMORY_BYTES", "a lot")  # not a number: ignored
     parts = shards.split(source(tmp_path, ("phone_number,first_name\n" + ROWS).encode()))
     assert parts is not None and len(parts) == 4  # this machine has more than 400 kB
+
+
+def test_utf8_is_checked_a_slice_at_a_time_across_characters_cut_in_two(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shards, "_UTF8_SLICE", 7)  # slices end inside 'é' and '€' again and again
+    accented = ROWS.replace("Name", "Élé€")
+    parts = shards.split(source(tmp_path, ("phone_number,first_name\n" + accented).encode()))
+    assert parts is not None and len(parts) == 4
+    broken = ("phone_number,first_name\n" + accented).encode()
+    middle = len(broken) // 2
+    broken = broken[:middle] + b"\xc3(" + broken[middle:]  # a lead byte without its follower
+    assert shards.split(source(tmp_path, broken)) is None
