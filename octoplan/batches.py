@@ -93,7 +93,8 @@ def new_batches(
         for start in range(0, len(members), spec.batch_size):
             chunk = members[start : start + spec.batch_size]
             take = gather(chunk)
-            recipients = _recipients(take(messages.names), take(messages.records), allowed)
+            names = messages.names.gathered(take)
+            recipients = _recipients(names, messages.records_at(take), allowed)
             chunk_keys = take(keys)
             earlier = (
                 sorted({earlier_by_key[k] for k in chunk_keys if k in earlier_by_key})
@@ -109,7 +110,7 @@ def new_batches(
                     request_id=rid,
                     endpoint=spec.endpoint,
                     recipients=tuple(chunk_keys),
-                    contents=partial(_contents, spec, request_text, chunk, recipients, rid),
+                    contents=partial(_contents, spec, request_text, chunk, allowed, rid),
                     text=request_text,
                     segments=max(segments),
                     # Only SMS are billed by the part; other channels' segments mean nothing.
@@ -152,9 +153,13 @@ def _contents(
     spec: CampaignSpec,
     request_text: str,
     chunk: list[int],
-    recipients: ids.Recipients,
+    allowed: frozenset[str],
     request_id: str,
 ) -> tuple[str, tuple[str, ...]]:
+    # The recipients again, not kept from the plan: a plan of a million recipients would
+    # hold a million records (Messages.records holds them without their keys).
+    take, messages = gather(chunk), spec.messages
+    recipients = _recipients(messages.names.gathered(take), messages.records_at(take), allowed)
     body = spec.make_body(request_text, [])
     if spec.request_id_in_metadata:
         body["metadata"] = {**body.get("metadata", {}), "request_id": request_id}

@@ -14,16 +14,28 @@ is the skeleton with the API's slots (`{first_name}`), shared by every contact o
 from __future__ import annotations
 
 import operator
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import compress, repeat
 
 from octoplan import ids
 from octoplan.contactfiles import ContactSource
 from octoplan.contacts import Chunk
 from octoplan.fullrender import IDENTITY, FullRender, explained
 from octoplan.merge import FieldUse, make_skeleton, skeleton_fields
-from octoplan.messages import FIELD, DesiredMessage, Messages, Recipient, gather, sent_flags
+from octoplan.messages import (
+    COSTS,
+    FIELD,
+    ORDER,
+    SEGMENTS,
+    DesiredMessage,
+    Messages,
+    Recipient,
+    Shared,
+    gather,
+    sent_flags,
+)
 from octoplan.placeholders import MAX_VALUE_LENGTH, apply_placeholders
 from octoplan.policies import MessageChecks, empty_field_possible
 from octoplan.render import Renderer, RenderError
@@ -233,14 +245,14 @@ class FastPath(FullRender):
         self.messages.extend(
             Messages(
                 keys=keys,
-                names=names,
+                names=Shared(names),
                 records=records,
                 texts=texts if self.keep_texts else [],
                 request_texts=request_texts,
-                segments=segments,
-                encodings=encodings,
-                costs=costs,
-                order=orders,
+                segments=array(SEGMENTS, segments),
+                encodings=Shared(encodings),
+                costs=array(COSTS, costs),
+                order=array(ORDER, orders),
                 hashes=ids.content_hashes(self.options, texts) if self.sent is None else [],
                 sent=bytearray()
                 if self.sent is None
@@ -298,7 +310,8 @@ class FastPath(FullRender):
         if composed is None:
             return None, full
         names, records, texts, request_texts, _, _ = composed
-        delivered = apply_placeholders(request_texts[0], Recipient.of(names[0], records[0]))
+        record = chunk.keys[row] + records[0]
+        delivered = apply_placeholders(request_texts[0], Recipient.of(names[0], record))
         if self.optimize:
             delivered = auto_optimize(delivered)
         if texts[0] != full.text or delivered != full.text:
@@ -306,12 +319,12 @@ class FastPath(FullRender):
         return group, full
 
     def _compose(self, chunk: Chunk, group: Group, rows: list[int]) -> _Composed | None:
-        """(recipient names, recipient records, texts, request texts, one-septet GSM-7 only?,
-        the values printed at each hole) of `rows` by the group's skeleton, or None when a text
-        holds a `{` (a placeholder-like value or literal that the API would substitute)."""
+        """(recipient names, recipient records after their keys (Messages.records), texts,
+        request texts, one-septet GSM-7 only?, the values printed at each hole) of `rows` by
+        the group's skeleton, or None when a text holds a `{` (a placeholder-like value or
+        literal that the API would substitute)."""
         take = gather(rows)
         columns = chunk.columns
-        keys = take(chunk.keys)
         holes = {c: take(columns[c]) for c in dict.fromkeys(group.holes)}
         # A contact value is stripped, so it is the same inside a text as alone: see Group.
         shown = {c: auto_optimize_all(v) for c, v in holes.items()} if self.optimize else holes
@@ -327,9 +340,9 @@ class FastPath(FullRender):
         basic = group.basic and all(map(_basic, joined.values()))  # a space is one septet
         identity = group.names[:1]
         if not self.personalizes:
-            return [identity] * len(rows), list(keys), texts, texts, basic, printed
+            return [identity] * len(rows), [""] * len(rows), texts, texts, basic, printed
         slots = [holes[c] for c in group.slotted]
-        records = list(map(FIELD.join, zip(keys, *slots, strict=True)))
+        records = list(map(FIELD.join, zip(repeat("", len(rows)), *slots, strict=True)))
         names = [group.names] * len(rows)
         if group.request_text is not None:
             request_texts = [group.request_text] * len(rows)
@@ -341,7 +354,7 @@ class FastPath(FullRender):
             raw = [holes[c] for c in group.holes]
             for i in range(len(rows)):
                 if any(len(column[i]) > MAX_VALUE_LENGTH for column in slots):
-                    names[i], records[i] = identity, keys[i]
+                    names[i], records[i] = identity, ""
                     request_texts[i] = group.raw_format % tuple(column[i] for column in raw)
         return names, records, texts, request_texts, basic, printed
 

@@ -9,6 +9,7 @@ render of the group's first contact; contacts the fast path cannot compose are r
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Mapping
 
 from octoplan import channels, ids
@@ -16,7 +17,7 @@ from octoplan.contactfiles import CsvSource
 from octoplan.contacts import Chunk
 from octoplan.errors import Diagnostic
 from octoplan.merge import FieldUse
-from octoplan.messages import DesiredMessage, Messages, Packed, sent_flags
+from octoplan.messages import ORDER, DesiredMessage, Messages, Packed, sent_flags
 from octoplan.placeholders import (
     MAX_VALUE_LENGTH,
     PLACEHOLDER_FIELDS,
@@ -126,13 +127,15 @@ class FullRender:
 
     def take(self) -> Packed:
         """The messages built so far, packed to go to another process (see octoplan/shards.py),
-        and forgotten here."""
-        packed = self.messages.pack()
+        and forgotten here. Without their keys: the receiver has them (`open`)."""
+        packed = self.messages.pack(keys=False)
         self.messages = self._new_messages()
         return packed
 
-    def open(self, packed: Packed) -> Messages:
-        return Messages.unpack(packed)
+    def open(self, packed: Packed, keys: list[str]) -> Messages:
+        """Messages another builder `take`s; `keys`: the keys of the contacts it was given,
+        in their order (the receiver's own key objects, which its deduper holds already)."""
+        return Messages.unpack(packed, keys)
 
     def result(self) -> tuple[MessageChecks, RenderErrors, int]:
         """What a shard saw besides its messages, for `absorb`."""
@@ -141,12 +144,16 @@ class FullRender:
     def absorb(
         self, parts: list[Messages], result: tuple[MessageChecks, RenderErrors, int]
     ) -> None:
-        """Append what another builder built from the contacts after this one's."""
+        """Append what another builder built from the contacts after this one's (`parts` is
+        emptied: each part is let go once appended, not all of them at the end)."""
         checks, errors, rows = result
         offset = self._offset
-        for messages in parts:
-            messages.order = [offset + order for order in messages.order]
+        parts.reverse()
+        while parts:
+            messages = parts.pop()
+            messages.order = array(ORDER, map(offset.__add__, messages.order))
             self.messages.extend(messages)
+            del messages
         self.checks.absorb(checks, offset)
         self.errors.absorb(errors)
         self._offset += rows

@@ -19,20 +19,25 @@ Merged groups are compiled on each side (the same skeletons: they depend only on
 and the group's values). If a child fails in any way, this process reads its part itself (in
 its place in the order), so a plan never depends on a child. `OCTOPLAN_JOBS` sets N (0 or 1
 turn it off; any value that is not a whole number is ignored); the threshold is
-`OCTOPLAN_SHARD_BYTES` (for tests).
+`OCTOPLAN_SHARD_BYTES` (for tests). Fewer parts (down to none) when the children's copies
+would not fit in the memory available (`_within_memory`; `OCTOPLAN_MEMORY_BYTES` says how much
+there is instead of the machine and its container).
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import itertools
 import os
 import pickle
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from octoplan import sysmem
 from octoplan.contactfiles import ContactSource, CsvSource, not_text
 from octoplan.contacts import Chunk, Deduper, identified, kept
 from octoplan.errors import Diagnostic
@@ -43,6 +48,11 @@ if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
 
 MIN_BYTES = 8 * 1024 * 1024  # about 100,000 contacts: below that, forking costs more than it saves
+# What a plan holds per contact at its peak, measured with bench/plan_bench.py's campaign
+# (issue 20) and rounded up: ~310-390 bytes in one process; a forked child adds ~400 bytes per
+# contact of its part (what it read and built, until this process has taken it).
+PLAN_BYTES = 400
+CHILD_BYTES = 400
 
 
 class Builder(Protocol):
@@ -52,7 +62,7 @@ class Builder(Protocol):
 
     def take(self) -> Any: ...
 
-    def open(self, part: Any) -> Any: ...
+    def open(self, part: Any, keys: list[str]) -> Any: ...
 
     def result(self) -> Any: ...
 
@@ -75,6 +85,25 @@ def _cores() -> int:
         with contextlib.suppress(OSError):
             return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1
+
+
+def _within_memory(rows: int, wanted: int) -> int:
+    """The most parts (down to 1) whose plan fits in the memory this process may use: a list
+    too big for the split's extra copies is read in one process, slower but within memory (a
+    CI runner of 4 GiB plans 10 million contacts in one process, not in two)."""
+    room = _memory()
+    if room is None:
+        return wanted
+    while wanted >= 2 and rows * (PLAN_BYTES + CHILD_BYTES * (wanted - 1) // wanted) > room:
+        wanted -= 1
+    return wanted
+
+
+def _memory() -> int | None:
+    configured = os.environ.get("OCTOPLAN_MEMORY_BYTES", "").strip()
+    if configured.isascii() and configured.isdigit():
+        return int(configured)
+    return sysmem.available()
 
 
 def _min_bytes() -> int:
@@ -105,10 +134,13 @@ def split(source: ContactSource) -> list[CsvSource] | None:
         if not_text(source.file, source.path) is not None:
             return None
         data = source.file.read_bytes()
-        data.decode("utf-8")
+        _check_utf8(data)
         if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
             return None  # lone CRs end lines for the CSV reader, not for the byte cut
     except (OSError, UnicodeDecodeError):
+        return None
+    wanted = _within_memory(data.count(b"\n"), wanted)
+    if wanted < 2:
         return None
     header = CsvSource(source.file, source.path)
     first_end = data.find(b"\n") + 1
@@ -132,6 +164,18 @@ def split(source: ContactSource) -> list[CsvSource] | None:
         if end < len(data):  # (the last part's lines are not needed: not counted)
             line += data.count(b"\n", start, end)
     return parts
+
+
+def _check_utf8(data: bytes) -> None:
+    """UnicodeDecodeError unless `data` is UTF-8: decoded a slice at a time, so that a file of
+    half a gigabyte is not held a second time as text (up to four times its size)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for start in range(0, len(data), _UTF8_SLICE):
+        decoder.decode(data[start : start + _UTF8_SLICE])
+    decoder.decode(b"", final=True)
+
+
+_UTF8_SLICE = 16 * 1024 * 1024
 
 
 def _cut(data: bytes, around: int) -> int | None:
@@ -158,6 +202,9 @@ class _Child:
     process: BaseProcess
     connection: Connection
     keeps: list[list[int] | None] | None = None  # which of its rows to keep, chunk by chunk
+    # The keys of the rows it keeps, in order: its messages come without theirs (a copy of
+    # what this process's deduper holds), their keys are read here by their order.
+    keys: list[str] = field(default_factory=list)
     failed: bool = False
     parts: list[Any] = field(default_factory=list)  # its messages so far, opened
     done: Any = None  # (result, errors) once it is done, _FAILED if it failed
@@ -191,22 +238,27 @@ def build(
     children: list[_Child] = []
     try:
         _start(children, context, spool.name, parts[1:], channel, region, make_builder)
-        mine = list(identified(first, channel, region))
         # Part 1's keys first, then each child's in part order (theirs arrive meanwhile).
-        keeps = [deduper.keep(keys) for keys, _, _ in mine]
+        # Part 1 waits folded meanwhile, as the children's parts do (see _child).
+        mine: list[tuple[list[str], _Folded]] = []
+        keeps = []
+        for keys, columns, lines in identified(first, channel, region):
+            keeps.append(deduper.keep(keys))
+            mine.append((keys, _fold(columns, lines)))
         _deduplicate(children, deduper, channel, region)
         # The children send their messages a chunk at a time: they are read between the
         # chunks built here, so that no side waits for another's pickling.
         mine.reverse()  # popped from the end: each chunk's columns are freed once built
         keeps.reverse()
         while mine:
-            (keys, columns, lines), keep = mine.pop(), keeps.pop()
+            (keys, folded), keep = mine.pop(), keeps.pop()
+            columns, lines = _unfold(folded)
             chunk = kept(first, keys, columns, lines, keep)
             if chunk is not None:
                 builder.add(chunk)
             for child in children:
                 if child.waiting:
-                    child.done = _drain(child.connection, child.parts, builder.open, wait=False)
+                    child.done = _drain(child, builder.open)
         errors = list(first.errors)
         for child in children:
             while child.waiting:
@@ -214,14 +266,14 @@ def build(
                 ready = wait([c.connection for c in children if c.waiting])
                 for other in children:
                     if other.waiting and other.connection in ready:
-                        other.done = _drain(other.connection, other.parts, builder.open, wait=False)
+                        other.done = _drain(other, builder.open)
             if not child.failed and child.done is not _FAILED:
                 result, their_errors = child.done
                 builder.absorb(child.parts, result)
                 errors.extend(their_errors)
             else:
                 errors.extend(_build_here(child, builder, channel, region))
-            child.parts = []
+            child.parts, child.keys = [], []
         source.errors.extend(errors)
     finally:
         for child in children:
@@ -268,7 +320,12 @@ def _deduplicate(children: list[_Child], deduper: Deduper, channel: str, region:
     for child in children:
         theirs = _receive(child.connection, "keys")
         if theirs is not None:
-            child.keeps = [deduper.keep(_split_keys(keys)) for keys in theirs[0]]
+            child.keeps = []
+            for joined in theirs[0]:
+                keys = _split_keys(joined)
+                keep = deduper.keep(keys)
+                child.keeps.append(keep)
+                child.keys.extend(keys if keep is None else map(keys.__getitem__, keep))
             child.failed = not _send(child.connection, child.keeps)
         else:
             # Read here, now: the parts after it are deduplicated after its keys.
@@ -304,20 +361,38 @@ def _split_keys(joined: str) -> list[str]:
     return joined.split("\n")
 
 
-def _drain(
-    connection: Connection, parts: list[Any], open_part: Callable[[Any], Any], *, wait: bool
-) -> Any:
-    """Read the child's parts, opened, into `parts` (those there are, or until it is done if
-    `wait`); (result, errors) once it is done, _FAILED if it failed, None if not done yet."""
+_FOLD = "\x1e"  # ASCII record separator: contact values never hold one (else not folded)
+_Folded = tuple[list[str | list[str]], "array[int]"]
+
+
+def _fold(columns: list[list[str]], lines: list[int]) -> _Folded:
+    """A chunk's columns as one string each (a list when a value holds the separator), its
+    lines as an array: some 50 bytes a row instead of an object per cell (some 400)."""
+    folded: list[str | list[str]] = []
+    for column in columns:
+        joined = _FOLD.join(column)
+        folded.append(joined if joined.count(_FOLD) == len(column) - 1 else column)
+    return folded, array("i", lines)
+
+
+def _unfold(folded: _Folded) -> tuple[list[list[str]], list[int]]:
+    columns, lines = folded
+    return [c.split(_FOLD) if isinstance(c, str) else c for c in columns], lines.tolist()
+
+
+def _drain(child: _Child, open_part: Callable[[Any, list[str]], Any]) -> Any:
+    """Read the child's parts there are, opened, into `child.parts`; (result, errors) once it
+    is done, _FAILED if it failed, None if not done yet."""
+    connection, parts = child.connection, child.parts
     try:
-        while wait or connection.poll():
+        while connection.poll():
             message = connection.recv()
             if not isinstance(message, tuple):
                 return _FAILED
             if message[0] == "part":
                 file = Path(message[1])
                 with file.open("rb") as handle:
-                    parts.append(open_part(pickle.load(handle)))
+                    parts.append(open_part(pickle.load(handle), child.keys))
                 file.unlink()
             elif message[0] == "done":
                 return message[1:]
@@ -358,16 +433,24 @@ def _child(
     try:
         for end in ends:
             end.close()
-        chunks = list(identified(part, channel, region))
-        # One string a chunk: pickled at the speed of a copy, not key by key.
-        connection.send(("keys", [_joined_keys(keys) for keys, _, _ in chunks]))
+        # The whole part is read before the parent says which rows to keep: it waits folded
+        # (`_fold`), a few strings a chunk instead of an object per cell.
+        joined: list[str] = []
+        chunks: list[_Folded] = []
+        for keys, columns, lines in identified(part, channel, region):
+            # One string a chunk: pickled at the speed of a copy, not key by key.
+            joined.append(_joined_keys(keys))
+            chunks.append(_fold(columns, lines))
+        connection.send(("keys", joined))
         keeps = connection.recv()
         builder = make_builder()
         chunks.reverse()  # popped from the end: each chunk's columns are freed once built
         keeps.reverse()
+        joined.reverse()
         index = 0
         while chunks:
-            (keys, columns, lines), keep = chunks.pop(), keeps.pop()
+            (columns, lines), keep = _unfold(chunks.pop()), keeps.pop()
+            keys = _split_keys(joined.pop())
             index += 1
             chunk = kept(part, keys, columns, lines, keep)
             if chunk is not None:

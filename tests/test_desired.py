@@ -276,7 +276,7 @@ def test_contacts_the_merge_declines_keep_their_order(make_project: MakeProject)
         ("+33612345602", "Code {-20%} B2"),
         ("+33612345603", "Code {-20%} C3"),
     ]
-    assert desired.columns.order == [0, 1, 2, 3, 4]
+    assert list(desired.columns.order) == [0, 1, 2, 3, 4]
 
 
 def test_a_template_that_does_not_compile_still_reports_the_contact_lists(

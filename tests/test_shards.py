@@ -124,3 +124,12 @@ def test_a_file_with_quotes_open_across_the_middle_is_cut_at_a_row(tmp_path: Pat
     cut = shards._cut(data, len(data) // 2)
     assert cut is not None
     assert data[:cut].count(b'"') % 2 == 0 and data[cut : cut + 5] == b"+3361"
+
+
+def test_a_part_waits_folded_and_unfolds_as_read_even_with_a_separator_in_a_value() -> None:
+    columns = [["+33610000001", "+33610000002"], ["Zoé", "a\x1eb"], ["", ""]]
+
+    folded, lines = shards._fold(columns, [2, 5])
+
+    assert isinstance(folded[0], str) and folded[1] == ["Zoé", "a\x1eb"]
+    assert shards._unfold((folded, lines)) == (columns, [2, 5])

@@ -66,3 +66,46 @@ def test_a_small_file_or_one_process_is_read_in_one_go(
     monkeypatch.setenv("OCTOPLAN_SHARD_BYTES", "1000")
     monkeypatch.setenv("OCTOPLAN_JOBS", "1")
     assert shards.split(source(tmp_path, data)) is None
+
+
+# 401 lines (header and 400 rows); a plan's estimate: 400 bytes a contact, and a child's copies
+# 400 bytes a contact of its part.
+@pytest.mark.parametrize(
+    ("memory", "parts"),
+    [
+        (str(10**9), 4),  # plenty: one part per job
+        (str(401 * (400 + 400 * 3 // 4)), 4),  # exactly what four parts take
+        (str(401 * (400 + 400 * 3 // 4) - 1), 3),  # a byte less: three parts
+        (str(401 * (400 + 400 // 2)), 2),  # what two parts take
+        (str(401 * (400 + 400 // 2) - 1), None),  # less: one process
+        ("0", None),
+    ],
+)
+def test_a_list_whose_split_would_not_fit_in_memory_is_cut_in_fewer_parts_or_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, memory: str, parts: int | None
+) -> None:
+    monkeypatch.setenv("OCTOPLAN_MEMORY_BYTES", memory)
+    found = shards.split(source(tmp_path, ("phone_number,first_name\n" + ROWS).encode()))
+    assert (None if found is None else len(found)) == parts
+
+
+def test_without_a_memory_figure_the_machine_says_how_much_there_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OCTOPLAN_MEMORY_BYTES", raising=False)
+    monkeypatch.setenv("OCTOPLAN_MEMORY_BYTES", "a lot")  # not a number: ignored
+    parts = shards.split(source(tmp_path, ("phone_number,first_name\n" + ROWS).encode()))
+    assert parts is not None and len(parts) == 4  # this machine has more than 400 kB
+
+
+def test_utf8_is_checked_a_slice_at_a_time_across_characters_cut_in_two(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shards, "_UTF8_SLICE", 7)  # slices end inside 'é' and '€' again and again
+    accented = ROWS.replace("Name", "Élé€")
+    parts = shards.split(source(tmp_path, ("phone_number,first_name\n" + accented).encode()))
+    assert parts is not None and len(parts) == 4
+    broken = ("phone_number,first_name\n" + accented).encode()
+    middle = len(broken) // 2
+    broken = broken[:middle] + b"\xc3(" + broken[middle:]  # a lead byte without its follower
+    assert shards.split(source(tmp_path, broken)) is None
