@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from itertools import compress
 
 from octoplan import channels, ids
 from octoplan.encode import encode_body
-from octoplan.messages import FIELD, gather
+from octoplan.messages import FIELD, ORDER, gather
 from octoplan.plan import BatchKind, CampaignSpec, PlannedBatch
 from octoplan.state.base import BatchRecord
 
@@ -65,33 +66,38 @@ def skip_batch(spec: CampaignSpec, capped: list[int]) -> PlannedBatch:
 
 def new_batches(
     spec: CampaignSpec,
-    to_send: list[int],
+    to_send: Sequence[int],
     earlier_by_key: Mapping[str, str],
     replaced: frozenset[str] = frozenset(),
 ) -> list[PlannedBatch]:
     """One request carries one text: group by request text, in recipient order, then chunk."""
     messages = spec.messages
     keys, request_texts = messages.keys, messages.request_texts
-    order = sorted(to_send, key=keys.__getitem__)
+    # Row numbers as C arrays (4 bytes each), here and in each batch's `_contents`: as lists
+    # they would hold an int object per recipient (some 40 bytes) until the plan is shown.
+    order = array(ORDER, sorted(to_send, key=keys.__getitem__))
     texts_in_order = list(map(request_texts.__getitem__, order))
     distinct = list(dict.fromkeys(texts_in_order))  # in order of first use
-    groups: dict[str, list[int]] = {}
+    groups: dict[str, Sequence[int]] = {}
     if len(distinct) <= 16:  # a few texts: one C-speed pass each
         for text in distinct:
-            groups[text] = list(compress(order, map(text.__eq__, texts_in_order)))
+            groups[text] = array(ORDER, compress(order, map(text.__eq__, texts_in_order)))
     else:
+        lists: dict[str, list[int]] = {}
         for index, text in zip(order, texts_in_order, strict=True):
-            members = groups.get(text)
-            if members is None:
-                groups[text] = [index]
+            listed = lists.get(text)
+            if listed is None:
+                lists[text] = [index]
             else:
-                members.append(index)
+                listed.append(index)
+        groups.update(lists)
+    del texts_in_order
     allowed = frozenset(spec.recipient_fields)
     sms = channels.get(spec.channel).bills_per_part
     batches: list[PlannedBatch] = []
     for request_text, members in groups.items():
         for start in range(0, len(members), spec.batch_size):
-            chunk = members[start : start + spec.batch_size]
+            chunk = array(ORDER, members[start : start + spec.batch_size])
             take = gather(chunk)
             names = messages.names.gathered(take)
             recipients = _recipients(names, messages.records_at(take), allowed)
@@ -152,7 +158,7 @@ def _recipients(
 def _contents(
     spec: CampaignSpec,
     request_text: str,
-    chunk: list[int],
+    chunk: Sequence[int],
     allowed: frozenset[str],
     request_id: str,
 ) -> tuple[str, tuple[str, ...]]:

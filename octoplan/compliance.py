@@ -83,8 +83,8 @@ class Compliance:
     # -- the frequency cap -------------------------------------------------------------------
 
     def cap(
-        self, spec: CampaignSpec, to_send: list[int], now: datetime
-    ) -> tuple[list[int], list[int]]:
+        self, spec: CampaignSpec, to_send: Sequence[int], now: datetime
+    ) -> tuple[Sequence[int], list[int]]:
         if self.ledger is None:
             return to_send, []
         capped = self.ledger.over(spec.messages.keys, to_send, spec.send_at or now)

@@ -29,8 +29,8 @@ def applies(marketing: bool, channel: str) -> bool:
 
 
 def without_opted_out(
-    keys: Sequence[str], to_send: list[int], opted_out: Mapping[str, datetime]
-) -> tuple[list[int], list[tuple[str, datetime]]]:
+    keys: Sequence[str], to_send: Sequence[int], opted_out: Mapping[str, datetime]
+) -> tuple[Sequence[int], list[tuple[str, datetime]]]:
     """(`to_send` without the opted-out recipients, those recipients with their STOP date)."""
     if not opted_out or not to_send:
         return to_send, []

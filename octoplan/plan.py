@@ -366,8 +366,8 @@ class PlanPolicies(Protocol):
     """The compliance and spend rules the planner applies (octoplan/compliance.py)."""
 
     def cap(
-        self, spec: CampaignSpec, to_send: list[int], now: datetime
-    ) -> tuple[list[int], list[int]]:
+        self, spec: CampaignSpec, to_send: Sequence[int], now: datetime
+    ) -> tuple[Sequence[int], list[int]]:
         """(to send, over the frequency cap) of the recipients to send."""
 
     def check(

@@ -128,7 +128,9 @@ class _CampaignStages:
         self.scheduled_count = 0  # accepted for a send_at still ahead: not sent yet
         self.already_sent = self.pending = self.changed = self.moved = 0
         self.earlier_by_key: dict[str, str] = {}
-        self.to_send: list[int] = []
+        # A range while every recipient is to send (no state): a list of a million int objects
+        # would cost some 40 bytes a recipient for the rest of the plan.
+        self.to_send: Sequence[int] = []
         self.opted: list[tuple[str, datetime]] = []
         self.capped: list[int] = []  # over the frequency cap
         self.new_batches: list[PlannedBatch] = []
@@ -182,7 +184,7 @@ class _CampaignStages:
         keys, flags, others, released = self.keys, self.flags, self.others, self.released
         everyone = self.mine
         if not self.sent_hashes and not others:
-            self.to_send = list(everyone)
+            self.to_send = everyone
             return
         if len(everyone) < len(keys):  # a shard: its recipients' flags
             flags = bytearray(map(flags.__getitem__, everyone))
@@ -243,7 +245,7 @@ class _CampaignStages:
         the frequency cap; the 30-day guard against sending the same text again."""
         spec, to_send = self.spec, self.to_send
         if select is not None:
-            to_send = select(to_send)
+            to_send = select(list(to_send))
         to_send, self.opted = optouts.without_opted_out(self.keys, to_send, self.opted_out)
         if policies is not None and to_send and spec.marketing:
             to_send, self.capped = policies.cap(spec, to_send, self.now)
@@ -351,7 +353,7 @@ class _CampaignStages:
 def _samples(
     keys: Sequence[str],
     request_texts: Sequence[str],
-    to_send: list[int],
+    to_send: Sequence[int],
     batches: list[PlannedBatch],
 ) -> list[int]:
     """A few recipients to show: the first to send, then one per other request text (another
