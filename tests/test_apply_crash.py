@@ -163,8 +163,9 @@ def test_ctrl_c_finishes_requests_in_flight_and_exits_130(
     finally:
         store.close()
     assert {b.request_id for b in batches if b.status is BatchStatus.ACCEPTED} == received
+    # (There may be none: a signal that lands while the next requests are being journaled
+    # stops the journaling itself; most runs leave some.)
     unsent = [b for b in batches if b.status is BatchStatus.INTENT]
-    assert unsent
     assert all((b.attempts, b.first_sent_at) == (0, None) for b in unsent), unsent
     assert not received & {b.request_id for b in unsent}
     # What was in flight was recorded: the rerun sends only the rest, each exactly once.
