@@ -72,10 +72,15 @@ class Builder(Protocol):
 def jobs() -> int:
     """How many processes a big list is read by: `OCTOPLAN_JOBS` if it is a whole number (0
     counts as 1), else the number of cores this process may run on."""
-    configured = os.environ.get("OCTOPLAN_JOBS", "").strip()
-    if configured.isascii() and configured.isdigit():
-        return max(1, int(configured))
-    return _cores()
+    configured = _whole_number("OCTOPLAN_JOBS")
+    return _cores() if configured is None else max(1, configured)
+
+
+def _whole_number(name: str) -> int | None:
+    """The environment variable `name` if it holds a whole number; None otherwise (unset, or
+    anything else, which is ignored)."""
+    configured = os.environ.get(name, "").strip()
+    return int(configured) if configured.isascii() and configured.isdigit() else None
 
 
 def _cores() -> int:
@@ -100,17 +105,13 @@ def _within_memory(rows: int, wanted: int) -> int:
 
 
 def _memory() -> int | None:
-    configured = os.environ.get("OCTOPLAN_MEMORY_BYTES", "").strip()
-    if configured.isascii() and configured.isdigit():
-        return int(configured)
-    return sysmem.available()
+    configured = _whole_number("OCTOPLAN_MEMORY_BYTES")
+    return sysmem.available() if configured is None else configured
 
 
 def _min_bytes() -> int:
-    configured = os.environ.get("OCTOPLAN_SHARD_BYTES", "").strip()
-    if configured.isascii() and configured.isdigit():
-        return int(configured)
-    return MIN_BYTES
+    configured = _whole_number("OCTOPLAN_SHARD_BYTES")
+    return MIN_BYTES if configured is None else configured
 
 
 def split(source: ContactSource) -> list[CsvSource] | None:
