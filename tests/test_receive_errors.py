@@ -50,6 +50,13 @@ def end_every_connection(url: str) -> int:
     return int(ended[0])
 
 
+def _first_stop_stored(client: httpx.Client, pg_url: str) -> None:
+    """A first STOP reply, acknowledged and interpreted: the receiver works before the fault."""
+    first = client.post(f"/callbacks/{TOKEN}", content=stop_reply("+33612345678"), headers=JSON)
+    assert first.status_code == 204
+    wait_for(lambda: opted_out(pg_url), lambda keys: keys == ["+33612345678"])
+
+
 def test_a_state_that_drops_every_connection_loses_no_callback(
     make_project: object, pg_url: str
 ) -> None:
@@ -57,9 +64,7 @@ def test_a_state_that_drops_every_connection_loses_no_callback(
     root: Path = make_project()
     receiver = start_receiver(root, {"OCTOPLAN_STATE": pg_url})
     with httpx.Client(base_url=receiver.url) as client:
-        first = client.post(f"/callbacks/{TOKEN}", content=stop_reply("+33612345678"), headers=JSON)
-        assert first.status_code == 204
-        wait_for(lambda: opted_out(pg_url), lambda keys: keys == ["+33612345678"])
+        _first_stop_stored(client, pg_url)
 
         assert end_every_connection(pg_url) >= 2  # the storing and the interpreting threads'
         lost = client.post(f"/callbacks/{TOKEN}", content=stop_reply("+33612345679"), headers=JSON)
@@ -94,9 +99,7 @@ def test_a_receiver_stopped_while_its_state_hangs_still_exits(
     root: Path = make_project()
     receiver = start_receiver(root, {"OCTOPLAN_STATE": pg_url})
     with httpx.Client(base_url=receiver.url) as client:
-        first = client.post(f"/callbacks/{TOKEN}", content=stop_reply("+33612345678"), headers=JSON)
-        assert first.status_code == 204
-        wait_for(lambda: opted_out(pg_url), lambda keys: keys == ["+33612345678"])
+        _first_stop_stored(client, pg_url)
         with psycopg.connect(pg_url) as blocker:
             # SHARE: reads go on (the interpreting thread's), inserts wait.
             blocker.execute("LOCK TABLE raw_events IN SHARE MODE")

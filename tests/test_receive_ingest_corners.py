@@ -16,7 +16,7 @@ import pytest
 
 from octoplan.events import dedup_key
 from octoplan.receive.ingest import Ingest, NotStored
-from octoplan.state.eventlog import RawEvent
+from octoplan.state.eventlog import RawEvent, StoredRawEvent
 from octoplan.state.open import open_state
 
 BODY = b'{"type": "delivery", "status": "delivered"}'
@@ -40,12 +40,35 @@ def test_a_callback_not_committed_in_time_is_not_acknowledged(tmp_path: Path) ->
     assert str(raised.value) == "not committed in time"
     held.release()
     ingest.stop()
-    store = open_state(".octoplan/state.db", tmp_path)
+    pending = _pending(tmp_path)
+    assert [(raw.content_type, raw.body) for raw in pending] == [("application/json", BODY)]
+
+
+async def _store_after(ingest: Ingest, delay: float, number: int) -> str:
+    """Event `number` handed to `ingest` after `delay` seconds: "stored", or why not."""
+    await asyncio.sleep(delay)
     try:
-        pending = store.pending_raw(10)
+        await ingest.store(_event(number))
+    except NotStored as exc:
+        return str(exc)
+    return "stored"
+
+
+def _pending(root: Path, state: str = ".octoplan/state.db") -> list[StoredRawEvent]:
+    """The events a state holds, not interpreted yet (read through a store of its own)."""
+    store = open_state(state, root)
+    try:
+        return store.pending_raw(10)
     finally:
         store.close()
-    assert [(raw.content_type, raw.body) for raw in pending] == [("application/json", BODY)]
+
+
+def _pending_in_main_file_alone(root: Path) -> list[StoredRawEvent]:
+    """`_pending` of a copy of the state's main file without its -wal file (a backup)."""
+    alone = root / "copy" / "state.db"
+    alone.parent.mkdir()
+    shutil.copyfile(root / ".octoplan" / "state.db", alone)
+    return _pending(alone.parent, str(alone))
 
 
 def _event(number: int) -> RawEvent:
@@ -72,14 +95,6 @@ def test_a_handler_that_gave_up_does_not_keep_the_next_one_of_its_batch_waiting(
     )
     ingest.start()
 
-    async def store_after(delay: float, number: int) -> str:
-        await asyncio.sleep(delay)
-        try:
-            await ingest.store(_event(number))
-        except NotStored as exc:
-            return str(exc)
-        return "stored"
-
     async def release_after(delay: float) -> None:
         await asyncio.sleep(delay)
         held.release()
@@ -87,17 +102,15 @@ def test_a_handler_that_gave_up_does_not_keep_the_next_one_of_its_batch_waiting(
     async def scenario() -> list[str]:
         # 0: the writer takes it and waits for the lock; 1 and 2 queue behind it. At 2.4 s
         # the lock is free: 0 (waited 2.4 s) and 1 (2.3 s) have given up, 2 (0.8 s) waits.
-        results = asyncio.gather(store_after(0, 0), store_after(0.1, 1), store_after(1.6, 2))
+        results = asyncio.gather(
+            _store_after(ingest, 0, 0), _store_after(ingest, 0.1, 1), _store_after(ingest, 1.6, 2)
+        )
         _, stored = await asyncio.gather(release_after(2.4), results)
         return list(stored)
 
     assert asyncio.run(scenario()) == ["not committed in time", "not committed in time", "stored"]
     ingest.stop()
-    store = open_state(".octoplan/state.db", tmp_path)
-    try:
-        pending = store.pending_raw(10)
-    finally:
-        store.close()
+    pending = _pending(tmp_path)
     assert sorted(raw.body for raw in pending) == [
         b'{"type": "delivery", "status": "delivered", "n": %d}' % n for n in range(3)
     ]
@@ -132,18 +145,14 @@ def test_a_stop_in_the_middle_of_a_burst_commits_it_all_and_closes_the_state(
     )
     ingest.start()
 
-    async def store_after(delay: float, number: int) -> str:
-        await asyncio.sleep(delay)
-        try:
-            await ingest.store(_event(number))
-        except NotStored as exc:
-            return str(exc)
-        return "stored"
-
     async def burst() -> list[str]:
         # 0 first, alone: the writer takes it and waits for the lock; 1 and 2 queue behind.
         return list(
-            await asyncio.gather(store_after(0, 0), store_after(0.1, 1), store_after(0.1, 2))
+            await asyncio.gather(
+                _store_after(ingest, 0, 0),
+                _store_after(ingest, 0.1, 1),
+                _store_after(ingest, 0.1, 2),
+            )
         )
 
     assert asyncio.run(burst()) == ["not committed in time"] * 3
@@ -151,14 +160,7 @@ def test_a_stop_in_the_middle_of_a_burst_commits_it_all_and_closes_the_state(
     releasing.start()
     ingest.stop()
     releasing.join()
-    alone = tmp_path / "copy" / "state.db"
-    alone.parent.mkdir()
-    shutil.copyfile(tmp_path / ".octoplan" / "state.db", alone)
-    store = open_state(str(alone), alone.parent)
-    try:
-        pending = store.pending_raw(10)
-    finally:
-        store.close()
+    pending = _pending_in_main_file_alone(tmp_path)
     assert sorted(raw.body for raw in pending) == [
         b'{"type": "delivery", "status": "delivered", "n": %d}' % n for n in range(3)
     ]
@@ -171,14 +173,7 @@ def test_a_stop_closes_the_state_whole_in_its_main_file(tmp_path: Path) -> None:
     ingest.start()
     asyncio.run(ingest.store(_event(0)))
     ingest.stop()
-    alone = tmp_path / "copy" / "state.db"
-    alone.parent.mkdir()
-    shutil.copyfile(tmp_path / ".octoplan" / "state.db", alone)
-    store = open_state(str(alone), alone.parent)
-    try:
-        pending = store.pending_raw(10)
-    finally:
-        store.close()
+    pending = _pending_in_main_file_alone(tmp_path)
     assert [raw.body for raw in pending] == [_event(0).body]
 
 
@@ -205,9 +200,5 @@ def test_a_handler_waits_0_9_s_for_its_commit_by_default(tmp_path: Path) -> None
     assert outcome == "not committed in time"
     assert 0.9 <= waited < 1.8, waited
     ingest.stop()
-    store = open_state(".octoplan/state.db", tmp_path)
-    try:
-        pending = store.pending_raw(10)
-    finally:
-        store.close()
+    pending = _pending(tmp_path)
     assert [raw.body for raw in pending] == [_event(0).body]
